@@ -1,0 +1,347 @@
+/* admin.c: estiva-admin, the command line of the foundation's staff (see docs/cli.md). */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "date.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: estiva-admin [-c FILE] COMMAND\n"
+		"  init                         create or migrate the database, load the catalog\n"
+		"  catalog                      reload categories and centres from configuration\n"
+		"  import-members FILE.csv      import members (all or nothing)\n"
+		"  set-password ACCOUNT...      password from the first line of standard input\n"
+		"  add-user NAME --role manager|admin [--centre ID]...   password from standard input\n"
+		"  show-booking ID              a booking, its nights and its audit trail\n"
+		"  expire-holds                 release holds that are past their expiry\n");
+}
+
+static int read_password(char *out, size_t len)
+{
+	size_t n;
+
+	if (!fgets(out, (int)len, stdin))
+		return -1;
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n < 8) {
+		fprintf(stderr, "estiva-admin: the password must have at least 8 characters\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_catalog(const struct config *cfg, sqlite3 *db)
+{
+	struct catalog cat;
+	char err[1024];
+	int rc;
+
+	if (catalog_read_files(cfg, &cat, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	rc = catalog_store(db, &cat, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "estiva-admin: %s\n", err);
+	else
+		printf("catalog: %d categories, %d centres\n", cat.ncategories, cat.ncentres);
+	catalog_free(&cat);
+	return rc < 0 ? 1 : 0;
+}
+
+static int import_members(sqlite3 *db, const char *file)
+{
+	struct catalog cat;
+	struct member_row *rows = NULL;
+	char err[1024], chunk[8192];
+	struct buf text;
+	size_t n;
+	int nrows = 0, rc = 1;
+	FILE *f = fopen(file, "rb");
+
+	if (!f) {
+		perror(file);
+		return 1;
+	}
+	buf_init(&text, 64u * 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&text, chunk, n) < 0) {
+			fprintf(stderr, "%s: larger than 64 MiB\n", file);
+			goto out;
+		}
+	if (catalog_load(db, &cat, err, sizeof(err)) < 0) {
+		fprintf(stderr, "estiva-admin: %s\n", err);
+		goto out;
+	}
+	if (members_csv_parse(file, buf_cstr(&text), text.len, &cat, &rows, &nrows, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "estiva-admin: nothing was imported\n");
+	} else if (members_import(db, rows, nrows, err, sizeof(err)) < 0) {
+		fprintf(stderr, "estiva-admin: %s; nothing was imported\n", err);
+	} else {
+		printf("imported %d members\n", nrows);
+		rc = 0;
+	}
+	catalog_free(&cat);
+out:
+	fclose(f);
+	free(rows);
+	buf_free(&text);
+	return rc;
+}
+
+static int set_password(sqlite3 *db, char **accounts, int n)
+{
+	char pw[1024], hash[128];
+	sqlite3_stmt *m = NULL, *u = NULL;
+	int rc = 1;
+
+	if (n == 0) {
+		usage();
+		return 2;
+	}
+	if (read_password(pw, sizeof(pw)) < 0)
+		return 1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE members SET password_hash = ? WHERE number = ?", -1, &m, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE users SET password_hash = ? WHERE name = ?", -1, &u, NULL) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < n; i++) {
+		int changed;
+		/* each account gets its own salt */
+		if (password_hash(pw, hash) < 0)
+			goto fail;
+		sqlite3_bind_text(m, 1, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(m, 2, accounts[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(m) != SQLITE_DONE)
+			goto fail;
+		changed = sqlite3_changes(db);
+		sqlite3_reset(m);
+		if (!changed) {
+			sqlite3_bind_text(u, 1, hash, -1, SQLITE_STATIC);
+			sqlite3_bind_text(u, 2, accounts[i], -1, SQLITE_STATIC);
+			if (sqlite3_step(u) != SQLITE_DONE)
+				goto fail;
+			changed = sqlite3_changes(db);
+			sqlite3_reset(u);
+		}
+		if (!changed) {
+			fprintf(stderr, "estiva-admin: no member or user \"%s\"; no password was changed\n", accounts[i]);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto out;
+		}
+		if (db_audit(db, "estiva-admin", "account.password", accounts[i], 0, NULL, NULL) < 0)
+			goto fail;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	printf("password set for %d account(s)\n", n);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	sodium_memzero(pw, sizeof(pw));
+	sqlite3_finalize(m);
+	sqlite3_finalize(u);
+	return rc;
+}
+
+static int add_user(sqlite3 *db, int argc, char **argv)
+{
+	const char *name = NULL, *role = NULL, *centres[MAX_CENTRES];
+	char pw[1024], hash[128];
+	sqlite3_stmt *st = NULL;
+	int ncentres = 0, rc = 1;
+	int64_t id;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--role") && i + 1 < argc)
+			role = argv[++i];
+		else if (!strcmp(argv[i], "--centre") && i + 1 < argc && ncentres < MAX_CENTRES)
+			centres[ncentres++] = argv[++i];
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (!name || !role || (strcmp(role, "manager") && strcmp(role, "admin")) || !conf_valid_id(name, 32)) {
+		fprintf(stderr, "estiva-admin: add-user NAME --role manager|admin [--centre ID]... (NAME: a-z, 0-9, -)\n");
+		return 2;
+	}
+	if (!strcmp(role, "manager") && ncentres == 0) {
+		fprintf(stderr, "estiva-admin: a manager needs at least one --centre\n");
+		return 2;
+	}
+	if (read_password(pw, sizeof(pw)) < 0 || password_hash(pw, hash) < 0)
+		goto out;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO users(name, role, password_hash) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "DELETE FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO user_centres(user, centre) SELECT ?, id FROM centres WHERE id = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < ncentres; i++) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, centres[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		if (sqlite3_changes(db) != 1) {
+			fprintf(stderr, "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n", centres[i]);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	if (db_audit(db, "estiva-admin", "user.save", "user", id, NULL, role) < 0 ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	printf("user %s (%s) saved\n", name, role);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	sodium_memzero(pw, sizeof(pw));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int show_booking(struct app *app, sqlite3 *db, const char *ids)
+{
+	long id;
+	json_t *j;
+	char *text;
+	sqlite3_stmt *st;
+
+	if (conf_parse_long(ids, 1, 1L << 50, &id) < 0) {
+		fprintf(stderr, "estiva-admin: booking id must be a number\n");
+		return 2;
+	}
+	j = booking_json(app, db, id);
+	if (!j) {
+		fprintf(stderr, "estiva-admin: no booking %ld\n", id);
+		return 1;
+	}
+	text = json_dumps(j, JSON_INDENT(2));
+	printf("%s\n", text ? text : "?");
+	free(text);
+	json_decref(j);
+	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM booking_nights WHERE booking = ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			printf("nights held in booking_nights: %d\n", sqlite3_column_int(st, 0));
+		sqlite3_finalize(st);
+	}
+	printf("audit:\n");
+	if (sqlite3_prepare_v2(db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
+				   " AND entity_id = ? ORDER BY id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char at[INSTANT_STRLEN];
+			instant_format(sqlite3_column_int64(st, 0), at);
+			printf("  %s %s %s %s -> %s\n", at, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "-",
+			       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
+		}
+		sqlite3_finalize(st);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = "/etc/estiva/estiva-server.conf", *cmd;
+	static struct app app;
+	char err[1024];
+	int i = 1, rc = 1;
+	sqlite3 *db;
+
+	if (argc > 2 && !strcmp(argv[1], "-c")) {
+		conf = argv[2];
+		i = 3;
+	}
+	if (i >= argc) {
+		usage();
+		return 2;
+	}
+	cmd = argv[i++];
+	if (config_read(conf, &app.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	setenv("TZ", app.cfg.timezone, 1);
+	tzset();
+	pthread_mutex_init(&app.write_lock, NULL);
+	pthread_mutex_init(&app.conns_lock, NULL);
+	pthread_key_create(&app.db_key, NULL);
+	db = db_thread(&app);
+	if (!db)
+		return 1;
+	if (db_migrate(db, err, sizeof(err)) < 0) {
+		fprintf(stderr, "estiva-admin: %s\n", err);
+		goto out;
+	}
+	if (!strcmp(cmd, "init") || !strcmp(cmd, "catalog")) {
+		rc = load_catalog(&app.cfg, db);
+		if (rc == 0 && !strcmp(cmd, "init"))
+			printf("database %s at schema version %d\n", app.cfg.db_path, db_schema_version);
+	} else if (!strcmp(cmd, "import-members") && i + 1 == argc) {
+		rc = import_members(db, argv[i]);
+	} else if (!strcmp(cmd, "set-password")) {
+		rc = set_password(db, argv + i, argc - i);
+	} else if (!strcmp(cmd, "add-user")) {
+		rc = add_user(db, argc - i, argv + i);
+	} else if (!strcmp(cmd, "show-booking") && i + 1 == argc) {
+		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+			fprintf(stderr, "estiva-admin: %s\n", err);
+			goto out;
+		}
+		rc = show_booking(&app, db, argv[i]);
+		catalog_free(&app.cat);
+	} else if (!strcmp(cmd, "expire-holds") && i == argc) {
+		int n = booking_expire_holds(&app, db, instant_now());
+		if (n >= 0)
+			printf("released %d expired hold(s)\n", n);
+		rc = n < 0;
+	} else {
+		usage();
+		rc = 2;
+	}
+out:
+	db_close_all(&app);
+	return rc;
+}

@@ -1,0 +1,371 @@
+/* auth.c: login (argon2id), sessions (256-bit random ids in a cookie, stored hashed), CSRF tokens,
+ * the slowing down of repeated failed logins, and who may see which centre. */
+#include <microhttpd.h>
+#include <semaphore.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "date.h"
+#include "log.h"
+#include "server.h"
+
+static sem_t pwhash_sem; /* argon2 takes 19 MiB each: at most `threads` at once */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+void auth_init(struct app *app)
+{
+	sem_init(&pwhash_sem, 0, (unsigned)app->cfg.threads);
+	/* unknown accounts are checked against this, so they take as long as known ones */
+	if (crypto_pwhash_str(dummy_hash, "estiva-no-such-account", 22, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT) != 0)
+		log_warn("auth: could not make the dummy hash");
+}
+
+static int password_ok(const char *hash, const char *password)
+{
+	int ok;
+
+	sem_wait(&pwhash_sem);
+	ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	sem_post(&pwhash_sem);
+	return ok;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	sodium_bin2hex(out, 2 * n + 1, in, n);
+}
+
+/* Seconds to wait before another try, 0 when none: doubles from 4 s after the limit, at most 15 min. */
+static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t now)
+{
+	sqlite3_stmt *st;
+	int64_t wait = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT count, last_at FROM login_failures WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int count = sqlite3_column_int(st, 0);
+		int64_t last = sqlite3_column_int64(st, 1), delay;
+
+		if (count >= limit && now - last < LOGIN_FAIL_WINDOW) {
+			int shift = count - limit > 8 ? 8 : count - limit;
+			delay = (int64_t)4 << shift;
+			if (delay > LOGIN_MAX_DELAY)
+				delay = LOGIN_MAX_DELAY;
+			if (last + delay > now)
+				wait = last + delay - now;
+		}
+	}
+	sqlite3_finalize(st);
+	return wait;
+}
+
+static int failure_record(sqlite3 *db, const char *key, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO login_failures(key, count, last_at) VALUES (?1, 1, ?2)"
+			       " ON CONFLICT(key) DO UPDATE SET count = CASE WHEN ?2 - last_at > ?3 THEN 1"
+			       " ELSE count + 1 END, last_at = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, LOGIN_FAIL_WINDOW);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct account {
+	int found;
+	char hash[crypto_pwhash_STRBYTES];
+	int64_t member_id, user_id;
+	enum role role;
+};
+
+static int account_find(sqlite3 *db, const char *name, struct account *a)
+{
+	sqlite3_stmt *st;
+	const unsigned char *h;
+
+	memset(a, 0, sizeof(*a));
+	if (sqlite3_prepare_v2(db, "SELECT id, password_hash FROM members WHERE number = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
+		a->found = 1;
+		a->member_id = sqlite3_column_int64(st, 0);
+		a->role = ROLE_MEMBER;
+		snprintf(a->hash, sizeof(a->hash), "%s", (const char *)h);
+	}
+	sqlite3_finalize(st);
+	if (a->found)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, password_hash, role FROM users WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
+		a->found = 1;
+		a->user_id = sqlite3_column_int64(st, 0);
+		a->role = !strcmp((const char *)sqlite3_column_text(st, 2), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
+		snprintf(a->hash, sizeof(a->hash), "%s", (const char *)h);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static const char *role_name(enum role r)
+{
+	return r == ROLE_MEMBER ? "member" : r == ROLE_MANAGER ? "manager" : r == ROLE_ADMIN ? "admin" : "none";
+}
+
+static json_t *centres_json(struct app *app, const struct principal *who)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < app->cat.ncentres; i++)
+		if (who->role == ROLE_ADMIN || (who->role == ROLE_MANAGER && (who->centres >> i) & 1))
+			json_array_append_new(a, json_string(app->cat.centres[i]->id));
+	return a;
+}
+
+/* Loads the principal of a session row; 0 ok, -1 not found. */
+static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[32], struct principal *who,
+			  int64_t *created, int64_t *seen)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	memset(who, 0, sizeof(*who));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT s.member, s.user, s.csrf, s.created_at, s.seen_at, m.number, m.category,"
+			       " u.name, u.role FROM sessions s LEFT JOIN members m ON m.id = s.member"
+			       " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		memcpy(who->session_key, key, 32);
+		snprintf(who->csrf, sizeof(who->csrf), "%s", (const char *)sqlite3_column_text(st, 2));
+		*created = sqlite3_column_int64(st, 3);
+		*seen = sqlite3_column_int64(st, 4);
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			who->role = ROLE_MEMBER;
+			who->member_id = sqlite3_column_int64(st, 0);
+			snprintf(who->name, sizeof(who->name), "%s", (const char *)sqlite3_column_text(st, 5));
+			who->category = catalog_category(&app->cat, (const char *)sqlite3_column_text(st, 6));
+		} else {
+			who->user_id = sqlite3_column_int64(st, 1);
+			snprintf(who->name, sizeof(who->name), "%s", (const char *)sqlite3_column_text(st, 7));
+			who->role = !strcmp((const char *)sqlite3_column_text(st, 8), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
+		}
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == 0 && who->role == ROLE_MANAGER) {
+		if (sqlite3_prepare_v2(db, "SELECT centre FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, who->user_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int c = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 0));
+			if (c >= 0 && c < 64)
+				who->centres |= (uint64_t)1 << c;
+		}
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
+int auth_login(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	json_t *body = NULL, *out;
+	const char *name, *password;
+	char uname[72], akey[128], ikey[128], csrf_hex[2 * CSRF_BYTES + 1], id_hex[2 * SESSION_ID_BYTES + 1];
+	unsigned char id[SESSION_ID_BYTES], key[32], csrf[CSRF_BYTES];
+	int64_t now = instant_now(), wait;
+	struct account a;
+	sqlite3_stmt *st;
+	int ok;
+
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (request_json(rq, rp, &body) < 0)
+		return 0;
+	name = json_string_value(json_object_get(body, "member"));
+	password = json_string_value(json_object_get(body, "password"));
+	if (!name || !password || !*name || strlen(name) > 64 || strlen(password) > 1024) {
+		json_decref(body);
+		return reply_error(rp, 400, "bad_request", "member and password are required strings");
+	}
+	snprintf(uname, sizeof(uname), "%s", name);
+	name = uname; /* the body is freed below */
+	snprintf(akey, sizeof(akey), "account:%s", name);
+	snprintf(ikey, sizeof(ikey), "address:%s", rq->ip);
+	wait = failures_delay(db, akey, LOGIN_FAILS_ACCOUNT, now);
+	if (!wait)
+		wait = failures_delay(db, ikey, LOGIN_FAILS_ADDRESS, now);
+	if (wait) {
+		json_decref(body);
+		snprintf(rp->retry_after, sizeof(rp->retry_after), "%lld", (long long)wait);
+		return reply_error(rp, 429, "too_many_attempts", "too many failed logins: wait before trying again");
+	}
+	if (account_find(db, name, &a) < 0) {
+		json_decref(body);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	ok = password_ok(a.found ? a.hash : dummy_hash, password) && a.found;
+	json_decref(body);
+	if (!ok) {
+		if (db_begin(app, db) == 0) {
+			if (failure_record(db, akey, now) < 0 || failure_record(db, ikey, now) < 0)
+				db_rollback(app, db);
+			else
+				db_commit(app, db);
+		}
+		return reply_error(rp, 401, "bad_credentials", "unknown member number or wrong password");
+	}
+
+	randombytes_buf(id, sizeof(id));
+	randombytes_buf(csrf, sizeof(csrf));
+	crypto_generichash(key, sizeof(key), id, sizeof(id), NULL, 0);
+	hex(id, sizeof(id), id_hex);
+	hex(csrf, sizeof(csrf), csrf_hex);
+	if (db_begin(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database busy");
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
+	if (a.member_id)
+		sqlite3_bind_int64(st, 2, a.member_id);
+	else
+		sqlite3_bind_null(st, 2);
+	if (a.user_id)
+		sqlite3_bind_int64(st, 3, a.user_id);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 4, csrf_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		goto dbfail;
+	if (sqlite3_prepare_v2(db, "DELETE FROM login_failures WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	sqlite3_bind_text(st, 1, akey, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, now - app->cfg.session_idle);
+		sqlite3_bind_int64(st, 2, now - app->cfg.session_absolute);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (db_commit(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database error");
+
+	if (principal_load(app, db, key, &rq->who, &now, &wait) < 0)
+		return reply_error(rp, 500, "internal", "session vanished");
+	snprintf(rp->set_cookie, sizeof(rp->set_cookie),
+		 "estiva_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", id_hex,
+		 (long long)app->cfg.session_absolute, app->tls ? "; Secure" : "");
+	out = json_pack("{s:s,s:s,s:o,s:o,s:o}", "csrf_token", csrf_hex, "role", role_name(a.role), "member",
+			a.member_id ? json_string(name) : json_null(), "user",
+			a.user_id ? json_string(name) : json_null(), "centres", centres_json(app, &rq->who));
+	return reply_json(rp, 200, out);
+dbfail:
+	log_err("login: %s", sqlite3_errmsg(db));
+	db_rollback(app, db);
+	return reply_error(rp, 500, "internal", "database error");
+}
+
+int auth_session(struct app *app, struct request *rq)
+{
+	const char *cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, "estiva_session");
+	unsigned char id[SESSION_ID_BYTES], key[32];
+	int64_t created = 0, seen = 0, now = instant_now();
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	memset(&rq->who, 0, sizeof(rq->who));
+	if (!cookie || strlen(cookie) != 2 * SESSION_ID_BYTES)
+		return 0;
+	if (sodium_hex2bin(id, sizeof(id), cookie, strlen(cookie), NULL, &n, NULL) != 0 || n != sizeof(id))
+		return 0;
+	db = db_thread(app);
+	if (!db)
+		return -1;
+	crypto_generichash(key, sizeof(key), id, sizeof(id), NULL, 0);
+	if (principal_load(app, db, key, &rq->who, &created, &seen) < 0)
+		return 0;
+	if (now - seen > app->cfg.session_idle || now - created > app->cfg.session_absolute) {
+		if (db_begin(app, db) == 0) {
+			if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+				sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
+				sqlite3_step(st);
+				sqlite3_finalize(st);
+			}
+			db_commit(app, db);
+		}
+		memset(&rq->who, 0, sizeof(rq->who));
+		return 0;
+	}
+	if (now - seen >= 60 && db_begin(app, db) == 0) {
+		/* at most one write a minute per session */
+		if (sqlite3_prepare_v2(db, "UPDATE sessions SET seen_at = ? WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, now);
+			sqlite3_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		db_commit(app, db);
+	}
+	return 1;
+}
+
+int auth_logout(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	sqlite3_stmt *st;
+
+	if (!db || db_begin(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE key = ?", -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	sqlite3_bind_blob(st, 1, rq->who.session_key, 32, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (db_commit(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database error");
+	snprintf(rp->set_cookie, sizeof(rp->set_cookie),
+		 "estiva_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s", app->tls ? "; Secure" : "");
+	return reply_text(rp, 204, "application/json", "");
+}
+
+int auth_csrf_ok(const struct request *rq)
+{
+	const char *tok = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+	size_t n = strlen(rq->who.csrf);
+
+	if (!tok || !n || strlen(tok) != n)
+		return 0;
+	return sodium_memcmp(tok, rq->who.csrf, n) == 0;
+}
+
+int auth_can_see_centre(const struct principal *who, int centre)
+{
+	if (who->role == ROLE_ADMIN || who->role == ROLE_MEMBER)
+		return 1;
+	return who->role == ROLE_MANAGER && centre >= 0 && centre < 64 && ((who->centres >> centre) & 1);
+}

@@ -1,0 +1,595 @@
+/* booking.c: holding a unit for a stay, reading and cancelling bookings, and the expiry of holds.
+ * Every change happens in one BEGIN IMMEDIATE transaction behind the writer lock; the no-oversell
+ * guarantee is the (unit, night) primary key of booking_nights. */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "date.h"
+#include "log.h"
+#include "server.h"
+
+static int parse_id(const char *s, int64_t *id)
+{
+	int64_t v = 0;
+
+	if (!s || !*s || strlen(s) > 15)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*id = v;
+	return v > 0 ? 0 : -1;
+}
+
+static json_t *money_json(int64_t centimes, const char *currency)
+{
+	return json_pack("{s:I,s:s}", "centimes", (json_int_t)centimes, "currency", currency);
+}
+
+json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st;
+	json_t *j = NULL, *guests;
+	char created[INSTANT_STRLEN], updated[INSTANT_STRLEN], expires[INSTANT_STRLEN];
+	int32_t a = 0, d = 0;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT b.id, m.number, b.centre, t.code, u.code, b.arrival, b.departure, b.guests,"
+			       " b.status, b.hold_expires_at, b.amount, b.currency, b.created_at, b.updated_at"
+			       " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
+			       " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(st, 8);
+
+		date_parse((const char *)sqlite3_column_text(st, 5), &a);
+		date_parse((const char *)sqlite3_column_text(st, 6), &d);
+		guests = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
+		instant_format(sqlite3_column_int64(st, 12), created);
+		instant_format(sqlite3_column_int64(st, 13), updated);
+		j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:s,s:s}", "id", (json_int_t)id, "member",
+			      sqlite3_column_text(st, 1), "status", status, "centre", sqlite3_column_text(st, 2),
+			      "unit_type", sqlite3_column_text(st, 3), "unit", sqlite3_column_text(st, 4), "arrival",
+			      sqlite3_column_text(st, 5), "departure", sqlite3_column_text(st, 6), "nights", (int)(d - a),
+			      "guests", guests ? guests : json_array(), "amount",
+			      money_json(sqlite3_column_int64(st, 10), (const char *)sqlite3_column_text(st, 11)),
+			      "created_at", created, "updated_at", updated);
+		if (j && sqlite3_column_type(st, 9) != SQLITE_NULL && !strcmp(status, "held")) {
+			instant_format(sqlite3_column_int64(st, 9), expires);
+			json_object_set_new(j, "hold_expires_at", json_string(expires));
+		}
+	}
+	sqlite3_finalize(st);
+	(void)app;
+	return j;
+}
+
+/* ---- the request ---- */
+
+struct guest {
+	const char *name;
+	const char *relation;
+	int birth_year;
+};
+
+struct hold_req {
+	int centre, type;
+	int32_t arrival, departure;
+	int nguests;
+	struct guest guests[MAX_GUESTS];
+	json_t *body;
+};
+
+static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h, int *status, const char **code)
+{
+	const char *centre = json_string_value(json_object_get(body, "centre"));
+	const char *type = json_string_value(json_object_get(body, "unit_type"));
+	const char *arr = json_string_value(json_object_get(body, "arrival"));
+	const char *dep = json_string_value(json_object_get(body, "departure"));
+	json_t *guests = json_object_get(body, "guests"), *g;
+	size_t i;
+
+	*status = 400;
+	*code = "bad_request";
+	if (!centre || !type || !arr || !dep || !guests)
+		return "centre, unit_type, arrival, departure and guests are required";
+	if (date_parse(arr, &h->arrival) < 0 || date_parse(dep, &h->departure) < 0)
+		return "arrival and departure must be dates YYYY-MM-DD";
+	if (!json_is_array(guests) || json_array_size(guests) == 0 || json_array_size(guests) > MAX_GUESTS)
+		return "guests must be a list of 1 to 16 guests";
+	json_array_foreach(guests, i, g) {
+		json_t *by = json_object_get(g, "birth_year");
+		struct guest *x = &h->guests[i];
+
+		x->name = json_string_value(json_object_get(g, "name"));
+		x->relation = json_string_value(json_object_get(g, "relation"));
+		if (!json_is_object(g) || !x->name || !x->relation || !*x->name || strlen(x->name) >= NAME_MAX_LEN)
+			return "each guest needs a name and a relation";
+		if (strcmp(x->relation, "self") && strcmp(x->relation, "spouse") && strcmp(x->relation, "child") &&
+		    strcmp(x->relation, "parent"))
+			return "relation must be self, spouse, child or parent";
+		if (by && !json_is_null(by) &&
+		    (!json_is_integer(by) || json_integer_value(by) < 1900 || json_integer_value(by) > 2100))
+			return "birth_year must be a year";
+		x->birth_year = by && json_is_integer(by) ? (int)json_integer_value(by) : 0;
+	}
+	h->nguests = (int)json_array_size(guests);
+	h->centre = catalog_centre(&app->cat, centre);
+	if (h->centre < 0) {
+		*status = 404;
+		*code = "not_found";
+		return "no such centre";
+	}
+	h->type = centre_unit_type(app->cat.centres[h->centre], type);
+	if (h->type < 0) {
+		*status = 422;
+		*code = "unknown_unit_type";
+		return "this centre has no such unit type";
+	}
+	return NULL;
+}
+
+/* Every guest but the member must be a distinct person of the member's household. */
+static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
+{
+	struct {
+		char name[NAME_MAX_LEN];
+		char relation[8];
+		int year, used;
+	} hh[MAX_HOUSEHOLD];
+	int n = 0, selves = 0, ok = 1;
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, "SELECT name, relation, birth_year FROM household WHERE member = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, member);
+	while (sqlite3_step(st) == SQLITE_ROW && n < MAX_HOUSEHOLD) {
+		snprintf(hh[n].name, sizeof(hh[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(hh[n].relation, sizeof(hh[n].relation), "%s", (const char *)sqlite3_column_text(st, 1));
+		hh[n].year = sqlite3_column_int(st, 2);
+		hh[n].used = 0;
+		n++;
+	}
+	sqlite3_finalize(st);
+	for (int g = 0; g < h->nguests && ok; g++) {
+		const struct guest *x = &h->guests[g];
+		int found = 0;
+
+		if (!strcmp(x->relation, "self")) {
+			ok = ++selves == 1;
+			continue;
+		}
+		for (int k = 0; k < n && !found; k++) {
+			if (hh[k].used || strcmp(hh[k].relation, x->relation) || strcasecmp(hh[k].name, x->name))
+				continue;
+			if (x->birth_year && hh[k].year && x->birth_year != hh[k].year)
+				continue;
+			hh[k].used = found = 1;
+		}
+		ok = found;
+	}
+	return ok;
+}
+
+/* index of a unit in its type from its database id (ids are usually consecutive) */
+static int unit_index(const struct unit_type *t, int64_t dbid)
+{
+	int64_t guess = dbid - t->unit_dbids[0];
+
+	if (guess >= 0 && guess < t->nunits && t->unit_dbids[guess] == dbid)
+		return (int)guess;
+	return unit_type_unit(t, dbid);
+}
+
+/* Runs inside the transaction. Returns the HTTP status and sets *body (JSON text) or an error. */
+static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who, const struct hold_req *h,
+		       const char *guests_text, int64_t amount, json_t **reply)
+{
+	const struct centre *c = app->cat.centres[h->centre];
+	const struct unit_type *t = &c->types[h->type];
+	int32_t ws = h->arrival - ASSIGN_WINDOW, we = h->departure + ASSIGN_WINDOW;
+	int width = we - ws, nights = h->departure - h->arrival, u, rc = 500;
+	unsigned char *busy = NULL;
+	sqlite3_stmt *st = NULL;
+	char a[DATE_STRLEN], d[DATE_STRLEN];
+	int64_t now = instant_now(), id;
+
+	date_format(h->arrival, a);
+	date_format(h->departure, d);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
+			       " AND arrival < ? AND departure > ? LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, who->member_id);
+	sqlite3_bind_text(st, 2, d, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "overlapping_booking", "message",
+				   "you already have a booking on some of these nights");
+		rc = 422;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	busy = calloc((size_t)t->nunits * (size_t)width, 1);
+	if (!busy)
+		goto fail;
+	if (sqlite3_prepare_v2(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, t->dbid);
+	sqlite3_bind_int(st, 2, ws);
+	sqlite3_bind_int(st, 3, we);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int ui = unit_index(t, sqlite3_column_int64(st, 0));
+		int night = sqlite3_column_int(st, 1);
+		if (ui >= 0)
+			busy[(size_t)ui * (size_t)width + (size_t)(night - ws)] = 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	u = stay_assign(t->nunits, width, busy, h->arrival - ws, nights);
+	if (u < 0) {
+		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "sold_out", "message",
+				   "no unit of this type is free for the whole stay");
+		rc = 409;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, nguests,"
+			       " status, hold_expires_at, amount, currency, created_at, updated_at)"
+			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, who->member_id);
+	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, t->dbid);
+	sqlite3_bind_int64(st, 4, t->unit_dbids[u]);
+	sqlite3_bind_text(st, 5, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, d, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, guests_text, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, h->nguests);
+	sqlite3_bind_int64(st, 9, now + app->cfg.hold_seconds);
+	sqlite3_bind_int64(st, 10, amount);
+	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int64(st, 12, now);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (int32_t n = h->arrival; n < h->departure; n++) {
+		sqlite3_bind_int64(st, 1, t->unit_dbids[u]);
+		sqlite3_bind_int(st, 2, n);
+		sqlite3_bind_int64(st, 3, t->dbid);
+		sqlite3_bind_int64(st, 4, id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail; /* a (unit, night) taken twice cannot happen: the key refuses it */
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	*reply = booking_json(app, db, id);
+	if (!*reply)
+		goto fail;
+	{
+		char *after = json_dumps(*reply, JSON_COMPACT);
+		int arc = db_audit(db, who->name, "booking.hold", "booking", id, NULL, after);
+		free(after);
+		if (arc < 0)
+			goto fail;
+	}
+	rc = 201;
+	goto out;
+fail:
+	log_err("hold: %s", sqlite3_errmsg(db));
+	rc = 500;
+out:
+	sqlite3_finalize(st);
+	free(busy);
+	return rc;
+}
+
+int booking_hold(struct app *app, struct request *rq, struct reply *rp)
+{
+	const char *key = request_header(rq, "Idempotency-Key");
+	sqlite3 *db = db_thread(app);
+	struct hold_req h;
+	json_t *body = NULL, *reply = NULL;
+	const char *why, *code;
+	char *canon = NULL, *guests_text = NULL, *text = NULL;
+	unsigned char hash[32];
+	int status, season = -1, rc = 500;
+	enum stay_err se;
+	int64_t amount;
+	sqlite3_stmt *st = NULL;
+
+	if (rq->who.role != ROLE_MEMBER)
+		return reply_error(rp, 403, "forbidden", "only members book stays");
+	if (!key || !*key || strlen(key) > IDEM_KEY_MAX)
+		return reply_error(rp, 400, "bad_request", "an Idempotency-Key header of 1 to 64 characters is required");
+	for (const char *p = key; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return reply_error(rp, 400, "bad_request", "the Idempotency-Key must be printable ASCII");
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (request_json(rq, rp, &body) < 0)
+		return 0;
+	memset(&h, 0, sizeof(h));
+	why = hold_parse(app, body, &h, &status, &code);
+	if (why) {
+		reply_error(rp, status, code, why);
+		goto out;
+	}
+	se = stay_check(app->cat.centres[h.centre], h.type, date_today_local(), h.arrival, h.departure, h.nguests,
+			&season);
+	if (se != STAY_OK) {
+		reply_error(rp, 422, stay_code(se), stay_strerror(se));
+		goto out;
+	}
+	switch (household_ok(db, rq->who.member_id, &h)) {
+	case 1: break;
+	case 0:
+		reply_error(rp, 422, "guest_not_in_household",
+			    "every guest must be you or a member of your household (name, relation and birth year)");
+		goto out;
+	default:
+		reply_error(rp, 500, "internal", "database error");
+		goto out;
+	}
+	if (stay_price(app->cat.centres[h.centre], h.type, season, rq->who.category, h.arrival, h.departure,
+		       &amount) < 0) {
+		reply_error(rp, 500, "internal", "no tariff for this stay");
+		goto out;
+	}
+	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	guests_text = json_dumps(json_object_get(body, "guests"), JSON_COMPACT);
+	if (!canon || !guests_text) {
+		reply_error(rp, 500, "internal", "out of memory");
+		goto out;
+	}
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)canon, strlen(canon), NULL, 0);
+
+	if (db_begin(app, db) < 0) {
+		reply_error(rp, 503, "busy", "the database is busy, try again");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT request_hash, status, body FROM idempotency WHERE member = ? AND key = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	sqlite3_bind_int64(st, 1, rq->who.member_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		/* a retry: the first answer again, or a conflict when the body differs */
+		if (sqlite3_column_bytes(st, 0) == (int)sizeof(hash) &&
+		    sodium_memcmp(sqlite3_column_blob(st, 0), hash, sizeof(hash)) == 0) {
+			reply_text(rp, sqlite3_column_int(st, 1), "application/json",
+				   (const char *)sqlite3_column_text(st, 2));
+		} else {
+			reply_error(rp, 409, "idempotency_conflict",
+				    "this Idempotency-Key was used for another request");
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		db_rollback(app, db);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = hold_locked(app, db, &rq->who, &h, guests_text, amount, &reply);
+	if (rc == 500)
+		goto dbfail;
+	text = json_dumps(reply, JSON_COMPACT);
+	if (!text)
+		goto dbfail;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
+			       " VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dbfail;
+	sqlite3_bind_int64(st, 1, rq->who.member_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hash, sizeof(hash), SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, rc);
+	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, instant_now());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto dbfail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (db_commit(app, db) < 0) {
+		reply_error(rp, 500, "internal", "database error");
+		goto out;
+	}
+	reply_text(rp, rc, "application/json", text);
+	goto out;
+dbfail:
+	log_err("hold: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_rollback(app, db);
+	reply_error(rp, 500, "internal", "database error");
+out:
+	json_decref(body);
+	json_decref(reply);
+	free(canon);
+	free(guests_text);
+	free(text);
+	return 0;
+}
+
+/* Loads who owns a booking; 1 when the caller may see it, 0 when not (or no such booking), -1 on error. */
+static int booking_access(struct app *app, sqlite3 *db, const struct principal *who, int64_t id, char *status,
+			  size_t statuslen)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT member, centre, status FROM bookings WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (who->role == ROLE_MEMBER)
+			rc = sqlite3_column_int64(st, 0) == who->member_id;
+		else
+			rc = auth_can_see_centre(who, catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
+		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 2));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int booking_get(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	char status[16];
+	int64_t id;
+	json_t *j;
+
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (parse_id(rq->params[0], &id) < 0 || booking_access(app, db, &rq->who, id, status, sizeof(status)) != 1)
+		return reply_error(rp, 404, "not_found", "no such booking");
+	j = booking_json(app, db, id);
+	if (!j)
+		return reply_error(rp, 500, "internal", "database error");
+	return reply_json(rp, 200, j);
+}
+
+int booking_list(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	sqlite3_stmt *st;
+	json_t *list = json_array();
+
+	if (!db || !list)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (rq->who.role == ROLE_MEMBER) {
+		if (sqlite3_prepare_v2(db, "SELECT id, centre FROM bookings WHERE member = ? ORDER BY id DESC LIMIT 500",
+				       -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int64(st, 1, rq->who.member_id);
+	} else {
+		if (sqlite3_prepare_v2(db, "SELECT id, centre FROM bookings ORDER BY id DESC LIMIT 500", -1, &st, NULL) !=
+		    SQLITE_OK)
+			goto fail;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *j;
+
+		if (rq->who.role != ROLE_MEMBER &&
+		    !auth_can_see_centre(&rq->who, catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1))))
+			continue;
+		j = booking_json(app, db, sqlite3_column_int64(st, 0));
+		if (j)
+			json_array_append_new(list, j);
+	}
+	sqlite3_finalize(st);
+	return reply_json(rp, 200, json_pack("{s:o}", "bookings", list));
+fail:
+	json_decref(list);
+	return reply_error(rp, 500, "internal", "database error");
+}
+
+/* Moves a booking to a final state and frees its nights (inside a transaction). */
+static int booking_release(sqlite3 *db, int64_t id, const char *status, const char *actor, const char *action,
+			   const char *before)
+{
+	sqlite3_stmt *st;
+	char after[64];
+	int ok;
+
+	if (sqlite3_prepare_v2(db, "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, instant_now());
+	sqlite3_bind_int64(st, 3, id);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok || sqlite3_prepare_v2(db, "DELETE FROM booking_nights WHERE booking = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	snprintf(after, sizeof(after), "{\"status\":\"%s\"}", status);
+	if (!ok || db_audit(db, actor, action, "booking", id, before, after) < 0)
+		return -1;
+	return 0;
+}
+
+int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	char status[16], before[64];
+	int64_t id;
+	json_t *j;
+	int a;
+
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (parse_id(rq->params[0], &id) < 0)
+		return reply_error(rp, 404, "not_found", "no such booking");
+	if (db_begin(app, db) < 0)
+		return reply_error(rp, 503, "busy", "the database is busy, try again");
+	a = booking_access(app, db, &rq->who, id, status, sizeof(status));
+	if (a != 1) {
+		db_rollback(app, db);
+		return a < 0 ? reply_error(rp, 500, "internal", "database error")
+			     : reply_error(rp, 404, "not_found", "no such booking");
+	}
+	if (strcmp(status, "held") && strcmp(status, "confirmed")) {
+		db_rollback(app, db);
+		return reply_error(rp, 409, "not_cancellable", "this booking is already cancelled or expired");
+	}
+	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", status);
+	if (booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0) {
+		log_err("cancel: %s", sqlite3_errmsg(db));
+		db_rollback(app, db);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	if (db_commit(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database error");
+	j = booking_json(app, db, id);
+	return j ? reply_json(rp, 200, j) : reply_error(rp, 500, "internal", "database error");
+}
+
+int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now)
+{
+	sqlite3_stmt *st;
+	int64_t ids[256];
+	int n = 0;
+
+	if (db_begin(app, db) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at <= ? LIMIT 256",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++)
+		if (booking_release(db, ids[i], "expired", "system", "booking.expire", "{\"status\":\"held\"}") < 0)
+			goto fail;
+	if (db_commit(app, db) < 0)
+		return -1;
+	atomic_fetch_add(&app->metrics.holds_expired, (unsigned long long)n);
+	return n;
+fail:
+	log_err("expire: %s", sqlite3_errmsg(db));
+	db_rollback(app, db);
+	return -1;
+}

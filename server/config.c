@@ -1,0 +1,167 @@
+/* config.c: estiva-server.conf (INI). Every problem is reported as "file:line: problem". */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "server.h"
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->listen, sizeof(cfg->listen), "%s", DEF_LISTEN);
+	cfg->port = DEF_PORT;
+	cfg->threads = DEF_THREADS;
+	cfg->max_connections = DEF_MAX_CONNECTIONS;
+	cfg->per_ip_connections = DEF_PER_IP_CONNECTIONS;
+	cfg->conn_timeout = DEF_CONN_TIMEOUT;
+	cfg->body_max = DEF_BODY_MAX;
+	snprintf(cfg->web_root, sizeof(cfg->web_root), "/usr/share/estiva/web");
+	snprintf(cfg->db_path, sizeof(cfg->db_path), "/var/lib/estiva/estiva.db");
+	cfg->busy_timeout_ms = DEF_BUSY_TIMEOUT_MS;
+	cfg->hold_seconds = DEF_HOLD;
+	cfg->sweep_seconds = DEF_SWEEP;
+	cfg->max_request_nights = DEF_MAX_REQUEST_NIGHTS;
+	cfg->session_idle = DEF_SESSION_IDLE;
+	cfg->session_absolute = DEF_SESSION_ABSOLUTE;
+	snprintf(cfg->catalog_dir, sizeof(cfg->catalog_dir), "/etc/estiva/centres");
+	snprintf(cfg->categories_path, sizeof(cfg->categories_path), "/etc/estiva/categories.ini");
+	snprintf(cfg->timezone, sizeof(cfg->timezone), "%s", DEF_TIMEZONE);
+}
+
+/* Relative paths are taken from the folder of the configuration file. */
+static int set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
+{
+	char dir[4096];
+	int n;
+
+	if (value[0] == '/' || value[0] == '\0') {
+		n = snprintf(dst, dstlen, "%s", value);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", ctx->path);
+		n = snprintf(dst, dstlen, "%s/%s", dirname(dir), value);
+	}
+	if (n < 0 || (size_t)n >= dstlen)
+		return conf_error(ctx, 0, "path too long");
+	return 1;
+}
+
+static int set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
+{
+	long v;
+
+	if (conf_parse_long(value, min, max, &v) < 0)
+		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name,
+				  min, max, value);
+	*dst = (int)v;
+	return 1;
+}
+
+static int set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
+			int64_t min)
+{
+	int64_t v;
+
+	if (conf_parse_duration(value, &v) < 0 || v < min)
+		return conf_error(ctx, 0, "%s must be a duration such as 90s, 20m or 2h (at least %llds), not \"%s\"",
+				  name, (long long)min, value);
+	*dst = v;
+	return 1;
+}
+
+static int set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
+{
+	if ((size_t)snprintf(dst, dstlen, "%s", value) >= dstlen)
+		return conf_error(ctx, 0, "value too long");
+	return 1;
+}
+
+static int config_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+{
+	struct config *cfg = ctx->user;
+	int64_t d = 0;
+
+	if (!strcmp(section, "server")) {
+		if (!strcmp(name, "listen"))
+			return set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
+		if (!strcmp(name, "port"))
+			return set_int(ctx, &cfg->port, name, value, 0, 65535);
+		if (!strcmp(name, "threads"))
+			return set_int(ctx, &cfg->threads, name, value, 1, 64);
+		if (!strcmp(name, "max_connections"))
+			return set_int(ctx, &cfg->max_connections, name, value, 1, 100000);
+		if (!strcmp(name, "per_ip_connections"))
+			return set_int(ctx, &cfg->per_ip_connections, name, value, 1, 100000);
+		if (!strcmp(name, "connection_timeout")) {
+			if (!set_duration(ctx, &d, name, value, 1))
+				return 0;
+			cfg->conn_timeout = (int)(d > 3600 ? 3600 : d);
+			return 1;
+		}
+		if (!strcmp(name, "body_max")) {
+			if (conf_parse_size(value, &cfg->body_max) < 0 || cfg->body_max < 1024 ||
+			    cfg->body_max > 16 * 1024 * 1024)
+				return conf_error(ctx, 0, "body_max must be a size from 1k to 16m, not \"%s\"", value);
+			return 1;
+		}
+		if (!strcmp(name, "web_root"))
+			return set_path(ctx, cfg->web_root, sizeof(cfg->web_root), value);
+		if (!strcmp(name, "tls_cert"))
+			return set_path(ctx, cfg->tls_cert, sizeof(cfg->tls_cert), value);
+		if (!strcmp(name, "tls_key"))
+			return set_path(ctx, cfg->tls_key, sizeof(cfg->tls_key), value);
+	} else if (!strcmp(section, "database")) {
+		if (!strcmp(name, "path"))
+			return set_path(ctx, cfg->db_path, sizeof(cfg->db_path), value);
+		if (!strcmp(name, "synchronous")) {
+			if (!strcmp(value, "full"))
+				cfg->sync_full = 1;
+			else if (!strcmp(value, "normal"))
+				cfg->sync_full = 0;
+			else
+				return conf_error(ctx, 0, "synchronous must be normal or full, not \"%s\"", value);
+			return 1;
+		}
+		if (!strcmp(name, "busy_timeout")) {
+			if (!set_duration(ctx, &d, name, value, 0))
+				return 0;
+			cfg->busy_timeout_ms = (int)(d > 600 ? 600000 : d * 1000);
+			return 1;
+		}
+	} else if (!strcmp(section, "bookings")) {
+		if (!strcmp(name, "hold"))
+			return set_duration(ctx, &cfg->hold_seconds, name, value, 1);
+		if (!strcmp(name, "sweep_interval"))
+			return set_duration(ctx, &cfg->sweep_seconds, name, value, 1);
+		if (!strcmp(name, "max_request_nights"))
+			return set_int(ctx, &cfg->max_request_nights, name, value, 1, 366);
+	} else if (!strcmp(section, "sessions")) {
+		if (!strcmp(name, "idle"))
+			return set_duration(ctx, &cfg->session_idle, name, value, 10);
+		if (!strcmp(name, "absolute"))
+			return set_duration(ctx, &cfg->session_absolute, name, value, 10);
+	} else if (!strcmp(section, "catalog")) {
+		if (!strcmp(name, "dir"))
+			return set_path(ctx, cfg->catalog_dir, sizeof(cfg->catalog_dir), value);
+		if (!strcmp(name, "categories"))
+			return set_path(ctx, cfg->categories_path, sizeof(cfg->categories_path), value);
+		if (!strcmp(name, "timezone"))
+			return set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
+	} else {
+		return conf_error(ctx, 0, "unknown section [%s]", section);
+	}
+	return conf_error(ctx, 0, "unknown setting \"%s\" in [%s]", name, section);
+}
+
+int config_read(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	if (conf_read_file(path, config_line, cfg, err, errlen) < 0)
+		return -1;
+	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+		snprintf(err, errlen, "%s: tls_cert and tls_key go together", path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,329 @@
+/* db.c: the database: opening, the schema and its migrations (the one place the schema lives),
+ * per-thread connections, and write transactions behind one process-wide writer lock. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "date.h"
+#include "log.h"
+#include "server.h"
+
+/* Migrations, applied in order; user_version = number applied. Never edit one that has shipped:
+ * add a new one. Dates are TEXT "YYYY-MM-DD", nights INTEGER day numbers, instants INTEGER Unix seconds,
+ * money INTEGER centimes. */
+static const char *migrations[] = {
+	/* 1: the foundation: catalog, members, staff, sessions, bookings, audit */
+	"CREATE TABLE categories ("
+	"  id TEXT PRIMARY KEY,"
+	"  name_fr TEXT NOT NULL, name_ar TEXT NOT NULL,"
+	"  position INTEGER NOT NULL);"
+	"CREATE TABLE centres ("
+	"  id TEXT PRIMARY KEY,"
+	"  name_fr TEXT NOT NULL, name_ar TEXT NOT NULL,"
+	"  city_fr TEXT NOT NULL, city_ar TEXT NOT NULL,"
+	"  check_in INTEGER NOT NULL, check_out INTEGER NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE unit_types ("
+	"  id INTEGER PRIMARY KEY,"
+	"  centre TEXT NOT NULL REFERENCES centres(id),"
+	"  code TEXT NOT NULL,"
+	"  name_fr TEXT NOT NULL, name_ar TEXT NOT NULL,"
+	"  min_guests INTEGER NOT NULL, max_guests INTEGER NOT NULL,"
+	"  position INTEGER NOT NULL DEFAULT 0,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE (centre, code));"
+	"CREATE TABLE units ("
+	"  id INTEGER PRIMARY KEY,"
+	"  unit_type INTEGER NOT NULL REFERENCES unit_types(id),"
+	"  code TEXT NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE (unit_type, code));"
+	"CREATE TABLE seasons ("
+	"  id INTEGER PRIMARY KEY,"
+	"  centre TEXT NOT NULL REFERENCES centres(id),"
+	"  code TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('low','high')),"
+	"  first_night TEXT NOT NULL, last_night TEXT NOT NULL,"
+	"  min_nights INTEGER NOT NULL DEFAULT 0, max_nights INTEGER NOT NULL DEFAULT 0,"
+	"  rotation_nights INTEGER NOT NULL DEFAULT 0, rotation_start TEXT,"
+	"  UNIQUE (centre, code));"
+	"CREATE TABLE tariffs ("
+	"  unit_type INTEGER NOT NULL REFERENCES unit_types(id),"
+	"  season INTEGER NOT NULL REFERENCES seasons(id) ON DELETE CASCADE,"
+	"  category TEXT NOT NULL REFERENCES categories(id),"
+	"  centimes INTEGER NOT NULL CHECK (centimes >= 0),"
+	"  PRIMARY KEY (unit_type, season, category));"
+	"CREATE TABLE members ("
+	"  id INTEGER PRIMARY KEY,"
+	"  number TEXT NOT NULL UNIQUE,"
+	"  cin TEXT NOT NULL UNIQUE,"
+	"  last_name TEXT NOT NULL, first_name TEXT NOT NULL,"
+	"  last_name_ar TEXT NOT NULL, first_name_ar TEXT NOT NULL,"
+	"  email TEXT NOT NULL, phone TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('active','retired')),"
+	"  category TEXT NOT NULL REFERENCES categories(id),"
+	"  password_hash TEXT);"
+	"CREATE TABLE household ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  relation TEXT NOT NULL CHECK (relation IN ('spouse','child','parent')),"
+	"  birth_year INTEGER);"
+	"CREATE INDEX household_member ON household(member);"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  role TEXT NOT NULL CHECK (role IN ('manager','admin')),"
+	"  password_hash TEXT);"
+	"CREATE TABLE user_centres ("
+	"  user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  centre TEXT NOT NULL REFERENCES centres(id),"
+	"  PRIMARY KEY (user, centre));"
+	"CREATE TABLE sessions ("
+	"  key BLOB PRIMARY KEY,"           /* BLAKE2b of the cookie's id: a stolen db holds no session */
+	"  member INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  user INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, seen_at INTEGER NOT NULL,"
+	"  CHECK ((member IS NULL) != (user IS NULL)));"
+	"CREATE TABLE login_failures ("
+	"  key TEXT PRIMARY KEY,"           /* 'account:NAME' or 'address:IP' */
+	"  count INTEGER NOT NULL, last_at INTEGER NOT NULL);"
+	"CREATE TABLE bookings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member INTEGER NOT NULL REFERENCES members(id),"
+	"  centre TEXT NOT NULL REFERENCES centres(id),"
+	"  unit_type INTEGER NOT NULL REFERENCES unit_types(id),"
+	"  unit INTEGER NOT NULL REFERENCES units(id),"
+	"  arrival TEXT NOT NULL, departure TEXT NOT NULL,"
+	"  guests TEXT NOT NULL,"           /* JSON array of {name, relation, birth_year} */
+	"  nguests INTEGER NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('held','confirmed','cancelled','expired')),"
+	"  hold_expires_at INTEGER,"
+	"  amount INTEGER NOT NULL, currency TEXT NOT NULL DEFAULT 'MAD',"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	"  CHECK (departure > arrival));"
+	"CREATE INDEX bookings_member ON bookings(member, departure);"
+	"CREATE INDEX bookings_held ON bookings(hold_expires_at) WHERE status = 'held';"
+	"CREATE INDEX bookings_centre ON bookings(centre, arrival);"
+	/* No oversell, enforced by SQLite: one row per (unit, night) of every held or confirmed booking. */
+	"CREATE TABLE booking_nights ("
+	"  unit INTEGER NOT NULL REFERENCES units(id),"
+	"  night INTEGER NOT NULL,"
+	"  unit_type INTEGER NOT NULL,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  PRIMARY KEY (unit, night)) WITHOUT ROWID;"
+	"CREATE INDEX booking_nights_type ON booking_nights(unit_type, night);"
+	"CREATE INDEX booking_nights_booking ON booking_nights(booking);"
+	"CREATE TABLE idempotency ("
+	"  member INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  request_hash BLOB NOT NULL,"
+	"  status INTEGER NOT NULL, body TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (member, key));"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  entity TEXT NOT NULL, entity_id INTEGER,"
+	"  before TEXT, after TEXT);"
+	"CREATE INDEX audit_entity ON audit(entity, entity_id);"
+	"CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+int db_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("sql: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3 *db_open(const char *path, int sync_full, int busy_ms, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char sql[256];
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	if (sqlite3_busy_timeout(db, busy_ms) != SQLITE_OK)
+		goto sqlfail;
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
+		 sync_full ? "FULL" : "NORMAL");
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	return db;
+sqlfail:
+	snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+fail:
+	sqlite3_close(db);
+	return NULL;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int db_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	char sql[64];
+	int v;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	v = user_version(db);
+	if (v < 0)
+		goto rollback;
+	if (v > db_schema_version) {
+		snprintf(err, errlen, "the database has schema version %d, newer than this program's %d", v,
+			 db_schema_version);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	for (; v < db_schema_version; v++) {
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+			goto rollback;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto rollback;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	return 0;
+rollback:
+	snprintf(err, errlen, "migration: %s", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+sqlfail:
+	snprintf(err, errlen, "migration: %s", sqlite3_errmsg(db));
+	return -1;
+}
+
+sqlite3 *db_thread(struct app *app)
+{
+	sqlite3 *db = pthread_getspecific(app->db_key);
+	char err[512];
+
+	if (db)
+		return db;
+	db = db_open(app->cfg.db_path, app->cfg.sync_full, app->cfg.busy_timeout_ms, err, sizeof(err));
+	if (!db) {
+		log_err("database: %s", err);
+		return NULL;
+	}
+	pthread_mutex_lock(&app->conns_lock);
+	if (app->nconns >= (int)(sizeof(app->conns) / sizeof(app->conns[0]))) {
+		pthread_mutex_unlock(&app->conns_lock);
+		sqlite3_close(db);
+		log_err("database: too many threads");
+		return NULL;
+	}
+	app->conns[app->nconns++] = db;
+	pthread_mutex_unlock(&app->conns_lock);
+	pthread_setspecific(app->db_key, db);
+	return db;
+}
+
+void db_close_all(struct app *app)
+{
+	pthread_mutex_lock(&app->conns_lock);
+	for (int i = 0; i < app->nconns; i++) {
+		if (sqlite3_close(app->conns[i]) != SQLITE_OK)
+			log_warn("database: close: %s", sqlite3_errmsg(app->conns[i]));
+	}
+	app->nconns = 0;
+	pthread_mutex_unlock(&app->conns_lock);
+}
+
+int db_begin(struct app *app, sqlite3 *db)
+{
+	int rc;
+
+	pthread_mutex_lock(&app->write_lock);
+	/* Other processes (estiva-admin) may hold the write lock; busy_timeout waits for them, and we
+	 * count each time that was needed. */
+	for (int tries = 0; tries < 3; tries++) {
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((rc & 0xff) != SQLITE_BUSY)
+			break;
+		atomic_fetch_add(&app->metrics.db_busy_retries, 1);
+	}
+	log_err("database: begin: %s", sqlite3_errmsg(db));
+	pthread_mutex_unlock(&app->write_lock);
+	return -1;
+}
+
+int db_commit(struct app *app, sqlite3 *db)
+{
+	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		log_err("database: commit: %s", sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		pthread_mutex_unlock(&app->write_lock);
+		return -1;
+	}
+	pthread_mutex_unlock(&app->write_lock);
+	return 0;
+}
+
+void db_rollback(struct app *app, sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&app->write_lock);
+}
+
+int db_audit(sqlite3 *db, const char *actor, const char *action, const char *entity, int64_t entity_id,
+	     const char *before, const char *after)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO audit(at, actor, action, entity, entity_id, before, after)"
+			       " VALUES (?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, instant_now());
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, entity, -1, SQLITE_STATIC);
+	if (entity_id)
+		sqlite3_bind_int64(st, 5, entity_id);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_text(st, 6, before, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, after, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

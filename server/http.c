@@ -1,0 +1,453 @@
+/* http.c: the libmicrohttpd daemon: reading requests into bounded buffers, replies with security
+ * headers, static files of the web front end, the request log and the metrics. Routing is in api.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+static atomic_int in_flight;
+static char *tls_cert_pem, *tls_key_pem;
+
+static const int metric_statuses[METRIC_STATUSES - 1] = {200, 201, 204, 304, 400, 401, 403, 404,
+							  405, 409, 413, 415, 422, 429, 500, 503, 0};
+static const double metric_bounds[METRIC_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+							 0.1,   0.25,   0.5,   1,    2.5};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- replies ---- */
+
+int reply_json(struct reply *rp, int status, json_t *body)
+{
+	rp->status = status;
+	free(rp->body);
+	rp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!rp->body)
+		return reply_text(rp, 500, "application/json",
+				  "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+	rp->len = strlen(rp->body);
+	rp->content_type = "application/json";
+	return 0;
+}
+
+int reply_error(struct reply *rp, int status, const char *code, const char *message)
+{
+	return reply_json(rp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+int reply_text(struct reply *rp, int status, const char *content_type, const char *text)
+{
+	free(rp->body);
+	rp->status = status;
+	rp->body = strdup(text);
+	rp->len = rp->body ? strlen(rp->body) : 0;
+	rp->content_type = content_type;
+	return 0;
+}
+
+const char *request_header(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *request_query(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int request_json(struct request *rq, struct reply *rp, json_t **out)
+{
+	const char *ct = request_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+	json_error_t jerr;
+	json_t *j;
+
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+		reply_error(rp, 415, "unsupported_media_type", "the body must be application/json");
+		return -1;
+	}
+	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		reply_error(rp, 400, "bad_json", msg);
+		return -1;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		reply_error(rp, 400, "bad_json", "the body must be a JSON object");
+		return -1;
+	}
+	*out = j;
+	return 0;
+}
+
+static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+				" object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+	if (api)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (app->tls)
+		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+}
+
+static enum MHD_Result send_reply(struct app *app, struct request *rq, struct reply *rp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!rp->body)
+		reply_error(rp, 500, "internal", "no reply");
+	r = MHD_create_response_from_buffer(rp->len, rp->body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(rp->body);
+		rp->body = NULL;
+		return MHD_NO;
+	}
+	rp->body = NULL;
+	add_common_headers(app, r, rp->content_type ? rp->content_type : "application/json", 1);
+	if (rp->set_cookie[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
+	if (rp->allow[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	if (rp->retry_after[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rp->retry_after);
+	rq->status = rp->status;
+	ret = MHD_queue_response(rq->conn, (unsigned)rp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- static files (server/web) ---- */
+
+static const char *mime_type(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	static const struct {
+		const char *ext, *type;
+	} types[] = {{".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+		     {".js", "text/javascript; charset=utf-8"}, {".json", "application/json"},
+		     {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
+		     {".woff2", "font/woff2"}, {".txt", "text/plain; charset=utf-8"}};
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(dot, types[i].ext))
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+/* Returns 1 when it queued a reply, 0 when there is no such file. */
+static int serve_static(struct app *app, struct request *rq, enum MHD_Result *ret)
+{
+	char path[4400];
+	const char *p = rq->path;
+	struct MHD_Response *r;
+	struct stat stb;
+	int fd;
+
+	if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
+		return 0;
+	if (strstr(p, "..") || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") !=
+				       strlen(p))
+		return 0;
+	if (!strcmp(p, "/"))
+		p = "/index.html";
+	if (snprintf(path, sizeof(path), "%s%s", app->cfg.web_root, p) >= (int)sizeof(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &stb) < 0 || !S_ISREG(stb.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	r = MHD_create_response_from_fd((uint64_t)stb.st_size, fd);
+	if (!r) {
+		close(fd);
+		*ret = MHD_NO;
+		return 1;
+	}
+	add_common_headers(app, r, mime_type(path), 0);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	rq->status = 200;
+	*ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return 1;
+}
+
+/* ---- the request cycle ---- */
+
+static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	socklen_t sl;
+
+	snprintf(out, len, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	sl = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, sl, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(out, len, "?");
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				 const char *version, const char *upload_data, size_t *upload_data_size,
+				 void **con_cls)
+{
+	struct app *app = cls;
+	struct request *rq = *con_cls;
+	struct reply rp;
+	enum MHD_Result ret;
+
+	if (!rq) {
+		const char *cl;
+		char *end;
+		unsigned long long n;
+
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		atomic_fetch_add(&in_flight, 1);
+		rq->started_us = now_us();
+		rq->method = method;
+		rq->path = url;
+		rq->conn = conn;
+		rq->route = -1;
+		buf_init(&rq->body, app->cfg.body_max);
+		client_ip(conn, rq->ip, sizeof(rq->ip));
+		*con_cls = rq;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			errno = 0;
+			n = strtoull(cl, &end, 10);
+			if (errno || *end || n > app->cfg.body_max) {
+				/* refused before a byte of the body is read; MHD closes the connection */
+				memset(&rp, 0, sizeof(rp));
+				rq->too_large = 1;
+				reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
+				return send_reply(app, rq, &rp);
+			}
+		}
+		/* Queue nothing on this first call: MHD 0.9.75 would turn keep-alive off (ceilings note). */
+		return MHD_YES;
+	}
+	if (rq->status)
+		return MHD_YES; /* already answered (413): discard */
+	if (*upload_data_size) {
+		if (!rq->too_large && buf_append(&rq->body, upload_data, *upload_data_size) < 0)
+			rq->too_large = 1; /* chunked body over the cap: keep reading, answer 413 at the end */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	memset(&rp, 0, sizeof(rp));
+	if (rq->too_large) {
+		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
+		return send_reply(app, rq, &rp);
+	}
+	if (strncmp(url, "/api/", 5) && strcmp(url, "/healthz") && strcmp(url, "/metrics") &&
+	    serve_static(app, rq, &ret))
+		return ret;
+	api_route(app, rq, &rp);
+	return send_reply(app, rq, &rp);
+}
+
+static int status_index(int status)
+{
+	for (int i = 0; i < METRIC_STATUSES - 1; i++)
+		if (metric_statuses[i] == status)
+			return i;
+	return METRIC_STATUSES - 2; /* "other" */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct app *app = cls;
+	struct request *rq = *con_cls;
+	int64_t us;
+	double sec;
+	int b;
+
+	if (!rq)
+		return;
+	us = now_us() - rq->started_us;
+	sec = (double)us / 1e6;
+	log_info("%s %s %d %.1fms%s", rq->method, rq->path, rq->status, (double)us / 1000.0,
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	if (rq->route >= 0 && rq->route < METRIC_ROUTES)
+		atomic_fetch_add(&app->metrics.requests[rq->route][status_index(rq->status)], 1);
+	else
+		atomic_fetch_add(&app->metrics.requests[METRIC_ROUTES - 1][status_index(rq->status)], 1);
+	for (b = 0; b < METRIC_BUCKETS - 1 && sec > metric_bounds[b]; b++)
+		;
+	atomic_fetch_add(&app->metrics.latency_bucket[b], 1);
+	atomic_fetch_add(&app->metrics.latency_count, 1);
+	atomic_fetch_add(&app->metrics.latency_sum_us, (unsigned long long)us);
+	buf_free(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+void metrics_render(struct app *app, struct buf *out)
+{
+	unsigned long long cum = 0;
+
+	buf_printf(out, "# HELP estiva_http_requests_total HTTP requests by route and status.\n"
+			"# TYPE estiva_http_requests_total counter\n");
+	for (int r = 0; r < METRIC_ROUTES; r++) {
+		const char *name = r < api_nroutes() ? api_route_name(r) : r == METRIC_ROUTES - 1 ? "other" : NULL;
+		if (!name)
+			continue;
+		for (int s = 0; s < METRIC_STATUSES - 1; s++) {
+			unsigned long long v = atomic_load(&app->metrics.requests[r][s]);
+			if (!v)
+				continue;
+			if (metric_statuses[s])
+				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name,
+					   metric_statuses[s], v);
+			else
+				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, v);
+		}
+	}
+	buf_printf(out, "# HELP estiva_http_request_duration_seconds Time from request to reply.\n"
+			"# TYPE estiva_http_request_duration_seconds histogram\n");
+	for (int b = 0; b < METRIC_BUCKETS; b++) {
+		cum += atomic_load(&app->metrics.latency_bucket[b]);
+		if (b < METRIC_BUCKETS - 1)
+			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				   metric_bounds[b], cum);
+		else
+			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	}
+	buf_printf(out, "estiva_http_request_duration_seconds_sum %.6f\n",
+		   (double)atomic_load(&app->metrics.latency_sum_us) / 1e6);
+	buf_printf(out, "estiva_http_request_duration_seconds_count %llu\n", atomic_load(&app->metrics.latency_count));
+	buf_printf(out, "# HELP estiva_holds_expired_total Holds released by the expiry timer.\n"
+			"# TYPE estiva_holds_expired_total counter\nestiva_holds_expired_total %llu\n",
+		   atomic_load(&app->metrics.holds_expired));
+	buf_printf(out, "# HELP estiva_db_busy_retries_total Write transactions that found the database busy.\n"
+			"# TYPE estiva_db_busy_retries_total counter\nestiva_db_busy_retries_total %llu\n",
+		   atomic_load(&app->metrics.db_busy_retries));
+}
+
+/* ---- the daemon ---- */
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	struct buf b;
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(&b, chunk, n) < 0) {
+			snprintf(err, errlen, "%s: too large", path);
+			fclose(f);
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	fclose(f);
+	return buf_steal(&b, NULL);
+}
+
+struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
+{
+	struct config *cfg = &app->cfg;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr *sa;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, cfg->listen, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)cfg->port);
+		sa = (struct sockaddr *)&sin;
+	} else if (inet_pton(AF_INET6, cfg->listen, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)cfg->port);
+		sa = (struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen = %s is not an IPv4 or IPv6 address", cfg->listen);
+		return NULL;
+	}
+	if (cfg->tls_cert[0]) {
+		tls_cert_pem = read_file(cfg->tls_cert, err, errlen);
+		tls_key_pem = tls_cert_pem ? read_file(cfg->tls_key, err, errlen) : NULL;
+		if (!tls_key_pem)
+			return NULL;
+		flags |= MHD_USE_TLS;
+		app->tls = 1;
+	}
+	if (app->tls)
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
+				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_HTTPS_MEM_KEY,
+				     tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
+				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_END);
+	if (!d)
+		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)", cfg->listen, cfg->port);
+	return d;
+}
+
+int http_port(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return di ? di->port : -1;
+}
+
+void http_stop(struct MHD_Daemon *d)
+{
+	/* stop accepting, let the requests in flight finish (10 s at most), then close */
+	MHD_socket s = MHD_quiesce_daemon(d);
+
+	for (int i = 0; i < 1000 && atomic_load(&in_flight) > 0; i++)
+		usleep(10000);
+	MHD_stop_daemon(d);
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+	free(tls_cert_pem);
+	free(tls_key_pem);
+	tls_cert_pem = tls_key_pem = NULL;
+}

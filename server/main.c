@@ -1,0 +1,149 @@
+/* main.c: estiva-server: read the configuration, open and migrate the database, load the catalog,
+ * serve HTTP, release expired holds on a timer, and stop cleanly on SIGTERM. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "date.h"
+#include "log.h"
+#include "server.h"
+
+static struct app app;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static int stopping;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n");
+}
+
+/* The timer that releases expired holds even when no request comes. */
+static void *sweeper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&stop_lock);
+	while (!stopping) {
+		struct timespec ts;
+		sqlite3 *db;
+		int n;
+
+		pthread_mutex_unlock(&stop_lock);
+		db = db_thread(&app);
+		do {
+			n = db ? booking_expire_holds(&app, db, instant_now()) : -1;
+			if (n > 0)
+				log_info("released %d expired hold(s)", n);
+		} while (n == 256);
+		pthread_mutex_lock(&stop_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += app.cfg.sweep_seconds;
+		while (!stopping && pthread_cond_timedwait(&stop_cond, &stop_lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&stop_lock);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = "/etc/estiva/estiva-server.conf", *port_file = NULL;
+	char err[1024];
+	struct MHD_Daemon *d;
+	pthread_t sweep;
+	sigset_t set;
+	int check = 0, sig = 0;
+	sqlite3 *db;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			conf = argv[++i];
+		else if (!strcmp(argv[i], "--port-file") && i + 1 < argc)
+			port_file = argv[++i];
+		else if (!strcmp(argv[i], "--check-config"))
+			check = 1;
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (config_read(conf, &app.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (check) {
+		struct catalog cat;
+		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 2;
+		}
+		catalog_free(&cat);
+		printf("ok\n");
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		log_err("libsodium failed to start");
+		return 1;
+	}
+	setenv("TZ", app.cfg.timezone, 1);
+	tzset();
+	signal(SIGPIPE, SIG_IGN);
+	/* block the stop signals in every thread; the main thread waits for them */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	pthread_mutex_init(&app.write_lock, NULL);
+	pthread_mutex_init(&app.conns_lock, NULL);
+	pthread_key_create(&app.db_key, NULL);
+	db = db_thread(&app);
+	if (!db)
+		return 1;
+	if (db_migrate(db, err, sizeof(err)) < 0 || catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+		log_err("%s: %s", app.cfg.db_path, err);
+		db_close_all(&app);
+		return 1;
+	}
+	auth_init(&app);
+	d = http_start(&app, err, sizeof(err));
+	if (!d) {
+		log_err("%s", err);
+		db_close_all(&app);
+		return 1;
+	}
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+		if (!f || fprintf(f, "%d\n", http_port(d)) < 0 || fclose(f) != 0) {
+			log_err("%s: cannot write the port", port_file);
+			http_stop(d);
+			db_close_all(&app);
+			return 1;
+		}
+	}
+	log_info("estiva-server listening on %s://%s:%d/ (%d centres, database %s)", app.tls ? "https" : "http",
+		 app.cfg.listen, http_port(d), app.cat.ncentres, app.cfg.db_path);
+	if (pthread_create(&sweep, NULL, sweeper, NULL) != 0) {
+		log_err("cannot start the hold timer");
+		http_stop(d);
+		db_close_all(&app);
+		return 1;
+	}
+	sigwait(&set, &sig);
+	log_info("signal %d: finishing the requests in flight", sig);
+	http_stop(d);
+	pthread_mutex_lock(&stop_lock);
+	stopping = 1;
+	pthread_cond_signal(&stop_cond);
+	pthread_mutex_unlock(&stop_lock);
+	pthread_join(sweep, NULL);
+	db_close_all(&app);
+	catalog_free(&app.cat);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,325 @@
+/* server.h: estiva-server and estiva-admin: limits, defaults, structures, and the prototypes of every
+ * server file, grouped by file. */
+#ifndef ESTIVA_SERVER_H
+#define ESTIVA_SERVER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Limits */
+#define ID_MAX 32             /* centre, unit type, season and category ids */
+#define NAME_MAX_LEN 128      /* display names (bytes, UTF-8) */
+#define UNIT_CODE_MAX 16
+#define MAX_CATEGORIES 16
+#define MAX_UNIT_TYPES 16     /* per centre */
+#define MAX_SEASONS 32        /* per centre */
+#define MAX_UNITS 2000        /* per unit type */
+#define MAX_CENTRES 64
+#define MAX_GUESTS 16         /* per booking, whatever the unit type says */
+#define MAX_HOUSEHOLD 24
+#define IDEM_KEY_MAX 64
+#define ASSIGN_WINDOW 28      /* nights looked at on each side of a stay for best fit */
+#define SESSION_ID_BYTES 32   /* 256-bit session ids */
+#define CSRF_BYTES 32
+#define LOGIN_FAILS_ACCOUNT 5 /* failures before an account is slowed down */
+#define LOGIN_FAILS_ADDRESS 20
+#define LOGIN_FAIL_WINDOW 900 /* seconds a failure is remembered */
+#define LOGIN_MAX_DELAY 900
+
+/* argon2id limits (OWASP's second recommended set: 19 MiB, 2 passes): a verify takes ~35-45 ms on this
+ * machine, under the 50 ms budget for a login, while costing an attacker 19 MiB per guess.
+ * libsodium's INTERACTIVE (64 MiB) takes 128 ms here. */
+#define PWHASH_OPSLIMIT 2
+#define PWHASH_MEMLIMIT (19u * 1024 * 1024)
+
+/* Defaults of estiva-server.conf */
+#define DEF_LISTEN "127.0.0.1"
+#define DEF_PORT 8080
+#define DEF_THREADS 2
+#define DEF_MAX_CONNECTIONS 512
+#define DEF_PER_IP_CONNECTIONS 64
+#define DEF_CONN_TIMEOUT 30
+#define DEF_BODY_MAX (64 * 1024)
+#define DEF_HOLD (20 * 60)
+#define DEF_SWEEP 15
+#define DEF_MAX_REQUEST_NIGHTS 92
+#define DEF_SESSION_IDLE (30 * 60)
+#define DEF_SESSION_ABSOLUTE (12 * 3600)
+#define DEF_BUSY_TIMEOUT_MS 5000
+#define DEF_TIMEZONE "Africa/Casablanca"
+
+struct config {
+	char path[4096]; /* the file it was read from */
+	char listen[64];
+	int port;
+	int threads;
+	int max_connections;
+	int per_ip_connections;
+	int conn_timeout;
+	size_t body_max;
+	char web_root[4096];
+	char tls_cert[4096];
+	char tls_key[4096];
+	char db_path[4096];
+	int sync_full;
+	int busy_timeout_ms;
+	int64_t hold_seconds;
+	int64_t sweep_seconds;
+	int max_request_nights;
+	int64_t session_idle;
+	int64_t session_absolute;
+	char catalog_dir[4096];
+	char categories_path[4096];
+	char timezone[64];
+};
+
+/* The catalog: categories, centres, unit types, units, seasons, tariffs. Read from configuration by
+ * estiva-admin and stored in the database; the server loads it from the database at start. */
+enum season_kind { SEASON_LOW, SEASON_HIGH };
+
+struct category {
+	char id[ID_MAX + 1];
+	char name_fr[NAME_MAX_LEN];
+	char name_ar[NAME_MAX_LEN];
+};
+
+struct unit_type {
+	char id[ID_MAX + 1];
+	char name_fr[NAME_MAX_LEN];
+	char name_ar[NAME_MAX_LEN];
+	int min_guests, max_guests;
+	int nunits;
+	char (*unit_codes)[UNIT_CODE_MAX + 1]; /* nunits, malloc'd */
+	int64_t *unit_dbids;                   /* nunits, 0 until stored or loaded */
+	int64_t dbid;
+};
+
+struct season {
+	char id[ID_MAX + 1];
+	enum season_kind kind;
+	int32_t first_night, last_night; /* day numbers, inclusive */
+	int min_nights, max_nights;      /* low season */
+	int rotation_nights;             /* high season */
+	int32_t rotation_start;
+	int64_t dbid;
+};
+
+struct centre {
+	char id[ID_MAX + 1];
+	char name_fr[NAME_MAX_LEN], name_ar[NAME_MAX_LEN];
+	char city_fr[NAME_MAX_LEN], city_ar[NAME_MAX_LEN];
+	int check_in, check_out; /* minutes after local midnight */
+	int ntypes;
+	struct unit_type types[MAX_UNIT_TYPES];
+	int nseasons;
+	struct season seasons[MAX_SEASONS];
+	/* price per night in centimes, -1 when missing: tariff[type][season][category] */
+	int64_t tariff[MAX_UNIT_TYPES][MAX_SEASONS][MAX_CATEGORIES];
+};
+
+struct catalog {
+	int ncategories;
+	struct category categories[MAX_CATEGORIES];
+	int ncentres;
+	struct centre *centres[MAX_CENTRES];
+};
+
+/* Stay rules (stay.c): pure functions of the catalog. */
+enum stay_err {
+	STAY_OK = 0,
+	STAY_BAD_DATES,
+	STAY_PAST_ARRIVAL,
+	STAY_NO_SEASON,
+	STAY_SEASON_SPAN,
+	STAY_ROTATION,
+	STAY_TOO_FEW_NIGHTS,
+	STAY_TOO_MANY_NIGHTS,
+	STAY_TOO_MANY_GUESTS,
+	STAY_TOO_FEW_GUESTS,
+};
+
+/* Who is asking (auth.c). */
+enum role { ROLE_NONE, ROLE_MEMBER, ROLE_MANAGER, ROLE_ADMIN };
+
+struct principal {
+	enum role role;
+	int64_t member_id; /* members */
+	int64_t user_id;   /* managers and admins */
+	char name[64];     /* member number or user name */
+	int category;      /* members: index in the catalog */
+	uint64_t centres;  /* managers: bit i = catalog centre i */
+	char csrf[2 * CSRF_BYTES + 1];
+	unsigned char session_key[32]; /* hash of the session id: the database key */
+};
+
+/* Server-wide counters for /metrics. */
+#define METRIC_ROUTES 32
+#define METRIC_STATUSES 18
+#define METRIC_BUCKETS 12
+struct metrics {
+	atomic_ullong requests[METRIC_ROUTES][METRIC_STATUSES];
+	atomic_ullong latency_bucket[METRIC_BUCKETS];
+	atomic_ullong latency_count;
+	atomic_ullong latency_sum_us;
+	atomic_ullong holds_expired;
+	atomic_ullong db_busy_retries;
+};
+
+struct app {
+	struct config cfg;
+	struct catalog cat;
+	pthread_mutex_t write_lock; /* one writer at a time: SQLite's busy wait is unfair (ceilings note) */
+	pthread_key_t db_key;       /* per-thread connection */
+	pthread_mutex_t conns_lock;
+	sqlite3 *conns[64];
+	int nconns;
+	struct metrics metrics;
+	atomic_int pwhash_slots; /* concurrent argon2 verifications allowed */
+	int tls;
+};
+
+/* An HTTP exchange as the handlers see it (http.c). */
+struct request {
+	const char *method;
+	const char *path;
+	struct MHD_Connection *conn;
+	struct buf body;
+	int too_large;
+	char ip[64];
+	const char *params[4]; /* {} segments of the route */
+	int route;
+	struct principal who;
+	int64_t started_us;
+	int status; /* of the reply, for the log */
+};
+
+struct reply {
+	int status;
+	char *body; /* malloc'd */
+	size_t len;
+	const char *content_type;
+	char set_cookie[256];
+	char allow[64];
+	char retry_after[16];
+};
+
+/* config.c */
+/* Reads FILE into cfg; on error writes "file:line: problem" into err and returns -1. */
+int config_read(const char *path, struct config *cfg, char *err, size_t errlen);
+void config_defaults(struct config *cfg);
+
+/* catalog.c */
+int catalog_read_files(const struct config *cfg, struct catalog *cat, char *err, size_t errlen);
+int catalog_read_categories(const char *path, struct catalog *cat, char *err, size_t errlen);
+int catalog_read_centre(const char *path, const struct catalog *cat, struct centre *c, char *err,
+			size_t errlen);
+int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen);
+int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen);
+void catalog_free(struct catalog *cat);
+void centre_free(struct centre *c);
+int catalog_centre(const struct catalog *cat, const char *id);
+int catalog_category(const struct catalog *cat, const char *id);
+int centre_unit_type(const struct centre *c, const char *id);
+/* index of the season holding this night, or -1 */
+int centre_season_at(const struct centre *c, int32_t night);
+/* index of the unit in its type, by database id, or -1 */
+int unit_type_unit(const struct unit_type *t, int64_t dbid);
+
+/* stay.c */
+enum stay_err stay_check(const struct centre *c, int type, int32_t today, int32_t arrival,
+			 int32_t departure, int nguests, int *season);
+const char *stay_code(enum stay_err e);
+const char *stay_strerror(enum stay_err e);
+/* Total price of a stay that passed stay_check: 0, or -1 when a tariff is missing. */
+int stay_price(const struct centre *c, int type, int season, int category, int32_t arrival,
+	       int32_t departure, int64_t *centimes);
+/* Best fit: busy[u * width + i] is 1 when unit u is taken on night (window_start + i). The stay takes
+ * nights [off, off + len). Returns the unit free for every night of the stay that leaves the smallest free
+ * gaps around it (so long runs of free nights stay whole), lowest index on ties; -1 when none is free. */
+int stay_assign(int nunits, int width, const unsigned char *busy, int off, int len);
+
+/* db.c */
+sqlite3 *db_open(const char *path, int sync_full, int busy_ms, char *err, size_t errlen);
+int db_migrate(sqlite3 *db, char *err, size_t errlen);
+int db_exec(sqlite3 *db, const char *sql);
+/* The calling thread's connection to the database (opened on first use). */
+sqlite3 *db_thread(struct app *app);
+void db_close_all(struct app *app);
+/* Write transactions: take the process-wide writer lock, then BEGIN IMMEDIATE. */
+int db_begin(struct app *app, sqlite3 *db);
+int db_commit(struct app *app, sqlite3 *db);
+void db_rollback(struct app *app, sqlite3 *db);
+int db_audit(sqlite3 *db, const char *actor, const char *action, const char *entity,
+	     int64_t entity_id, const char *before, const char *after);
+/* Current schema version. */
+extern const int db_schema_version;
+
+/* members.c */
+struct member_row {
+	char number[16];
+	char cin[16];
+	char last_name[NAME_MAX_LEN], first_name[NAME_MAX_LEN];
+	char last_name_ar[NAME_MAX_LEN], first_name_ar[NAME_MAX_LEN];
+	char email[NAME_MAX_LEN];
+	char phone[32];
+	char status[16];
+	char category[ID_MAX + 1];
+	int nhousehold;
+	struct {
+		char name[NAME_MAX_LEN];
+		char relation[8];
+		int birth_year; /* 0 unknown */
+	} household[MAX_HOUSEHOLD];
+};
+/* Parses the whole CSV text; on the first bad row writes "NAME:LINE: problem" to err and returns -1.
+ * On success *rows (malloc'd) holds *nrows members. */
+int members_csv_parse(const char *name, const char *text, size_t len, const struct catalog *cat,
+		      struct member_row **rows, int *nrows, char *err, size_t errlen);
+int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *err, size_t errlen);
+int password_hash(const char *password, char out[128]);
+
+/* auth.c */
+int auth_login(struct app *app, struct request *rq, struct reply *rp);
+int auth_logout(struct app *app, struct request *rq, struct reply *rp);
+/* Fills rq->who from the session cookie: 1 when a live session was found, 0 when none, -1 on error. */
+int auth_session(struct app *app, struct request *rq);
+int auth_csrf_ok(const struct request *rq);
+int auth_can_see_centre(const struct principal *who, int centre);
+void auth_init(struct app *app);
+
+/* booking.c */
+int booking_hold(struct app *app, struct request *rq, struct reply *rp);
+int booking_cancel(struct app *app, struct request *rq, struct reply *rp);
+int booking_get(struct app *app, struct request *rq, struct reply *rp);
+int booking_list(struct app *app, struct request *rq, struct reply *rp);
+/* Releases holds past their expiry; returns how many, or -1. */
+int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now);
+/* A booking as JSON (a new reference), or NULL when it does not exist. */
+json_t *booking_json(struct app *app, sqlite3 *db, int64_t id);
+
+/* api.c */
+int api_route(struct app *app, struct request *rq, struct reply *rp);
+const char *api_route_name(int route);
+int api_nroutes(void);
+
+/* http.c */
+struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen);
+int http_port(struct MHD_Daemon *d);
+void http_stop(struct MHD_Daemon *d);
+/* Reply helpers: each returns 0 so handlers can `return reply_json(...)`. */
+int reply_json(struct reply *rp, int status, json_t *body); /* steals body */
+int reply_error(struct reply *rp, int status, const char *code, const char *message);
+int reply_text(struct reply *rp, int status, const char *content_type, const char *text);
+/* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied. */
+int request_json(struct request *rq, struct reply *rp, json_t **out);
+const char *request_header(struct request *rq, const char *name);
+const char *request_query(struct request *rq, const char *name);
+void metrics_render(struct app *app, struct buf *out);
+
+#endif

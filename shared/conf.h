@@ -1,0 +1,38 @@
+/* conf.h: strict parsers for configuration values (numbers, durations, sizes, money, ids).
+ * Each returns 0 on success and -1 on malformed or out-of-range input, leaving *out unchanged. */
+#ifndef ESTIVA_CONF_H
+#define ESTIVA_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int conf_parse_long(const char *s, long min, long max, long *out);
+/* "90s", "20m", "2h", "1d" (a bare number is seconds) */
+int conf_parse_duration(const char *s, int64_t *seconds);
+/* "65536", "64k", "1m" */
+int conf_parse_size(const char *s, size_t *bytes);
+/* "250", "250.5", "250.50" MAD to centimes; no sign, at most two decimals, at most 10^9 MAD */
+int conf_parse_money(const char *s, int64_t *centimes);
+/* [a-z0-9-], 1..maxlen characters, starting with a letter or digit */
+int conf_valid_id(const char *s, size_t maxlen);
+int conf_parse_bool(const char *s, int *out);
+
+
+/* INI files with line numbers in every error (libinih underneath). */
+struct conf_ctx {
+	const char *path;
+	int line; /* line being handled */
+	char *err;
+	size_t errlen;
+	int failed;
+	void *user;
+};
+/* Called for each name = value; return 1 to go on, or conf_error(...) (which returns 0). */
+typedef int (*conf_handler)(struct conf_ctx *ctx, const char *section, const char *name,
+			    const char *value);
+/* Records "path:line: message" (the first error only) and returns 0. line <= 0 means ctx->line. */
+int conf_error(struct conf_ctx *ctx, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 0 when the whole file was read and the handler accepted every line; -1 with err set otherwise. */
+int conf_read_file(const char *path, conf_handler fn, void *user, char *err, size_t errlen);
+
+#endif
