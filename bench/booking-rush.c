@@ -539,7 +539,34 @@ fail:
 	return -1;
 }
 
-/* Server-side times of the booking route from the request log (METHOD PATH STATUS MS). */
+/*
+ * When the server keeps one row per (unit, night) (booking_nights in server/db.c), those rows must
+ * be exactly the nights of the held and confirmed bookings. -1 when there is no such table.
+ */
+static int db_nights(const char *path, long *rows, long *nights)
+{
+	static const char q[] =
+		"SELECT (SELECT count(*) FROM booking_nights),"
+		" (SELECT coalesce(sum(julianday(departure) - julianday(arrival)), 0) FROM bookings"
+		"  WHERE status IN ('held', 'confirmed'))";
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*rows = (long)sqlite3_column_int64(st, 0);
+		*nights = (long)sqlite3_column_int64(st, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* Server-side times of the booking route from the request log (METHOD PATH STATUS MS), and the
+ * first lines that are not request lines (warnings, errors). */
 static void server_log_stats(const char *path, struct lat *lat, long *s5xx, char *odd,
 			     size_t oddlen)
 {
@@ -558,8 +585,11 @@ static void server_log_stats(const char *path, struct lat *lat, long *s5xx, char
 		int status;
 		double ms;
 
-		if (sscanf(line, "%15s %127s %d %lf", method, route, &status, &ms) == 4 &&
-		    status >= 100 && status < 600) {
+		/* "METHOD PATH STATUS MS", possibly after a time stamp and a level */
+		if ((sscanf(line, "%15s %127s %d %lf", method, route, &status, &ms) == 4 ||
+		     sscanf(line, "%*s %*s %15s %127s %d %lf", method, route, &status, &ms) == 4) &&
+		    method[0] >= 'A' && method[0] <= 'Z' && route[0] == '/' && status >= 100 &&
+		    status < 600) {
 			if (status >= 500)
 				(*s5xx)++;
 			if (strcmp(method, "POST") == 0 && strcmp(route, "/api/v1/bookings") == 0)
@@ -762,7 +792,8 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 	unsigned port = 0;
 	int pid = -1, rc = -1, i, status;
 	double took;
-	long s5xx, pairs, active = 0, mine;
+	long s5xx, pairs, active = 0, mine, nrows = 0, nnights = 0;
+	int nights_bad = 0;
 	struct lat slat = {0};
 
 	memset(&login, 0, sizeof(login));
@@ -920,8 +951,14 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 			       "%ld times\n",
 			       active, mine);
 	}
+	if (db_nights(dbpath, &nrows, &nnights) == 0) {
+		printf("    booking_nights: %ld rows for %ld nights of held/confirmed bookings%s\n", nrows,
+		       nnights, nrows == nnights ? "" : ": MISMATCH");
+		if (nrows != nnights)
+			nights_bad = 1;
+	}
 	rc = 0;
-	if (status != 0 || r->n_other > 0 || (pairs >= 0 && active != (long)rush.n201))
+	if (status != 0 || r->n_other > 0 || nights_bad || (pairs >= 0 && active != (long)rush.n201))
 		rc = -1;
 out:
 	if (pid > 0)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -297,6 +298,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
+	umask(077); /* a database made by estiva-admin is readable by its owner only */
 	if (config_read(conf, &app.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 2;

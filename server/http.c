@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "server.h"
 
@@ -403,6 +404,8 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 		return NULL;
 	}
 	if (cfg->tls_cert[0]) {
+		if (conf_secret_file_ok(cfg->tls_key, err, errlen) < 0)
+			return NULL;
 		tls_cert_pem = read_file(cfg->tls_cert, err, errlen);
 		tls_key_pem = tls_cert_pem ? read_file(cfg->tls_key, err, errlen) : NULL;
 		if (!tls_key_pem)

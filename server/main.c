@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "date.h"
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	umask(077); /* the database, its WAL and the port file are ours alone */
 	if (config_read(conf, &app.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 2;

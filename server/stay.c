@@ -25,8 +25,12 @@ enum stay_err stay_check(const struct centre *c, int type, int32_t today, int32_
 		return STAY_SEASON_SPAN;
 	}
 	if (s->kind == SEASON_HIGH) {
-		if (nights != s->rotation_nights || (arrival - s->rotation_start) % s->rotation_nights != 0 ||
-		    arrival < s->rotation_start)
+		/* the last rotation of a season may be shorter: it ends with the season */
+		int len = s->rotation_nights;
+		if (arrival + len > s->last_night + 1)
+			len = s->last_night + 1 - arrival;
+		if (arrival < s->rotation_start || (arrival - s->rotation_start) % s->rotation_nights != 0 ||
+		    nights != len)
 			return STAY_ROTATION;
 	} else {
 		if (nights < s->min_nights)

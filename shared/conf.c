@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int conf_parse_long(const char *s, long min, long max, long *out)
 {
@@ -154,13 +155,22 @@ struct conf_stream {
 	conf_handler fn;
 };
 
+/* libinih reads lines in pieces of its buffer size (200 bytes in Debian's build): a longer line would be
+ * taken as two. Refuse it instead, with its line number. */
 static char *conf_reader(char *str, int num, void *stream)
 {
 	struct conf_stream *cs = stream;
 	char *r = fgets(str, num, cs->f);
+	size_t n;
 
-	if (r)
-		cs->ctx->line++;
+	if (!r)
+		return NULL;
+	cs->ctx->line++;
+	n = strlen(r);
+	if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(cs->f)) {
+		conf_error(cs->ctx, 0, "line longer than %d bytes", num - 2);
+		return NULL;
+	}
 	return r;
 }
 
@@ -210,6 +220,26 @@ int conf_read_file(const char *path, conf_handler fn, void *user, char *err, siz
 		return -1;
 	if (r != 0) {
 		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or name = value)", path, r);
+		return -1;
+	}
+	return 0;
+}
+
+int conf_secret_file_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s: readable by others (mode %03o); it holds a secret: chmod 600 it", path,
+			 (unsigned)(st.st_mode & 0777));
 		return -1;
 	}
 	return 0;

@@ -35,4 +35,8 @@ int conf_error(struct conf_ctx *ctx, int line, const char *fmt, ...) __attribute
 /* 0 when the whole file was read and the handler accepted every line; -1 with err set otherwise. */
 int conf_read_file(const char *path, conf_handler fn, void *user, char *err, size_t errlen);
 
+/* A secrets file must be a regular file that only its owner can read or write (mode 0600 or 0400):
+ * 0 when it is, else -1 with the reason in err. */
+int conf_secret_file_ok(const char *path, char *err, size_t errlen);
+
 #endif

@@ -583,7 +583,7 @@ static void print_tail(const char *path)
 	free(ring);
 }
 
-static void hx_free(struct hx *hx, int keep)
+static void hx_free(struct hx *hx, int failed, int keep)
 {
 	if (hx == NULL)
 		return;
@@ -593,9 +593,11 @@ static void hx_free(struct hx *hx, int keep)
 		kill(hx->pid, SIGKILL);
 		waitpid(hx->pid, &st, 0);
 	}
-	if (keep) {
+	if (failed) {
 		print_tail(hx->admin_log);
 		print_tail(hx->log);
+	}
+	if (failed || keep) {
 		fprintf(stderr, "itest: kept %s; server log %s\n", hx->dir, hx->log);
 	} else if (remove_tree(hx->dir) != 0) {
 		fprintf(stderr, "itest: could not remove %s\n", hx->dir);
@@ -616,7 +618,7 @@ int hx_main(int argc, char **argv, const struct hx_opts *opts, const char *group
 		return 1;
 	}
 	if (hx_start(hx_cur) != 0) {
-		hx_free(hx_cur, 1);
+		hx_free(hx_cur, 1, 1);
 		curl_global_cleanup();
 		return 1;
 	}
@@ -629,7 +631,8 @@ int hx_main(int argc, char **argv, const struct hx_opts *opts, const char *group
 			failed++;
 		}
 	}
-	hx_free(hx_cur, failed != 0);
+	/* ESTIVA_ITEST_KEEP=1 keeps the folder (logs, database) of a passing run too */
+	hx_free(hx_cur, failed != 0, getenv("ESTIVA_ITEST_KEEP") != NULL);
 	hx_cur = NULL;
 	curl_global_cleanup();
 	return failed != 0;

@@ -137,7 +137,7 @@ static void hold_read_list_and_cancel(void **state)
 	hres_free(&r);
 
 	/* a second stay; the list is newest first */
-	b2 = book_ok(c, "test-a", "chalet", 20, 22, HX_GUESTS_SELF);
+	b2 = book_ok(c, "test-a", "chalet", 25, 27, HX_GUESTS_SELF);
 	id2 = jint(b2, "id");
 	assert_true(id2 != id);
 	hc_do(c, "GET", "/api/v1/bookings", NULL, NULL, &r);

@@ -98,6 +98,19 @@ static void held_bookings_expire_by_themselves(void **state)
 	EXPECT(r, 409, "not_cancellable");
 	hres_free(&r);
 
+	/* the audit log records each expiry */
+	{
+		char sql[256];
+		long long n = -1;
+
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM audit WHERE entity = 'booking' AND action LIKE '%%expire%%'"
+			 " AND entity_id IN (%lld, %lld, %lld)",
+			 (long long)id[0], (long long)id[1], (long long)id[2]);
+		assert_int_equal(hx_db_int(sql, &n), 0);
+		assert_int_equal(n, 3);
+	}
+
 	/* the units are free again */
 	assert_int_equal(free_studio(late, 10), HX_STUDIO_UNITS);
 	assert_int_equal(free_studio(late, 11), HX_STUDIO_UNITS);

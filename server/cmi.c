@@ -1,0 +1,399 @@
+/* cmi.c: the card gateway's protocol: form encoding, the ver3 hash, and the XML API over libcurl. */
+#include "cmi.h"
+
+#include <curl/curl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conf.h"
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *url_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t k = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[k++] = ' ';
+		} else if (s[i] == '%') {
+			int h, l;
+			if (i + 2 >= n + 0 && i + 2 > n - 1 + 1)
+				goto bad;
+			if (i + 2 >= n + 1)
+				goto bad;
+			h = hexval(s[i + 1]);
+			l = hexval(s[i + 2]);
+			if (h < 0 || l < 0)
+				goto bad;
+			out[k++] = (char)(h * 16 + l);
+			i += 2;
+		} else {
+			out[k++] = s[i];
+		}
+	}
+	out[k] = '\0';
+	if (strlen(out) != k)
+		goto bad; /* an encoded NUL */
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+int form_add(struct form *f, const char *name, const char *value)
+{
+	if (f->n >= FORM_MAX_FIELDS || strlen(value) > FORM_MAX_VALUE || form_get(f, name))
+		return -1;
+	f->names[f->n] = strdup(name);
+	f->values[f->n] = strdup(value);
+	if (!f->names[f->n] || !f->values[f->n]) {
+		free(f->names[f->n]);
+		free(f->values[f->n]);
+		return -1;
+	}
+	f->n++;
+	return 0;
+}
+
+int form_parse(const char *body, size_t len, struct form *f)
+{
+	size_t i = 0;
+
+	memset(f, 0, sizeof(*f));
+	while (i < len) {
+		size_t end = i, eq;
+		char *name, *value;
+		int rc;
+
+		while (end < len && body[end] != '&')
+			end++;
+		for (eq = i; eq < end && body[eq] != '='; eq++)
+			;
+		if (end > i) {
+			if (eq == i)
+				goto bad; /* no name */
+			name = url_decode(body + i, eq - i);
+			value = url_decode(eq < end ? body + eq + 1 : "", eq < end ? end - eq - 1 : 0);
+			rc = name && value ? form_add(f, name, value) : -1;
+			free(name);
+			free(value);
+			if (rc < 0)
+				goto bad;
+		}
+		i = end + 1;
+	}
+	return 0;
+bad:
+	form_free(f);
+	return -1;
+}
+
+const char *form_get(const struct form *f, const char *name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->names[i], name))
+			return f->values[i];
+	return NULL;
+}
+
+void form_free(struct form *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		free(f->names[i]);
+		free(f->values[i]);
+	}
+	f->n = 0;
+}
+
+char *form_escape(const char *s)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '_' || c == '.' || c == '~') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hexd[c >> 4];
+			*p++ = hexd[c & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/* ---- ver3 ---- */
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int isdig(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int cmi_natcasecmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdig((unsigned char)*a) && isdig((unsigned char)*b)) {
+			const char *sa, *sb;
+			size_t la, lb;
+			int c;
+
+			/* leading zeros do not make a number larger */
+			while (*a == '0' && isdig((unsigned char)a[1]))
+				a++;
+			while (*b == '0' && isdig((unsigned char)b[1]))
+				b++;
+			for (sa = a; isdig((unsigned char)*a); a++)
+				;
+			for (sb = b; isdig((unsigned char)*b); b++)
+				;
+			la = (size_t)(a - sa);
+			lb = (size_t)(b - sb);
+			if (la != lb)
+				return la < lb ? -1 : 1;
+			c = memcmp(sa, sb, la);
+			if (c)
+				return c < 0 ? -1 : 1;
+			continue;
+		}
+		if (lower((unsigned char)*a) != lower((unsigned char)*b))
+			return lower((unsigned char)*a) < lower((unsigned char)*b) ? -1 : 1;
+		a++;
+		b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+static int escape_into(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if ((*v == '\\' || *v == '|') && buf_append(b, "\\", 1) < 0)
+			return -1;
+		if (buf_append(b, v, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cmi_hash(const struct form *f, const char *store_key, char out[CMI_HASH_LEN + 1])
+{
+	int order[FORM_MAX_FIELDS], n = 0, rc = -1;
+	unsigned char digest[crypto_hash_sha512_BYTES];
+	struct buf b;
+
+	for (int i = 0; i < f->n; i++) {
+		if (!strcasecmp(f->names[i], "hash") || !strcasecmp(f->names[i], "encoding"))
+			continue;
+		order[n++] = i;
+	}
+	/* insertion sort: stable, and n is small */
+	for (int i = 1; i < n; i++) {
+		int k = order[i], j = i - 1;
+		while (j >= 0 && cmi_natcasecmp(f->names[order[j]], f->names[k]) > 0) {
+			order[j + 1] = order[j];
+			j--;
+		}
+		order[j + 1] = k;
+	}
+	buf_init(&b, 256 * 1024);
+	for (int i = 0; i < n; i++)
+		if (escape_into(&b, f->values[order[i]]) < 0 || buf_append(&b, "|", 1) < 0)
+			goto out;
+	if (escape_into(&b, store_key) < 0)
+		goto out;
+	crypto_hash_sha512(digest, (const unsigned char *)buf_cstr(&b), b.len);
+	sodium_bin2base64(out, CMI_HASH_LEN + 1, digest, sizeof(digest), sodium_base64_VARIANT_ORIGINAL);
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+int cmi_hash_ok(const struct form *f, const char *store_key)
+{
+	const char *got = form_get(f, "HASH");
+	char want[CMI_HASH_LEN + 1];
+
+	if (!got)
+		got = form_get(f, "hash");
+	if (!got || strlen(got) != CMI_HASH_LEN || cmi_hash(f, store_key, want) < 0)
+		return 0;
+	return sodium_memcmp(got, want, CMI_HASH_LEN) == 0;
+}
+
+void cmi_amount(int64_t centimes, char out[24])
+{
+	snprintf(out, 24, "%lld.%02lld", (long long)(centimes / 100), (long long)(centimes % 100));
+}
+
+int cmi_parse_amount(const char *s, int64_t *centimes)
+{
+	return conf_parse_money(s, centimes);
+}
+
+/* ---- the XML API ---- */
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+
+	return buf_append(b, ptr, size * nmemb) < 0 ? 0 : size * nmemb;
+}
+
+static int xml_escape_into(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : NULL;
+		if (buf_append(b, e ? e : s, e ? strlen(e) : 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The text of the first <tag>...</tag> in xml, unescaped, into out: 0, or -1 when absent. */
+static int xml_get(const char *xml, const char *tag, char *out, size_t outlen)
+{
+	char open[64], close[64];
+	const char *s, *e;
+	size_t k = 0;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	s = strstr(xml, open);
+	if (!s)
+		return -1;
+	s += strlen(open);
+	e = strstr(s, close);
+	if (!e)
+		return -1;
+	while (s < e && k + 1 < outlen) {
+		if (!strncmp(s, "&lt;", 4)) {
+			out[k++] = '<';
+			s += 4;
+		} else if (!strncmp(s, "&gt;", 4)) {
+			out[k++] = '>';
+			s += 4;
+		} else if (!strncmp(s, "&amp;", 5)) {
+			out[k++] = '&';
+			s += 5;
+		} else {
+			out[k++] = *s++;
+		}
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct cmi_credentials *cred,
+	    const char *type, const char *oid, int64_t total, struct cmi_result *r)
+{
+	struct buf req, resp;
+	struct curl_slist *hdr = NULL;
+	char amount[24], tmp[32];
+	CURL *c = NULL;
+	CURLcode cc;
+	long status = 0;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&req, 16 * 1024);
+	buf_init(&resp, 64 * 1024);
+	buf_printf(&req, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CC5Request><Name>");
+	xml_escape_into(&req, cred->api_user);
+	buf_printf(&req, "</Name><Password>");
+	xml_escape_into(&req, cred->api_password);
+	buf_printf(&req, "</Password><ClientId>");
+	xml_escape_into(&req, cred->client_id);
+	buf_printf(&req, "</ClientId>");
+	if (type)
+		buf_printf(&req, "<Type>%s</Type>", type);
+	buf_printf(&req, "<OrderId>");
+	xml_escape_into(&req, oid);
+	buf_printf(&req, "</OrderId>");
+	if (type && !strcmp(type, "Credit") && total > 0) {
+		cmi_amount(total, amount);
+		buf_printf(&req, "<Total>%s</Total>", amount);
+	}
+	if (!type)
+		buf_printf(&req, "<Extra><ORDERSTATUS>QUERY</ORDERSTATUS></Extra>");
+	if (buf_printf(&req, "</CC5Request>") < 0) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "request too large");
+		goto out;
+	}
+	c = curl_easy_init();
+	hdr = curl_slist_append(NULL, "Content-Type: application/xml; charset=utf-8");
+	if (!c || !hdr) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, buf_cstr(&req));
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req.len);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cafile && *cafile)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway unreachable: %s", curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	r->http_status = (int)status;
+	if (status != 200) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answered HTTP %ld", status);
+		goto out;
+	}
+	if (xml_get(buf_cstr(&resp), "Response", r->response, sizeof(r->response)) < 0) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer without <Response>");
+		goto out;
+	}
+	xml_get(resp.data, "ProcReturnCode", r->proc_return_code, sizeof(r->proc_return_code));
+	xml_get(resp.data, "ErrMsg", r->err_msg, sizeof(r->err_msg));
+	xml_get(resp.data, "TransId", r->trans_id, sizeof(r->trans_id));
+	xml_get(resp.data, "TRANS_STAT", r->trans_stat, sizeof(r->trans_stat));
+	if (xml_get(resp.data, "AUTH_AMT", tmp, sizeof(tmp)) == 0)
+		cmi_parse_amount(tmp, &r->auth_amount);
+	if (xml_get(resp.data, "CAPTURE_AMT", tmp, sizeof(tmp)) == 0)
+		cmi_parse_amount(tmp, &r->capture_amount);
+	if (xml_get(resp.data, "TOTAL_REFUNDED", tmp, sizeof(tmp)) == 0)
+		cmi_parse_amount(tmp, &r->refunded);
+	rc = 0;
+out:
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	buf_free(&req);
+	buf_free(&resp);
+	return rc;
+}
