@@ -74,8 +74,8 @@ struct lg_req {
 	int64_t user[3]; /* the caller's notes, handed back in done */
 };
 struct lg_res {
-	long status;  /* 0 on a transport error */
-	uint64_t us;  /* from hand-over to curl to completion */
+	long status; /* 0 on a transport error */
+	uint64_t us; /* from hand-over to curl to completion */
 	const char *body;
 	size_t body_len;
 	const char *session_cookie; /* estiva_session value from Set-Cookie, or "" */
@@ -85,15 +85,16 @@ struct lg_stats {
 	uint64_t sent;
 	uint64_t done;
 	uint64_t transport_errors;
-	uint64_t new_connections; /* sum of CURLINFO_NUM_CONNECTS: ~connections when keep-alive works */
-	uint64_t conn_close;      /* replies that said Connection: close */
-	double seconds;           /* first hand-over to last completion */
+	uint64_t
+	    new_connections; /* sum of CURLINFO_NUM_CONNECTS: ~connections when keep-alive works */
+	uint64_t conn_close; /* replies that said Connection: close */
+	double seconds;      /* first hand-over to last completion */
 };
 /* 1: req filled; 0: nothing more to send on this slot for now */
 typedef int (*lg_prepare_fn)(void *ctx, struct lg_req *req);
 typedef void (*lg_done_fn)(void *ctx, const struct lg_req *req, const struct lg_res *res);
 int loadgen_run(int connections, lg_prepare_fn prepare, lg_done_fn done, void *ctx,
-		struct lg_stats *st);
+                struct lg_stats *st);
 /* one blocking GET; reply body into buf (NUL-terminated, cut at len-1); returns status or -1 */
 long http_get(const char *url, char *buf, size_t len);
 
@@ -148,7 +149,7 @@ int fixture_write(const struct fixture *f, char *err, size_t errlen);
 int run_program(char *const argv[], const char *stdin_path, const char *log_path, int *status);
 /* returns the child's pid once it has written its port, or -1 */
 int server_start(const char *bin, const struct fixture *f, unsigned *port, char *err,
-		 size_t errlen);
+                 size_t errlen);
 int server_stop(int pid, double timeout_s, int *status, double *took);
 void print_tail(const char *path, int lines);
 

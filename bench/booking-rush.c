@@ -31,6 +31,7 @@
 #define MAX_EXAMPLES 6
 #define TARGET_SHARE 0.5 /* of the SQLite ceiling */
 #define TARGET_P99_MS 50.0
+#define DEFAULT_SEASON_DAYS 1461
 
 enum { EXIT_OVERSELL = 1, EXIT_USAGE = 2, EXIT_BROKE = 3 };
 
@@ -40,7 +41,6 @@ struct opts {
 	const char *parent;
 	int members;
 	int units;
-	int types;
 	int connections;
 	int threads;
 	int nights;
@@ -54,7 +54,8 @@ struct opts {
 
 struct member {
 	char number[16];
-	char cookie[BENCH_COOKIE_MAX - 32]; /* the value; the request carries "estiva_session=" too */
+	char cookie[BENCH_COOKIE_MAX -
+	            32]; /* the value; the request carries "estiva_session=" too */
 	char csrf[80];
 	struct walker w;
 };
@@ -93,25 +94,26 @@ struct phase {
 
 static void usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: booking-rush [options]\n"
-		"  --server PATH       estiva-server (default %s)\n"
-		"  --admin PATH        estiva-admin (default %s)\n"
-		"  --members N         members logged in and booking (default 64)\n"
-		"  --units N           units per unit type (default 48)\n"
-		"  --types N           unit types, used one after the other (default 8, at most 26)\n"
-		"  --connections N     concurrent keep-alive connections (default 64)\n"
-		"  --threads N         server and bare MHD thread pool size (default 2)\n"
-		"  --nights N          nights per stay (default 2)\n"
-		"  --season-days N     length of the low season from tomorrow (default 366)\n"
-		"  --seconds S         length of each measured phase (default 5)\n"
-		"  --requests N        fixed number of requests per phase instead of --seconds\n"
-		"  --synchronous MODE  normal (default) or full, for the server and the SQLite "
-		"ceiling\n"
-		"  --ceilings-only     measure only the SQLite and MHD ceilings\n"
-		"  --dir DIR           parent of the temporary folder (default $TMPDIR or /tmp)\n"
-		"  --keep              keep the temporary folder\n",
-		ESTIVA_SERVER_BIN, ESTIVA_ADMIN_BIN);
+	fprintf(
+	    fp,
+	    "usage: booking-rush [options]\n"
+	    "  --server PATH       estiva-server (default %s)\n"
+	    "  --admin PATH        estiva-admin (default %s)\n"
+	    "  --members N         members logged in and booking (default 64)\n"
+	    "  --units N           units per unit type (default 48)\n"
+	    "  --connections N     concurrent keep-alive connections (default 64)\n"
+	    "  --threads N         server and bare MHD thread pool size (default 2)\n"
+	    "  --nights N          nights per stay (default 2)\n"
+	    "  --season-days N     length of the low season from tomorrow (default 1461, 4 years;\n"
+	    "                      with --requests, made long enough for them)\n"
+	    "  --seconds S         length of each measured phase (default 5)\n"
+	    "  --requests N        fixed number of requests per phase instead of --seconds\n"
+	    "  --synchronous MODE  normal (default) or full, for the server and the SQLite "
+	    "ceiling\n"
+	    "  --ceilings-only     measure only the SQLite and MHD ceilings\n"
+	    "  --dir DIR           parent of the temporary folder (default $TMPDIR or /tmp)\n"
+	    "  --keep              keep the temporary folder\n",
+	    ESTIVA_SERVER_BIN, ESTIVA_ADMIN_BIN);
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -130,23 +132,22 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"server", required_argument, NULL, 'S'},
-		{"admin", required_argument, NULL, 'A'},
-		{"members", required_argument, NULL, 'm'},
-		{"units", required_argument, NULL, 'u'},
-		{"types", required_argument, NULL, 't'},
-		{"connections", required_argument, NULL, 'c'},
-		{"threads", required_argument, NULL, 'T'},
-		{"nights", required_argument, NULL, 'n'},
-		{"season-days", required_argument, NULL, 'd'},
-		{"seconds", required_argument, NULL, 's'},
-		{"requests", required_argument, NULL, 'r'},
-		{"synchronous", required_argument, NULL, 'y'},
-		{"ceilings-only", no_argument, NULL, 'C'},
-		{"dir", required_argument, NULL, 'D'},
-		{"keep", no_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 'S'},
+	    {"admin", required_argument, NULL, 'A'},
+	    {"members", required_argument, NULL, 'm'},
+	    {"units", required_argument, NULL, 'u'},
+	    {"connections", required_argument, NULL, 'c'},
+	    {"threads", required_argument, NULL, 'T'},
+	    {"nights", required_argument, NULL, 'n'},
+	    {"season-days", required_argument, NULL, 'd'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"requests", required_argument, NULL, 'r'},
+	    {"synchronous", required_argument, NULL, 'y'},
+	    {"ceilings-only", no_argument, NULL, 'C'},
+	    {"dir", required_argument, NULL, 'D'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 	long v;
@@ -157,11 +158,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->parent = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
 	o->members = 64;
 	o->units = 48;
-	o->types = 8;
 	o->connections = 64;
 	o->threads = 2;
 	o->nights = 2;
-	o->season_days = 366;
+	o->season_days = 0; /* chosen after the options */
 	o->seconds = 5.0;
 	o->requests = 0;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -184,11 +184,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_int(optarg, 1, 9999, &v) != 0)
 				goto bad;
 			o->units = (int)v;
-			break;
-		case 't':
-			if (parse_int(optarg, 1, 26, &v) != 0)
-				goto bad;
-			o->types = (int)v;
 			break;
 		case 'c':
 			if (parse_int(optarg, 1, 1024, &v) != 0)
@@ -248,6 +243,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -1;
 	}
+	if (o->season_days == 0) {
+		/* every member books each night once at most: the calendar bounds the requests */
+		long need = o->requests > 0 ? (o->requests / o->members + 1) * o->nights + 2 : 0;
+
+		o->season_days = need > DEFAULT_SEASON_DAYS ? (int)(need < 3660 ? need : 3660)
+		                                            : DEFAULT_SEASON_DAYS;
+	}
 	return 0;
 bad:
 	fprintf(stderr, "booking-rush: bad value for an option: %s\n", optarg);
@@ -258,8 +260,8 @@ static void note_example(struct phase *p, long status, const char *what, const c
 {
 	if (p->nexamples >= MAX_EXAMPLES)
 		return;
-	snprintf(p->examples[p->nexamples++], sizeof(p->examples[0]), "%ld %s: %.240s", status, what,
-		 body);
+	snprintf(p->examples[p->nexamples++], sizeof(p->examples[0]), "%ld %s: %.240s", status,
+	         what, body);
 }
 
 static struct curl_slist *add_header(struct curl_slist *h, const char *line, int *failed)
@@ -284,7 +286,7 @@ static int prepare_login(struct phase *p, struct lg_req *req)
 	req->user[0] = p->next++;
 	snprintf(req->url, sizeof(req->url), "%s/api/v1/session", p->base);
 	n = snprintf(req->body, sizeof(req->body), "{\"member\":\"%s\",\"password\":\"%s\"}",
-		     m->number, PASSWORD);
+	             m->number, PASSWORD);
 	req->body_len = (size_t)n;
 	req->headers = add_header(req->headers, "Content-Type: application/json", &failed);
 	req->headers = add_header(req->headers, "Expect:", &failed);
@@ -320,9 +322,9 @@ static int prepare_booking(struct phase *p, struct lg_req *req)
 	date_format(p->first_day + off + p->walk.nights, dep);
 	snprintf(req->url, sizeof(req->url), "%s/api/v1/bookings", p->base);
 	n = snprintf(req->body, sizeof(req->body),
-		     "{\"centre\":\"bench\",\"unit_type\":\"%s\",\"arrival\":\"%s\","
-		     "\"departure\":\"%s\",\"guests\":[{\"name\":\"%s\",\"relation\":\"self\"}]}",
-		     type, arr, dep, member_first_name((int)req->user[0]));
+	             "{\"centre\":\"bench\",\"unit_type\":\"%s\",\"arrival\":\"%s\","
+	             "\"departure\":\"%s\",\"guests\":[{\"name\":\"%s\",\"relation\":\"self\"}]}",
+	             type, arr, dep, member_first_name((int)req->user[0]));
 	req->body_len = (size_t)n;
 	snprintf(req->cookie, sizeof(req->cookie), "estiva_session=%s", m->cookie);
 	req->headers = add_header(req->headers, "Content-Type: application/json", &failed);
@@ -360,7 +362,7 @@ static void done_login(struct phase *p, const struct lg_req *req, const struct l
 	if (tok == NULL || strlen(tok) >= sizeof(m->csrf) || res->session_cookie[0] == '\0') {
 		p->n_other++;
 		note_example(p, res->status, "login without csrf_token or estiva_session cookie",
-			     res->body);
+		             res->body);
 	} else {
 		snprintf(m->csrf, sizeof(m->csrf), "%s", tok);
 		snprintf(m->cookie, sizeof(m->cookie), "%s", res->session_cookie);
@@ -418,7 +420,7 @@ static void done_booking(struct phase *p, const struct lg_req *req, const struct
 	} else if (res->status == 409 && !p->bare) {
 		json_t *j = json_loadb(res->body, res->body_len, 0, NULL);
 		const char *code =
-			json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+		    json_string_value(json_object_get(json_object_get(j, "error"), "code"));
 
 		if (code != NULL && strcmp(code, "sold_out") == 0) {
 			p->n409++;
@@ -506,11 +508,11 @@ static long client_oversell(struct phase *p)
 static long db_oversell(const char *path, long *active, char *err, size_t errlen)
 {
 	static const char q_pairs[] =
-		"SELECT count(*) FROM bookings a JOIN bookings b ON a.unit = b.unit AND a.id < b.id"
-		" AND a.arrival < b.departure AND b.arrival < a.departure"
-		" WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')";
+	    "SELECT count(*) FROM bookings a JOIN bookings b ON a.unit = b.unit AND a.id < b.id"
+	    " AND a.arrival < b.departure AND b.arrival < a.departure"
+	    " WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')";
 	static const char q_active[] =
-		"SELECT count(*) FROM bookings WHERE status IN ('held', 'confirmed')";
+	    "SELECT count(*) FROM bookings WHERE status IN ('held', 'confirmed')";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	long pairs = -1;
@@ -546,16 +548,17 @@ fail:
 static int db_nights(const char *path, long *rows, long *nights)
 {
 	static const char q[] =
-		"SELECT (SELECT count(*) FROM booking_nights),"
-		" (SELECT coalesce(sum(julianday(departure) - julianday(arrival)), 0) FROM bookings"
-		"  WHERE status IN ('held', 'confirmed'))";
+	    "SELECT (SELECT count(*) FROM booking_nights),"
+	    " (SELECT coalesce(sum(julianday(departure) - julianday(arrival)), 0) FROM bookings"
+	    "  WHERE status IN ('held', 'confirmed'))";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
 		*rows = (long)sqlite3_column_int64(st, 0);
 		*nights = (long)sqlite3_column_int64(st, 1);
 		rc = 0;
@@ -568,7 +571,7 @@ static int db_nights(const char *path, long *rows, long *nights)
 /* Server-side times of the booking route from the request log (METHOD PATH STATUS MS), and the
  * first lines that are not request lines (warnings, errors). */
 static void server_log_stats(const char *path, struct lat *lat, long *s5xx, char *odd,
-			     size_t oddlen)
+                             size_t oddlen)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -598,7 +601,7 @@ static void server_log_stats(const char *path, struct lat *lat, long *s5xx, char
 			size_t used = strlen(odd);
 
 			snprintf(odd + used, oddlen - used, "      %.200s%s", line,
-				 line[n - 1] == '\n' ? "" : "\n");
+			         line[n - 1] == '\n' ? "" : "\n");
 			nodd++;
 		}
 	}
@@ -622,7 +625,7 @@ static void print_metrics(const char *base)
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (line[0] != '#' && (strncmp(line, "estiva_db_busy_retries_total", 28) == 0 ||
-				       strncmp(line, "estiva_bookings", 15) == 0))
+		                       strncmp(line, "estiva_bookings", 15) == 0))
 			printf("    metrics: %s\n", line);
 }
 
@@ -647,7 +650,7 @@ struct results {
 };
 
 static int ceiling_sqlite(const struct opts *o, const char *dir, int64_t first_day,
-			  struct results *r)
+                          struct results *r)
 {
 	struct sqlite_ceiling c;
 	char path[1200], err[512] = "";
@@ -743,14 +746,15 @@ static int check_program(const char *path, const char *what)
 {
 	if (strchr(path, '/') != NULL && access(path, X_OK) != 0) {
 		printf("    %s: %s is not an executable: %s (build it, or pass --%s PATH)\n", what,
-		       path, strerror(errno), strcmp(what, "estiva-server") == 0 ? "server" : "admin");
+		       path, strerror(errno),
+		       strcmp(what, "estiva-server") == 0 ? "server" : "admin");
 		return -1;
 	}
 	return 0;
 }
 
 static int admin(const struct opts *o, const struct fixture *f, const char *label, char **args,
-		 int nargs, int with_password)
+                 int nargs, int with_password)
 {
 	char conf[1200], log[1200], pw[1200];
 	char **argv = calloc((size_t)nargs + 4, sizeof(*argv));
@@ -780,8 +784,7 @@ out:
 	return rc;
 }
 
-static int server_run(const struct opts *o, const char *dir, int64_t first_day,
-		      struct results *r)
+static int server_run(const struct opts *o, const char *dir, int64_t first_day, struct results *r)
 {
 	struct fixture f;
 	struct phase login, rush;
@@ -812,7 +815,7 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 	f.full = o->full;
 	f.walk.nights = o->nights;
 	f.walk.season_days = o->season_days;
-	f.walk.lanes = o->types;
+	f.walk.lanes = 1; /* a member may not hold two stays on one night, whatever the type */
 	f.first_day = first_day;
 	f.password = PASSWORD;
 	if (fixture_write(&f, err, sizeof(err)) != 0) {
@@ -895,8 +898,8 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 	printf("    rush: %llu booking requests in %.2f s = %.0f req/s%s\n",
 	       (unsigned long long)rush.st.done, rush.st.seconds, r->book_rps,
 	       rush.exhausted ? " (stopped early: every member used up the calendar; "
-				"raise --types or --season-days)"
-			      : "");
+	                        "raise --members or --season-days)"
+	                      : "");
 	printf("    201 held %llu (%.0f bookings/s), 409 sold_out %llu, other %llu, transport "
 	       "errors %llu\n",
 	       (unsigned long long)rush.n201, r->ok_rps, (unsigned long long)rush.n409,
@@ -923,9 +926,10 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 
 	server_log_stats(log, &slat, &s5xx, odd, sizeof(odd));
 	if (slat.n > 0)
-		printf("    server log: POST /api/v1/bookings %zu lines, server-side p50 %.2f ms, p99 "
-		       "%.2f ms; %ld answers 5xx\n",
-		       slat.n, lat_pct_ms(&slat, 50), lat_pct_ms(&slat, 99), s5xx);
+		printf(
+		    "    server log: POST /api/v1/bookings %zu lines, server-side p50 %.2f ms, p99 "
+		    "%.2f ms; %ld answers 5xx\n",
+		    slat.n, lat_pct_ms(&slat, 50), lat_pct_ms(&slat, 99), s5xx);
 	else
 		printf("    server log: no 'POST /api/v1/bookings STATUS MS' lines found\n");
 	if (odd[0] != '\0')
@@ -935,30 +939,34 @@ static int server_run(const struct opts *o, const char *dir, int64_t first_day,
 	r->oversell = client_oversell(&rush);
 	snprintf(dbpath, sizeof(dbpath), "%s/estiva.db", dir);
 	pairs = db_oversell(dbpath, &active, err, sizeof(err));
-	printf("    oversell check (answers): %zu holds, %ld share a night with another hold of their unit\n", rush.nheld,
-	       r->oversell);
+	printf("    oversell check (answers): %zu holds, %ld share a night with another hold of "
+	       "their unit\n",
+	       rush.nheld, r->oversell);
 	if (pairs < 0) {
 		printf("    oversell check (database): could not run: %s\n", err);
 	} else {
-		printf("    oversell check (database): %ld held/confirmed bookings, %ld pairs share a "
-		       "(unit, night)\n",
-		       active, pairs);
+		printf(
+		    "    oversell check (database): %ld held/confirmed bookings, %ld pairs share a "
+		    "(unit, night)\n",
+		    active, pairs);
 		if (pairs > r->oversell)
 			r->oversell = pairs;
 		mine = (long)rush.n201;
 		if (active != mine)
-			printf("    MISMATCH: the database holds %ld bookings, the server answered 201 "
+			printf("    MISMATCH: the database holds %ld bookings, the server answered "
+			       "201 "
 			       "%ld times\n",
 			       active, mine);
 	}
 	if (db_nights(dbpath, &nrows, &nnights) == 0) {
-		printf("    booking_nights: %ld rows for %ld nights of held/confirmed bookings%s\n", nrows,
-		       nnights, nrows == nnights ? "" : ": MISMATCH");
+		printf("    booking_nights: %ld rows for %ld nights of held/confirmed bookings%s\n",
+		       nrows, nnights, nrows == nnights ? "" : ": MISMATCH");
 		if (nrows != nnights)
 			nights_bad = 1;
 	}
 	rc = 0;
-	if (status != 0 || r->n_other > 0 || nights_bad || (pairs >= 0 && active != (long)rush.n201))
+	if (status != 0 || r->n_other > 0 || nights_bad ||
+	    (pairs >= 0 && active != (long)rush.n201))
 		rc = -1;
 out:
 	if (pid > 0)
@@ -989,7 +997,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "booking-rush: curl_global_init failed\n");
 		return EXIT_BROKE;
 	}
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/booking-rush.XXXXXX", o.parent) >= sizeof(dir) - 64) {
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/booking-rush.XXXXXX", o.parent) >=
+	    sizeof(dir) - 64) {
 		fprintf(stderr, "booking-rush: --dir path too long\n");
 		return EXIT_USAGE;
 	}
@@ -1007,13 +1016,21 @@ int main(int argc, char **argv)
 		       o.full ? "FULL" : "NORMAL");
 		if (strcmp(fs, "tmpfs") == 0)
 			printf("  note: tmpfs does not sync; FULL and NORMAL cost the same here\n");
-		printf("workload: %d members, %d unit types x %d units, %d-night stays in a %d-night "
+		printf("workload: %d members, 1 unit type x %d units, %d-night stays in a %d-night "
 		       "low season from %s; %d connections; ",
-		       o.members, o.types, o.units, o.nights, o.season_days, d0, o.connections);
+		       o.members, o.units, o.nights, o.season_days, d0, o.connections);
 		if (o.requests > 0)
 			printf("%ld requests per phase\n", o.requests);
 		else
 			printf("%.1f s per phase\n", o.seconds);
+		{
+			struct walk k = {o.nights, o.season_days, 1};
+
+			printf("calendar: room for about %ld booking requests on the server (each "
+			       "member "
+			       "asks for each night once)\n",
+			       walk_capacity(&k) * o.members);
+		}
 	}
 
 	if (ceiling_sqlite(&o, dir, first_day, &r) != 0)
@@ -1053,8 +1070,8 @@ int main(int argc, char **argv)
 	} else {
 		printf("SUMMARY booking-rush: ceilings%s sqlite_tx/s=%.0f sqlite_p99=%.3fms "
 		       "mhd_req/s=%.0f mhd_p99=%.2fms%s\n",
-		       o.ceilings_only ? "-only" : " (server run failed)", r.sqlite_tx, r.sqlite_p99,
-		       r.mhd_rps, r.mhd_p99, broke ? " BROKEN" : "");
+		       o.ceilings_only ? "-only" : " (server run failed)", r.sqlite_tx,
+		       r.sqlite_p99, r.mhd_rps, r.mhd_p99, broke ? " BROKEN" : "");
 	}
 
 	if (r.oversell > 0)

@@ -16,25 +16,25 @@
 #include "bench.h"
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"CREATE TABLE bookings("
-	" id INTEGER PRIMARY KEY,"
-	" member TEXT NOT NULL,"
-	" unit_type TEXT NOT NULL,"
-	" unit INTEGER NOT NULL,"
-	" arrival TEXT NOT NULL,"
-	" departure TEXT NOT NULL,"
-	" status TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX bookings_overlap ON bookings(unit_type, departure, arrival);";
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE bookings("
+    " id INTEGER PRIMARY KEY,"
+    " member TEXT NOT NULL,"
+    " unit_type TEXT NOT NULL,"
+    " unit INTEGER NOT NULL,"
+    " arrival TEXT NOT NULL,"
+    " departure TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX bookings_overlap ON bookings(unit_type, departure, arrival);";
 
 static const char q_busy[] =
-	"SELECT unit FROM bookings WHERE unit_type = ?1 AND departure > ?2 AND departure < ?4"
-	" AND arrival < ?3 AND status IN ('held', 'confirmed')";
+    "SELECT unit FROM bookings WHERE unit_type = ?1 AND departure > ?2 AND departure < ?4"
+    " AND arrival < ?3 AND status IN ('held', 'confirmed')";
 
 static const char q_insert[] =
-	"INSERT INTO bookings(member, unit_type, unit, arrival, departure, status, created_at)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6)";
+    "INSERT INTO bookings(member, unit_type, unit, arrival, departure, status, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, 'held', ?6)";
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -50,8 +50,8 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 /* one booking transaction; *booked = 1 when a unit was free */
 static int one_tx(sqlite3 *db, sqlite3_stmt *busy, sqlite3_stmt *ins, const char *member,
-		  const char *type, int units, int64_t arr, int64_t dep, unsigned char *taken,
-		  int *booked, char *err, size_t errlen)
+                  const char *type, int units, int64_t arr, int64_t dep, unsigned char *taken,
+                  int *booked, char *err, size_t errlen)
 {
 	char a[11], d[11], hi[11];
 	int rc, unit = -1, i;
@@ -109,7 +109,7 @@ int sqlite_ceiling_run(struct sqlite_ceiling *c, char *err, size_t errlen)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *busy = NULL, *ins = NULL;
 	struct walker *walkers = NULL;
-	char (*names)[16] = NULL;
+	char(*names)[16] = NULL;
 	unsigned char *taken = NULL;
 	struct lat lat = {0};
 	char side[1100], type[16] = "";
@@ -140,7 +140,7 @@ int sqlite_ceiling_run(struct sqlite_ceiling *c, char *err, size_t errlen)
 	}
 	if (exec(db, schema, err, errlen) != 0 ||
 	    exec(db, c->full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err,
-		 errlen) != 0 ||
+	         errlen) != 0 ||
 	    sqlite3_busy_timeout(db, 5000) != SQLITE_OK)
 		goto out;
 	if (sqlite3_prepare_v2(db, q_busy, -1, &busy, NULL) != SQLITE_OK ||
@@ -170,7 +170,7 @@ int sqlite_ceiling_run(struct sqlite_ceiling *c, char *err, size_t errlen)
 		}
 		s = now_us();
 		if (one_tx(db, busy, ins, names[m], type, c->units, c->first_day + off,
-			   c->first_day + off + c->walk.nights, taken, &booked, err, errlen) != 0)
+		           c->first_day + off + c->walk.nights, taken, &booked, err, errlen) != 0)
 			goto out;
 		t = now_us();
 		if (lat_add(&lat, t - s) != 0) {

@@ -17,7 +17,7 @@
 #include "bench.h"
 
 static const char *const first_names[] = {"Karim", "Salma", "Youssef", "Nadia",
-					  "Omar",  "Imane", "Hamza",   "Khadija"};
+                                          "Omar",  "Imane", "Hamza",   "Khadija"};
 
 __attribute__((format(printf, 2, 3))) static int sb_printf(struct sbuf *b, const char *fmt, ...)
 {
@@ -112,56 +112,56 @@ int fixture_write(const struct fixture *f, char *err, size_t errlen)
 
 	/* the server: port 0 and --port-file; a per-address limit above the bench's connections */
 	if (sb_printf(&b,
-		      "# written by booking-rush\n"
-		      "[server]\n"
-		      "listen = 127.0.0.1\n"
-		      "port = 0\n"
-		      "threads = %d\n"
-		      "max_connections = 512\n"
-		      "per_ip_connections = %d\n"
-		      "connection_timeout = 30s\n"
-		      "body_max = 64k\n"
-		      "web_root = web\n"
-		      "\n[database]\n"
-		      "path = estiva.db\n"
-		      "synchronous = %s\n"
-		      "busy_timeout = 5s\n"
-		      "\n[bookings]\n"
-		      "hold = 20m\n"
-		      "sweep_interval = 15s\n"
-		      "max_request_nights = 92\n"
-		      "\n[sessions]\n"
-		      "idle = 30m\n"
-		      "absolute = 12h\n"
-		      "\n[catalog]\n"
-		      "dir = centres\n"
-		      "categories = categories.ini\n"
-		      "timezone = Africa/Casablanca\n",
-		      f->threads, f->connections * 2 > 64 ? f->connections * 2 : 64,
-		      f->full ? "full" : "normal") != 0 ||
+	              "# written by booking-rush\n"
+	              "[server]\n"
+	              "listen = 127.0.0.1\n"
+	              "port = 0\n"
+	              "threads = %d\n"
+	              "max_connections = 512\n"
+	              "per_ip_connections = %d\n"
+	              "connection_timeout = 30s\n"
+	              "body_max = 64k\n"
+	              "web_root = web\n"
+	              "\n[database]\n"
+	              "path = estiva.db\n"
+	              "synchronous = %s\n"
+	              "busy_timeout = 5s\n"
+	              "\n[bookings]\n"
+	              "hold = 20m\n"
+	              "sweep_interval = 15s\n"
+	              "max_request_nights = 92\n"
+	              "\n[sessions]\n"
+	              "idle = 30m\n"
+	              "absolute = 12h\n"
+	              "\n[catalog]\n"
+	              "dir = centres\n"
+	              "categories = categories.ini\n"
+	              "timezone = Africa/Casablanca\n",
+	              f->threads, f->connections * 2 > 64 ? f->connections * 2 : 64,
+	              f->full ? "full" : "normal") != 0 ||
 	    write_sbuf(f->dir, "estiva-server.conf", &b, err, errlen) != 0)
 		goto out;
 	sbuf_free(&b);
 
 	if (sb_printf(&b, "[category cat-a]\n"
-			  "name_fr = Échelles 1 à 6\n"
-			  "name_ar = السلالم من 1 إلى 6\n"
-			  "\n[category retired]\n"
-			  "name_fr = Retraités\n"
-			  "name_ar = المتقاعدون\n") != 0 ||
+	                  "name_fr = Échelles 1 à 6\n"
+	                  "name_ar = السلالم من 1 إلى 6\n"
+	                  "\n[category retired]\n"
+	                  "name_fr = Retraités\n"
+	                  "name_ar = المتقاعدون\n") != 0 ||
 	    write_sbuf(f->dir, "categories.ini", &b, err, errlen) != 0)
 		goto out;
 	sbuf_free(&b);
 
 	/* one centre; unit type tN has units X001-X0UU with a letter per type */
 	if (sb_printf(&b, "[centre]\n"
-			  "id = bench\n"
-			  "name_fr = Centre de mesure\n"
-			  "name_ar = مركز القياس\n"
-			  "city_fr = Ifrane\n"
-			  "city_ar = إفران\n"
-			  "check_in = 15:00\n"
-			  "check_out = 11:00\n") != 0)
+	                  "id = bench\n"
+	                  "name_fr = Centre de mesure\n"
+	                  "name_ar = مركز القياس\n"
+	                  "city_fr = Ifrane\n"
+	                  "city_ar = إفران\n"
+	                  "check_in = 15:00\n"
+	                  "check_out = 11:00\n") != 0)
 		goto out;
 	for (lane = 0; lane < f->walk.lanes; lane++) {
 		char id[16];
@@ -169,31 +169,31 @@ int fixture_write(const struct fixture *f, char *err, size_t errlen)
 
 		unit_type_id(lane, id);
 		if (sb_printf(&b,
-			      "\n[unit_type %s]\n"
-			      "name_fr = Chambre %d\n"
-			      "name_ar = غرفة %d\n"
-			      "min_guests = 1\n"
-			      "max_guests = 4\n"
-			      "units = %c%0*d-%c%0*d\n",
-			      id, lane + 1, lane + 1, p, width, 1, p, width, f->units) != 0)
+		              "\n[unit_type %s]\n"
+		              "name_fr = Chambre %d\n"
+		              "name_ar = غرفة %d\n"
+		              "min_guests = 1\n"
+		              "max_guests = 4\n"
+		              "units = %c%0*d-%c%0*d\n",
+		              id, lane + 1, lane + 1, p, width, 1, p, width, f->units) != 0)
 			goto out;
 	}
 	if (sb_printf(&b,
-		      "\n[season bench-low]\n"
-		      "kind = low\n"
-		      "first_night = %s\n"
-		      "last_night = %s\n"
-		      "min_nights = 1\n"
-		      "max_nights = %d\n"
-		      "\n[tariffs]\n",
-		      first, last, BENCH_MAX_STAY) != 0)
+	              "\n[season bench-low]\n"
+	              "kind = low\n"
+	              "first_night = %s\n"
+	              "last_night = %s\n"
+	              "min_nights = 1\n"
+	              "max_nights = %d\n"
+	              "\n[tariffs]\n",
+	              first, last, BENCH_MAX_STAY) != 0)
 		goto out;
 	for (lane = 0; lane < f->walk.lanes; lane++) {
 		char id[16];
 
 		unit_type_id(lane, id);
 		if (sb_printf(&b, "%s.bench-low.cat-a = 300.00\n%s.bench-low.retired = 250\n", id,
-			      id) != 0)
+		              id) != 0)
 			goto out;
 	}
 	if (write_sbuf(f->dir, "centres/bench.ini", &b, err, errlen) != 0)
@@ -201,14 +201,15 @@ int fixture_write(const struct fixture *f, char *err, size_t errlen)
 	sbuf_free(&b);
 
 	if (sb_printf(&b, "member_number,cin,last_name,first_name,last_name_ar,first_name_ar,"
-			  "email,phone,status,category,spouse,children\n") != 0)
+	                  "email,phone,status,category,spouse,children\n") != 0)
 		goto out;
 	for (i = 0; i < f->members; i++) {
 		char num[16];
 
 		member_number(i, num);
-		if (sb_printf(&b, "%s,BK%06d,Rush,%s,راش,عضو,m%s@bench.example,06%08d,active,cat-a,,\n",
-			      num, i + 1, member_first_name(i), num, i + 1) != 0)
+		if (sb_printf(&b,
+		              "%s,BK%06d,Rush,%s,راش,عضو,m%s@bench.example,06%08d,active,cat-a,,\n",
+		              num, i + 1, member_first_name(i), num, i + 1) != 0)
 			goto out;
 	}
 	if (write_sbuf(f->dir, "members.csv", &b, err, errlen) != 0)
@@ -258,8 +259,7 @@ static void sleep_ms(long ms)
 		;
 }
 
-int server_start(const char *bin, const struct fixture *f, unsigned *port, char *err,
-		   size_t errlen)
+int server_start(const char *bin, const struct fixture *f, unsigned *port, char *err, size_t errlen)
 {
 	char conf[1200], portfile[1200], log[1200];
 	char *argv[6];
@@ -305,15 +305,17 @@ int server_start(const char *bin, const struct fixture *f, unsigned *port, char 
 				buf[n] = '\0';
 				errno = 0;
 				p = strtol(buf, &end, 10);
-				if (errno == 0 && end != buf && *end == '\n' && p > 0 && p < 65536) {
+				if (errno == 0 && end != buf && *end == '\n' && p > 0 &&
+				    p < 65536) {
 					*port = (unsigned)p;
 					return pid;
 				}
 			}
 		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			snprintf(err, errlen, "estiva-server exited with status %d before listening",
-				 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			snprintf(err, errlen,
+			         "estiva-server exited with status %d before listening",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 			return -1;
 		}
 		sleep_ms(20);
@@ -338,7 +340,7 @@ int server_stop(int pid, double timeout_s, int *status, double *took)
 
 		if (r == pid) {
 			*status = WIFEXITED(st) ? WEXITSTATUS(st)
-						: 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+			                        : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 			*took = (double)(now_us() - t0) / 1e6;
 			return 0;
 		}

@@ -122,7 +122,7 @@ static void slot_reset_req(struct slot *s)
 }
 
 int loadgen_run(int connections, lg_prepare_fn prepare, lg_done_fn done, void *ctx,
-		struct lg_stats *st)
+                struct lg_stats *st)
 {
 	CURLM *multi = NULL;
 	struct slot *slots = NULL;
@@ -189,7 +189,8 @@ int loadgen_run(int connections, lg_prepare_fn prepare, lg_done_fn done, void *c
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
+			if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) !=
+			        CURLE_OK ||
 			    priv == NULL)
 				goto fail;
 			s = (struct slot *)priv;
@@ -197,13 +198,13 @@ int loadgen_run(int connections, lg_prepare_fn prepare, lg_done_fn done, void *c
 			t_last = now_us();
 			res.us = t_last - s->t0;
 			if (msg->data.result == CURLE_OK) {
-				if (curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &res.status) !=
-				    CURLE_OK)
+				if (curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE,
+				                      &res.status) != CURLE_OK)
 					res.status = 0;
 			} else {
 				res.status = 0;
-				res.error = s->errbuf[0] ? s->errbuf
-							 : curl_easy_strerror(msg->data.result);
+				res.error =
+				    s->errbuf[0] ? s->errbuf : curl_easy_strerror(msg->data.result);
 				st->transport_errors++;
 			}
 			if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)

@@ -1,7 +1,7 @@
 /* Small helpers of the benchmark: clocks, civil dates, latency sets, the calendar walk, files. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

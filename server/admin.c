@@ -1,4 +1,5 @@
 /* admin.c: estiva-admin, the command line of the foundation's staff (see docs/cli.md). */
+#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@ static void usage(void)
 		"  set-password ACCOUNT...      password from the first line of standard input\n"
 		"  add-user NAME --role manager|admin [--centre ID]...   password from standard input\n"
 		"  show-booking ID              a booking, its nights and its audit trail\n"
-		"  expire-holds                 release holds that are past their expiry\n");
+		"  expire-holds                 release holds that are past their expiry\n"
+		"  confirm ID                   confirm a held booking without online payment (desk, tests)\n"
+		"  reconcile                    ask the card gateway about every open payment and settle it\n"
+		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n");
 }
 
 static int read_password(char *out, size_t len)
@@ -281,6 +285,46 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 	return 0;
 }
 
+/* Confirms a held booking without online payment: the reception desk's cash payment, and tests. */
+static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
+{
+	sqlite3_stmt *st;
+	long id;
+	int rc;
+	int64_t now = instant_now();
+
+	if (conf_parse_long(ids, 1, 1L << 50, &id) < 0) {
+		fprintf(stderr, "estiva-admin: booking id must be a number\n");
+		return 2;
+	}
+	if (db_begin(app, db) < 0)
+		return 1;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
+			       " updated_at = ? WHERE id = ? AND status = 'held'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		return 1;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
+		db_rollback(app, db);
+		fprintf(stderr, "estiva-admin: booking %ld is not held (unknown, already confirmed, cancelled or expired)\n", id);
+		return 1;
+	}
+	if (db_audit(db, "estiva-admin", "booking.confirm", "booking", id, "{\"status\":\"held\"}",
+		     "{\"status\":\"confirmed\"}") < 0 || db_commit(app, db) < 0) {
+		fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	printf("booking %ld confirmed\n", id);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf = "/etc/estiva/estiva-server.conf", *cmd;
@@ -303,7 +347,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	setenv("TZ", app.cfg.timezone, 1);
 	tzset();
@@ -339,11 +383,35 @@ int main(int argc, char **argv)
 		if (n >= 0)
 			printf("released %d expired hold(s)\n", n);
 		rc = n < 0;
+	} else if (!strcmp(cmd, "confirm") && i + 1 == argc) {
+		rc = confirm_booking(&app, db, argv[i]);
+	} else if ((!strcmp(cmd, "reconcile") && i == argc) || (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
+		int32_t day = date_today_local();
+		if (payment_init(&app, err, sizeof(err)) < 0) {
+			fprintf(stderr, "estiva-admin: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		if (!app.cred) {
+			fprintf(stderr, "estiva-admin: payments are not configured ([payment] credentials)\n");
+			rc = 2;
+		} else if (!strcmp(cmd, "reconcile")) {
+			int n = payment_reconcile(&app, db, 1);
+			printf("settled %d payment(s) or refund(s)\n", n < 0 ? 0 : n);
+			rc = n < 0;
+		} else if (i < argc && date_parse(argv[i], &day) < 0) {
+			fprintf(stderr, "estiva-admin: the date must be YYYY-MM-DD\n");
+			rc = 2;
+		} else {
+			rc = payment_report(&app, db, day, stdout);
+		}
+		payment_free(&app);
 	} else {
 		usage();
 		rc = 2;
 	}
 out:
 	db_close_all(&app);
+	curl_global_cleanup();
 	return rc;
 }

@@ -319,8 +319,9 @@ int auth_session(struct app *app, struct request *rq)
 		memset(&rq->who, 0, sizeof(rq->who));
 		return 0;
 	}
-	if (now - seen >= 60 && db_begin(app, db) == 0) {
-		/* at most one write a minute per session */
+	if (now - seen >= (app->cfg.session_idle / 10 < 60 ? app->cfg.session_idle / 10 : 60) && db_begin(app, db) == 0) {
+		/* at most one write a minute per session (more often when the idle limit is short, since the
+		 * idle check reads this time) */
 		if (sqlite3_prepare_v2(db, "UPDATE sessions SET seen_at = ? WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_int64(st, 1, now);
 			sqlite3_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);

@@ -534,7 +534,8 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	char status[16], before[64];
-	int64_t id;
+	int64_t id, refund = 0;
+	int32_t arrival = 0;
 	json_t *j;
 	int a;
 
@@ -555,13 +556,22 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 409, "not_cancellable", "this booking is already cancelled or expired");
 	}
 	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", status);
-	if (booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0) {
+	if (!strcmp(status, "confirmed")) {
+		/* the refund the published policy gives is recorded with the cancellation, sent after it */
+		j = booking_json(app, db, id);
+		date_parse(json_string_value(json_object_get(j, "arrival")), &arrival);
+		json_decref(j);
+		refund = payment_refund_on_cancel(app, db, id, arrival, rq->who.name);
+	}
+	if (refund < 0 || booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0) {
 		log_err("cancel: %s", sqlite3_errmsg(db));
 		db_rollback(app, db);
 		return reply_error(rp, 500, "internal", "database error");
 	}
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
+	if (refund > 0)
+		payment_refund_send(app, db, refund);
 	j = booking_json(app, db, id);
 	return j ? reply_json(rp, 200, j) : reply_error(rp, 500, "internal", "database error");
 }

@@ -27,6 +27,52 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->catalog_dir, sizeof(cfg->catalog_dir), "/etc/estiva/centres");
 	snprintf(cfg->categories_path, sizeof(cfg->categories_path), "/etc/estiva/categories.ini");
 	snprintf(cfg->timezone, sizeof(cfg->timezone), "%s", DEF_TIMEZONE);
+	cfg->pay_api_timeout = DEF_PAY_API_TIMEOUT;
+	cfg->pay_api_retries = DEF_PAY_API_RETRIES;
+	cfg->pay_session = DEF_PAY_SESSION;
+	cfg->pay_margin = DEF_PAY_MARGIN;
+	cfg->pay_reconcile_after = DEF_PAY_RECONCILE_AFTER;
+	cfg->pay_reconcile_interval = DEF_PAY_RECONCILE_INTERVAL;
+	/* the published policy by default: all back 14 days or more before arrival, half from 3 days */
+	cfg->nrefund_tiers = 3;
+	cfg->refund_tiers[0].days = 14;
+	cfg->refund_tiers[0].percent = 100;
+	cfg->refund_tiers[1].days = 3;
+	cfg->refund_tiers[1].percent = 50;
+	cfg->refund_tiers[2].days = 0;
+	cfg->refund_tiers[2].percent = 0;
+}
+
+/* "14:100, 3:50, 0:0": days before arrival (strictly decreasing) and the percent refunded from then on. */
+static int set_refund_tiers(struct conf_ctx *ctx, struct config *cfg, const char *value)
+{
+	char list[256], *save = NULL, *item;
+	int n = 0;
+
+	if (strlen(value) >= sizeof(list))
+		return conf_error(ctx, 0, "refund list too long");
+	memcpy(list, value, strlen(value) + 1);
+	for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		long d, p;
+
+		while (*item == ' ')
+			item++;
+		if (!colon || n >= 8)
+			return conf_error(ctx, 0, "refund must be DAYS:PERCENT items, e.g. 14:100, 3:50, 0:0 (at most 8)");
+		*colon = '\0';
+		if (conf_parse_long(item, 0, 365, &d) < 0 || conf_parse_long(colon + 1, 0, 100, &p) < 0)
+			return conf_error(ctx, 0, "refund item \"%s:%s\": days 0-365, percent 0-100", item, colon + 1);
+		if (n > 0 && d >= cfg->refund_tiers[n - 1].days)
+			return conf_error(ctx, 0, "refund days must decrease from one item to the next");
+		cfg->refund_tiers[n].days = (int)d;
+		cfg->refund_tiers[n].percent = (int)p;
+		n++;
+	}
+	if (n == 0)
+		return conf_error(ctx, 0, "refund needs at least one DAYS:PERCENT item");
+	cfg->nrefund_tiers = n;
+	return 1;
 }
 
 /* Relative paths are taken from the folder of the configuration file. */
@@ -147,6 +193,32 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return set_path(ctx, cfg->categories_path, sizeof(cfg->categories_path), value);
 		if (!strcmp(name, "timezone"))
 			return set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
+	} else if (!strcmp(section, "payment")) {
+		if (!strcmp(name, "gateway_url"))
+			return set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url), value);
+		if (!strcmp(name, "api_url"))
+			return set_str(ctx, cfg->pay_api_url, sizeof(cfg->pay_api_url), value);
+		if (!strcmp(name, "public_url"))
+			return set_str(ctx, cfg->pay_public_url, sizeof(cfg->pay_public_url), value);
+		if (!strcmp(name, "credentials"))
+			return set_path(ctx, cfg->pay_credentials, sizeof(cfg->pay_credentials), value);
+		if (!strcmp(name, "ca_file"))
+			return set_path(ctx, cfg->pay_ca_file, sizeof(cfg->pay_ca_file), value);
+		if (!strcmp(name, "api_timeout"))
+			return set_duration(ctx, &cfg->pay_api_timeout, name, value, 1);
+		if (!strcmp(name, "api_retries"))
+			return set_int(ctx, &cfg->pay_api_retries, name, value, 1, 10);
+		if (!strcmp(name, "session"))
+			return set_duration(ctx, &cfg->pay_session, name, value, 1);
+		if (!strcmp(name, "callback_margin"))
+			return set_duration(ctx, &cfg->pay_margin, name, value, 0);
+		if (!strcmp(name, "reconcile_after"))
+			return set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1);
+		if (!strcmp(name, "reconcile_interval"))
+			return set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1);
+	} else if (!strcmp(section, "cancellation")) {
+		if (!strcmp(name, "refund"))
+			return set_refund_tiers(ctx, cfg, value);
 	} else {
 		return conf_error(ctx, 0, "unknown section [%s]", section);
 	}
@@ -159,6 +231,10 @@ int config_read(const char *path, struct config *cfg, char *err, size_t errlen)
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	if (conf_read_file(path, config_line, cfg, err, errlen) < 0)
 		return -1;
+	if (cfg->pay_credentials[0] && (!cfg->pay_gateway_url[0] || !cfg->pay_api_url[0] || !cfg->pay_public_url[0])) {
+		snprintf(err, errlen, "%s: [payment] needs gateway_url, api_url and public_url with credentials", path);
+		return -1;
+	}
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
 		snprintf(err, errlen, "%s: tls_cert and tls_key go together", path);
 		return -1;

@@ -135,6 +135,32 @@ static const char *migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+	/* 2: payments through the card gateway, and refunds */
+	"CREATE TABLE payments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  oid TEXT NOT NULL UNIQUE,"         /* the gateway's order id: one per attempt */
+	"  amount INTEGER NOT NULL, currency TEXT NOT NULL DEFAULT 'MAD',"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','declined','approved','captured',"
+	"    'voiding','voided','abandoned')),"
+	"  fields TEXT NOT NULL,"             /* the signed form sent to the gateway (JSON) */
+	"  trans_id TEXT, auth_code TEXT, proc_return_code TEXT, masked_pan TEXT, err_msg TEXT,"
+	"  callbacks INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE INDEX payments_booking ON payments(booking);"
+	"CREATE INDEX payments_open ON payments(status, updated_at);"
+	"CREATE TABLE refunds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  payment INTEGER NOT NULL REFERENCES payments(id),"
+	"  amount INTEGER NOT NULL CHECK (amount > 0),"
+	"  percent INTEGER NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('requested','succeeded','failed')),"
+	"  tries INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE INDEX refunds_open ON refunds(status);"
+	"ALTER TABLE bookings ADD COLUMN confirmed_at INTEGER;",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));

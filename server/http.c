@@ -99,15 +99,17 @@ int request_json(struct request *rq, struct reply *rp, json_t **out)
 	return 0;
 }
 
-static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api)
+static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api,
+			       const char *csp)
 {
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-				" object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+				csp && *csp ? csp
+					    : "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+					      " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 	if (api)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (app->tls)
@@ -128,7 +130,7 @@ static enum MHD_Result send_reply(struct app *app, struct request *rq, struct re
 		return MHD_NO;
 	}
 	rp->body = NULL;
-	add_common_headers(app, r, rp->content_type ? rp->content_type : "application/json", 1);
+	add_common_headers(app, r, rp->content_type ? rp->content_type : "application/json", 1, rp->csp);
 	if (rp->set_cookie[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
 	if (rp->allow[0])
@@ -190,7 +192,7 @@ static int serve_static(struct app *app, struct request *rq, enum MHD_Result *re
 		*ret = MHD_NO;
 		return 1;
 	}
-	add_common_headers(app, r, mime_type(path), 0);
+	add_common_headers(app, r, mime_type(path), 0, NULL);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	rq->status = 200;
 	*ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, r);
@@ -267,8 +269,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
 		return send_reply(app, rq, &rp);
 	}
-	if (strncmp(url, "/api/", 5) && strcmp(url, "/healthz") && strcmp(url, "/metrics") &&
-	    serve_static(app, rq, &ret))
+	if (strncmp(url, "/api/", 5) && strncmp(url, "/payments/", 10) && strcmp(url, "/healthz") &&
+	    strcmp(url, "/metrics") && serve_static(app, rq, &ret))
 		return ret;
 	api_route(app, rq, &rp);
 	return send_reply(app, rq, &rp);

@@ -1,5 +1,6 @@
 /* main.c: estiva-server: read the configuration, open and migrate the database, load the catalog,
  * serve HTTP, release expired holds on a timer, and stop cleanly on SIGTERM. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <signal.h>
@@ -25,8 +26,12 @@ static void usage(void)
 }
 
 /* The timer that releases expired holds even when no request comes. */
+/* The worker thread: releases expired holds even when no request comes, and settles with the card
+ * gateway what it left open (reconciliation, voids, refunds). */
 static void *sweeper(void *arg)
 {
+	int64_t last_reconcile = 0;
+
 	(void)arg;
 	pthread_mutex_lock(&stop_lock);
 	while (!stopping) {
@@ -41,6 +46,13 @@ static void *sweeper(void *arg)
 			if (n > 0)
 				log_info("released %d expired hold(s)", n);
 		} while (n == 256);
+		if (db && app.cred &&
+		    (atomic_exchange(&app.pay_kick, 0) || instant_now() - last_reconcile >= app.cfg.pay_reconcile_interval)) {
+			last_reconcile = instant_now();
+			n = payment_reconcile(&app, db, 0);
+			if (n > 0)
+				log_info("reconciliation settled %d payment(s) or refund(s)", n);
+		}
 		pthread_mutex_lock(&stop_lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += app.cfg.sweep_seconds;
@@ -80,16 +92,17 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		struct catalog cat;
-		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0) {
+		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
 		}
 		catalog_free(&cat);
+		payment_free(&app);
 		printf("ok\n");
 		return 0;
 	}
-	if (sodium_init() < 0) {
-		log_err("libsodium failed to start");
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("libsodium or libcurl failed to start");
 		return 1;
 	}
 	setenv("TZ", app.cfg.timezone, 1);
@@ -109,6 +122,11 @@ int main(int argc, char **argv)
 		return 1;
 	if (db_migrate(db, err, sizeof(err)) < 0 || catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
 		log_err("%s: %s", app.cfg.db_path, err);
+		db_close_all(&app);
+		return 1;
+	}
+	if (payment_init(&app, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		db_close_all(&app);
 		return 1;
 	}
@@ -146,6 +164,8 @@ int main(int argc, char **argv)
 	pthread_join(sweep, NULL);
 	db_close_all(&app);
 	catalog_free(&app.cat);
+	payment_free(&app);
+	curl_global_cleanup();
 	log_info("stopped");
 	return 0;
 }

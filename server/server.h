@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cmi.h"
 
 /* Limits */
 #define ID_MAX 32             /* centre, unit type, season and category ids */
@@ -53,6 +54,12 @@
 #define DEF_SESSION_ABSOLUTE (12 * 3600)
 #define DEF_BUSY_TIMEOUT_MS 5000
 #define DEF_TIMEZONE "Africa/Casablanca"
+#define DEF_PAY_API_TIMEOUT 10
+#define DEF_PAY_API_RETRIES 3
+#define DEF_PAY_SESSION (15 * 60)
+#define DEF_PAY_MARGIN (10 * 60)
+#define DEF_PAY_RECONCILE_AFTER (15 * 60)
+#define DEF_PAY_RECONCILE_INTERVAL (5 * 60)
 
 struct config {
 	char path[4096]; /* the file it was read from */
@@ -77,6 +84,24 @@ struct config {
 	char catalog_dir[4096];
 	char categories_path[4096];
 	char timezone[64];
+	/* [payment]: the card gateway; payments are off when credentials is empty */
+	char pay_gateway_url[512];
+	char pay_api_url[512];
+	char pay_credentials[4096];
+	char pay_public_url[512];
+	char pay_ca_file[4096];
+	int64_t pay_api_timeout;
+	int pay_api_retries;
+	int64_t pay_session;         /* the gateway page's session */
+	int64_t pay_margin;          /* added to it for the callback */
+	int64_t pay_reconcile_after; /* a payment without news this long is asked about */
+	int64_t pay_reconcile_interval;
+	/* [cancellation]: refund = DAYS:PERCENT, ... (days before arrival, from the most days down) */
+	int nrefund_tiers;
+	struct {
+		int days;
+		int percent;
+	} refund_tiers[8];
 };
 
 /* The catalog: categories, centres, unit types, units, seasons, tariffs. Read from configuration by
@@ -180,8 +205,9 @@ struct app {
 	sqlite3 *conns[64];
 	int nconns;
 	struct metrics metrics;
-	atomic_int pwhash_slots; /* concurrent argon2 verifications allowed */
 	int tls;
+	struct cmi_credentials *cred; /* sodium_malloc'd; NULL when payments are off */
+	atomic_int pay_kick;          /* ask the worker to reconcile now */
 };
 
 /* An HTTP exchange as the handlers see it (http.c). */
@@ -205,6 +231,7 @@ struct reply {
 	size_t len;
 	const char *content_type;
 	char set_cookie[256];
+	char csp[1024]; /* replaces the default Content-Security-Policy when set */
 	char allow[64];
 	char retry_after[16];
 };
@@ -302,6 +329,27 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp);
 int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now);
 /* A booking as JSON (a new reference), or NULL when it does not exist. */
 json_t *booking_json(struct app *app, sqlite3 *db, int64_t id);
+
+/* payment.c */
+/* Reads the gateway credentials (a file readable by its owner only): 0, or -1 with err. */
+int payment_init(struct app *app, char *err, size_t errlen);
+void payment_free(struct app *app);
+int payment_start(struct app *app, struct request *rq, struct reply *rp);
+int payment_form(struct app *app, struct request *rq, struct reply *rp);
+int payment_callback(struct app *app, struct request *rq, struct reply *rp);
+int payment_return(struct app *app, struct request *rq, struct reply *rp);
+int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp);
+/* Inside the cancel transaction of a confirmed booking: records the refund the policy gives.
+ * Returns the refund id (0 when nothing is refunded) or -1. */
+int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, int32_t arrival, const char *actor);
+/* Sends a requested refund to the gateway (outside any transaction). */
+void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund);
+/* Settles what the gateway left open (see docs/payments.md). force: ask about every open payment. */
+int payment_reconcile(struct app *app, sqlite3 *db, int force);
+/* The refund percent for a stay arriving `days` days from today. */
+int payment_refund_percent(const struct config *cfg, int days);
+/* estiva-admin payments-report: 0 when the gateway agrees with us, 1 when something differs. */
+int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out);
 
 /* api.c */
 int api_route(struct app *app, struct request *rq, struct reply *rp);

@@ -96,7 +96,7 @@ int conf_parse_money(const char *s, int64_t *centimes)
 					return -1;
 				frac = frac * 10 + (*p - '0');
 			} else {
-				if (++nd > 9)
+				if (++nd > 10)
 					return -1;
 				whole = whole * 10 + (*p - '0');
 			}
@@ -104,8 +104,8 @@ int conf_parse_money(const char *s, int64_t *centimes)
 			return -1;
 		}
 	}
-	if (nf == 0)
-		return -1; /* "12." */
+	if (nf == 0 || whole > 1000000000 || (whole == 1000000000 && frac > 0))
+		return -1; /* "12.", or more than a billion dirhams */
 	if (nf == 1)
 		frac *= 10;
 	*centimes = whole * 100 + frac;

@@ -68,6 +68,82 @@ const char *hx_log_path(const struct hx *hx)
 	return hx->log;
 }
 
+const char *hx_dir(const struct hx *hx)
+{
+	return hx->dir;
+}
+
+const char *hx_conf_path(const struct hx *hx)
+{
+	return hx->conf;
+}
+
+const char *hx_server_path(const struct hx *hx)
+{
+	return hx->server;
+}
+
+const char *hx_admin_path(const struct hx *hx)
+{
+	return hx->admin;
+}
+
+int hx_exec(char *const argv[], const char *input, char *out, size_t n)
+{
+	int in[2], op[2], st;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (n == 0 || pipe(in) != 0)
+		return -1;
+	if (pipe(op) != 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(in[1]);
+		close(op[0]);
+		if (dup2(in[0], 0) < 0 || dup2(op[1], 1) < 0 || dup2(op[1], 2) < 0)
+			_exit(126);
+		close(in[0]);
+		close(op[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(op[1]);
+	/* small inputs only: fits in the pipe buffer, so no deadlock with the reader below */
+	if (input != NULL && write(in[1], input, strlen(input)) != (ssize_t)strlen(input))
+		fprintf(stderr, "itest: short write to %s\n", argv[0]);
+	close(in[1]);
+	for (;;) {
+		char tmp[4096];
+
+		r = read(op[0], tmp, sizeof tmp);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (got + 1 < n) {
+			size_t take = (size_t)r < n - 1 - got ? (size_t)r : n - 1 - got;
+
+			memcpy(out + got, tmp, take);
+			got += take;
+		}
+	}
+	out[got] = '\0';
+	close(op[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void hx_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -138,28 +214,28 @@ struct tariff {
 };
 
 static const struct tariff tariffs[] = {
-	{"test-a", "chalet", "a-low1", "cat-a", 31250},
-	{"test-a", "chalet", "a-low1", "retired", 25000},
-	{"test-a", "chalet", "a-low2", "cat-a", 33000},
-	{"test-a", "chalet", "a-low2", "retired", 28000},
-	{"test-a", "chalet", "a-high", "cat-a", 50000},
-	{"test-a", "chalet", "a-high", "retired", 42000},
-	{"test-a", "studio", "a-low1", "cat-a", 20000},
-	{"test-a", "studio", "a-low1", "retired", 15000},
-	{"test-a", "studio", "a-low2", "cat-a", 21000},
-	{"test-a", "studio", "a-low2", "retired", 16000},
-	{"test-a", "studio", "a-high", "cat-a", 30000},
-	{"test-a", "studio", "a-high", "retired", 25000},
-	{"test-b", "room", "b-low1", "cat-a", 18000},
-	{"test-b", "room", "b-low1", "retired", 15050},
-	{"test-b", "room", "b-low2", "cat-a", 19000},
-	{"test-b", "room", "b-low2", "retired", 16000},
-	{"test-b", "room", "b-high", "cat-a", 40000},
-	{"test-b", "room", "b-high", "retired", 35000},
+    {"test-a", "chalet", "a-low1", "cat-a", 31250},
+    {"test-a", "chalet", "a-low1", "retired", 25000},
+    {"test-a", "chalet", "a-low2", "cat-a", 33000},
+    {"test-a", "chalet", "a-low2", "retired", 28000},
+    {"test-a", "chalet", "a-high", "cat-a", 50000},
+    {"test-a", "chalet", "a-high", "retired", 42000},
+    {"test-a", "studio", "a-low1", "cat-a", 20000},
+    {"test-a", "studio", "a-low1", "retired", 15000},
+    {"test-a", "studio", "a-low2", "cat-a", 21000},
+    {"test-a", "studio", "a-low2", "retired", 16000},
+    {"test-a", "studio", "a-high", "cat-a", 30000},
+    {"test-a", "studio", "a-high", "retired", 25000},
+    {"test-b", "room", "b-low1", "cat-a", 18000},
+    {"test-b", "room", "b-low1", "retired", 15050},
+    {"test-b", "room", "b-low2", "cat-a", 19000},
+    {"test-b", "room", "b-low2", "retired", 16000},
+    {"test-b", "room", "b-high", "cat-a", 40000},
+    {"test-b", "room", "b-high", "retired", 35000},
 };
 
 int64_t hx_tariff(const char *centre, const char *unit_type, const char *season,
-		  const char *category)
+                  const char *category)
 {
 	size_t i;
 
@@ -186,15 +262,15 @@ static void write_seasons(FILE *f, const char *p)
 	char a[16], b[16];
 
 	fprintf(f, "[season %s-low1]\nkind = low\nfirst_night = %s\nlast_night = %s\n", p,
-		hx_date(HX_LOW1_FIRST, a, sizeof a), hx_date(HX_LOW1_LAST, b, sizeof b));
+	        hx_date(HX_LOW1_FIRST, a, sizeof a), hx_date(HX_LOW1_LAST, b, sizeof b));
 	fprintf(f, "min_nights = 2\nmax_nights = 14\n\n");
 	fprintf(f, "[season %s-low2]\nkind = low\nfirst_night = %s\nlast_night = %s\n", p,
-		hx_date(HX_LOW2_FIRST, a, sizeof a), hx_date(HX_LOW2_LAST, b, sizeof b));
+	        hx_date(HX_LOW2_FIRST, a, sizeof a), hx_date(HX_LOW2_LAST, b, sizeof b));
 	fprintf(f, "min_nights = 2\nmax_nights = 14\n\n");
 	fprintf(f, "[season %s-high]\nkind = high\nfirst_night = %s\nlast_night = %s\n", p,
-		hx_date(HX_HIGH_FIRST, a, sizeof a), hx_date(HX_HIGH_LAST, b, sizeof b));
+	        hx_date(HX_HIGH_FIRST, a, sizeof a), hx_date(HX_HIGH_LAST, b, sizeof b));
 	fprintf(f, "rotation_nights = %d\nrotation_start = %s\n\n", HX_ROTATION,
-		hx_date(HX_HIGH_FIRST, a, sizeof a));
+	        hx_date(HX_HIGH_FIRST, a, sizeof a));
 }
 
 static void write_tariffs(FILE *f, const char *centre)
@@ -208,11 +284,11 @@ static void write_tariffs(FILE *f, const char *centre)
 		if (strcmp(t->centre, centre) != 0)
 			continue;
 		if (t->centimes % 100 == 0) /* both spellings: "250" and "312.50" */
-			fprintf(f, "%s.%s.%s = %" PRId64 "\n", t->unit_type, t->season,
-				t->category, t->centimes / 100);
+			fprintf(f, "%s.%s.%s = %" PRId64 "\n", t->unit_type, t->season, t->category,
+			        t->centimes / 100);
 		else
 			fprintf(f, "%s.%s.%s = %" PRId64 ".%02" PRId64 "\n", t->unit_type,
-				t->season, t->category, t->centimes / 100, t->centimes % 100);
+			        t->season, t->category, t->centimes / 100, t->centimes % 100);
 	}
 }
 
@@ -236,19 +312,19 @@ static int write_catalog(struct hx *hx)
 	    (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "; test categories\n[category cat-a]\nname_fr = Échelles 1 à 6\n"
-		   "name_ar = السلالم من 1 إلى 6\n\n[category retired]\nname_fr = Retraités\n"
-		   "name_ar = المتقاعدون\n");
+	           "name_ar = السلالم من 1 إلى 6\n\n[category retired]\nname_fr = Retraités\n"
+	           "name_ar = المتقاعدون\n");
 	if (close_file(f, path) != 0)
 		return -1;
 
 	if (path_join(path, sizeof path, dir, "test-a.ini") != 0 || (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[centre]\nid = test-a\nname_fr = Centre Test A\nname_ar = مركز الاختبار أ\n"
-		   "city_fr = Ifrane\ncity_ar = إفران\ncheck_in = 15:00\ncheck_out = 11:00\n\n");
+	           "city_fr = Ifrane\ncity_ar = إفران\ncheck_in = 15:00\ncheck_out = 11:00\n\n");
 	fprintf(f, "[unit_type chalet]\nname_fr = Chalet\nname_ar = شاليه\nmin_guests = 1\n"
-		   "max_guests = 4\nunits = A01-A08\n\n");
+	           "max_guests = 4\nunits = A01-A08\n\n");
 	fprintf(f, "[unit_type studio]\nname_fr = Studio\nname_ar = استوديو\nmin_guests = 1\n"
-		   "max_guests = 2\nunits = S01, S02, S03\n\n");
+	           "max_guests = 2\nunits = S01, S02, S03\n\n");
 	write_seasons(f, "a");
 	write_tariffs(f, "test-a");
 	if (close_file(f, path) != 0)
@@ -257,9 +333,9 @@ static int write_catalog(struct hx *hx)
 	if (path_join(path, sizeof path, dir, "test-b.ini") != 0 || (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[centre]\nid = test-b\nname_fr = Centre Test B\nname_ar = مركز الاختبار ب\n"
-		   "city_fr = Agadir\ncity_ar = أكادير\ncheck_in = 14:00\ncheck_out = 12:00\n\n");
+	           "city_fr = Agadir\ncity_ar = أكادير\ncheck_in = 14:00\ncheck_out = 12:00\n\n");
 	fprintf(f, "[unit_type room]\nname_fr = Chambre\nname_ar = غرفة\nmin_guests = 2\n"
-		   "max_guests = 3\nunits = R01-R04\n\n");
+	           "max_guests = 3\nunits = R01-R04\n\n");
 	write_seasons(f, "b");
 	write_tariffs(f, "test-b");
 	return close_file(f, path);
@@ -274,17 +350,20 @@ static int write_config(struct hx *hx, const struct hx_opts *o)
 		return -1;
 	if ((f = fopen(hx->conf, "w")) == NULL)
 		return -1;
-	fprintf(f, "; integration test server\n[server]\nlisten = 127.0.0.1\nport = 0\nthreads = 4\n"
-		   "max_connections = 256\nper_ip_connections = 128\nconnection_timeout = 30s\n"
-		   "body_max = %s\nweb_root = %s\n\n",
-		o->body_max ? o->body_max : "64k", web);
+	fprintf(f,
+	        "; integration test server\n[server]\nlisten = 127.0.0.1\nport = 0\nthreads = 4\n"
+	        "max_connections = 256\nper_ip_connections = 128\nconnection_timeout = 30s\n"
+	        "body_max = %s\nweb_root = %s\n\n",
+	        o->body_max ? o->body_max : "64k", web);
 	fprintf(f, "[database]\npath = %s\nsynchronous = normal\nbusy_timeout = 5s\n\n", hx->db);
 	fprintf(f, "[bookings]\nhold = %s\nsweep_interval = %s\nmax_request_nights = 92\n\n",
-		o->hold ? o->hold : "20m", o->sweep_interval ? o->sweep_interval : "1s");
-	fprintf(f, "[sessions]\nidle = 30m\nabsolute = 12h\n\n");
-	fprintf(f, "[catalog]\ndir = %s/centres\ncategories = %s/categories.ini\n"
-		   "timezone = Africa/Casablanca\n",
-		hx->dir, hx->dir);
+	        o->hold ? o->hold : "20m", o->sweep_interval ? o->sweep_interval : "1s");
+	fprintf(f, "[sessions]\nidle = %s\nabsolute = %s\n\n", o->idle ? o->idle : "30m",
+	        o->absolute ? o->absolute : "12h");
+	fprintf(f,
+	        "[catalog]\ndir = %s/centres\ncategories = %s/categories.ini\n"
+	        "timezone = Africa/Casablanca\n",
+	        hx->dir, hx->dir);
 	return close_file(f, hx->conf);
 }
 
@@ -296,18 +375,20 @@ static int write_members(struct hx *hx, const char *path)
 	if (f == NULL)
 		return -1;
 	fprintf(f, "member_number,cin,last_name,first_name,last_name_ar,first_name_ar,email,phone,"
-		   "status,category,spouse,children\r\n");
+	           "status,category,spouse,children\r\n");
 	for (i = 1; i <= hx->members; i++) {
 		int number = HX_FIRST_MEMBER + i - 1;
 
 		if (number == 200002)
-			fprintf(f, "%d,RT%d,\"Retraite, Senior\",Ahmed,المتقاعد,أحمد,m%d@example.ma,"
-				   "+212600%d,retired,retired,Fatima,\r\n",
-				number, number, number, number);
+			fprintf(f,
+			        "%d,RT%d,\"Retraite, Senior\",Ahmed,المتقاعد,أحمد,m%d@example.ma,"
+			        "+212600%d,retired,retired,Fatima,\r\n",
+			        number, number, number, number);
 		else
-			fprintf(f, "%d,TA%d,Tester,Karim,المختبر,كريم,m%d@example.ma,+212600%d,active,"
-				   "cat-a,Amina/1982,Youssef/2010;Salma/2013;Omar/2016\r\n",
-				number, number, number, number);
+			fprintf(f,
+			        "%d,TA%d,Tester,Karim,المختبر,كريم,m%d@example.ma,+212600%d,active,"
+			        "cat-a,Amina/1982,Youssef/2010;Salma/2013;Omar/2016\r\n",
+			        number, number, number, number);
 	}
 	return close_file(f, path);
 }
@@ -397,7 +478,7 @@ static int hx_admin(struct hx *hx, const char *input, char **args)
 		return -1;
 	if (WEXITSTATUS(st) != 0)
 		fprintf(stderr, "itest: estiva-admin %s exited %d (see %s)\n", args[0],
-			WEXITSTATUS(st), hx->admin_log);
+		        WEXITSTATUS(st), hx->admin_log);
 	return WEXITSTATUS(st);
 }
 
@@ -443,7 +524,7 @@ int hx_start(struct hx *hx)
 			break;
 		if (waitpid(hx->pid, &st, WNOHANG) == hx->pid) {
 			fprintf(stderr, "itest: estiva-server exited early (status %d), log %s\n",
-				WIFEXITED(st) ? WEXITSTATUS(st) : -1, hx->log);
+			        WIFEXITED(st) ? WEXITSTATUS(st) : -1, hx->log);
 			hx->pid = 0;
 			return -1;
 		}
@@ -451,7 +532,7 @@ int hx_start(struct hx *hx)
 	}
 	if (hx->port <= 0) {
 		fprintf(stderr, "itest: no port file after %d ms, log %s\n", HX_START_TIMEOUT_MS,
-			hx->log);
+		        hx->log);
 		kill(hx->pid, SIGKILL);
 		waitpid(hx->pid, &st, 0);
 		hx->pid = 0;
@@ -482,7 +563,7 @@ int hx_stop(struct hx *hx)
 		hx_sleep_ms(10);
 	}
 	fprintf(stderr, "itest: estiva-server still running %d ms after SIGTERM\n",
-		HX_STOP_TIMEOUT_MS);
+	        HX_STOP_TIMEOUT_MS);
 	kill(hx->pid, SIGKILL);
 	waitpid(hx->pid, &st, 0);
 	hx->pid = 0;
@@ -494,7 +575,7 @@ static struct hx *hx_new(int argc, char **argv, const struct hx_opts *o)
 	struct hx *hx = calloc(1, sizeof *hx);
 	const char *tmp = getenv("TMPDIR");
 	char csv[HX_PATH_MAX], pw[64];
-	char (*numbers)[16] = NULL;
+	char(*numbers)[16] = NULL;
 	char **args = NULL;
 	int i;
 
@@ -542,8 +623,8 @@ static struct hx *hx_new(int argc, char **argv, const struct hx_opts *o)
 	snprintf(pw, sizeof pw, "%s\n", HX_PASSWORD);
 	if (hx_admin(hx, pw, args) != 0 ||
 	    hx_admin(hx, pw,
-		     (char *[]){"add-user", HX_MANAGER, "--role", "manager", "--centre", "test-b",
-				NULL}) != 0 ||
+	             (char *[]){"add-user", HX_MANAGER, "--role", "manager", "--centre", "test-b",
+	                        NULL}) != 0 ||
 	    hx_admin(hx, pw, (char *[]){"add-user", HX_ADMIN, "--role", "admin", NULL}) != 0)
 		goto fail;
 	free(numbers);
@@ -554,7 +635,7 @@ fail:
 	free(args);
 	if (hx->dir[0] != '\0')
 		fprintf(stderr, "itest: setup failed; kept %s (admin log %s)\n", hx->dir,
-			hx->admin_log);
+		        hx->admin_log);
 	free(hx);
 	return NULL;
 }
@@ -563,7 +644,7 @@ static void print_tail(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];
-	char (*ring)[1024];
+	char(*ring)[1024];
 	int n = 0, i;
 
 	if (f == NULL)
@@ -606,7 +687,7 @@ static void hx_free(struct hx *hx, int failed, int keep)
 }
 
 int hx_main(int argc, char **argv, const struct hx_opts *opts, const char *group,
-	    const struct CMUnitTest *tests, size_t ntests)
+            const struct CMUnitTest *tests, size_t ntests)
 {
 	int failed, st;
 
@@ -626,8 +707,8 @@ int hx_main(int argc, char **argv, const struct hx_opts *opts, const char *group
 	if (hx_cur->pid > 0) {
 		st = hx_stop(hx_cur);
 		if (st != 0) {
-			fprintf(stderr, "itest: estiva-server exit status %d after SIGTERM, want 0\n",
-				st);
+			fprintf(stderr,
+			        "itest: estiva-server exit status %d after SIGTERM, want 0\n", st);
 			failed++;
 		}
 	}
@@ -646,7 +727,7 @@ static sqlite3 *db_open(void)
 
 	if (sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		fprintf(stderr, "itest: open %s: %s\n", hx_db_path(HX),
-			db ? sqlite3_errmsg(db) : "out of memory");
+		        db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -873,7 +954,7 @@ static int unsafe(const char *method)
 }
 
 int hc_prepare(struct hc *c, const char *method, const char *path, const char *body,
-	       const struct hreq *rq)
+               const struct hreq *rq)
 {
 	static const struct hreq none;
 	const char *csrf;
@@ -897,7 +978,7 @@ int hc_prepare(struct hc *c, const char *method, const char *path, const char *b
 		SETOPT(c->h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 		SETOPT(c->h, CURLOPT_POSTFIELDS, c->req_body);
 		if (add_header(c, "Content-Type",
-			       rq->content_type ? rq->content_type : "application/json") != 0)
+		               rq->content_type ? rq->content_type : "application/json") != 0)
 			goto fail;
 	}
 	SETOPT(c->h, CURLOPT_CUSTOMREQUEST, method);
@@ -939,7 +1020,7 @@ long hc_finish(struct hc *c, CURLcode result, struct hres *out)
 }
 
 long hc_do(struct hc *c, const char *method, const char *path, const char *body,
-	   const struct hreq *rq, struct hres *out)
+           const struct hreq *rq, struct hres *out)
 {
 	CURLcode res = CURLE_FAILED_INIT;
 
@@ -977,7 +1058,7 @@ struct hc *hc_login_ok(const char *account)
 }
 
 char *hx_booking_body(const char *centre, const char *unit_type, int arrival, int departure,
-		      const char *guests)
+                      const char *guests)
 {
 	char a[16], d[16];
 	size_t n = strlen(centre) + strlen(unit_type) + strlen(guests) + 128;
@@ -986,15 +1067,15 @@ char *hx_booking_body(const char *centre, const char *unit_type, int arrival, in
 	if (s == NULL)
 		return NULL;
 	snprintf(s, n,
-		 "{\"centre\":\"%s\",\"unit_type\":\"%s\",\"arrival\":\"%s\",\"departure\":\"%s\","
-		 "\"guests\":%s}",
-		 centre, unit_type, hx_date(arrival, a, sizeof a), hx_date(departure, d, sizeof d),
-		 guests);
+	         "{\"centre\":\"%s\",\"unit_type\":\"%s\",\"arrival\":\"%s\",\"departure\":\"%s\","
+	         "\"guests\":%s}",
+	         centre, unit_type, hx_date(arrival, a, sizeof a), hx_date(departure, d, sizeof d),
+	         guests);
 	return s;
 }
 
 long hc_book(struct hc *c, const char *centre, const char *unit_type, int arrival, int departure,
-	     const char *guests, struct hres *out)
+             const char *guests, struct hres *out)
 {
 	char key[64];
 	char *body = hx_booking_body(centre, unit_type, arrival, departure, guests);
@@ -1115,8 +1196,8 @@ void hx_expect_at(const struct hres *r, long status, const char *code, const cha
 	}
 	if (!ok) {
 		fprintf(stderr, "%s:%d: %s: expected %ld%s%s, got %ld: %.2000s\n", file, line,
-			r->what, status, code ? " " : "", code ? code : "", r->status,
-			r->body ? r->body : "");
+		        r->what, status, code ? " " : "", code ? code : "", r->status,
+		        r->body ? r->body : "");
 		_fail(file, line);
 	}
 }
@@ -1129,8 +1210,8 @@ void hx_assert_jstr_at(json_t *o, const char *path, const char *want, const char
 		char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 		fprintf(stderr, "%s:%d: %s: expected \"%s\", got %s%s%s in %.2000s\n", file, line,
-			path, want, got ? "\"" : "", got ? got : "(missing)", got ? "\"" : "",
-			dump ? dump : "(null)");
+		        path, want, got ? "\"" : "", got ? got : "(missing)", got ? "\"" : "",
+		        dump ? dump : "(null)");
 		free(dump);
 		_fail(file, line);
 	}
@@ -1144,11 +1225,12 @@ void hx_assert_jint_at(json_t *o, const char *path, int64_t want, const char *fi
 		char *dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 		if (got == INT64_MIN)
-			fprintf(stderr, "%s:%d: %s: expected %" PRId64 ", missing in %.2000s\n", file,
-				line, path, want, dump ? dump : "(null)");
+			fprintf(stderr, "%s:%d: %s: expected %" PRId64 ", missing in %.2000s\n",
+			        file, line, path, want, dump ? dump : "(null)");
 		else
-			fprintf(stderr, "%s:%d: %s: expected %" PRId64 ", got %" PRId64 " in %.2000s\n",
-				file, line, path, want, got, dump ? dump : "(null)");
+			fprintf(stderr,
+			        "%s:%d: %s: expected %" PRId64 ", got %" PRId64 " in %.2000s\n",
+			        file, line, path, want, got, dump ? dump : "(null)");
 		free(dump);
 		_fail(file, line);
 	}

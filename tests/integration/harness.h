@@ -43,6 +43,8 @@ struct hx_opts {
 	const char *hold;           /* e.g. "20m" */
 	const char *sweep_interval; /* e.g. "1s" */
 	const char *body_max;       /* e.g. "64k" */
+	const char *idle;           /* session idle limit, default "30m" */
+	const char *absolute;       /* session absolute limit, default "12h" */
 	int members;                /* how many members to import */
 };
 
@@ -52,7 +54,7 @@ struct hx;
  * argv[2] estiva-admin. Starts the server before the tests, stops it after (exit status must be 0),
  * removes the temporary folder unless something failed. Returns the process exit status. */
 int hx_main(int argc, char **argv, const struct hx_opts *opts, const char *group,
-	    const struct CMUnitTest *tests, size_t ntests);
+            const struct CMUnitTest *tests, size_t ntests);
 struct hx *hx_current(void);
 #define HX hx_current()
 
@@ -64,11 +66,20 @@ int hx_port(const struct hx *hx);
 const char *hx_db_path(const struct hx *hx);
 const char *hx_log_path(const struct hx *hx);
 
+/* The temporary folder, the configuration file and the two programs. */
+const char *hx_dir(const struct hx *hx);
+const char *hx_conf_path(const struct hx *hx);
+const char *hx_server_path(const struct hx *hx);
+const char *hx_admin_path(const struct hx *hx);
+/* Runs argv (argv[0] a path) with input on standard input (or nothing), standard output and error
+ * both into out (NUL-terminated, cut at n). Returns the exit status, or -1. */
+int hx_exec(char *const argv[], const char *input, char *out, size_t n);
+
 /* Today (UTC, fixed when the environment was made) plus offset days, as YYYY-MM-DD. buf >= 11. */
 const char *hx_date(int offset, char *buf, size_t n);
 /* Price per night in centimes from the test tariffs, or -1. */
 int64_t hx_tariff(const char *centre, const char *unit_type, const char *season,
-		  const char *category);
+                  const char *category);
 /* Member number of the i-th member, i from 1. buf >= 16. */
 const char *hx_member(int i, char *buf, size_t n);
 /* A fresh Idempotency-Key. buf >= 40. */
@@ -85,17 +96,17 @@ int hx_db_text(const char *sql, const char *arg, char *buf, size_t n);
 
 /* ---- HTTP ---- */
 struct hres {
-	long status;     /* 0 when the transfer failed */
-	char *body;      /* NUL-terminated */
+	long status; /* 0 when the transfer failed */
+	char *body;  /* NUL-terminated */
 	size_t len;
-	json_t *json;    /* parsed body or NULL */
-	char *headers;   /* raw header block of the final response */
-	char what[256];  /* "METHOD PATH" for messages */
+	json_t *json;   /* parsed body or NULL */
+	char *headers;  /* raw header block of the final response */
+	char what[256]; /* "METHOD PATH" for messages */
 };
 
 struct hreq {
-	const char *idem;         /* Idempotency-Key header, or NULL */
-	const char *csrf;         /* NULL: the session's token (unsafe methods); "": none; else value */
+	const char *idem; /* Idempotency-Key header, or NULL */
+	const char *csrf; /* NULL: the session's token (unsafe methods); "": none; else value */
 	const char *content_type; /* NULL: application/json when there is a body; "": none */
 	const char *cookie;       /* extra Cookie header, or NULL */
 };
@@ -111,10 +122,10 @@ int hc_session_cookie(struct hc *c, char *buf, size_t n);
 
 /* One request: returns the status (0 on a transport failure); out must be hres_free'd. */
 long hc_do(struct hc *c, const char *method, const char *path, const char *body,
-	   const struct hreq *rq, struct hres *out);
+           const struct hreq *rq, struct hres *out);
 /* The same in two halves for curl multi: prepare sets up the easy handle, finish collects it. */
 int hc_prepare(struct hc *c, const char *method, const char *path, const char *body,
-	       const struct hreq *rq);
+               const struct hreq *rq);
 long hc_finish(struct hc *c, CURLcode result, struct hres *out);
 /* POST /api/v1/session; on 200 the client keeps the CSRF token. */
 long hc_login(struct hc *c, const char *account, const char *password, struct hres *out);
@@ -122,9 +133,9 @@ long hc_login(struct hc *c, const char *account, const char *password, struct hr
 struct hc *hc_login_ok(const char *account);
 /* POST /api/v1/bookings with a fresh Idempotency-Key. */
 long hc_book(struct hc *c, const char *centre, const char *unit_type, int arrival, int departure,
-	     const char *guests, struct hres *out);
+             const char *guests, struct hres *out);
 char *hx_booking_body(const char *centre, const char *unit_type, int arrival, int departure,
-		      const char *guests); /* free() it */
+                      const char *guests); /* free() it */
 
 void hres_free(struct hres *r);
 /* First header called name (case-insensitive) into buf; 0 found, -1 not. */

@@ -43,7 +43,7 @@ static void booking_path(char *buf, size_t n, int64_t id, const char *suffix)
 
 /* A booking that must succeed: returns its JSON (decref it). */
 static json_t *book_ok(struct hc *c, const char *centre, const char *ut, int arr, int dep,
-		       const char *guests)
+                       const char *guests)
 {
 	struct hres r;
 	json_t *j;
@@ -58,7 +58,7 @@ static json_t *book_ok(struct hc *c, const char *centre, const char *ut, int arr
 }
 
 static void expect_refused(struct hc *c, const char *centre, const char *ut, int arr, int dep,
-			   const char *guests, long status, const char *code)
+                           const char *guests, long status, const char *code)
 {
 	struct hres r;
 
@@ -108,7 +108,7 @@ static void hold_read_list_and_cancel(void **state)
 	unit = jstr(b, "unit");
 	assert_non_null(unit);
 	assert_true(strlen(unit) == 3 && unit[0] == 'A' && unit[1] == '0' && unit[2] >= '1' &&
-		    unit[2] <= '8');
+	            unit[2] <= '8');
 	assert_int_equal(json_array_size(jget(b, "guests")), 1);
 	ASSERT_JSTR(b, "guests.0.name", "Karim");
 	ASSERT_JSTR(b, "guests.0.relation", "self");
@@ -228,7 +228,7 @@ static void amount_follows_category_and_season(void **state)
 	json_t *b;
 
 	b = book_ok(c, "test-a", "chalet", 40, 42,
-		    "[{\"name\":\"Ahmed\",\"relation\":\"self\",\"birth_year\":1955}]");
+	            "[{\"name\":\"Ahmed\",\"relation\":\"self\",\"birth_year\":1955}]");
 	ASSERT_JINT(b, "nights", 2);
 	ASSERT_JINT(b, "amount.centimes", 2 * hx_tariff("test-a", "chalet", "a-low1", "retired"));
 	json_decref(b);
@@ -237,10 +237,10 @@ static void amount_follows_category_and_season(void **state)
 	/* high season: one whole rotation from a rotation day */
 	c = hc_login_ok("200006");
 	b = book_ok(c, "test-a", "chalet", HX_HIGH_FIRST + HX_ROTATION,
-		    HX_HIGH_FIRST + 2 * HX_ROTATION, HX_GUESTS_COUPLE);
+	            HX_HIGH_FIRST + 2 * HX_ROTATION, HX_GUESTS_COUPLE);
 	ASSERT_JINT(b, "nights", HX_ROTATION);
 	ASSERT_JINT(b, "amount.centimes",
-		    HX_ROTATION * hx_tariff("test-a", "chalet", "a-high", "cat-a"));
+	            HX_ROTATION * hx_tariff("test-a", "chalet", "a-high", "cat-a"));
 	assert_int_equal(json_array_size(jget(b, "guests")), 2);
 	json_decref(b);
 	/* second low season, test-b */
@@ -262,35 +262,35 @@ static void stay_rules_are_422(void **state)
 	expect_refused(c, "test-a", "chalet", 20, 35, HX_GUESTS_SELF, 422, "too_many_nights");
 	expect_refused(c, "test-a", "chalet", 20, 21, HX_GUESTS_SELF, 422, "too_few_nights");
 	expect_refused(c, "test-a", "chalet", h + 1, h + 1 + HX_ROTATION, HX_GUESTS_SELF, 422,
-		       "rotation");
+	               "rotation");
 	expect_refused(c, "test-a", "chalet", h, h + 3, HX_GUESTS_SELF, 422, "rotation");
 	expect_refused(c, "test-a", "chalet", h, h + 2 * HX_ROTATION, HX_GUESTS_SELF, 422,
-		       "rotation");
+	               "rotation");
 	expect_refused(c, "test-a", "chalet", HX_LOW1_LAST - 1, HX_LOW2_FIRST + 2, HX_GUESTS_SELF,
-		       422, "season_span");
+	               422, "season_span");
 	expect_refused(c, "test-a", "chalet", HX_HIGH_LAST + 3, HX_HIGH_LAST + 6, HX_GUESTS_SELF,
-		       422, "no_season");
+	               422, "no_season");
 	expect_refused(c, "test-a", "chalet", 20, 23,
-		       "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE
-		       ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}"
-		       ",{\"name\":\"Salma\",\"relation\":\"child\",\"birth_year\":2013}"
-		       ",{\"name\":\"Omar\",\"relation\":\"child\",\"birth_year\":2016}]",
-		       422, "too_many_guests");
+	               "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE
+	               ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}"
+	               ",{\"name\":\"Salma\",\"relation\":\"child\",\"birth_year\":2013}"
+	               ",{\"name\":\"Omar\",\"relation\":\"child\",\"birth_year\":2016}]",
+	               422, "too_many_guests");
 	expect_refused(c, "test-a", "studio", 20, 23,
-		       "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE
-		       ",{\"name\":\"Omar\",\"relation\":\"child\",\"birth_year\":2016}]",
-		       422, "too_many_guests");
+	               "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE
+	               ",{\"name\":\"Omar\",\"relation\":\"child\",\"birth_year\":2016}]",
+	               422, "too_many_guests");
 	expect_refused(c, "test-b", "room", 20, 23, HX_GUESTS_SELF, 422, "too_few_guests");
 	expect_refused(c, "test-a", "chalet", 20, 23,
-		       "[" HX_GUEST_SELF ",{\"name\":\"Zineb\",\"relation\":\"child\"}]", 422,
-		       "guest_not_in_household");
+	               "[" HX_GUEST_SELF ",{\"name\":\"Zineb\",\"relation\":\"child\"}]", 422,
+	               "guest_not_in_household");
 	expect_refused(c, "test-a", "chalet", 20, 23,
-		       "[" HX_GUEST_SELF
-		       ",{\"name\":\"Amina\",\"relation\":\"spouse\",\"birth_year\":1990}]",
-		       422, "guest_not_in_household");
+	               "[" HX_GUEST_SELF
+	               ",{\"name\":\"Amina\",\"relation\":\"spouse\",\"birth_year\":1990}]",
+	               422, "guest_not_in_household");
 	expect_refused(c, "test-a", "chalet", 20, 23,
-		       "[" HX_GUEST_SELF ",{\"name\":\"Amina\",\"relation\":\"child\"}]", 422,
-		       "guest_not_in_household");
+	               "[" HX_GUEST_SELF ",{\"name\":\"Amina\",\"relation\":\"child\"}]", 422,
+	               "guest_not_in_household");
 	expect_refused(c, "test-a", "castle", 20, 23, HX_GUESTS_SELF, 422, "unknown_unit_type");
 
 	/* nothing of that was booked */
@@ -338,7 +338,7 @@ static void last_unit_then_sold_out(void **state)
 		u = jstr(b[i], "unit");
 		assert_non_null(u);
 		assert_true(strcmp(u, "S01") == 0 || strcmp(u, "S02") == 0 ||
-			    strcmp(u, "S03") == 0);
+		            strcmp(u, "S03") == 0);
 		assert_null(strchr(seen, u[2])); /* three different units */
 		seen[i] = u[2];
 	}
@@ -445,9 +445,9 @@ static void guests_match_household_case_insensitively(void **state)
 {
 	struct hc *c = hc_login_ok("200014");
 	json_t *b = book_ok(c, "test-a", "chalet", 80, 82,
-			    "[" HX_GUEST_SELF
-			    ",{\"name\":\"aMiNa\",\"relation\":\"spouse\",\"birth_year\":1982}"
-			    ",{\"name\":\"youssef\",\"relation\":\"child\"}]");
+	                    "[" HX_GUEST_SELF
+	                    ",{\"name\":\"aMiNa\",\"relation\":\"spouse\",\"birth_year\":1982}"
+	                    ",{\"name\":\"youssef\",\"relation\":\"child\"}]");
 
 	assert_int_equal(json_array_size(jget(b, "guests")), 3);
 	json_decref(b);
@@ -457,16 +457,17 @@ static void guests_match_household_case_insensitively(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hold_read_list_and_cancel),
-		cmocka_unit_test(retries_are_idempotent),
-		cmocka_unit_test(amount_follows_category_and_season),
-		cmocka_unit_test(stay_rules_are_422),
-		cmocka_unit_test(overlapping_second_booking_is_422),
-		cmocka_unit_test(last_unit_then_sold_out),
-		cmocka_unit_test(others_bookings_are_404),
-		cmocka_unit_test(guests_match_household_case_insensitively),
+	    cmocka_unit_test(hold_read_list_and_cancel),
+	    cmocka_unit_test(retries_are_idempotent),
+	    cmocka_unit_test(amount_follows_category_and_season),
+	    cmocka_unit_test(stay_rules_are_422),
+	    cmocka_unit_test(overlapping_second_booking_is_422),
+	    cmocka_unit_test(last_unit_then_sold_out),
+	    cmocka_unit_test(others_bookings_are_404),
+	    cmocka_unit_test(guests_match_household_case_insensitively),
 	};
-	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 16};
+	struct hx_opts o = {
+	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 16};
 
 	return hx_main(argc, argv, &o, "booking", tests, sizeof tests / sizeof tests[0]);
 }

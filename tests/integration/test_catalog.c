@@ -13,13 +13,13 @@ static char *avail_path(const char *centre, int from, int to, const char *extra)
 
 	assert_non_null(p);
 	snprintf(p, 256, "/api/v1/centres/%s/availability?from=%s&to=%s%s", centre,
-		 hx_date(from, a, sizeof a), hx_date(to, b, sizeof b), extra ? extra : "");
+	         hx_date(from, a, sizeof a), hx_date(to, b, sizeof b), extra ? extra : "");
 	return p;
 }
 
 /* Checks one night of unit type `ut` in an availability answer. season NULL: outside seasons. */
 static void check_night(json_t *av, const char *ut, int offset, int64_t free_units,
-			const char *season, int64_t price)
+                        const char *season, int64_t price)
 {
 	char night[16];
 	json_t *t = jfind(av, "unit_types", "id", ut);
@@ -122,11 +122,11 @@ static void availability_counts_and_member_prices(void **state)
 	ASSERT_JINT(t, "units", HX_CHALET_UNITS);
 	assert_int_equal(json_array_size(jget(t, "nights")), 3); /* from..to inclusive */
 	check_night(r.json, "chalet", 10, HX_CHALET_UNITS, "a-low1",
-		    hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
+	            hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
 	check_night(r.json, "chalet", 12, HX_CHALET_UNITS, "a-low1",
-		    hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
+	            hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
 	check_night(r.json, "studio", 11, HX_STUDIO_UNITS, "a-low1",
-		    hx_tariff("test-a", "studio", "a-low1", "cat-a"));
+	            hx_tariff("test-a", "studio", "a-low1", "cat-a"));
 	hres_free(&r);
 	hc_free(c);
 
@@ -136,7 +136,7 @@ static void availability_counts_and_member_prices(void **state)
 	EXPECT(r, 200, NULL);
 	ASSERT_JSTR(r.json, "category", "retired");
 	check_night(r.json, "chalet", 11, HX_CHALET_UNITS, "a-low1",
-		    hx_tariff("test-a", "chalet", "a-low1", "retired"));
+	            hx_tariff("test-a", "chalet", "a-low1", "retired"));
 	hres_free(&r);
 	free(p);
 	hc_free(c);
@@ -151,9 +151,9 @@ static void availability_follows_seasons(void **state)
 	hc_do(c, "GET", p, NULL, NULL, &r);
 	EXPECT(r, 200, NULL);
 	check_night(r.json, "chalet", HX_LOW1_LAST, HX_CHALET_UNITS, "a-low1",
-		    hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
+	            hx_tariff("test-a", "chalet", "a-low1", "cat-a"));
 	check_night(r.json, "chalet", HX_LOW2_FIRST, HX_CHALET_UNITS, "a-low2",
-		    hx_tariff("test-a", "chalet", "a-low2", "cat-a"));
+	            hx_tariff("test-a", "chalet", "a-low2", "cat-a"));
 	hres_free(&r);
 	free(p);
 
@@ -161,7 +161,7 @@ static void availability_follows_seasons(void **state)
 	hc_do(c, "GET", p, NULL, NULL, &r);
 	EXPECT(r, 200, NULL);
 	check_night(r.json, "studio", HX_HIGH_LAST, HX_STUDIO_UNITS, "a-high",
-		    hx_tariff("test-a", "studio", "a-high", "cat-a"));
+	            hx_tariff("test-a", "studio", "a-high", "cat-a"));
 	check_night(r.json, "studio", HX_HIGH_LAST + 1, 0, NULL, 0);
 	check_night(r.json, "chalet", HX_HIGH_LAST + 2, 0, NULL, 0);
 	hres_free(&r);
@@ -180,13 +180,13 @@ static void staff_choose_the_category(void **state)
 	EXPECT(r, 200, NULL);
 	ASSERT_JSTR(r.json, "category", "cat-a"); /* the first category */
 	check_night(r.json, "room", 20, HX_ROOM_UNITS, "b-low1",
-		    hx_tariff("test-b", "room", "b-low1", "cat-a"));
+	            hx_tariff("test-b", "room", "b-low1", "cat-a"));
 	hres_free(&r);
 	hc_do(c, "GET", q, NULL, NULL, &r);
 	EXPECT(r, 200, NULL);
 	ASSERT_JSTR(r.json, "category", "retired");
 	check_night(r.json, "room", 21, HX_ROOM_UNITS, "b-low1",
-		    hx_tariff("test-b", "room", "b-low1", "retired"));
+	            hx_tariff("test-b", "room", "b-low1", "retired"));
 	hres_free(&r);
 	free(p);
 	free(q);
@@ -202,8 +202,8 @@ static void window_is_capped_at_92_nights(void **state)
 
 	hc_do(c, "GET", p, NULL, NULL, &r);
 	EXPECT(r, 200, NULL);
-	assert_int_equal(json_array_size(jget(jfind(r.json, "unit_types", "id", "chalet"), "nights")),
-			 92);
+	assert_int_equal(
+	    json_array_size(jget(jfind(r.json, "unit_types", "id", "chalet"), "nights")), 92);
 	hres_free(&r);
 	hc_do(c, "GET", q, NULL, NULL, &r);
 	EXPECT(r, 400, "bad_request");
@@ -216,13 +216,13 @@ static void window_is_capped_at_92_nights(void **state)
 static void bad_queries_are_400(void **state)
 {
 	static const char *const bad[] = {
-		"/api/v1/centres/test-a/availability?from=2027-02-30&to=2027-03-02",
-		"/api/v1/centres/test-a/availability?from=2027-13-01&to=2027-12-03",
-		"/api/v1/centres/test-a/availability?from=tomorrow&to=2027-03-02",
-		"/api/v1/centres/test-a/availability?from=2027-03-02",
-		"/api/v1/centres/test-a/availability?to=2027-03-02",
-		"/api/v1/centres/test-a/availability?from=2027-03-05&to=2027-03-02",
-		"/api/v1/centres/test-a/availability?from=2027-3-1&to=2027-3-2",
+	    "/api/v1/centres/test-a/availability?from=2027-02-30&to=2027-03-02",
+	    "/api/v1/centres/test-a/availability?from=2027-13-01&to=2027-12-03",
+	    "/api/v1/centres/test-a/availability?from=tomorrow&to=2027-03-02",
+	    "/api/v1/centres/test-a/availability?from=2027-03-02",
+	    "/api/v1/centres/test-a/availability?to=2027-03-02",
+	    "/api/v1/centres/test-a/availability?from=2027-03-05&to=2027-03-02",
+	    "/api/v1/centres/test-a/availability?from=2027-3-1&to=2027-3-2",
 	};
 	struct hc *c = hc_login_ok("200001");
 	struct hres r;
@@ -259,13 +259,13 @@ static void unknown_centre_is_404_and_login_is_needed(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(centres_are_listed_without_login),
-		cmocka_unit_test(availability_counts_and_member_prices),
-		cmocka_unit_test(availability_follows_seasons),
-		cmocka_unit_test(staff_choose_the_category),
-		cmocka_unit_test(window_is_capped_at_92_nights),
-		cmocka_unit_test(bad_queries_are_400),
-		cmocka_unit_test(unknown_centre_is_404_and_login_is_needed),
+	    cmocka_unit_test(centres_are_listed_without_login),
+	    cmocka_unit_test(availability_counts_and_member_prices),
+	    cmocka_unit_test(availability_follows_seasons),
+	    cmocka_unit_test(staff_choose_the_category),
+	    cmocka_unit_test(window_is_capped_at_92_nights),
+	    cmocka_unit_test(bad_queries_are_400),
+	    cmocka_unit_test(unknown_centre_is_404_and_login_is_needed),
 	};
 	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 3};
 

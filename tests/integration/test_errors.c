@@ -18,7 +18,7 @@
 static void unknown_routes_are_404(void **state)
 {
 	static const char *const paths[] = {"/api/v1/nope", "/api/v2/centres",
-					    "/api/v1/centres/test-a/nope", "/api/v1/bookings/1/x"};
+	                                    "/api/v1/centres/test-a/nope", "/api/v1/bookings/1/x"};
 	struct hc *c = hc_login_ok("200001");
 	struct hc *anon = hc_new(HX);
 	struct hres r;
@@ -102,11 +102,11 @@ static char *head_only(const char *cookie, const char *csrf, size_t length)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	len = snprintf(req, sizeof req,
-		       "POST /api/v1/bookings HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-		       "Cookie: estiva_session=%s\r\nX-CSRF-Token: %s\r\n"
-		       "Idempotency-Key: itest-413\r\nContent-Type: application/json\r\n"
-		       "Content-Length: %zu\r\n\r\n",
-		       hx_port(HX), cookie, csrf, length);
+	               "POST /api/v1/bookings HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	               "Cookie: estiva_session=%s\r\nX-CSRF-Token: %s\r\n"
+	               "Idempotency-Key: itest-413\r\nContent-Type: application/json\r\n"
+	               "Content-Length: %zu\r\n\r\n",
+	               hx_port(HX), cookie, csrf, length);
 	assert_true(len > 0 && (size_t)len < sizeof req);
 	assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
 
@@ -151,8 +151,9 @@ static void oversized_body_is_413_before_it_is_read(void **state)
 	assert_int_equal(hc_session_cookie(c, cookie, sizeof cookie), 0);
 	resp = head_only(cookie, hc_csrf(c), n);
 	if (resp == NULL) {
-		fprintf(stderr, "no answer to a 10k Content-Length without a body: the server waits "
-				"to read it\n");
+		fprintf(stderr,
+		        "no answer to a 10k Content-Length without a body: the server waits "
+		        "to read it\n");
 		fail();
 	}
 	if (strncmp(resp, "HTTP/1.1 413", 12) != 0 || strstr(resp, "body_too_large") == NULL) {
@@ -201,7 +202,7 @@ static void non_json_body_is_415(void **state)
 	char *body = hx_booking_body("test-a", "chalet", 10, 12, HX_GUESTS_SELF);
 	struct hreq text = {.idem = "itest-415", .content_type = "text/plain"};
 	struct hreq form = {.idem = "itest-415b",
-			    .content_type = "application/x-www-form-urlencoded"};
+	                    .content_type = "application/x-www-form-urlencoded"};
 
 	hc_do(c, "POST", "/api/v1/bookings", body, &text, &r);
 	EXPECT(r, 415, "unsupported_media_type");
@@ -221,7 +222,7 @@ static void non_json_body_is_415(void **state)
 static void malformed_json_is_400(void **state)
 {
 	static const char *const bad[] = {"{\"centre\": \"test-a\",", "not json", "[1, 2",
-					  "{\"centre\": \"test-a\"} trailing"};
+	                                  "{\"centre\": \"test-a\"} trailing"};
 	struct hc *c = hc_login_ok("200002");
 	struct hres r;
 	char key[64];
@@ -273,12 +274,12 @@ static void health_and_metrics(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(unknown_routes_are_404),
-		cmocka_unit_test(wrong_methods_are_405_with_allow),
-		cmocka_unit_test(oversized_body_is_413_before_it_is_read),
-		cmocka_unit_test(non_json_body_is_415),
-		cmocka_unit_test(malformed_json_is_400),
-		cmocka_unit_test(health_and_metrics),
+	    cmocka_unit_test(unknown_routes_are_404),
+	    cmocka_unit_test(wrong_methods_are_405_with_allow),
+	    cmocka_unit_test(oversized_body_is_413_before_it_is_read),
+	    cmocka_unit_test(non_json_body_is_415),
+	    cmocka_unit_test(malformed_json_is_400),
+	    cmocka_unit_test(health_and_metrics),
 	};
 	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "4k", .members = 3};
 

@@ -50,8 +50,8 @@ static void held_bookings_expire_by_themselves(void **state)
 
 		m[i] = hc_login_ok(hx_member(i + 1, num, sizeof num));
 		hc_book(m[i], "test-a", "studio", 10, 12,
-			i == 1 ? "[{\"name\":\"Ahmed\",\"relation\":\"self\"}]" : HX_GUESTS_SELF,
-			&r);
+		        i == 1 ? "[{\"name\":\"Ahmed\",\"relation\":\"self\"}]" : HX_GUESTS_SELF,
+		        &r);
 		EXPECT(r, 201, NULL);
 		ASSERT_JSTR(r.json, "status", "held");
 		id[i] = jint(r.json, "id");
@@ -82,7 +82,7 @@ static void held_bookings_expire_by_themselves(void **state)
 	}
 	if (expired != 3) {
 		fprintf(stderr, "after %d s only %d of 3 holds expired (last status %s)\n", WAIT_S,
-			expired, status);
+		        expired, status);
 		fail();
 	}
 
@@ -104,9 +104,10 @@ static void held_bookings_expire_by_themselves(void **state)
 		long long n = -1;
 
 		snprintf(sql, sizeof sql,
-			 "SELECT count(*) FROM audit WHERE entity = 'booking' AND action LIKE '%%expire%%'"
-			 " AND entity_id IN (%lld, %lld, %lld)",
-			 (long long)id[0], (long long)id[1], (long long)id[2]);
+		         "SELECT count(*) FROM audit WHERE entity = 'booking' AND action LIKE "
+		         "'%%expire%%'"
+		         " AND entity_id IN (%lld, %lld, %lld)",
+		         (long long)id[0], (long long)id[1], (long long)id[2]);
 		assert_int_equal(hx_db_int(sql, &n), 0);
 		assert_int_equal(n, 3);
 	}
@@ -138,7 +139,7 @@ static void held_bookings_expire_by_themselves(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(held_bookings_expire_by_themselves),
+	    cmocka_unit_test(held_bookings_expire_by_themselves),
 	};
 	struct hx_opts o = {.hold = "2s", .sweep_interval = "1s", .body_max = "64k", .members = 5};
 

@@ -46,7 +46,7 @@ static void run_all(struct hres res[RACERS])
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		assert_int_equal(curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c),
-				 CURLE_OK);
+		                 CURLE_OK);
 		i = racer_index(c);
 		assert_true(i >= 0);
 		assert_int_equal(curl_multi_remove_handle(multi, msg->easy_handle), CURLM_OK);
@@ -59,7 +59,7 @@ static void run_all(struct hres res[RACERS])
 /* Every racer posts its own booking at the same time; every answer must be 201 or 409 sold_out;
  * units[] and winners[] get the units won and the racers who won them. */
 static void fire(const char *centre, const char *ut, int arrival, const int *stagger, int nights,
-		 const char *guests, int *won, int *sold_out, char units[][8], int *winners)
+                 const char *guests, int *won, int *sold_out, char units[][8], int *winners)
 {
 	static struct hres res[RACERS];
 	char *bodies[RACERS];
@@ -82,8 +82,8 @@ static void fire(const char *centre, const char *ut, int arrival, const int *sta
 
 		bodies[i] = hx_booking_body(centre, ut, a, a + nights, guests);
 		assert_non_null(bodies[i]);
-		assert_int_equal(
-			hc_prepare(racer[i], "POST", "/api/v1/bookings", bodies[i], &rq), 0);
+		assert_int_equal(hc_prepare(racer[i], "POST", "/api/v1/bookings", bodies[i], &rq),
+		                 0);
 	}
 	run_all(res);
 	for (i = 0; i < RACERS; i++) {
@@ -172,38 +172,40 @@ static void database_never_double_books(void **state)
 
 	/* two live bookings on one unit with overlapping [arrival, departure) */
 	assert_int_equal(hx_db_int("SELECT count(*) FROM bookings a JOIN bookings b "
-				   "ON a.unit = b.unit AND a.id < b.id "
-				   "WHERE a.status IN ('held', 'confirmed') "
-				   "AND b.status IN ('held', 'confirmed') "
-				   "AND a.arrival < b.departure AND b.arrival < a.departure",
-				   &n),
-			 0);
+	                           "ON a.unit = b.unit AND a.id < b.id "
+	                           "WHERE a.status IN ('held', 'confirmed') "
+	                           "AND b.status IN ('held', 'confirmed') "
+	                           "AND a.arrival < b.departure AND b.arrival < a.departure",
+	                           &n),
+	                 0);
 	assert_int_equal(n, 0);
 	/* the per-night claims (booking_nights, see server/db.c) match the live bookings exactly */
-	assert_int_equal(hx_db_int("SELECT count(*) FROM booking_nights n JOIN bookings b "
-				   "ON b.id = n.booking "
-				   "WHERE b.status NOT IN ('held', 'confirmed') OR n.unit != b.unit",
-				   &n),
-			 0);
+	assert_int_equal(
+	    hx_db_int("SELECT count(*) FROM booking_nights n JOIN bookings b "
+	              "ON b.id = n.booking "
+	              "WHERE b.status NOT IN ('held', 'confirmed') OR n.unit != b.unit",
+	              &n),
+	    0);
 	assert_int_equal(n, 0);
-	assert_int_equal(hx_db_int("SELECT (SELECT count(*) FROM booking_nights) - "
-				   "(SELECT coalesce(sum(julianday(departure) - julianday(arrival)), 0) "
-				   "FROM bookings WHERE status IN ('held', 'confirmed'))",
-				   &n),
-			 0);
+	assert_int_equal(
+	    hx_db_int("SELECT (SELECT count(*) FROM booking_nights) - "
+	              "(SELECT coalesce(sum(julianday(departure) - julianday(arrival)), 0) "
+	              "FROM bookings WHERE status IN ('held', 'confirmed'))",
+	              &n),
+	    0);
 	assert_int_equal(n, 0);
 	/* and exactly the winners are live */
 	assert_int_equal(hx_db_int("SELECT count(*) FROM bookings "
-				   "WHERE status IN ('held', 'confirmed')",
-				   &n),
-			 0);
+	                           "WHERE status IN ('held', 'confirmed')",
+	                           &n),
+	                 0);
 	assert_int_equal(n, 2 * HX_STUDIO_UNITS);
 
 	/* the availability agrees: nothing left on the first raced stay; on the staggered one,
 	 * each night has the units not taken by a winner's stay */
 	c = racer[0];
 	snprintf(path, sizeof path, "/api/v1/centres/test-a/availability?from=%s&to=%s",
-		 hx_date(29, d1, sizeof d1), hx_date(55, d2, sizeof d2));
+	         hx_date(29, d1, sizeof d1), hx_date(55, d2, sizeof d2));
 	hc_do(c, "GET", path, NULL, NULL, &r);
 	EXPECT(r, 200, NULL);
 	for (offset = 29; offset <= 55; offset++) {
@@ -243,14 +245,14 @@ static void log_everyone_out(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(log_everyone_in),
-		cmocka_unit_test(same_stay_exactly_three_win),
-		cmocka_unit_test(overlapping_stays_exactly_three_win),
-		cmocka_unit_test(database_never_double_books),
-		cmocka_unit_test(log_everyone_out),
+	    cmocka_unit_test(log_everyone_in),
+	    cmocka_unit_test(same_stay_exactly_three_win),
+	    cmocka_unit_test(overlapping_stays_exactly_three_win),
+	    cmocka_unit_test(database_never_double_books),
+	    cmocka_unit_test(log_everyone_out),
 	};
-	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k",
-			    .members = RACERS};
+	struct hx_opts o = {
+	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = RACERS};
 
 	return hx_main(argc, argv, &o, "race", tests, sizeof tests / sizeof tests[0]);
 }

@@ -34,7 +34,7 @@ static void same_json(json_t *before, json_t *after, const char *what)
 		char *b = json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS);
 
 		fprintf(stderr, "%s changed across the restart:\nbefore %s\nafter  %s\n", what,
-			a ? a : "", b ? b : "");
+		        a ? a : "", b ? b : "");
 		free(a);
 		free(b);
 		fail();
@@ -42,7 +42,7 @@ static void same_json(json_t *before, json_t *after, const char *what)
 }
 
 static int64_t book(struct hc *c, const char *centre, const char *ut, int arr, int dep,
-		    const char *guests)
+                    const char *guests)
 {
 	struct hres r;
 	int64_t id;
@@ -55,12 +55,23 @@ static int64_t book(struct hc *c, const char *centre, const char *ut, int arr, i
 	return id;
 }
 
+/* Free units of unit type ut on night `offset` in an availability answer. */
+static int64_t free_in(json_t *avail, const char *ut, int offset)
+{
+	char d[16];
+	json_t *n = jfind(jfind(avail, "unit_types", "id", ut), "nights", "night",
+	                  hx_date(offset, d, sizeof d));
+
+	assert_non_null(n);
+	return jint(n, "free");
+}
+
 static void bookings_survive_a_restart(void **state)
 {
 	struct snap s[NB] = {{"200001", 0, NULL},
-			     {"200001", 0, NULL},
-			     {HX_RETIRED_MEMBER, 0, NULL},
-			     {"200003", 0, NULL}};
+	                     {"200001", 0, NULL},
+	                     {HX_RETIRED_MEMBER, 0, NULL},
+	                     {"200003", 0, NULL}};
 	struct hc *c[NB];
 	json_t *list, *avail, *avail_b;
 	char path[256], a[16], b[16], avail_path[256], avail_b_path[256];
@@ -73,7 +84,7 @@ static void bookings_survive_a_restart(void **state)
 	s[0].id = book(c[0], "test-a", "chalet", 10, 13, HX_GUESTS_SELF);
 	s[1].id = book(c[1], "test-a", "chalet", 20, 22, HX_GUESTS_COUPLE);
 	s[2].id = book(c[2], "test-a", "studio", 10, 12,
-		       "[{\"name\":\"Ahmed\",\"relation\":\"self\",\"birth_year\":1955}]");
+	               "[{\"name\":\"Ahmed\",\"relation\":\"self\",\"birth_year\":1955}]");
 	s[3].id = book(c[3], "test-b", "room", 10, 12, HX_GUESTS_COUPLE);
 	snprintf(path, sizeof path, "/api/v1/bookings/%lld/cancel", (long long)s[1].id);
 	hc_do(c[1], "POST", path, "{}", NULL, &r);
@@ -90,14 +101,19 @@ static void bookings_survive_a_restart(void **state)
 	ASSERT_JSTR(s[0].booking, "status", "held");
 	list = get_json(c[0], "/api/v1/bookings");
 	assert_int_equal(json_array_size(jget(list, "bookings")), 2);
-	snprintf(avail_path, sizeof avail_path,
-		 "/api/v1/centres/test-a/availability?from=%s&to=%s", hx_date(9, a, sizeof a),
-		 hx_date(22, b, sizeof b));
+	snprintf(avail_path, sizeof avail_path, "/api/v1/centres/test-a/availability?from=%s&to=%s",
+	         hx_date(9, a, sizeof a), hx_date(22, b, sizeof b));
 	snprintf(avail_b_path, sizeof avail_b_path,
-		 "/api/v1/centres/test-b/availability?from=%s&to=%s", hx_date(9, a, sizeof a),
-		 hx_date(13, b, sizeof b));
+	         "/api/v1/centres/test-b/availability?from=%s&to=%s", hx_date(9, a, sizeof a),
+	         hx_date(13, b, sizeof b));
 	avail = get_json(c[0], avail_path);
 	avail_b = get_json(c[0], avail_b_path);
+	/* what the snapshot says: held stays take a unit, the cancelled one gave it back */
+	assert_int_equal(free_in(avail, "chalet", 10), HX_CHALET_UNITS - 1);
+	assert_int_equal(free_in(avail, "chalet", 13), HX_CHALET_UNITS);
+	assert_int_equal(free_in(avail, "chalet", 20), HX_CHALET_UNITS);
+	assert_int_equal(free_in(avail, "studio", 11), HX_STUDIO_UNITS - 1);
+	assert_int_equal(free_in(avail_b, "room", 10), HX_ROOM_UNITS - 1);
 	for (i = 0; i < NB; i++)
 		hc_free(c[i]);
 
@@ -176,8 +192,8 @@ static void second_restart_is_clean_too(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(bookings_survive_a_restart),
-		cmocka_unit_test(second_restart_is_clean_too),
+	    cmocka_unit_test(bookings_survive_a_restart),
+	    cmocka_unit_test(second_restart_is_clean_too),
 	};
 	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 4};
 

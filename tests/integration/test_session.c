@@ -238,8 +238,9 @@ static void unsafe_requests_need_the_csrf_token(void **state)
 	char key[64];
 	char *body = hx_booking_body("test-a", "chalet", 10, 12, HX_GUESTS_SELF);
 	struct hreq no_token = {.idem = hx_key(key, sizeof key), .csrf = ""};
-	struct hreq wrong = {.idem = key,
-			     .csrf = "0000000000000000000000000000000000000000000000000000000000000000"};
+	struct hreq wrong = {
+	    .idem = key,
+	    .csrf = "0000000000000000000000000000000000000000000000000000000000000000"};
 	struct hreq foreign = {.idem = key, .csrf = hc_csrf(d)}; /* another session's token */
 
 	assert_non_null(body);
@@ -306,20 +307,52 @@ static void repeated_failures_are_slowed_down(void **state)
 	hc_free(c);
 }
 
+static void many_failures_from_one_address_are_slowed_down(void **state)
+{
+	/* the tests above already failed about 8 logins from 127.0.0.1; each of these accounts
+	 * fails once only, so only the per-address limit (20) can stop them */
+	struct hc *c = hc_new(HX);
+	struct hres r;
+	char account[16];
+	int i, refused_401 = 0, slowed = 0;
+
+	for (i = 0; i < 25 && !slowed; i++) {
+		snprintf(account, sizeof account, "29%04d", i);
+		hc_login(c, account, "wrong-password", &r);
+		if (r.status == 429) {
+			EXPECT(r, 429, "too_many_attempts");
+			slowed = 1;
+		} else {
+			EXPECT(r, 401, "bad_credentials");
+			refused_401++;
+		}
+		hres_free(&r);
+	}
+	assert_true(slowed);
+	assert_true(refused_401 >= 10); /* not before the address limit */
+	/* now the address is slowed down: a good login of an untouched account too */
+	hc_login(c, "200008", HX_PASSWORD, &r);
+	EXPECT(r, 429, "too_many_attempts");
+	hres_free(&r);
+	hc_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(login_ok_sets_strict_session_cookie),
-		cmocka_unit_test(bad_password_and_unknown_member_are_401),
-		cmocka_unit_test(login_body_errors_are_400),
-		cmocka_unit_test(me_returns_member_and_household),
-		cmocka_unit_test(me_without_session_is_401),
-		cmocka_unit_test(staff_login_and_me),
-		cmocka_unit_test(logout_ends_the_session),
-		cmocka_unit_test(unsafe_requests_need_the_csrf_token),
-		cmocka_unit_test(repeated_failures_are_slowed_down),
+	    cmocka_unit_test(login_ok_sets_strict_session_cookie),
+	    cmocka_unit_test(bad_password_and_unknown_member_are_401),
+	    cmocka_unit_test(login_body_errors_are_400),
+	    cmocka_unit_test(me_returns_member_and_household),
+	    cmocka_unit_test(me_without_session_is_401),
+	    cmocka_unit_test(staff_login_and_me),
+	    cmocka_unit_test(logout_ends_the_session),
+	    cmocka_unit_test(unsafe_requests_need_the_csrf_token),
+	    cmocka_unit_test(repeated_failures_are_slowed_down),
+	    cmocka_unit_test(many_failures_from_one_address_are_slowed_down),
 	};
-	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 10};
+	struct hx_opts o = {
+	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 10};
 
 	return hx_main(argc, argv, &o, "session", tests, sizeof tests / sizeof tests[0]);
 }
