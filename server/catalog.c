@@ -90,9 +90,15 @@ static int copy_name(struct conf_ctx *ctx, char *dst, const char *value)
 
 /* ---- categories.ini ---- */
 
+struct categories_parse {
+	struct catalog *cat;
+	int seq; /* section_seq of the section being read */
+};
+
 static int categories_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
 {
-	struct catalog *cat = ctx->user;
+	struct categories_parse *cp = ctx->user;
+	struct catalog *cat = cp->cat;
 	struct category *k;
 	const char *id;
 
@@ -101,8 +107,8 @@ static int categories_line(struct conf_ctx *ctx, const char *section, const char
 	id = section + 9;
 	if (!conf_valid_id(id, ID_MAX))
 		return conf_error(ctx, 0, "bad category id \"%s\" (use a-z, 0-9 and -)", id);
-	k = cat->ncategories ? &cat->categories[cat->ncategories - 1] : NULL;
-	if (!k || strcmp(k->id, id)) {
+	if (ctx->section_seq != cp->seq) {
+		cp->seq = ctx->section_seq;
 		if (catalog_category(cat, id) >= 0)
 			return conf_error(ctx, 0, "category \"%s\" defined twice", id);
 		if (cat->ncategories >= MAX_CATEGORIES)
@@ -110,6 +116,7 @@ static int categories_line(struct conf_ctx *ctx, const char *section, const char
 		k = &cat->categories[cat->ncategories++];
 		snprintf(k->id, sizeof(k->id), "%s", id);
 	}
+	k = &cat->categories[cat->ncategories - 1];
 	if (!strcmp(name, "name_fr"))
 		return copy_name(ctx, k->name_fr, value);
 	if (!strcmp(name, "name_ar"))
@@ -119,8 +126,10 @@ static int categories_line(struct conf_ctx *ctx, const char *section, const char
 
 int catalog_read_categories(const char *path, struct catalog *cat, char *err, size_t errlen)
 {
+	struct categories_parse cp = {cat, 0};
+
 	cat->ncategories = 0;
-	if (conf_read_file(path, categories_line, cat, err, errlen) < 0)
+	if (conf_read_file(path, categories_line, &cp, err, errlen) < 0)
 		return -1;
 	if (cat->ncategories == 0) {
 		snprintf(err, errlen, "%s: no [category ID] section", path);
@@ -147,7 +156,7 @@ struct tariff_line {
 struct centre_parse {
 	struct centre *c;
 	const struct catalog *cat;
-	char section[128];
+	int seq; /* section_seq of the section being read */
 	int centre_line;
 	int type_line[MAX_UNIT_TYPES];
 	int season_line[MAX_SEASONS];
@@ -266,10 +275,9 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 {
 	struct centre_parse *cp = ctx->user;
 	struct centre *c = cp->c;
-	int new_section = strcmp(cp->section, section) != 0;
+	int new_section = ctx->section_seq != cp->seq;
 
-	if (new_section)
-		snprintf(cp->section, sizeof(cp->section), "%s", section);
+	cp->seq = ctx->section_seq;
 
 	if (!strcmp(section, "centre")) {
 		if (new_section && cp->centre_line)
@@ -503,10 +511,11 @@ static int centre_check(struct conf_ctx *ctx, struct centre_parse *cp)
 int catalog_read_centre(const char *path, const struct catalog *cat, struct centre *c, char *err, size_t errlen)
 {
 	struct centre_parse cp;
-	struct conf_ctx ctx = {path, 0, err, errlen, 0, &cp};
+	struct conf_ctx ctx = {path, 0, err, errlen, 0, &cp, 0, 0};
 	int rc;
 
 	memset(&cp, 0, sizeof(cp));
+	memset(c->tariff, 0xff, sizeof(c->tariff)); /* -1: no tariff yet */
 	cp.c = c;
 	cp.cat = cat;
 	rc = conf_read_file(path, centre_line, &cp, err, errlen);

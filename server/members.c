@@ -41,10 +41,10 @@ static int csv_record(const char *text, size_t len, size_t *pos, int *line, char
 			inq = quoted = 1;
 			continue;
 		} else if (ch == ',') {
-			if (++nf >= maxf)
-				return -1;
+			/* fields past maxf are counted, not stored */
+			if (++nf < maxf)
+				fields[nf][0] = '\0';
 			fl = quoted = 0;
-			fields[nf][0] = '\0';
 			continue;
 		} else if (ch == '\r' && i + 1 < len && text[i + 1] == '\n') {
 			continue;
@@ -54,6 +54,8 @@ static int csv_record(const char *text, size_t len, size_t *pos, int *line, char
 		} else if (quoted) {
 			return -1; /* text after a closing quote */
 		}
+		if (nf >= maxf)
+			continue;
 		if (fl + 1 >= NAME_MAX_LEN * 2)
 			return -1;
 		fields[nf][fl++] = ch;
@@ -73,6 +75,8 @@ static int valid_utf8_text(const char *s)
 	return 1;
 }
 
+static int valid_utf8_text(const char *s);
+
 static int parse_person(const char *item, char *name, size_t namelen, int *year)
 {
 	const char *slash = strchr(item, '/');
@@ -80,9 +84,10 @@ static int parse_person(const char *item, char *name, size_t namelen, int *year)
 	long y;
 
 	*year = 0;
-	while (n && item[n - 1] == ' ')
+	/* items may be spread over lines inside a quoted field: trim all blanks around them */
+	while (n && strchr(" \t\r\n", item[n - 1]))
 		n--;
-	while (n && *item == ' ') {
+	while (n && strchr(" \t\r\n", *item)) {
 		item++;
 		n--;
 	}
@@ -90,6 +95,8 @@ static int parse_person(const char *item, char *name, size_t namelen, int *year)
 		return -1;
 	memcpy(name, item, n);
 	name[n] = '\0';
+	if (!valid_utf8_text(name))
+		return -1;
 	if (slash) {
 		if (conf_parse_long(slash + 1, 1900, 2100, &y) < 0)
 			return -1;
@@ -105,6 +112,8 @@ static int add_household(struct member_row *m, const char *item, const char *rel
 	if (parse_person(item, m->household[m->nhousehold].name, NAME_MAX_LEN,
 			 &m->household[m->nhousehold].birth_year) < 0)
 		return -1;
+	if (!strcmp(relation, "child") && !m->household[m->nhousehold].birth_year)
+		return -1; /* a child's birth year decides what the child may book and pay */
 	snprintf(m->household[m->nhousehold].relation, sizeof(m->household[0].relation), "%s", relation);
 	m->nhousehold++;
 	return 0;
@@ -206,7 +215,7 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 	while (pos < len) {
 		line++;
 		start = line;
-		nf = csv_record(text, len, &pos, &line, f, CSV_COLUMNS + 1);
+		nf = csv_record(text, len, &pos, &line, f, CSV_COLUMNS);
 		if (nf == 1 && f[0][0] == '\0')
 			continue; /* blank line */
 		if (nf < 0) {

@@ -83,9 +83,12 @@ const char *stay_strerror(enum stay_err e)
 int stay_price(const struct centre *c, int type, int season, int category, int32_t arrival, int32_t departure,
 	       int64_t *centimes)
 {
-	int64_t per_night = c->tariff[type][season][category];
+	int64_t per_night;
 
-	if (per_night < 0 || category < 0)
+	if (category < 0 || category >= MAX_CATEGORIES || type < 0 || season < 0)
+		return -1;
+	per_night = c->tariff[type][season][category];
+	if (per_night < 0)
 		return -1;
 	*centimes = per_night * (int64_t)(departure - arrival);
 	return 0;

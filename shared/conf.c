@@ -167,6 +167,15 @@ static char *conf_reader(char *str, int num, void *stream)
 		return NULL;
 	cs->ctx->line++;
 	n = strlen(r);
+	{
+		const char *p = r;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[') {
+			cs->ctx->section_seq++;
+			cs->ctx->section_line = cs->ctx->line;
+		}
+	}
 	if (n == (size_t)num - 1 && r[n - 1] != '\n' && !feof(cs->f)) {
 		conf_error(cs->ctx, 0, "line longer than %d bytes", num - 2);
 		return NULL;
@@ -205,7 +214,7 @@ int conf_error(struct conf_ctx *ctx, int line, const char *fmt, ...)
 
 int conf_read_file(const char *path, conf_handler fn, void *user, char *err, size_t errlen)
 {
-	struct conf_ctx ctx = {path, 0, err, errlen, 0, user};
+	struct conf_ctx ctx = {path, 0, err, errlen, 0, user, 0, 0};
 	struct conf_stream cs = {NULL, &ctx, fn};
 	int r;
 

@@ -26,6 +26,8 @@ struct conf_ctx {
 	size_t errlen;
 	int failed;
 	void *user;
+	int section_seq;  /* counts [section] header lines: a repeated header is a new section */
+	int section_line; /* line of the latest [section] header */
 };
 /* Called for each name = value; return 1 to go on, or conf_error(...) (which returns 0). */
 typedef int (*conf_handler)(struct conf_ctx *ctx, const char *section, const char *name,

@@ -215,6 +215,18 @@ static void retries_are_idempotent(void **state)
 	/* none of the refused requests booked anything */
 	assert_int_equal(free_on(c, "test-a", "chalet", 32), HX_CHALET_UNITS - 1);
 
+	/* keys belong to one member: another member's same key is a new booking of their own */
+	{
+		struct hc *d = hc_login_ok("200016");
+
+		hc_do(d, "POST", "/api/v1/bookings", body, &rq, &r);
+		EXPECT(r, 201, NULL);
+		assert_true(jint(r.json, "id") != jint(r1.json, "id"));
+		hres_free(&r);
+		assert_int_equal(free_on(c, "test-a", "chalet", 32), HX_CHALET_UNITS - 2);
+		hc_free(d);
+	}
+
 	hres_free(&r1);
 	hres_free(&r2);
 	free(body);

@@ -216,6 +216,15 @@ static void non_json_body_is_415(void **state)
 	EXPECT(r, 200, NULL);
 	assert_int_equal(json_array_size(jget(r.json, "bookings")), 0);
 	hres_free(&r);
+
+	/* JSON with a charset parameter is JSON */
+	body = hx_booking_body("test-a", "chalet", 10, 12, HX_GUESTS_SELF);
+	text.idem = "itest-415c";
+	text.content_type = "application/json; charset=utf-8";
+	hc_do(c, "POST", "/api/v1/bookings", body, &text, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	free(body);
 	hc_free(c);
 }
 

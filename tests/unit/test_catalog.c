@@ -1,6 +1,7 @@
-/* test_catalog.c: reading the catalog configuration (server/catalog.c: categories.ini and centre files)
- * and the server configuration (server/config.c) from temporary files: a good file and its values, then
- * tables of broken files, each with the exact "FILE:LINE: " its error must start with. */
+/* test_catalog.c: reading the catalog configuration (server/catalog.c: categories.ini and centre
+ * files) and the server configuration (server/config.c) from temporary files: a good file and its
+ * values, then tables of broken files, each with the exact "FILE:LINE: " its error must start with.
+ */
 #include "unit_util.h"
 
 #include <limits.h>
@@ -13,10 +14,10 @@
 
 /* ---- files made from a template by replacing one of its lines ---- */
 
-/* The template's lines, each ended by eol, with line `line` (1-based; 0 for none) replaced by `with`
- * (which may hold several lines separated by "\n"). malloc'd. */
+/* The template's lines, each ended by eol, with line `line` (1-based; 0 for none) replaced by
+ * `with` (which may hold several lines separated by "\n"). malloc'd. */
 static char *from_template(const char *const *lines, size_t nlines, size_t line, const char *with,
-			   const char *eol)
+                           const char *eol)
 {
 	size_t len = 1;
 	char *text, *p;
@@ -40,7 +41,8 @@ static char *from_template(const char *const *lines, size_t nlines, size_t line,
 	return text;
 }
 
-/* Checks that err starts with "PATH:LINE: " (or "PATH: " when line is 0) and holds phrase after it. */
+/* Checks that err starts with "PATH:LINE: " (or "PATH: " when line is 0) and holds phrase after it.
+ */
 static int error_is(const char *err, const char *path, int line, const char *phrase)
 {
 	char prefix[4200];
@@ -49,80 +51,85 @@ static int error_is(const char *err, const char *path, int line, const char *phr
 		snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
 	else
 		snprintf(prefix, sizeof(prefix), "%s: ", path);
-	return strncmp(err, prefix, strlen(prefix)) == 0 && strstr(err + strlen(prefix), phrase) != NULL;
+	return strncmp(err, prefix, strlen(prefix)) == 0 &&
+	       strstr(err + strlen(prefix), phrase) != NULL;
 }
 
 static const char *const categories_lines[] = {
-	/* 1 */ "; member categories",
-	/* 2 */ "[category cat-a]",
-	/* 3 */ "name_fr = \xc3\x89" "chelles 1 \xc3\xa0 6",
-	/* 4 */ "name_ar = \xd8\xa7\xd9\x84\xd8\xb3\xd9\x84\xd8\xa7\xd9\x84\xd9\x85 1-6",
-	/* 5 */ "",
-	/* 6 */ "[category retired]",
-	/* 7 */ "name_fr = Retrait\xc3\xa9s",
-	/* 8 */ "name_ar = \xd8\xa7\xd9\x84\xd9\x85\xd8\xaa\xd9\x82\xd8\xa7\xd8\xb9\xd8\xaf\xd9\x88\xd9\x86",
+    /* 1 */ "; member categories",
+    /* 2 */ "[category cat-a]",
+    /* 3 */
+    "name_fr = \xc3\x89"
+    "chelles 1 \xc3\xa0 6",
+    /* 4 */ "name_ar = \xd8\xa7\xd9\x84\xd8\xb3\xd9\x84\xd8\xa7\xd9\x84\xd9\x85 1-6",
+    /* 5 */ "",
+    /* 6 */ "[category retired]",
+    /* 7 */ "name_fr = Retrait\xc3\xa9s",
+    /* 8 */
+    "name_ar = \xd8\xa7\xd9\x84\xd9\x85\xd8\xaa\xd9\x82\xd8\xa7\xd8\xb9\xd8\xaf\xd9\x88\xd9\x86",
 };
 
-#define LONG_NAME /* 130 bytes */                                                                   \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"                                                                         \
+#define LONG_NAME /* 130 bytes */                                                                  \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"                        \
 	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 #define TOO_LONG_LINE                                                                              \
-	"name_fr = " LONG_NAME "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" /* 200 bytes */
+	"name_fr = " LONG_NAME                                                                     \
+	"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" /* 200 bytes */
 
 static const char *const centre_lines[] = {
-	/*  1 */ "; Centre Al Arz (unit test)",
-	/*  2 */ "[centre]",
-	/*  3 */ "id = al-arz",
-	/*  4 */ "name_fr = Centre Al Arz",
-	/*  5 */ "name_ar = \xd9\x85\xd8\xb1\xd9\x83\xd8\xb2 \xd8\xa7\xd9\x84\xd8\xa3\xd8\xb1\xd8\xb2",
-	/*  6 */ "city_fr = Ifrane",
-	/*  7 */ "city_ar = \xd8\xa5\xd9\x81\xd8\xb1\xd8\xa7\xd9\x86",
-	/*  8 */ "check_in = 15:00",
-	/*  9 */ "check_out = 11:00",
-	/* 10 */ "",
-	/* 11 */ "[unit_type bungalow]",
-	/* 12 */ "name_fr = Bungalow familial",
-	/* 13 */ "name_ar = \xd8\xa8\xd9\x86\xd8\xba\xd8\xa7\xd9\x84\xd9\x88",
-	/* 14 */ "min_guests = 2",
-	/* 15 */ "max_guests = 6",
-	/* 16 */ "units = B01-B03, C1",
-	/* 17 */ "",
-	/* 18 */ "[unit_type room]",
-	/* 19 */ "name_fr = Chambre",
-	/* 20 */ "name_ar = \xd8\xba\xd8\xb1\xd9\x81\xd8\xa9",
-	/* 21 */ "min_guests = 1",
-	/* 22 */ "max_guests = 2",
-	/* 23 */ "units = R1-R2",
-	/* 24 */ "",
-	/* 25 */ "[season low-2027a]",
-	/* 26 */ "kind = low",
-	/* 27 */ "first_night = 2027-01-01",
-	/* 28 */ "last_night = 2027-06-30",
-	/* 29 */ "min_nights = 2",
-	/* 30 */ "max_nights = 14",
-	/* 31 */ "",
-	/* 32 */ "[season summer-2027]",
-	/* 33 */ "kind = high",
-	/* 34 */ "first_night = 2027-07-01",
-	/* 35 */ "last_night = 2027-08-31",
-	/* 36 */ "rotation_nights = 7",
-	/* 37 */ "rotation_start = 2027-07-01",
-	/* 38 */ "",
-	/* 39 */ "[tariffs]",
-	/* 40 */ "bungalow.low-2027a.cat-a = 250.5",
-	/* 41 */ "bungalow.low-2027a.retired = 0.05",
-	/* 42 */ "bungalow.summer-2027.cat-a = 300.00 ; MAD a night",
-	/* 43 */ "bungalow.summer-2027.retired = 250",
-	/* 44 */ "room.low-2027a.cat-a = 120",
-	/* 45 */ "room.low-2027a.retired = 100",
-	/* 46 */ "room.summer-2027.cat-a = 180.75",
-	/* 47 */ "room.summer-2027.retired = 150",
+    /*  1 */ "; Centre Al Arz (unit test)",
+    /*  2 */ "[centre]",
+    /*  3 */ "id = al-arz",
+    /*  4 */ "name_fr = Centre Al Arz",
+    /*  5 */ "name_ar = \xd9\x85\xd8\xb1\xd9\x83\xd8\xb2 \xd8\xa7\xd9\x84\xd8\xa3\xd8\xb1\xd8\xb2",
+    /*  6 */ "city_fr = Ifrane",
+    /*  7 */ "city_ar = \xd8\xa5\xd9\x81\xd8\xb1\xd8\xa7\xd9\x86",
+    /*  8 */ "check_in = 15:00",
+    /*  9 */ "check_out = 11:00",
+    /* 10 */ "",
+    /* 11 */ "[unit_type bungalow]",
+    /* 12 */ "name_fr = Bungalow familial",
+    /* 13 */ "name_ar = \xd8\xa8\xd9\x86\xd8\xba\xd8\xa7\xd9\x84\xd9\x88",
+    /* 14 */ "min_guests = 2",
+    /* 15 */ "max_guests = 6",
+    /* 16 */ "units = B01-B03, C1",
+    /* 17 */ "",
+    /* 18 */ "[unit_type room]",
+    /* 19 */ "name_fr = Chambre",
+    /* 20 */ "name_ar = \xd8\xba\xd8\xb1\xd9\x81\xd8\xa9",
+    /* 21 */ "min_guests = 1",
+    /* 22 */ "max_guests = 2",
+    /* 23 */ "units = R1-R2",
+    /* 24 */ "",
+    /* 25 */ "[season low-2027a]",
+    /* 26 */ "kind = low",
+    /* 27 */ "first_night = 2027-01-01",
+    /* 28 */ "last_night = 2027-06-30",
+    /* 29 */ "min_nights = 2",
+    /* 30 */ "max_nights = 14",
+    /* 31 */ "",
+    /* 32 */ "[season summer-2027]",
+    /* 33 */ "kind = high",
+    /* 34 */ "first_night = 2027-07-01",
+    /* 35 */ "last_night = 2027-08-31",
+    /* 36 */ "rotation_nights = 7",
+    /* 37 */ "rotation_start = 2027-07-01",
+    /* 38 */ "",
+    /* 39 */ "[tariffs]",
+    /* 40 */ "bungalow.low-2027a.cat-a = 250.5",
+    /* 41 */ "bungalow.low-2027a.retired = 0.05",
+    /* 42 */ "bungalow.summer-2027.cat-a = 300.00 ; MAD a night",
+    /* 43 */ "bungalow.summer-2027.retired = 250",
+    /* 44 */ "room.low-2027a.cat-a = 120",
+    /* 45 */ "room.low-2027a.retired = 100",
+    /* 46 */ "room.summer-2027.cat-a = 180.75",
+    /* 47 */ "room.summer-2027.retired = 150",
 };
 
 struct fixture {
 	char *dir;
-	char categories[4200];
-	char centre[4200];
+	char categories[2048];
+	char centre[2048];
 	struct catalog cat;
 };
 
@@ -179,9 +186,10 @@ static void test_categories_good(void **state)
 
 	assert_int_equal(fx->cat.ncategories, 2);
 	assert_string_equal(fx->cat.categories[0].id, "cat-a");
-	assert_string_equal(fx->cat.categories[0].name_fr, "\xc3\x89" "chelles 1 \xc3\xa0 6");
+	assert_string_equal(fx->cat.categories[0].name_fr, "\xc3\x89"
+	                                                   "chelles 1 \xc3\xa0 6");
 	assert_string_equal(fx->cat.categories[0].name_ar,
-			    "\xd8\xa7\xd9\x84\xd8\xb3\xd9\x84\xd8\xa7\xd9\x84\xd9\x85 1-6");
+	                    "\xd8\xa7\xd9\x84\xd8\xb3\xd9\x84\xd8\xa7\xd9\x84\xd9\x85 1-6");
 	assert_string_equal(fx->cat.categories[1].id, "retired");
 	assert_string_equal(fx->cat.categories[1].name_fr, "Retrait\xc3\xa9s");
 	assert_int_equal(catalog_category(&fx->cat, "retired"), 1);
@@ -199,26 +207,30 @@ static void test_categories_broken(void **state)
 		int want_line; /* 0: the error names no line */
 		const char *phrase;
 	} cases[] = {
-		{"unknown key", 4, "name_en = Scales", 4, "unknown setting \"name_en\" in [category cat-a]"},
-		/* libinih calls us on settings, not on section lines: a section is judged on its first setting */
-		{"unknown section", 6, "[categorie retired]", 7, "unknown section [categorie retired]"},
-		{"bad id", 2, "[category Cat_A]", 3, "bad category id \"Cat_A\""},
-		{"category defined twice", 6, "[category cat-a]", 7, "category \"cat-a\" defined twice"},
-		{"category defined twice, one section after the other", 5, "[category cat-a]\nname_fr = Encore",
-		 6, "category \"cat-a\" defined twice"},
-		{"empty name", 7, "name_fr =", 7, "empty name"},
-		{"name too long", 7, "name_fr = " LONG_NAME, 7, "name longer than 127 bytes"},
-		{"line too long", 7, TOO_LONG_LINE, 7, "line longer than 198 bytes"},
-		{"setting without =", 3, "name_fr Echelles", 3, "syntax error"},
-		{"missing name_ar", 8, "; none", 0, "category \"retired\" needs name_fr and name_ar"},
+	    {"unknown key", 4, "name_en = Scales", 4,
+	     "unknown setting \"name_en\" in [category cat-a]"},
+	    /* libinih calls us on settings, not on section lines: a section is judged on its first
+	       setting */
+	    {"unknown section", 6, "[categorie retired]", 7, "unknown section [categorie retired]"},
+	    {"bad id", 2, "[category Cat_A]", 3, "bad category id \"Cat_A\""},
+	    {"category defined twice", 5,
+	     "[category other]\nname_fr = O\nname_ar = O\n[category cat-a]\nname_fr = E", 9,
+	     "category \"cat-a\" defined twice"},
+	    {"category defined twice, one section right after the other", 6, "[category cat-a]", 7,
+	     "category \"cat-a\" defined twice"},
+	    {"empty name", 7, "name_fr =", 7, "empty name"},
+	    {"name too long", 7, "name_fr = " LONG_NAME, 7, "name longer than 127 bytes"},
+	    {"line too long", 7, TOO_LONG_LINE, 7, "line longer than 198 bytes"},
+	    {"setting without =", 3, "name_fr Echelles", 3, "syntax error"},
+	    {"missing name_ar", 8, "; none", 0, "category \"retired\" needs name_fr and name_ar"},
 	};
 	int nfail = 0;
 
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct catalog cat;
 		char err[512] = "";
-		char *text = from_template(categories_lines, NELEM(categories_lines), cases[i].line, cases[i].with,
-					   "\n");
+		char *text = from_template(categories_lines, NELEM(categories_lines), cases[i].line,
+		                           cases[i].with, "\n");
 		int rc;
 
 		ut_write(fx->categories, text);
@@ -226,9 +238,10 @@ static void test_categories_broken(void **state)
 		memset(&cat, 0, sizeof(cat));
 		rc = catalog_read_categories(fx->categories, &cat, err, sizeof(err));
 		CASE_CHECK(nfail, rc == -1, cases[i].name, "returned %d, expected -1", rc);
-		CASE_CHECK(nfail, error_is(err, fx->categories, cases[i].want_line, cases[i].phrase),
-			   cases[i].name, "error \"%s\", expected line %d and \"%s\"", err, cases[i].want_line,
-			   cases[i].phrase);
+		CASE_CHECK(nfail,
+		           error_is(err, fx->categories, cases[i].want_line, cases[i].phrase),
+		           cases[i].name, "error \"%s\", expected line %d and \"%s\"", err,
+		           cases[i].want_line, cases[i].phrase);
 	}
 	{
 		struct catalog cat;
@@ -236,7 +249,8 @@ static void test_categories_broken(void **state)
 
 		memset(&cat, 0, sizeof(cat));
 		ut_write(fx->categories, "; member categories\n; none yet\n");
-		assert_int_equal(catalog_read_categories(fx->categories, &cat, err, sizeof(err)), -1);
+		assert_int_equal(catalog_read_categories(fx->categories, &cat, err, sizeof(err)),
+		                 -1);
 		assert_true(error_is(err, fx->categories, 0, "no [category ID] section"));
 	}
 	assert_int_equal(nfail, 0);
@@ -251,7 +265,9 @@ static void check_good_centre(const struct catalog *cat, const struct centre *c)
 
 	assert_string_equal(c->id, "al-arz");
 	assert_string_equal(c->name_fr, "Centre Al Arz");
-	assert_string_equal(c->name_ar, "\xd9\x85\xd8\xb1\xd9\x83\xd8\xb2 \xd8\xa7\xd9\x84\xd8\xa3\xd8\xb1\xd8\xb2");
+	assert_string_equal(
+	    c->name_ar,
+	    "\xd9\x85\xd8\xb1\xd9\x83\xd8\xb2 \xd8\xa7\xd9\x84\xd8\xa3\xd8\xb1\xd8\xb2");
 	assert_string_equal(c->city_fr, "Ifrane");
 	assert_string_equal(c->city_ar, "\xd8\xa5\xd9\x81\xd8\xb1\xd8\xa7\xd9\x86");
 	assert_int_equal(c->check_in, 15 * 60);
@@ -329,13 +345,15 @@ static void test_centre_good(void **state)
 		ut_write(fx->centre, text);
 		free(text);
 		if (catalog_read_centre(fx->centre, &fx->cat, c, err, sizeof(err)) != 0)
-			fail_msg("good centre file refused (%s line ends): %s", e ? "CRLF" : "LF", err);
+			fail_msg("good centre file refused (%s line ends): %s", e ? "CRLF" : "LF",
+			         err);
 		check_good_centre(&fx->cat, c);
 		centre_free(c);
 	}
 }
 
-/* catalog_read_centre() is public: a caller's zeroed struct centre must read as well as centre_new()'s. */
+/* catalog_read_centre() is public: a caller's zeroed struct centre must read as well as
+ * centre_new()'s. */
 static void test_centre_good_zeroed(void **state)
 {
 	struct fixture *fx = *state;
@@ -366,106 +384,120 @@ static void test_centre_broken(void **state)
 {
 	struct fixture *fx = *state;
 	static const struct broken_case cases[] = {
-		/* keys and sections */
-		{"unknown key in [centre]", 8, "checkin = 15:00", 8, "unknown setting \"checkin\" in [centre]"},
-		{"unknown key in [unit_type]", 14, "min_guest = 2", 14,
-		 "unknown setting \"min_guest\" in [unit_type bungalow]"},
-		{"unknown key in [season]", 29, "minimum_nights = 2", 29,
-		 "unknown setting \"minimum_nights\" in [season low-2027a]"},
-		/* libinih calls us on settings, not on section lines: a section is judged on its first setting */
-		{"unknown section", 18, "[unit-type room]", 19, "unknown section [unit-type room]"},
-		{"unknown section [tariff]", 39, "[tariff]", 40, "unknown section [tariff]"},
-		{"[centre] twice", 24, "[centre]\nid = other", 25, "[centre] appears twice"},
-		{"setting without =", 20, "name_ar \xd8\xba\xd8\xb1\xd9\x81\xd8\xa9", 20, "syntax error"},
-		{"line too long", 12, TOO_LONG_LINE, 12, "line longer than 198 bytes"},
-		/* ids and names */
-		{"bad centre id", 3, "id = Al_Arz", 3, "bad centre id \"Al_Arz\""},
-		{"bad unit type id", 18, "[unit_type Room]", 19, "bad unit type id \"Room\""},
-		{"bad season id", 25, "[season low 2027]", 26, "bad season id \"low 2027\""},
-		{"empty name", 4, "name_fr =", 4, "empty name"},
-		{"name too long", 4, "name_fr = " LONG_NAME, 4, "name longer than 127 bytes"},
-		{"bad check_in", 8, "check_in = 25:00", 8, "check_in must be a time HH:MM, not \"25:00\""},
-		{"[centre] without city_ar", 7, "; city_ar = ?", 3,
-		 "[centre] needs id, name_fr, name_ar, city_fr and city_ar"},
-		/* unit types and units */
-		{"unit type defined twice", 18, "[unit_type bungalow]", 19, "unit type \"bungalow\" defined twice"},
-		{"unit type defined twice, one section after the other", 17,
-		 "[unit_type bungalow]\nname_fr = Encore", 18, "unit type \"bungalow\" defined twice"},
-		{"min_guests above max_guests", 14, "min_guests = 7", 12,
-		 "unit type \"bungalow\": min_guests is above max_guests"},
-		{"max_guests out of range", 15, "max_guests = 17", 15,
-		 "max_guests must be a whole number from 1 to 16, not \"17\""},
-		{"min_guests not a number", 14, "min_guests = two", 14, "min_guests must be a whole number"},
-		{"unit type without units", 23, "; units = R1-R2", 19,
-		 "unit type \"room\" needs name_fr, name_ar, min_guests, max_guests and units"},
-		{"unit range across prefixes", 16, "units = B01-C03", 16, "bad unit range \"B01-C03\""},
-		{"unit range backwards", 16, "units = B03-B01", 16, "bad unit range \"B03-B01\""},
-		{"unit range of two widths", 16, "units = B1-B03", 16, "bad unit range \"B1-B03\""},
-		{"unit range without numbers", 16, "units = B-C", 16, "bad unit range \"B-C\""},
-		{"bad unit code", 16, "units = B01, B#2", 16, "bad unit code \"B#2\""},
-		{"unit listed twice", 16, "units = B01-B03, B02", 16, "unit \"B02\" listed twice"},
-		{"units given twice", 16, "units = B01\nunits = B02", 17, "units given twice"},
-		{"no units", 16, "units = ,", 16, "no units"},
-		{"unit in two unit types", 23, "units = R1, C1", 19, "unit \"C1\" is also in unit type \"bungalow\""},
-		/* seasons */
-		{"bad kind", 33, "kind = medium", 33, "kind must be low or high, not \"medium\""},
-		{"bad date", 34, "first_night = 2027-02-30", 34,
-		 "first_night must be a date YYYY-MM-DD, not \"2027-02-30\""},
-		{"date in another format", 27, "first_night = 01/01/2027", 27,
-		 "first_night must be a date YYYY-MM-DD, not \"01/01/2027\""},
-		{"season without kind", 33, "; kind = high", 34,
-		 "season \"summer-2027\" needs kind, first_night and last_night"},
-		{"last_night before first_night", 35, "last_night = 2027-06-30", 33,
-		 "season \"summer-2027\": last_night is before first_night"},
-		{"overlapping seasons", 28, "last_night = 2027-07-01", 33,
-		 "season \"summer-2027\" overlaps season \"low-2027a\""},
-		{"high season without rotation", 36, "; rotation_nights = 7", 33,
-		 "high season \"summer-2027\" needs rotation_nights and rotation_start"},
-		{"high season with min_nights", 38, "min_nights = 2", 33,
-		 "high season \"summer-2027\" takes rotation_nights, not min/max_nights"},
-		{"no whole rotation fits", 37, "rotation_start = 2027-08-30", 33,
-		 "season \"summer-2027\": no rotation fits"},
-		{"rotation before the season", 37, "rotation_start = 2027-06-24", 33,
-		 "season \"summer-2027\": no rotation fits"},
-		{"low season with a rotation", 31, "rotation_nights = 7", 26,
-		 "low season \"low-2027a\" takes no rotation"},
-		{"low season without max_nights", 30, "; max_nights = 14", 26,
-		 "low season \"low-2027a\" needs min_nights and max_nights"},
-		{"min_nights above max_nights", 29, "min_nights = 15", 26,
-		 "season \"low-2027a\": min_nights is above max_nights"},
-		/* tariffs */
-		{"tariff for an unknown unit type", 44, "suite.low-2027a.cat-a = 120", 44,
-		 "tariff for unknown unit type \"suite\""},
-		{"tariff for an unknown season", 40, "bungalow.low-2099.cat-a = 250.5", 40,
-		 "tariff for unknown season \"low-2099\""},
-		{"tariff for an unknown category", 41, "bungalow.low-2027a.staff = 1", 41,
-		 "tariff for unknown category \"staff\""},
-		{"tariff key of two parts", 47, "room.summer-2027 = 150", 47,
-		 "tariff \"room.summer-2027\" must be UNIT_TYPE.SEASON.CATEGORY"},
-		{"price with three decimals", 42, "bungalow.summer-2027.cat-a = 12.345", 42,
-		 "price must be MAD with at most two decimals (e.g. 250.00), not \"12.345\""},
-		{"negative price", 42, "bungalow.summer-2027.cat-a = -5", 42,
-		 "price must be MAD with at most two decimals"},
-		{"price with a comma", 42, "bungalow.summer-2027.cat-a = 12,50", 42,
-		 "price must be MAD with at most two decimals"},
-		{"tariff given twice", 47, "room.summer-2027.cat-a = 150", 47,
-		 "tariff \"room.summer-2027.cat-a\" given twice"},
-		{"missing tariff", 47, "; room.summer-2027.retired = 150", 0, "no tariff room.summer-2027.retired"},
+	    /* keys and sections */
+	    {"unknown key in [centre]", 8, "checkin = 15:00", 8,
+	     "unknown setting \"checkin\" in [centre]"},
+	    {"unknown key in [unit_type]", 14, "min_guest = 2", 14,
+	     "unknown setting \"min_guest\" in [unit_type bungalow]"},
+	    {"unknown key in [season]", 29, "minimum_nights = 2", 29,
+	     "unknown setting \"minimum_nights\" in [season low-2027a]"},
+	    /* libinih calls us on settings, not on section lines: a section is judged on its first
+	       setting */
+	    {"unknown section", 18, "[unit-type room]", 19, "unknown section [unit-type room]"},
+	    {"unknown section [tariff]", 39, "[tariff]", 40, "unknown section [tariff]"},
+	    {"[centre] twice", 24, "[centre]\nid = other", 25, "[centre] appears twice"},
+	    {"setting without =", 20, "name_ar \xd8\xba\xd8\xb1\xd9\x81\xd8\xa9", 20,
+	     "syntax error"},
+	    {"line too long", 12, TOO_LONG_LINE, 12, "line longer than 198 bytes"},
+	    /* ids and names */
+	    {"bad centre id", 3, "id = Al_Arz", 3, "bad centre id \"Al_Arz\""},
+	    {"bad unit type id", 18, "[unit_type Room]", 19, "bad unit type id \"Room\""},
+	    {"bad season id", 25, "[season low 2027]", 26, "bad season id \"low 2027\""},
+	    {"empty name", 4, "name_fr =", 4, "empty name"},
+	    {"name too long", 4, "name_fr = " LONG_NAME, 4, "name longer than 127 bytes"},
+	    {"bad check_in", 8, "check_in = 25:00", 8,
+	     "check_in must be a time HH:MM, not \"25:00\""},
+	    {"[centre] without city_ar", 7, "; city_ar = ?", 3,
+	     "[centre] needs id, name_fr, name_ar, city_fr and city_ar"},
+	    /* unit types and units */
+	    {"unit type defined twice", 38, "[unit_type bungalow]\nname_fr = Encore", 39,
+	     "unit type \"bungalow\" defined twice"},
+	    {"unit type defined twice, one section right after the other", 18,
+	     "[unit_type bungalow]", 19, "unit type \"bungalow\" defined twice"},
+	    {"season defined twice", 38, "[season low-2027a]\nkind = low", 39,
+	     "season \"low-2027a\" defined twice"},
+	    {"season defined twice, one section right after the other", 32, "[season low-2027a]",
+	     33, "season \"low-2027a\" defined twice"},
+	    {"min_guests above max_guests", 14, "min_guests = 7", 12,
+	     "unit type \"bungalow\": min_guests is above max_guests"},
+	    {"max_guests out of range", 15, "max_guests = 17", 15,
+	     "max_guests must be a whole number from 1 to 16, not \"17\""},
+	    {"min_guests not a number", 14, "min_guests = two", 14,
+	     "min_guests must be a whole number"},
+	    {"unit type without units", 23, "; units = R1-R2", 19,
+	     "unit type \"room\" needs name_fr, name_ar, min_guests, max_guests and units"},
+	    {"unit range across prefixes", 16, "units = B01-C03", 16, "bad unit range \"B01-C03\""},
+	    {"unit range backwards", 16, "units = B03-B01", 16, "bad unit range \"B03-B01\""},
+	    {"unit range of two widths", 16, "units = B1-B03", 16, "bad unit range \"B1-B03\""},
+	    {"unit range without numbers", 16, "units = B-C", 16, "bad unit range \"B-C\""},
+	    {"bad unit code", 16, "units = B01, B#2", 16, "bad unit code \"B#2\""},
+	    {"unit listed twice", 16, "units = B01-B03, B02", 16, "unit \"B02\" listed twice"},
+	    {"units given twice", 16, "units = B01\nunits = B02", 17, "units given twice"},
+	    {"no units", 16, "units = ,", 16, "no units"},
+	    {"unit in two unit types", 23, "units = R1, C1", 19,
+	     "unit \"C1\" is also in unit type \"bungalow\""},
+	    /* seasons */
+	    {"bad kind", 33, "kind = medium", 33, "kind must be low or high, not \"medium\""},
+	    {"bad date", 34, "first_night = 2027-02-30", 34,
+	     "first_night must be a date YYYY-MM-DD, not \"2027-02-30\""},
+	    {"date in another format", 27, "first_night = 01/01/2027", 27,
+	     "first_night must be a date YYYY-MM-DD, not \"01/01/2027\""},
+	    {"season without kind", 33, "; kind = high", 34,
+	     "season \"summer-2027\" needs kind, first_night and last_night"},
+	    {"last_night before first_night", 35, "last_night = 2027-06-30", 33,
+	     "season \"summer-2027\": last_night is before first_night"},
+	    {"overlapping seasons", 28, "last_night = 2027-07-01", 33,
+	     "season \"summer-2027\" overlaps season \"low-2027a\""},
+	    {"high season without rotation", 36, "; rotation_nights = 7", 33,
+	     "high season \"summer-2027\" needs rotation_nights and rotation_start"},
+	    {"high season with min_nights", 38, "min_nights = 2", 33,
+	     "high season \"summer-2027\" takes rotation_nights, not min/max_nights"},
+	    {"no whole rotation fits", 37, "rotation_start = 2027-08-30", 33,
+	     "season \"summer-2027\": no rotation fits"},
+	    {"rotation before the season", 37, "rotation_start = 2027-06-24", 33,
+	     "season \"summer-2027\": no rotation fits"},
+	    {"low season with a rotation", 31, "rotation_nights = 7", 26,
+	     "low season \"low-2027a\" takes no rotation"},
+	    {"low season without max_nights", 30, "; max_nights = 14", 26,
+	     "low season \"low-2027a\" needs min_nights and max_nights"},
+	    {"min_nights above max_nights", 29, "min_nights = 15", 26,
+	     "season \"low-2027a\": min_nights is above max_nights"},
+	    /* tariffs */
+	    {"tariff for an unknown unit type", 44, "suite.low-2027a.cat-a = 120", 44,
+	     "tariff for unknown unit type \"suite\""},
+	    {"tariff for an unknown season", 40, "bungalow.low-2099.cat-a = 250.5", 40,
+	     "tariff for unknown season \"low-2099\""},
+	    {"tariff for an unknown category", 41, "bungalow.low-2027a.staff = 1", 41,
+	     "tariff for unknown category \"staff\""},
+	    {"tariff key of two parts", 47, "room.summer-2027 = 150", 47,
+	     "tariff \"room.summer-2027\" must be UNIT_TYPE.SEASON.CATEGORY"},
+	    {"price with three decimals", 42, "bungalow.summer-2027.cat-a = 12.345", 42,
+	     "price must be MAD with at most two decimals (e.g. 250.00), not \"12.345\""},
+	    {"negative price", 42, "bungalow.summer-2027.cat-a = -5", 42,
+	     "price must be MAD with at most two decimals"},
+	    {"price with a comma", 42, "bungalow.summer-2027.cat-a = 12,50", 42,
+	     "price must be MAD with at most two decimals"},
+	    {"tariff given twice", 47, "room.summer-2027.cat-a = 150", 47,
+	     "tariff \"room.summer-2027.cat-a\" given twice"},
+	    {"missing tariff", 47, "; room.summer-2027.retired = 150", 0,
+	     "no tariff room.summer-2027.retired"},
 	};
 	int nfail = 0;
 
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct centre *c = new_centre();
 		char err[512] = "";
-		char *text = from_template(centre_lines, NELEM(centre_lines), cases[i].line, cases[i].with, "\n");
+		char *text = from_template(centre_lines, NELEM(centre_lines), cases[i].line,
+		                           cases[i].with, "\n");
 		int rc;
 
 		ut_write(fx->centre, text);
 		free(text);
 		rc = catalog_read_centre(fx->centre, &fx->cat, c, err, sizeof(err));
 		CASE_CHECK(nfail, rc == -1, cases[i].name, "returned %d, expected -1", rc);
-		CASE_CHECK(nfail, error_is(err, fx->centre, cases[i].want_line, cases[i].phrase), cases[i].name,
-			   "error \"%s\", expected line %d and \"%s\"", err, cases[i].want_line, cases[i].phrase);
+		CASE_CHECK(nfail, error_is(err, fx->centre, cases[i].want_line, cases[i].phrase),
+		           cases[i].name, "error \"%s\", expected line %d and \"%s\"", err,
+		           cases[i].want_line, cases[i].phrase);
 		centre_free(c);
 	}
 	assert_int_equal(nfail, 0);
@@ -478,7 +510,7 @@ static void test_catalog_read_files(void **state)
 	struct fixture *fx = *state;
 	struct config cfg;
 	struct catalog cat;
-	char centres[4200], path[4300], err[512] = "";
+	char centres[2048], path[2200], err[512] = "";
 	char *text = from_template(centre_lines, NELEM(centre_lines), 0, NULL, "\n");
 	char *other = from_template(centre_lines, NELEM(centre_lines), 3, "id = al-bahr", "\n");
 
@@ -537,34 +569,34 @@ static void test_catalog_read_files(void **state)
 /* ---- estiva-server.conf (config.c) ---- */
 
 static const char *const config_lines[] = {
-	/*  1 */ "[server]",
-	/*  2 */ "listen = 0.0.0.0",
-	/*  3 */ "port = 0",
-	/*  4 */ "threads = 4",
-	/*  5 */ "max_connections = 100",
-	/*  6 */ "per_ip_connections = 10",
-	/*  7 */ "connection_timeout = 2m",
-	/*  8 */ "body_max = 64k",
-	/*  9 */ "web_root = web",
-	/* 10 */ "",
-	/* 11 */ "[database]",
-	/* 12 */ "path = data/estiva.db",
-	/* 13 */ "synchronous = full",
-	/* 14 */ "busy_timeout = 2s",
-	/* 15 */ "",
-	/* 16 */ "[bookings]",
-	/* 17 */ "hold = 20m",
-	/* 18 */ "sweep_interval = 15s",
-	/* 19 */ "max_request_nights = 60",
-	/* 20 */ "",
-	/* 21 */ "[sessions]",
-	/* 22 */ "idle = 30m",
-	/* 23 */ "absolute = 12h",
-	/* 24 */ "",
-	/* 25 */ "[catalog]",
-	/* 26 */ "dir = centres",
-	/* 27 */ "categories = /etc/estiva/categories.ini",
-	/* 28 */ "timezone = Africa/Casablanca",
+    /*  1 */ "[server]",
+    /*  2 */ "listen = 0.0.0.0",
+    /*  3 */ "port = 0",
+    /*  4 */ "threads = 4",
+    /*  5 */ "max_connections = 100",
+    /*  6 */ "per_ip_connections = 10",
+    /*  7 */ "connection_timeout = 2m",
+    /*  8 */ "body_max = 64k",
+    /*  9 */ "web_root = web",
+    /* 10 */ "",
+    /* 11 */ "[database]",
+    /* 12 */ "path = data/estiva.db",
+    /* 13 */ "synchronous = full",
+    /* 14 */ "busy_timeout = 2s",
+    /* 15 */ "",
+    /* 16 */ "[bookings]",
+    /* 17 */ "hold = 20m",
+    /* 18 */ "sweep_interval = 15s",
+    /* 19 */ "max_request_nights = 60",
+    /* 20 */ "",
+    /* 21 */ "[sessions]",
+    /* 22 */ "idle = 30m",
+    /* 23 */ "absolute = 12h",
+    /* 24 */ "",
+    /* 25 */ "[catalog]",
+    /* 26 */ "dir = centres",
+    /* 27 */ "categories = /etc/estiva/categories.ini",
+    /* 28 */ "timezone = Africa/Casablanca",
 };
 
 static void test_config_good(void **state)
@@ -619,8 +651,8 @@ static void test_config_good(void **state)
 	assert_string_equal(cfg.timezone, DEF_TIMEZONE);
 
 	/* the limits of body_max, and both TLS files */
-	text = from_template(config_lines, NELEM(config_lines), 8, "body_max = 16m\ntls_cert = /etc/c.pem\ntls_key = k.pem",
-			     "\n");
+	text = from_template(config_lines, NELEM(config_lines), 8,
+	                     "body_max = 16m\ntls_cert = /etc/c.pem\ntls_key = k.pem", "\n");
 	ut_write(path, text);
 	free(text);
 	if (config_read(path, &cfg, err, sizeof(err)) != 0)
@@ -659,28 +691,39 @@ static void test_config_broken(void **state)
 {
 	struct fixture *fx = *state;
 	static const struct broken_case cases[] = {
-		{"unknown setting", 5, "max_conns = 100", 5, "unknown setting \"max_conns\" in [server]"},
-		{"unknown setting in [catalog]", 28, "time_zone = UTC", 28, "unknown setting \"time_zone\" in [catalog]"},
-		{"unknown section", 21, "[session]", 22, "unknown section [session]"},
-		{"setting before any section", 1, "port = 8080", 1, "unknown section []"},
-		{"setting without =", 4, "threads 4", 4, "syntax error"},
-		{"port too big", 3, "port = 70000", 3, "port must be a whole number from 0 to 65535, not \"70000\""},
-		{"port not a number", 3, "port = 80a", 3, "port must be a whole number from 0 to 65535, not \"80a\""},
-		{"port negative", 3, "port = -1", 3, "port must be a whole number from 0 to 65535"},
-		{"threads 0", 4, "threads = 0", 4, "threads must be a whole number from 1 to 64"},
-		{"bad duration unit", 17, "hold = 20x", 17, "hold must be a duration such as 90s, 20m or 2h"},
-		{"duration without number", 7, "connection_timeout = s", 7,
-		 "connection_timeout must be a duration"},
-		{"zero hold", 17, "hold = 0s", 17, "hold must be a duration such as 90s, 20m or 2h (at least 1s)"},
-		{"idle too short", 22, "idle = 5s", 22, "idle must be a duration such as 90s, 20m or 2h (at least 10s)"},
-		{"body_max below 1k", 8, "body_max = 512", 8, "body_max must be a size from 1k to 16m, not \"512\""},
-		{"body_max above 16m", 8, "body_max = 17m", 8, "body_max must be a size from 1k to 16m, not \"17m\""},
-		{"body_max with a bad unit", 8, "body_max = 64q", 8, "body_max must be a size"},
-		{"synchronous", 13, "synchronous = fast", 13, "synchronous must be normal or full, not \"fast\""},
-		{"max_request_nights", 19, "max_request_nights = 400", 19,
-		 "max_request_nights must be a whole number from 1 to 366"},
-		{"line too long", 2, "listen = " LONG_NAME LONG_NAME, 2, "line longer than 198 bytes"},
-		{"tls_cert without tls_key", 10, "tls_cert = cert.pem", 0, "tls_cert and tls_key go together"},
+	    {"unknown setting", 5, "max_conns = 100", 5,
+	     "unknown setting \"max_conns\" in [server]"},
+	    {"unknown setting in [catalog]", 28, "time_zone = UTC", 28,
+	     "unknown setting \"time_zone\" in [catalog]"},
+	    {"unknown section", 21, "[session]", 22, "unknown section [session]"},
+	    {"setting before any section", 1, "port = 8080", 1, "unknown section []"},
+	    {"setting without =", 4, "threads 4", 4, "syntax error"},
+	    {"port too big", 3, "port = 70000", 3,
+	     "port must be a whole number from 0 to 65535, not \"70000\""},
+	    {"port not a number", 3, "port = 80a", 3,
+	     "port must be a whole number from 0 to 65535, not \"80a\""},
+	    {"port negative", 3, "port = -1", 3, "port must be a whole number from 0 to 65535"},
+	    {"threads 0", 4, "threads = 0", 4, "threads must be a whole number from 1 to 64"},
+	    {"bad duration unit", 17, "hold = 20x", 17,
+	     "hold must be a duration such as 90s, 20m or 2h"},
+	    {"duration without number", 7, "connection_timeout = s", 7,
+	     "connection_timeout must be a duration"},
+	    {"zero hold", 17, "hold = 0s", 17,
+	     "hold must be a duration such as 90s, 20m or 2h (at least 1s)"},
+	    {"idle too short", 22, "idle = 5s", 22,
+	     "idle must be a duration such as 90s, 20m or 2h (at least 10s)"},
+	    {"body_max below 1k", 8, "body_max = 512", 8,
+	     "body_max must be a size from 1k to 16m, not \"512\""},
+	    {"body_max above 16m", 8, "body_max = 17m", 8,
+	     "body_max must be a size from 1k to 16m, not \"17m\""},
+	    {"body_max with a bad unit", 8, "body_max = 64q", 8, "body_max must be a size"},
+	    {"synchronous", 13, "synchronous = fast", 13,
+	     "synchronous must be normal or full, not \"fast\""},
+	    {"max_request_nights", 19, "max_request_nights = 400", 19,
+	     "max_request_nights must be a whole number from 1 to 366"},
+	    {"line too long", 2, "listen = " LONG_NAME LONG_NAME, 2, "line longer than 198 bytes"},
+	    {"tls_cert without tls_key", 10, "tls_cert = cert.pem", 0,
+	     "tls_cert and tls_key go together"},
 	};
 	char path[4200];
 	int nfail = 0;
@@ -689,15 +732,17 @@ static void test_config_broken(void **state)
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct config cfg;
 		char err[512] = "";
-		char *text = from_template(config_lines, NELEM(config_lines), cases[i].line, cases[i].with, "\n");
+		char *text = from_template(config_lines, NELEM(config_lines), cases[i].line,
+		                           cases[i].with, "\n");
 		int rc;
 
 		ut_write(path, text);
 		free(text);
 		rc = config_read(path, &cfg, err, sizeof(err));
 		CASE_CHECK(nfail, rc == -1, cases[i].name, "returned %d, expected -1", rc);
-		CASE_CHECK(nfail, error_is(err, path, cases[i].want_line, cases[i].phrase), cases[i].name,
-			   "error \"%s\", expected line %d and \"%s\"", err, cases[i].want_line, cases[i].phrase);
+		CASE_CHECK(nfail, error_is(err, path, cases[i].want_line, cases[i].phrase),
+		           cases[i].name, "error \"%s\", expected line %d and \"%s\"", err,
+		           cases[i].want_line, cases[i].phrase);
 	}
 	{
 		struct config cfg;
@@ -713,15 +758,19 @@ static void test_config_broken(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_categories_good, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_categories_broken, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_centre_good, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_centre_good_zeroed, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_centre_broken, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_catalog_read_files, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_config_good, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_config_relative_file, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_config_broken, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_categories_good, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_categories_broken, fixture_setup,
+	                                    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_centre_good, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_centre_good_zeroed, fixture_setup,
+	                                    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_centre_broken, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_catalog_read_files, fixture_setup,
+	                                    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_config_good, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_config_relative_file, fixture_setup,
+	                                    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_config_broken, fixture_setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

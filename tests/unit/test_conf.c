@@ -1,6 +1,6 @@
-/* test_conf.c: the strict value parsers of shared/conf.c (numbers, durations, sizes, money, ids, booleans),
- * the INI reader's line numbers and error format (conf_read_file, conf_error), and the bounded buffer of
- * shared/buf.c. */
+/* test_conf.c: the strict value parsers of shared/conf.c (numbers, durations, sizes, money, ids,
+ * booleans), the INI reader's line numbers and error format (conf_read_file, conf_error), and the
+ * bounded buffer of shared/buf.c. */
 #include "unit_util.h"
 
 #include <limits.h>
@@ -18,22 +18,22 @@ static void test_conf_parse_long(void **state)
 		int rc;
 		long v;
 	} cases[] = {
-		{"0", 0, 10, 0, 0},
-		{"10", 0, 10, 0, 10},
-		{"7", 0, 10, 0, 7},
-		{"-5", -10, 10, 0, -5},
-		{"65535", 0, 65535, 0, 65535},
-		{"65536", 0, 65535, -1, 0},
-		{"11", 0, 10, -1, 0},
-		{"-1", 0, 10, -1, 0},
-		{"", 0, 10, -1, 0},
-		{"12a", 0, 100, -1, 0},
-		{"1.5", 0, 100, -1, 0},
-		{"0x10", 0, 100, -1, 0},
-		{"1e3", 0, 10000, -1, 0},
-		{"5 ", 0, 10, -1, 0},
-		{"99999999999999999999", LONG_MIN, LONG_MAX, -1, 0},
-		{"-99999999999999999999", LONG_MIN, LONG_MAX, -1, 0},
+	    {"0", 0, 10, 0, 0},
+	    {"10", 0, 10, 0, 10},
+	    {"7", 0, 10, 0, 7},
+	    {"-5", -10, 10, 0, -5},
+	    {"65535", 0, 65535, 0, 65535},
+	    {"65536", 0, 65535, -1, 0},
+	    {"11", 0, 10, -1, 0},
+	    {"-1", 0, 10, -1, 0},
+	    {"", 0, 10, -1, 0},
+	    {"12a", 0, 100, -1, 0},
+	    {"1.5", 0, 100, -1, 0},
+	    {"0x10", 0, 100, -1, 0},
+	    {"1e3", 0, 10000, -1, 0},
+	    {"5 ", 0, 10, -1, 0},
+	    {"99999999999999999999", LONG_MIN, LONG_MAX, -1, 0},
+	    {"-99999999999999999999", LONG_MIN, LONG_MAX, -1, 0},
 	};
 	int nfail = 0;
 
@@ -42,11 +42,14 @@ static void test_conf_parse_long(void **state)
 		long v = 424242;
 		int rc = conf_parse_long(cases[i].s, cases[i].min, cases[i].max, &v);
 
-		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc, cases[i].rc);
+		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc,
+		           cases[i].rc);
 		if (cases[i].rc == 0)
-			CASE_CHECK(nfail, v == cases[i].v, cases[i].s, "value %ld, expected %ld", v, cases[i].v);
+			CASE_CHECK(nfail, v == cases[i].v, cases[i].s, "value %ld, expected %ld", v,
+			           cases[i].v);
 		else
-			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%ld)", v);
+			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%ld)",
+			           v);
 	}
 	{
 		long v = 1;
@@ -65,26 +68,26 @@ static void test_conf_parse_duration(void **state)
 		int rc;
 		int64_t seconds;
 	} cases[] = {
-		{"90s", 0, 90},
-		{"90", 0, 90},
-		{"0", 0, 0},
-		{"20m", 0, 1200},
-		{"2h", 0, 7200},
-		{"1d", 0, 86400},
-		{"1000000s", 0, 1000000},
-		{"1000000d", 0, INT64_C(86400000000)},
-		{"1000001s", -1, 0},
-		{"", -1, 0},
-		{"s", -1, 0},
-		{"m", -1, 0},
-		{"20x", -1, 0},
-		{"20M", -1, 0}, /* m is minutes; no capital units */
-		{"1.5h", -1, 0},
-		{"-1s", -1, 0},
-		{"1ms", -1, 0},
-		{"h1", -1, 0},
-		{"20 m", -1, 0},
-		{"99999999999999999999999999999999s", -1, 0},
+	    {"90s", 0, 90},
+	    {"90", 0, 90},
+	    {"0", 0, 0},
+	    {"20m", 0, 1200},
+	    {"2h", 0, 7200},
+	    {"1d", 0, 86400},
+	    {"1000000s", 0, 1000000},
+	    {"1000000d", 0, INT64_C(86400000000)},
+	    {"1000001s", -1, 0},
+	    {"", -1, 0},
+	    {"s", -1, 0},
+	    {"m", -1, 0},
+	    {"20x", -1, 0},
+	    {"20M", -1, 0}, /* m is minutes; no capital units */
+	    {"1.5h", -1, 0},
+	    {"-1s", -1, 0},
+	    {"1ms", -1, 0},
+	    {"h1", -1, 0},
+	    {"20 m", -1, 0},
+	    {"99999999999999999999999999999999s", -1, 0},
 	};
 	int nfail = 0;
 
@@ -93,12 +96,15 @@ static void test_conf_parse_duration(void **state)
 		int64_t v = 424242;
 		int rc = conf_parse_duration(cases[i].s, &v);
 
-		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc, cases[i].rc);
+		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc,
+		           cases[i].rc);
 		if (cases[i].rc == 0)
-			CASE_CHECK(nfail, v == cases[i].seconds, cases[i].s, "value %lld, expected %lld",
-				   (long long)v, (long long)cases[i].seconds);
+			CASE_CHECK(nfail, v == cases[i].seconds, cases[i].s,
+			           "value %lld, expected %lld", (long long)v,
+			           (long long)cases[i].seconds);
 		else
-			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%lld)", (long long)v);
+			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%lld)",
+			           (long long)v);
 	}
 	assert_int_equal(nfail, 0);
 }
@@ -112,25 +118,25 @@ static void test_conf_parse_size(void **state)
 		int rc;
 		size_t bytes;
 	} cases[] = {
-		{"65536", 0, 65536},
-		{"64k", 0, 65536},
-		{"64K", 0, 65536},
-		{"1m", 0, 1048576},
-		{"1M", 0, 1048576},
-		{"0", 0, 0},
-		{"1024m", 0, (size_t)1 << 30},
-		{"1048576k", 0, (size_t)1 << 30},
-		{"1073741824", 0, (size_t)1 << 30},
-		{"1025m", -1, 0},
-		{"1048577k", -1, 0},
-		{"1073741825", -1, 0},
-		{"", -1, 0},
-		{"k", -1, 0},
-		{"1g", -1, 0},
-		{"1.5k", -1, 0},
-		{"-1", -1, 0},
-		{"-1k", -1, 0},
-		{"64kb", -1, 0},
+	    {"65536", 0, 65536},
+	    {"64k", 0, 65536},
+	    {"64K", 0, 65536},
+	    {"1m", 0, 1048576},
+	    {"1M", 0, 1048576},
+	    {"0", 0, 0},
+	    {"1024m", 0, (size_t)1 << 30},
+	    {"1048576k", 0, (size_t)1 << 30},
+	    {"1073741824", 0, (size_t)1 << 30},
+	    {"1025m", -1, 0},
+	    {"1048577k", -1, 0},
+	    {"1073741825", -1, 0},
+	    {"", -1, 0},
+	    {"k", -1, 0},
+	    {"1g", -1, 0},
+	    {"1.5k", -1, 0},
+	    {"-1", -1, 0},
+	    {"-1k", -1, 0},
+	    {"64kb", -1, 0},
 	};
 	int nfail = 0;
 
@@ -139,12 +145,14 @@ static void test_conf_parse_size(void **state)
 		size_t v = 424242;
 		int rc = conf_parse_size(cases[i].s, &v);
 
-		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc, cases[i].rc);
+		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc,
+		           cases[i].rc);
 		if (cases[i].rc == 0)
-			CASE_CHECK(nfail, v == cases[i].bytes, cases[i].s, "value %zu, expected %zu", v,
-				   cases[i].bytes);
+			CASE_CHECK(nfail, v == cases[i].bytes, cases[i].s,
+			           "value %zu, expected %zu", v, cases[i].bytes);
 		else
-			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%zu)", v);
+			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%zu)",
+			           v);
 	}
 	assert_int_equal(nfail, 0);
 }
@@ -158,33 +166,33 @@ static void test_conf_parse_money(void **state)
 		int rc;
 		int64_t centimes;
 	} cases[] = {
-		{"250", 0, 25000},
-		{"250.5", 0, 25050},
-		{"250.50", 0, 25050},
-		{"250.05", 0, 25005},
-		{"0.05", 0, 5},
-		{"0.5", 0, 50},
-		{"0", 0, 0},
-		{"0.00", 0, 0},
-		{"1", 0, 100},
-		{"999999999.99", 0, INT64_C(99999999999)},
-		/* conf.h: "at most 10^9 MAD" */
-		{"1000000000", 0, INT64_C(100000000000)},
-		{"1000000000.01", -1, 0},
-		{"10000000000", -1, 0},
-		{"99999999999999999999999", -1, 0}, /* would overflow int64 centimes */
-		{"-1", -1, 0},
-		{"+1", -1, 0},
-		{"1.234", -1, 0},
-		{"12.", -1, 0},
-		{".5", -1, 0},
-		{"1e3", -1, 0},
-		{"", -1, 0},
-		{"1,5", -1, 0},
-		{"1.2.3", -1, 0},
-		{"12 ", -1, 0},
-		{" 12", -1, 0},
-		{"12MAD", -1, 0},
+	    {"250", 0, 25000},
+	    {"250.5", 0, 25050},
+	    {"250.50", 0, 25050},
+	    {"250.05", 0, 25005},
+	    {"0.05", 0, 5},
+	    {"0.5", 0, 50},
+	    {"0", 0, 0},
+	    {"0.00", 0, 0},
+	    {"1", 0, 100},
+	    {"999999999.99", 0, INT64_C(99999999999)},
+	    /* conf.h: "at most 10^9 MAD" */
+	    {"1000000000", 0, INT64_C(100000000000)},
+	    {"1000000000.01", -1, 0},
+	    {"10000000000", -1, 0},
+	    {"99999999999999999999999", -1, 0}, /* would overflow int64 centimes */
+	    {"-1", -1, 0},
+	    {"+1", -1, 0},
+	    {"1.234", -1, 0},
+	    {"12.", -1, 0},
+	    {".5", -1, 0},
+	    {"1e3", -1, 0},
+	    {"", -1, 0},
+	    {"1,5", -1, 0},
+	    {"1.2.3", -1, 0},
+	    {"12 ", -1, 0},
+	    {" 12", -1, 0},
+	    {"12MAD", -1, 0},
 	};
 	int nfail = 0;
 
@@ -193,12 +201,15 @@ static void test_conf_parse_money(void **state)
 		int64_t v = 424242;
 		int rc = conf_parse_money(cases[i].s, &v);
 
-		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc, cases[i].rc);
+		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc,
+		           cases[i].rc);
 		if (cases[i].rc == 0)
-			CASE_CHECK(nfail, v == cases[i].centimes, cases[i].s, "value %lld, expected %lld",
-				   (long long)v, (long long)cases[i].centimes);
+			CASE_CHECK(nfail, v == cases[i].centimes, cases[i].s,
+			           "value %lld, expected %lld", (long long)v,
+			           (long long)cases[i].centimes);
 		else
-			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%lld)", (long long)v);
+			CASE_CHECK(nfail, v == 424242, cases[i].s, "output changed on error (%lld)",
+			           (long long)v);
 	}
 	{
 		int64_t v = 1;
@@ -217,23 +228,23 @@ static void test_conf_valid_id(void **state)
 		size_t maxlen;
 		int ok;
 	} cases[] = {
-		{"al-arz", 32, 1},
-		{"cat-a", 32, 1},
-		{"a", 1, 1},
-		{"9lives", 32, 1},
-		{"summer-2027", 32, 1},
-		{"a-", 32, 1},
-		{"abcdefghijklmnopqrstuvwxyz012345", 32, 1}, /* exactly 32 */
-		{"abcdefghijklmnopqrstuvwxyz0123456", 32, 0}, /* 33 */
-		{"ab", 1, 0},
-		{"", 32, 0},
-		{"-ab", 32, 0},
-		{"Ab", 32, 0},
-		{"a_b", 32, 0},
-		{"a b", 32, 0},
-		{"a.b", 32, 0},
-		{"a/b", 32, 0},
-		{"\xc3\xa9t\xc3\xa9", 32, 0}, /* "été" */
+	    {"al-arz", 32, 1},
+	    {"cat-a", 32, 1},
+	    {"a", 1, 1},
+	    {"9lives", 32, 1},
+	    {"summer-2027", 32, 1},
+	    {"a-", 32, 1},
+	    {"abcdefghijklmnopqrstuvwxyz012345", 32, 1},  /* exactly 32 */
+	    {"abcdefghijklmnopqrstuvwxyz0123456", 32, 0}, /* 33 */
+	    {"ab", 1, 0},
+	    {"", 32, 0},
+	    {"-ab", 32, 0},
+	    {"Ab", 32, 0},
+	    {"a_b", 32, 0},
+	    {"a b", 32, 0},
+	    {"a.b", 32, 0},
+	    {"a/b", 32, 0},
+	    {"\xc3\xa9t\xc3\xa9", 32, 0}, /* "été" */
 	};
 	int nfail = 0;
 
@@ -241,7 +252,8 @@ static void test_conf_valid_id(void **state)
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		int ok = conf_valid_id(cases[i].s, cases[i].maxlen);
 
-		CASE_CHECK(nfail, ok == cases[i].ok, cases[i].s, "returned %d, expected %d", ok, cases[i].ok);
+		CASE_CHECK(nfail, ok == cases[i].ok, cases[i].s, "returned %d, expected %d", ok,
+		           cases[i].ok);
 	}
 	assert_int_equal(conf_valid_id(NULL, 32), 0);
 	assert_int_equal(nfail, 0);
@@ -255,9 +267,9 @@ static void test_conf_parse_bool(void **state)
 		const char *s;
 		int rc, v;
 	} cases[] = {
-		{"yes", 0, 1}, {"true", 0, 1}, {"on", 0, 1},   {"1", 0, 1},    {"no", 0, 0},
-		{"false", 0, 0}, {"off", 0, 0}, {"0", 0, 0},   {"", -1, 0},    {"Yes", -1, 0},
-		{"2", -1, 0},  {"y", -1, 0},   {"truee", -1, 0},
+	    {"yes", 0, 1},   {"true", 0, 1}, {"on", 0, 1},     {"1", 0, 1}, {"no", 0, 0},
+	    {"false", 0, 0}, {"off", 0, 0},  {"0", 0, 0},      {"", -1, 0}, {"Yes", -1, 0},
+	    {"2", -1, 0},    {"y", -1, 0},   {"truee", -1, 0},
 	};
 	int nfail = 0;
 
@@ -266,8 +278,10 @@ static void test_conf_parse_bool(void **state)
 		int v = 7;
 		int rc = conf_parse_bool(cases[i].s, &v);
 
-		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc, cases[i].rc);
-		CASE_CHECK(nfail, v == (cases[i].rc == 0 ? cases[i].v : 7), cases[i].s, "value %d", v);
+		CASE_CHECK(nfail, rc == cases[i].rc, cases[i].s, "returned %d, expected %d", rc,
+		           cases[i].rc);
+		CASE_CHECK(nfail, v == (cases[i].rc == 0 ? cases[i].v : 7), cases[i].s, "value %d",
+		           v);
 	}
 	assert_int_equal(nfail, 0);
 }
@@ -280,11 +294,12 @@ struct seen {
 	char section[16][32];
 	char name[16][32];
 	char value[16][512];
-	int fail_at; /* call number that reports an error, or -1 */
+	int fail_at;       /* call number that reports an error, or -1 */
 	int explicit_line; /* line passed to conf_error */
 };
 
-static int record_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+static int record_line(struct conf_ctx *ctx, const char *section, const char *name,
+                       const char *value)
 {
 	struct seen *s = ctx->user;
 
@@ -338,15 +353,15 @@ static void test_conf_read_file_lines(void **state)
 
 	memset(&s, 0, sizeof(s));
 	s.fail_at = -1;
-	ut_write(fx->path, "; comment\n"         /* 1 */
-			   "\n"                  /* 2 */
-			   "[one]\n"             /* 3 */
-			   "a = 1\n"             /* 4 */
-			   "# another comment\n" /* 5 */
-			   "b = two words ; inline comment\n" /* 6 */
-			   "\n"                  /* 7 */
-			   "[two]\r\n"           /* 8 */
-			   "c=3\r\n");           /* 9 */
+	ut_write(fx->path, "; comment\n"                      /* 1 */
+	                   "\n"                               /* 2 */
+	                   "[one]\n"                          /* 3 */
+	                   "a = 1\n"                          /* 4 */
+	                   "# another comment\n"              /* 5 */
+	                   "b = two words ; inline comment\n" /* 6 */
+	                   "\n"                               /* 7 */
+	                   "[two]\r\n"                        /* 8 */
+	                   "c=3\r\n");                        /* 9 */
 	assert_int_equal(conf_read_file(fx->path, record_line, &s, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.line[0], 4);
@@ -367,7 +382,8 @@ static void test_conf_read_file_errors(void **state)
 	struct seen s;
 	char err[512], want[4200];
 
-	/* the handler's error names the file and the line being handled; only the first error counts */
+	/* the handler's error names the file and the line being handled; only the first error
+	 * counts */
 	memset(&s, 0, sizeof(s));
 	s.fail_at = 1;
 	ut_write(fx->path, "[x]\na = 1\n\nb = 2\nc = 3\n");
@@ -403,8 +419,8 @@ static void test_conf_read_file_errors(void **state)
 	assert_int_equal(s.n, 0);
 }
 
-/* libinih reads lines in 200-byte pieces: docs/configuration.md says a line holds at most 198 bytes and a
- * longer one is an error on its own line number (not a silent split into two lines). */
+/* libinih reads lines in 200-byte pieces: docs/configuration.md says a line holds at most 198 bytes
+ * and a longer one is an error on its own line number (not a silent split into two lines). */
 static void long_line_file(const char *path, size_t valuelen)
 {
 	char text[1024];
@@ -450,9 +466,11 @@ static void test_conf_read_file_long_line(void **state)
 
 	/* a long comment is a long line too */
 	ut_write(fx->path, "[x]\n; "
-			   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
-			   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
-			   "\na = 1\n");
+	                   "01234567890123456789012345678901234567890123456789012345678901234567890"
+	                   "12345678901234567890123456789"
+	                   "01234567890123456789012345678901234567890123456789012345678901234567890"
+	                   "12345678901234567890123456789"
+	                   "\na = 1\n");
 	memset(&s, 0, sizeof(s));
 	s.fail_at = -1;
 	assert_int_equal(conf_read_file(fx->path, record_line, &s, err, sizeof(err)), -1);
@@ -464,7 +482,7 @@ static void test_conf_read_file_long_line(void **state)
 static void test_conf_error_without_line(void **state)
 {
 	char err[128];
-	struct conf_ctx ctx = {"some.ini", 0, err, sizeof(err), 0, NULL};
+	struct conf_ctx ctx = {"some.ini", 0, err, sizeof(err), 0, NULL, 0, 0};
 
 	(void)state;
 	assert_int_equal(conf_error(&ctx, 0, "no tariff %s", "a.b.c"), 0);
@@ -603,19 +621,20 @@ static void test_buf_printf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conf_parse_long),
-		cmocka_unit_test(test_conf_parse_duration),
-		cmocka_unit_test(test_conf_parse_size),
-		cmocka_unit_test(test_conf_parse_money),
-		cmocka_unit_test(test_conf_valid_id),
-		cmocka_unit_test(test_conf_parse_bool),
-		cmocka_unit_test_setup_teardown(test_conf_read_file_lines, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_read_file_errors, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_read_file_long_line, conf_setup, conf_teardown),
-		cmocka_unit_test(test_conf_error_without_line),
-		cmocka_unit_test(test_buf_cap),
-		cmocka_unit_test(test_buf_growth),
-		cmocka_unit_test(test_buf_printf),
+	    cmocka_unit_test(test_conf_parse_long),
+	    cmocka_unit_test(test_conf_parse_duration),
+	    cmocka_unit_test(test_conf_parse_size),
+	    cmocka_unit_test(test_conf_parse_money),
+	    cmocka_unit_test(test_conf_valid_id),
+	    cmocka_unit_test(test_conf_parse_bool),
+	    cmocka_unit_test_setup_teardown(test_conf_read_file_lines, conf_setup, conf_teardown),
+	    cmocka_unit_test_setup_teardown(test_conf_read_file_errors, conf_setup, conf_teardown),
+	    cmocka_unit_test_setup_teardown(test_conf_read_file_long_line, conf_setup,
+	                                    conf_teardown),
+	    cmocka_unit_test(test_conf_error_without_line),
+	    cmocka_unit_test(test_buf_cap),
+	    cmocka_unit_test(test_buf_growth),
+	    cmocka_unit_test(test_buf_printf),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -61,8 +61,8 @@ static inline void ut_write(const char *path, const char *text)
 	ut_write_len(path, text, strlen(text));
 }
 
-/* Removes the files of a folder made by ut_tempdir (one level, plus sub-folders one level down), then
- * the folder itself. */
+/* Removes the files of a folder made by ut_tempdir (one level, plus sub-folders one level down),
+ * then the folder itself. */
 static inline void ut_rmtree(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -85,8 +85,8 @@ static inline void ut_rmtree(const char *dir)
 	rmdir(dir);
 }
 
-/* Table-driven checks: each mismatching case is printed with its name and counted; the test fails at
- * its end when any case failed, so one run shows every broken case. */
+/* Table-driven checks: each mismatching case is printed with its name and counted; the test fails
+ * at its end when any case failed, so one run shows every broken case. */
 #define CASE_CHECK(nfail, cond, name, ...)                                                         \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \

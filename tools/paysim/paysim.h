@@ -48,6 +48,8 @@ void iso_time(int64_t unix_seconds, char out[21]);
 /* "1250.00" → 125000. Strict: digits, a dot, exactly two decimals when two_decimals, else 0-2. */
 int money_parse(const char *s, int two_decimals, int64_t *centimes);
 void money_format(int64_t centimes, char out[24]);
+/* a decimal integer in [min, max], nothing else around it */
+int parse_int(const char *s, long min, long max, int *out);
 /* n random characters from alphabet, NUL-terminated (out has n + 1 bytes) */
 void random_chars(char *out, size_t n, const char *alphabet);
 /* A NestPay-like transaction id: year, day of the year, ten random letters and digits (15 chars). */

@@ -1,5 +1,6 @@
 /* util.c: the small helpers every part of the simulator uses: one-line logging, bounded buffers,
  * clocks and the gateway's date format, money in centimes, random identifiers. */
+#include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,6 +212,21 @@ int money_parse(const char *s, int two_decimals, int64_t *centimes)
 void money_format(int64_t centimes, char out[24])
 {
 	snprintf(out, 24, "%lld.%02lld", (long long)(centimes / 100), (long long)(centimes % 100));
+}
+
+int parse_int(const char *s, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || *s == ' ' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
 }
 
 /* ---- randomness and secrets ---- */
