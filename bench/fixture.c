@@ -136,7 +136,9 @@ int fixture_write(const struct fixture *f, char *err, size_t errlen)
 	              "\n[catalog]\n"
 	              "dir = centres\n"
 	              "categories = categories.ini\n"
-	              "timezone = Africa/Casablanca\n",
+	              "timezone = Africa/Casablanca\n"
+	              "\n[passes]\n"
+	              "key_dir = keys\n",
 	              f->threads, f->connections * 2 > 64 ? f->connections * 2 : 64,
 	              f->full ? "full" : "normal") != 0 ||
 	    write_sbuf(f->dir, "estiva-server.conf", &b, err, errlen) != 0)

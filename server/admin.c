@@ -24,6 +24,9 @@ static void usage(void)
 		"  show-booking ID              a booking, its nights and its audit trail\n"
 		"  expire-holds                 release holds that are past their expiry\n"
 		"  confirm ID                   confirm a held booking without online payment (desk, tests)\n"
+		"  keys rotate                  make a new pass signing key that signs from now on\n"
+		"  keys list                    the signing keys and until when gates need them\n"
+		"  verify-pass TOKEN            print a pass's fields and whether its signature is good\n"
 		"  reconcile                    ask the card gateway about every open payment and settle it\n"
 		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n");
 }
@@ -285,6 +288,49 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 	return 0;
 }
 
+/* init makes the first signing key when there is none */
+static int first_key(struct app *app, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char err[512];
+	int n = 0, id;
+
+	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys", -1, &st, NULL) != SQLITE_OK)
+		return 1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (n)
+		return 0;
+	id = passes_key_rotate(app, db, err, sizeof(err));
+	if (id < 0) {
+		fprintf(stderr, "estiva-admin: %s\n", err);
+		return 1;
+	}
+	printf("pass signing key %d made in %s\n", id, app->cfg.key_dir);
+	return 0;
+}
+
+static int list_keys(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, hex(public_key), created_at, retired_at, last_valid_until FROM signing_keys"
+				   " ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char created[INSTANT_STRLEN], until[INSTANT_STRLEN];
+		instant_format(sqlite3_column_int64(st, 2), created);
+		instant_format(sqlite3_column_int64(st, 4) * 60, until);
+		printf("key %d  %s  made %s  %s  needed by passes until %s\n", sqlite3_column_int(st, 0),
+		       sqlite3_column_text(st, 1), created,
+		       sqlite3_column_type(st, 3) == SQLITE_NULL ? "SIGNING" : "retired", until);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 /* Confirms a held booking without online payment: the reception desk's cash payment, and tests. */
 static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 {
@@ -317,7 +363,12 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 		return 1;
 	}
 	if (db_audit(db, "estiva-admin", "booking.confirm", "booking", id, "{\"status\":\"held\"}",
-		     "{\"status\":\"confirmed\"}") < 0 || db_commit(app, db) < 0) {
+		     "{\"status\":\"confirmed\"}") < 0 || passes_issue(app, db, id) < 0) {
+		fprintf(stderr, "estiva-admin: could not issue the passes (is there a signing key? estiva-admin keys rotate)\n");
+		db_rollback(app, db);
+		return 1;
+	}
+	if (db_commit(app, db) < 0) {
 		fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
@@ -363,8 +414,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "init") || !strcmp(cmd, "catalog")) {
 		rc = load_catalog(&app.cfg, db);
-		if (rc == 0 && !strcmp(cmd, "init"))
+		if (rc == 0 && !strcmp(cmd, "init")) {
 			printf("database %s at schema version %d\n", app.cfg.db_path, db_schema_version);
+			rc = first_key(&app, db);
+		}
 	} else if (!strcmp(cmd, "import-members") && i + 1 == argc) {
 		rc = import_members(db, argv[i]);
 	} else if (!strcmp(cmd, "set-password")) {
@@ -384,7 +437,23 @@ int main(int argc, char **argv)
 			printf("released %d expired hold(s)\n", n);
 		rc = n < 0;
 	} else if (!strcmp(cmd, "confirm") && i + 1 == argc) {
+		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+			fprintf(stderr, "estiva-admin: %s\n", err);
+			goto out;
+		}
 		rc = confirm_booking(&app, db, argv[i]);
+		catalog_free(&app.cat);
+	} else if (!strcmp(cmd, "keys") && i + 1 == argc && !strcmp(argv[i], "rotate")) {
+		int id = passes_key_rotate(&app, db, err, sizeof(err));
+		if (id < 0)
+			fprintf(stderr, "estiva-admin: %s\n", err);
+		else
+			printf("signing key %d made; it signs every pass from now on\n", id);
+		rc = id < 0;
+	} else if (!strcmp(cmd, "keys") && i + 1 == argc && !strcmp(argv[i], "list")) {
+		rc = list_keys(db);
+	} else if (!strcmp(cmd, "verify-pass") && i + 1 == argc) {
+		rc = passes_verify_cli(db, argv[i], stdout);
 	} else if ((!strcmp(cmd, "reconcile") && i == argc) || (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
 		int32_t day = date_today_local();
 		if (payment_init(&app, err, sizeof(err)) < 0) {
@@ -412,6 +481,7 @@ int main(int argc, char **argv)
 	}
 out:
 	db_close_all(&app);
+	passes_free(&app);
 	curl_global_cleanup();
 	return rc;
 }

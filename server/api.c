@@ -46,6 +46,10 @@ static const struct route {
 	{"POST", "/payments/ok", payment_return, PUBLIC, "payment_ok"},
 	{"GET", "/payments/fail", payment_return, PUBLIC, "payment_fail"},
 	{"POST", "/payments/fail", payment_return, PUBLIC, "payment_fail"},
+	{"GET", "/api/v1/bookings/{}/passes", passes_list, LOGIN, "booking_passes"},
+	{"GET", "/api/v1/passes/{}", passes_image, LOGIN, "pass_image"},
+	{"POST", "/api/v1/passes/{}/reissue", passes_reissue, LOGIN, "pass_reissue"},
+	{"GET", "/passes/{}/print", passes_print, LOGIN, "pass_print"},
 	{"GET", "/healthz", api_healthz, PUBLIC, "healthz"},
 	{"GET", "/metrics", api_metrics, PUBLIC, "metrics"},
 };

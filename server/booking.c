@@ -563,7 +563,8 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 		json_decref(j);
 		refund = payment_refund_on_cancel(app, db, id, arrival, rq->who.name);
 	}
-	if (refund < 0 || booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0) {
+	if (refund < 0 || booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0 ||
+	    passes_revoke_booking(db, id, "cancelled") < 0) {
 		log_err("cancel: %s", sqlite3_errmsg(db));
 		db_rollback(app, db);
 		return reply_error(rp, 500, "internal", "database error");

@@ -290,6 +290,8 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			snprintf(c->id, sizeof(c->id), "%s", value);
 			return 1;
 		}
+		if (!strcmp(name, "number"))
+			return set_count(ctx, &c->number, name, value, 1, 65535);
 		if (!strcmp(name, "name_fr"))
 			return copy_name(ctx, c->name_fr, value);
 		if (!strcmp(name, "name_ar"))
@@ -582,6 +584,14 @@ int catalog_read_files(const struct config *cfg, struct catalog *cat, char *err,
 			snprintf(err, errlen, "%s: centre id \"%s\" is used by another file", path, c->id);
 			centre_free(c);
 			goto out;
+		}
+		for (int k = 0; c->number && k < cat->ncentres; k++) {
+			if (cat->centres[k]->number == c->number) {
+				snprintf(err, errlen, "%s: centre number %d is used by centre \"%s\"", path, c->number,
+					 cat->centres[k]->id);
+				centre_free(c);
+				goto out;
+			}
 		}
 		cat->centres[cat->ncentres++] = c;
 	}

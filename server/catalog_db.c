@@ -47,10 +47,10 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	char d1[DATE_STRLEN], d2[DATE_STRLEN], d3[DATE_STRLEN];
 
 	CHECK(sqlite3_prepare_v2(db,
-				 "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, active)"
-				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT(id) DO UPDATE SET"
+				 "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, active, number)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT(id) DO UPDATE SET"
 				 " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
-				 " check_out = ?7, active = 1",
+				 " check_out = ?7, active = 1, number = ?8",
 				 -1, &st, NULL));
 	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
@@ -59,6 +59,10 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	sqlite3_bind_text(st, 5, c->city_ar, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, c->check_in);
 	sqlite3_bind_int(st, 7, c->check_out);
+	if (c->number)
+		sqlite3_bind_int(st, 8, c->number);
+	else
+		sqlite3_bind_null(st, 8);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
@@ -336,7 +340,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	}
 	sqlite3_finalize(st);
 	CHECK(sqlite3_prepare_v2(db,
-				 "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out FROM centres"
+				 "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, COALESCE(number, 0) FROM centres"
 				 " WHERE active = 1 ORDER BY id",
 				 -1, &st, NULL));
 	while (sqlite3_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
@@ -353,6 +357,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		col_copy(c->city_ar, sizeof(c->city_ar), st, 4);
 		c->check_in = sqlite3_column_int(st, 5);
 		c->check_out = sqlite3_column_int(st, 6);
+		c->number = sqlite3_column_int(st, 7);
 		if (load_centre(db, cat, c) < 0)
 			goto fail;
 	}

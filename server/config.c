@@ -27,6 +27,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->catalog_dir, sizeof(cfg->catalog_dir), "/etc/estiva/centres");
 	snprintf(cfg->categories_path, sizeof(cfg->categories_path), "/etc/estiva/categories.ini");
 	snprintf(cfg->timezone, sizeof(cfg->timezone), "%s", DEF_TIMEZONE);
+	snprintf(cfg->key_dir, sizeof(cfg->key_dir), "/var/lib/estiva/keys");
 	cfg->pay_api_timeout = DEF_PAY_API_TIMEOUT;
 	cfg->pay_api_retries = DEF_PAY_API_RETRIES;
 	cfg->pay_session = DEF_PAY_SESSION;
@@ -216,6 +217,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1);
 		if (!strcmp(name, "reconcile_interval"))
 			return set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1);
+	} else if (!strcmp(section, "passes")) {
+		if (!strcmp(name, "key_dir"))
+			return set_path(ctx, cfg->key_dir, sizeof(cfg->key_dir), value);
 	} else if (!strcmp(section, "cancellation")) {
 		if (!strcmp(name, "refund"))
 			return set_refund_tiers(ctx, cfg, value);

@@ -161,6 +161,37 @@ static const char *migrations[] = {
 	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
 	"CREATE INDEX refunds_open ON refunds(status);"
 	"ALTER TABLE bookings ADD COLUMN confirmed_at INTEGER;",
+
+	/* 3: access passes, their signing keys and revocations */
+	"ALTER TABLE centres ADD COLUMN number INTEGER;"
+	"CREATE UNIQUE INDEX centres_number ON centres(number) WHERE number IS NOT NULL AND active = 1;"
+	"CREATE TABLE signing_keys ("
+	"  id INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 255),"
+	"  public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	"  created_at INTEGER NOT NULL,"
+	"  retired_at INTEGER,"               /* when a newer key took over signing */
+	"  last_valid_until INTEGER NOT NULL DEFAULT 0);" /* minutes: the latest expiry of a pass it signed */
+	"CREATE TABLE passes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  guest INTEGER NOT NULL,"           /* index in the booking's guests */
+	"  guest_name TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  key_id INTEGER NOT NULL REFERENCES signing_keys(id),"
+	"  valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL," /* minutes since the epoch, UTC */
+	"  nfc_uid BLOB,"
+	"  token TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('active','revoked')),"
+	"  replaces INTEGER REFERENCES passes(id),"
+	"  created_at INTEGER NOT NULL, revoked_at INTEGER);"
+	"CREATE INDEX passes_booking ON passes(booking);"
+	"CREATE TABLE revocations ("
+	"  pass INTEGER PRIMARY KEY REFERENCES passes(id),"
+	"  centre TEXT NOT NULL,"
+	"  until INTEGER NOT NULL,"           /* minutes: after this the pass has expired anyway */
+	"  revoked_at INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL);"
+	"CREATE INDEX revocations_centre ON revocations(centre, revoked_at);",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));

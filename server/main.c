@@ -30,7 +30,7 @@ static void usage(void)
  * gateway what it left open (reconciliation, voids, refunds). */
 static void *sweeper(void *arg)
 {
-	int64_t last_reconcile = 0;
+	int64_t last_reconcile = 0, last_prune = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&stop_lock);
@@ -46,6 +46,10 @@ static void *sweeper(void *arg)
 			if (n > 0)
 				log_info("released %d expired hold(s)", n);
 		} while (n == 256);
+		if (db && instant_now() / 3600 != last_prune / 3600) {
+			last_prune = instant_now();
+			passes_prune(&app, db);
+		}
 		if (db && app.cred &&
 		    (atomic_exchange(&app.pay_kick, 0) || instant_now() - last_reconcile >= app.cfg.pay_reconcile_interval)) {
 			last_reconcile = instant_now();
@@ -125,7 +129,7 @@ int main(int argc, char **argv)
 		db_close_all(&app);
 		return 1;
 	}
-	if (payment_init(&app, err, sizeof(err)) < 0) {
+	if (payment_init(&app, err, sizeof(err)) < 0 || passes_init(&app, db, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		db_close_all(&app);
 		return 1;
@@ -165,6 +169,7 @@ int main(int argc, char **argv)
 	db_close_all(&app);
 	catalog_free(&app.cat);
 	payment_free(&app);
+	passes_free(&app);
 	curl_global_cleanup();
 	log_info("stopped");
 	return 0;

@@ -213,7 +213,9 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 		if (db_audit(db, actor, "booking.confirm", "booking", booking, before, "{\"status\":\"confirmed\"}") < 0)
 			return -1;
 	}
-	(void)app;
+	/* the passes come with the confirmation, in the same transaction */
+	if (passes_issue(app, db, booking) < 0)
+		return -1;
 	return 1;
 }
 

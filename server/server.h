@@ -96,6 +96,8 @@ struct config {
 	int64_t pay_margin;          /* added to it for the callback */
 	int64_t pay_reconcile_after; /* a payment without news this long is asked about */
 	int64_t pay_reconcile_interval;
+	/* [passes] */
+	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only */
 	/* [cancellation]: refund = DAYS:PERCENT, ... (days before arrival, from the most days down) */
 	int nrefund_tiers;
 	struct {
@@ -137,6 +139,7 @@ struct season {
 
 struct centre {
 	char id[ID_MAX + 1];
+	int number; /* 1..65535, written in passes; 0 when the configuration gives none */
 	char name_fr[NAME_MAX_LEN], name_ar[NAME_MAX_LEN];
 	char city_fr[NAME_MAX_LEN], city_ar[NAME_MAX_LEN];
 	int check_in, check_out; /* minutes after local midnight */
@@ -207,6 +210,8 @@ struct app {
 	struct metrics metrics;
 	int tls;
 	struct cmi_credentials *cred; /* sodium_malloc'd; NULL when payments are off */
+	unsigned char *sign_sk;       /* sodium_malloc'd Ed25519 secret key that signs passes now */
+	int sign_key_id;              /* its id, 0 when none is loaded */
 	atomic_int pay_kick;          /* ask the worker to reconcile now */
 };
 
@@ -350,6 +355,29 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force);
 int payment_refund_percent(const struct config *cfg, int days);
 /* estiva-admin payments-report: 0 when the gateway agrees with us, 1 when something differs. */
 int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out);
+
+/* qr.c */
+int qr_png(const char *text, int scale, struct buf *out);
+int qr_svg(const char *text, struct buf *out);
+
+/* passes.c */
+/* Loads the signing key at start (the server refuses to start when its file is readable by others). */
+int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen);
+/* Inside the confirmation's transaction: one signed pass per guest of the booking. 0, or -1. */
+int passes_issue(struct app *app, sqlite3 *db, int64_t booking);
+/* Inside the cancellation's transaction: every active pass of the booking is revoked. */
+int passes_revoke_booking(sqlite3 *db, int64_t booking, const char *reason);
+/* Makes a new signing key (its secret in key_dir, mode 0600) that signs from now on: its id, or -1. */
+int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen);
+/* Drops revocations of passes that have expired anyway, and public keys no pass needs any more. */
+int passes_prune(struct app *app, sqlite3 *db);
+void passes_free(struct app *app);
+int passes_list(struct app *app, struct request *rq, struct reply *rp);
+int passes_image(struct app *app, struct request *rq, struct reply *rp);
+int passes_reissue(struct app *app, struct request *rq, struct reply *rp);
+int passes_print(struct app *app, struct request *rq, struct reply *rp);
+/* estiva-admin verify-pass: prints the fields and the verdict; 0 good, 1 not. */
+int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
 
 /* api.c */
 int api_route(struct app *app, struct request *rq, struct reply *rp);

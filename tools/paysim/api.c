@@ -175,9 +175,9 @@ void api_handle(struct request *rq, struct reply *rp)
 	fields_free(&form);
 	oid = fields_get(&top, "OrderId");
 	/* both comparisons always run: no timing hint on which one failed */
-	auth_ok = (secret_equal(fields_get(&top, "Name") ? fields_get(&top, "Name") : "", paysim.cfg.api_user) == 0) &
-		  (secret_equal(fields_get(&top, "Password") ? fields_get(&top, "Password") : "",
-				paysim.api_password) == 0);
+	auth_ok = secret_equal(fields_get(&top, "Name") ? fields_get(&top, "Name") : "", paysim.cfg.api_user);
+	auth_ok |= secret_equal(fields_get(&top, "Password") ? fields_get(&top, "Password") : "", paysim.api_password);
+	auth_ok = auth_ok == 0;
 	if (!auth_ok || !fields_get(&top, "Name") || !fields_get(&top, "Password")) {
 		api_error(rq, rp, 200, oid, "Authentication failed: wrong Name or Password");
 		goto out;

@@ -39,6 +39,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
+	(void)user, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	return atomic_load(&stopping) ? 1 : 0; /* a stop aborts the transfer */
 }
 

@@ -65,16 +65,19 @@ void reply_sbuf(struct reply *rp, int status, const char *content_type, struct s
 
 static void healthz(struct request *rq, struct reply *rp)
 {
+	(void)rq;
 	reply_text(rp, 200, "text/plain; charset=utf-8", "ok\n");
 }
 
 static void css(struct request *rq, struct reply *rp)
 {
+	(void)rq;
 	reply_text(rp, 200, "text/css; charset=utf-8", paysim_css);
 }
 
 static void autopost(struct request *rq, struct reply *rp)
 {
+	(void)rq;
 	reply_text(rp, 200, "text/javascript; charset=utf-8", paysim_autopost_js);
 }
 
@@ -159,6 +162,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	struct conn_state *cs = *con_cls;
 	struct reply rp;
 
+	(void)cls, (void)version;
 	if (!cs) {
 		const char *cl;
 		char *end;
@@ -207,6 +211,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct conn_state *cs = *con_cls;
 
+	(void)cls, (void)conn;
 	if (!cs)
 		return;
 	log_line("%s %s %d %lldms%s%s%s", cs->rq.method, cs->rq.url, cs->status,

@@ -159,7 +159,7 @@ struct txn {
 	int64_t amount_c;
 	char response[16]; /* Approved Declined Error */
 	char proc_ret[4];
-	char err_msg[96];
+	char err_msg[160];
 	char auth_code[16], host_ref[16], masked_pan[24], md_status[4];
 	char source[12]; /* card, callback, api */
 };
@@ -238,7 +238,7 @@ struct request {
 	struct sbuf body;
 	int too_large;
 	int64_t started_ms;
-	char note[160]; /* appended to the request's log line */
+	char note[320]; /* appended to the request's log line */
 };
 const char *request_header(struct request *rq, const char *name);
 const char *request_query(struct request *rq, const char *name);

@@ -161,8 +161,8 @@ void gateway_time(int64_t unix_seconds, char out[18])
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	snprintf(out, 18, "%04d%02d%02d %02d:%02d:%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+	if (strftime(out, 18, "%Y%m%d %H:%M:%S", &tm) == 0)
+		out[0] = '\0';
 }
 
 void iso_time(int64_t unix_seconds, char out[21])
@@ -171,8 +171,8 @@ void iso_time(int64_t unix_seconds, char out[21])
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+	if (strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
 }
 
 /* ---- money ---- */
