@@ -42,7 +42,7 @@ static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t n
 	sqlite3_stmt *st;
 	int64_t wait = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT count, last_at FROM login_failures WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT count, last_at FROM login_failures WHERE key = ?")))
 		return 0;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -58,7 +58,7 @@ static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t n
 				wait = last + delay - now;
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return wait;
 }
 
@@ -67,17 +67,15 @@ static int failure_record(sqlite3 *db, const char *key, int64_t now)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO login_failures(key, count, last_at) VALUES (?1, 1, ?2)"
+	if (!(st = db_stmt(db, "INSERT INTO login_failures(key, count, last_at) VALUES (?1, 1, ?2)"
 			       " ON CONFLICT(key) DO UPDATE SET count = CASE WHEN ?2 - last_at > ?3 THEN 1"
-			       " ELSE count + 1 END, last_at = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " ELSE count + 1 END, last_at = ?2")))
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, LOGIN_FAIL_WINDOW);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -94,7 +92,7 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 	const unsigned char *h;
 
 	memset(a, 0, sizeof(*a));
-	if (sqlite3_prepare_v2(db, "SELECT id, password_hash FROM members WHERE number = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, password_hash FROM members WHERE number = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
@@ -103,10 +101,10 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 		a->role = ROLE_MEMBER;
 		snprintf(a->hash, sizeof(a->hash), "%s", (const char *)h);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (a->found)
 		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, password_hash, role FROM users WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, password_hash, role FROM users WHERE name = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
@@ -115,7 +113,7 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 		a->role = !strcmp((const char *)sqlite3_column_text(st, 2), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
 		snprintf(a->hash, sizeof(a->hash), "%s", (const char *)h);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 }
 
@@ -142,11 +140,9 @@ static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[
 	int rc = -1;
 
 	memset(who, 0, sizeof(*who));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT s.member, s.user, s.csrf, s.created_at, s.seen_at, m.number, m.category,"
+	if (!(st = db_stmt(db, "SELECT s.member, s.user, s.csrf, s.created_at, s.seen_at, m.number, m.category,"
 			       " u.name, u.role FROM sessions s LEFT JOIN members m ON m.id = s.member"
-			       " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?")))
 		return -1;
 	sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -166,9 +162,9 @@ static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[
 		}
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc == 0 && who->role == ROLE_MANAGER) {
-		if (sqlite3_prepare_v2(db, "SELECT centre FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT centre FROM user_centres WHERE user = ?")))
 			return -1;
 		sqlite3_bind_int64(st, 1, who->user_id);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -176,7 +172,7 @@ static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[
 			if (c >= 0 && c < 64)
 				who->centres |= (uint64_t)1 << c;
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	return rc;
 }
@@ -238,9 +234,7 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	hex(csrf, sizeof(csrf), csrf_hex);
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database busy");
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
 	if (a.member_id)
@@ -255,19 +249,19 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
 	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!ok)
 		goto dbfail;
-	if (sqlite3_prepare_v2(db, "DELETE FROM login_failures WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "DELETE FROM login_failures WHERE key = ?")))
 		goto dbfail;
 	sqlite3_bind_text(st, 1, akey, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?", -1, &st, NULL) == SQLITE_OK) {
+	db_done(st);
+	if ((st = db_stmt(db, "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?"))) {
 		sqlite3_bind_int64(st, 1, now - app->cfg.session_idle);
 		sqlite3_bind_int64(st, 2, now - app->cfg.session_absolute);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
@@ -309,10 +303,10 @@ int auth_session(struct app *app, struct request *rq)
 		return 0;
 	if (now - seen > app->cfg.session_idle || now - created > app->cfg.session_absolute) {
 		if (db_begin(app, db) == 0) {
-			if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+			if ((st = db_stmt(db, "DELETE FROM sessions WHERE key = ?"))) {
 				sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
 				sqlite3_step(st);
-				sqlite3_finalize(st);
+				db_done(st);
 			}
 			db_commit(app, db);
 		}
@@ -322,11 +316,11 @@ int auth_session(struct app *app, struct request *rq)
 	if (now - seen >= (app->cfg.session_idle / 10 < 60 ? app->cfg.session_idle / 10 : 60) && db_begin(app, db) == 0) {
 		/* at most one write a minute per session (more often when the idle limit is short, since the
 		 * idle check reads this time) */
-		if (sqlite3_prepare_v2(db, "UPDATE sessions SET seen_at = ? WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+		if ((st = db_stmt(db, "UPDATE sessions SET seen_at = ? WHERE key = ?"))) {
 			sqlite3_bind_int64(st, 1, now);
 			sqlite3_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);
 			sqlite3_step(st);
-			sqlite3_finalize(st);
+			db_done(st);
 		}
 		db_commit(app, db);
 	}
@@ -340,13 +334,13 @@ int auth_logout(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!db || db_begin(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE key = ?", -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "DELETE FROM sessions WHERE key = ?"))) {
 		db_rollback(app, db);
 		return reply_error(rp, 500, "internal", "database error");
 	}
 	sqlite3_bind_blob(st, 1, rq->who.session_key, 32, SQLITE_STATIC);
 	sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
 	snprintf(rp->set_cookie, sizeof(rp->set_cookie),

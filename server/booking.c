@@ -39,12 +39,10 @@ json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
 	char created[INSTANT_STRLEN], updated[INSTANT_STRLEN], expires[INSTANT_STRLEN];
 	int32_t a = 0, d = 0;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.id, m.number, b.centre, t.code, u.code, b.arrival, b.departure, b.guests,"
+	if (!(st = db_stmt(db, "SELECT b.id, m.number, b.centre, t.code, u.code, b.arrival, b.departure, b.guests,"
 			       " b.status, b.hold_expires_at, b.amount, b.currency, b.created_at, b.updated_at"
 			       " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
-			       " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?")))
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -67,7 +65,7 @@ json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
 			json_object_set_new(j, "hold_expires_at", json_string(expires));
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	(void)app;
 	return j;
 }
@@ -148,8 +146,7 @@ static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
 	int n = 0, selves = 0, ok = 1;
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(db, "SELECT name, relation, birth_year FROM household WHERE member = ?", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ?")))
 		return -1;
 	sqlite3_bind_int64(st, 1, member);
 	while (sqlite3_step(st) == SQLITE_ROW && n < MAX_HOUSEHOLD) {
@@ -159,7 +156,7 @@ static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
 		hh[n].used = 0;
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	for (int g = 0; g < h->nguests && ok; g++) {
 		const struct guest *x = &h->guests[g];
 		int found = 0;
@@ -205,10 +202,8 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 
 	date_format(h->arrival, a);
 	date_format(h->departure, d);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
-			       " AND arrival < ? AND departure > ? LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
+			       " AND arrival < ? AND departure > ? LIMIT 1")))
 		goto fail;
 	sqlite3_bind_int64(st, 1, who->member_id);
 	sqlite3_bind_text(st, 2, d, -1, SQLITE_STATIC);
@@ -219,14 +214,13 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		rc = 422;
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 
 	busy = calloc((size_t)t->nunits * (size_t)width, 1);
 	if (!busy)
 		goto fail;
-	if (sqlite3_prepare_v2(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?")))
 		goto fail;
 	sqlite3_bind_int64(st, 1, t->dbid);
 	sqlite3_bind_int(st, 2, ws);
@@ -237,7 +231,7 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		if (ui >= 0)
 			busy[(size_t)ui * (size_t)width + (size_t)(night - ws)] = 1;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	u = stay_assign(t->nunits, width, busy, h->arrival - ws, nights);
 	if (u < 0) {
@@ -246,11 +240,9 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		rc = 409;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, nguests,"
+	if (!(st = db_stmt(db, "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, nguests,"
 			       " status, hold_expires_at, amount, currency, created_at, updated_at)"
-			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id")))
 		goto fail;
 	sqlite3_bind_int64(st, 1, who->member_id);
 	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
@@ -267,10 +259,9 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto fail;
 	id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)")))
 		goto fail;
 	for (int32_t n = h->arrival; n < h->departure; n++) {
 		sqlite3_bind_int64(st, 1, t->unit_dbids[u]);
@@ -281,7 +272,7 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 			goto fail; /* a (unit, night) taken twice cannot happen: the key refuses it */
 		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	*reply = booking_json(app, db, id);
 	if (!*reply)
@@ -299,7 +290,7 @@ fail:
 	log_err("hold: %s", sqlite3_errmsg(db));
 	rc = 500;
 out:
-	sqlite3_finalize(st);
+	db_done(st);
 	free(busy);
 	return rc;
 }
@@ -368,8 +359,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		reply_error(rp, 503, "busy", "the database is busy, try again");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT request_hash, status, body FROM idempotency WHERE member = ? AND key = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT request_hash, status, body FROM idempotency WHERE member = ? AND key = ?")))
 		goto dbfail;
 	sqlite3_bind_int64(st, 1, rq->who.member_id);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -383,12 +373,12 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 			reply_error(rp, 409, "idempotency_conflict",
 				    "this Idempotency-Key was used for another request");
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 		db_rollback(app, db);
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	rc = hold_locked(app, db, &rq->who, &h, guests_text, amount, &reply);
 	if (rc == 500)
@@ -396,10 +386,8 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	text = json_dumps(reply, JSON_COMPACT);
 	if (!text)
 		goto dbfail;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
-			       " VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
+			       " VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	sqlite3_bind_int64(st, 1, rq->who.member_id);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -409,7 +397,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3_bind_int64(st, 6, instant_now());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto dbfail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (db_commit(app, db) < 0) {
 		reply_error(rp, 500, "internal", "database error");
@@ -419,7 +407,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	goto out;
 dbfail:
 	log_err("hold: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	reply_error(rp, 500, "internal", "database error");
 out:
@@ -438,7 +426,7 @@ static int booking_access(struct app *app, sqlite3 *db, const struct principal *
 	sqlite3_stmt *st;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT member, centre, status FROM bookings WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT member, centre, status FROM bookings WHERE id = ?")))
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -448,7 +436,7 @@ static int booking_access(struct app *app, sqlite3 *db, const struct principal *
 			rc = auth_can_see_centre(who, catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
 		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 2));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -478,13 +466,11 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 	if (!db || !list)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	if (rq->who.role == ROLE_MEMBER) {
-		if (sqlite3_prepare_v2(db, "SELECT id, centre FROM bookings WHERE member = ? ORDER BY id DESC LIMIT 500",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT id, centre FROM bookings WHERE member = ? ORDER BY id DESC LIMIT 500")))
 			goto fail;
 		sqlite3_bind_int64(st, 1, rq->who.member_id);
 	} else {
-		if (sqlite3_prepare_v2(db, "SELECT id, centre FROM bookings ORDER BY id DESC LIMIT 500", -1, &st, NULL) !=
-		    SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT id, centre FROM bookings ORDER BY id DESC LIMIT 500")))
 			goto fail;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -497,7 +483,7 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 		if (j)
 			json_array_append_new(list, j);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return reply_json(rp, 200, json_pack("{s:o}", "bookings", list));
 fail:
 	json_decref(list);
@@ -512,18 +498,18 @@ static int booking_release(sqlite3 *db, int64_t id, const char *status, const ch
 	char after[64];
 	int ok;
 
-	if (sqlite3_prepare_v2(db, "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?")))
 		return -1;
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, instant_now());
 	sqlite3_bind_int64(st, 3, id);
 	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
-	if (!ok || sqlite3_prepare_v2(db, "DELETE FROM booking_nights WHERE booking = ?", -1, &st, NULL) != SQLITE_OK)
+	db_done(st);
+	if (!ok || !(st = db_stmt(db, "DELETE FROM booking_nights WHERE booking = ?")))
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	db_done(st);
 	snprintf(after, sizeof(after), "{\"status\":\"%s\"}", status);
 	if (!ok || db_audit(db, actor, action, "booking", id, before, after) < 0)
 		return -1;
@@ -585,13 +571,12 @@ int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now)
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at <= ? LIMIT 256",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at <= ? LIMIT 256")))
 		goto fail;
 	sqlite3_bind_int64(st, 1, now);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	for (int i = 0; i < n; i++)
 		if (booking_release(db, ids[i], "expired", "system", "booking.expire", "{\"status\":\"held\"}") < 0)
 			goto fail;

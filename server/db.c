@@ -307,10 +307,59 @@ sqlite3 *db_thread(struct app *app)
 	return db;
 }
 
+/* Prepared statements of the hot paths, kept per thread (each thread has its own connection), keyed by
+ * the address of the SQL text: preparing is a third of a booking's CPU time otherwise. */
+#define STMT_CACHE 48
+static _Thread_local struct {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_stmt *st;
+} stmt_cache[STMT_CACHE];
+
+sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmt_cache[i].sql == sql && stmt_cache[i].db == db) {
+			sqlite3_reset(stmt_cache[i].st);
+			sqlite3_clear_bindings(stmt_cache[i].st);
+			return stmt_cache[i].st;
+		}
+		if (!stmt_cache[i].sql && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0) {
+		/* full: not cached; the caller's db_done() finalizes it */
+		sqlite3_stmt *st = NULL;
+		return sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+	}
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_cache[free_slot].st, NULL) != SQLITE_OK)
+		return NULL;
+	stmt_cache[free_slot].db = db;
+	stmt_cache[free_slot].sql = sql;
+	return stmt_cache[free_slot].st;
+}
+
+void db_done(sqlite3_stmt *st)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmt_cache[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 void db_close_all(struct app *app)
 {
 	pthread_mutex_lock(&app->conns_lock);
 	for (int i = 0; i < app->nconns; i++) {
+		sqlite3_stmt *st;
+		/* the other threads' cached statements: they have stopped by now */
+		while ((st = sqlite3_next_stmt(app->conns[i], NULL)))
+			sqlite3_finalize(st);
 		if (sqlite3_close(app->conns[i]) != SQLITE_OK)
 			log_warn("database: close: %s", sqlite3_errmsg(app->conns[i]));
 	}
@@ -362,13 +411,12 @@ void db_rollback(struct app *app, sqlite3 *db)
 int db_audit(sqlite3 *db, const char *actor, const char *action, const char *entity, int64_t entity_id,
 	     const char *before, const char *after)
 {
-	sqlite3_stmt *st;
+	static const char sql[] = "INSERT INTO audit(at, actor, action, entity, entity_id, before, after)"
+				  " VALUES (?, ?, ?, ?, ?, ?, ?)";
+	sqlite3_stmt *st = db_stmt(db, sql);
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO audit(at, actor, action, entity, entity_id, before, after)"
-			       " VALUES (?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, instant_now());
 	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
@@ -381,6 +429,6 @@ int db_audit(sqlite3 *db, const char *actor, const char *action, const char *ent
 	sqlite3_bind_text(st, 6, before, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, after, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

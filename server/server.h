@@ -25,7 +25,7 @@
 #define MAX_GUESTS 16         /* per booking, whatever the unit type says */
 #define MAX_HOUSEHOLD 24
 #define IDEM_KEY_MAX 64
-#define ASSIGN_WINDOW 28      /* nights looked at on each side of a stay for best fit */
+#define ASSIGN_WINDOW 10      /* nights looked at on each side of a stay for best fit */
 #define SESSION_ID_BYTES 32   /* 256-bit session ids */
 #define CSRF_BYTES 32
 #define LOGIN_FAILS_ACCOUNT 5 /* failures before an account is slowed down */
@@ -289,6 +289,10 @@ int db_commit(struct app *app, sqlite3 *db);
 void db_rollback(struct app *app, sqlite3 *db);
 int db_audit(sqlite3 *db, const char *actor, const char *action, const char *entity,
 	     int64_t entity_id, const char *before, const char *after);
+/* A prepared statement for sql (a string with static storage: its address is the key), from the calling
+ * thread's cache, reset and unbound. Give it back with db_done(), never sqlite3_finalize(). */
+sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql);
+void db_done(sqlite3_stmt *st);
 /* Current schema version. */
 extern const int db_schema_version;
 

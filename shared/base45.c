@@ -9,6 +9,7 @@ static const char alphabet[45] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 /* Character value, or -1 outside the alphabet. */
 static int b45_value(unsigned char c)
 {
+	/* clang-format off */
 	static const signed char table[256] = {
 	    /* 0x00-0x1f */
 	    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -33,6 +34,7 @@ static int b45_value(unsigned char c)
 	    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 	    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 	};
+	/* clang-format on */
 
 	return table[c];
 }

@@ -14,9 +14,9 @@ size_t base45_encoded_len(size_t n);
  * smaller than base45_encoded_len(n) + 1. */
 int base45_encode(const unsigned char *in, size_t n, char *out, size_t outlen);
 
-/* Decodes in[0..n) (need not be NUL-terminated; n is the length) into out. 0 with *outn bytes, or -1
- * on a character outside the alphabet (lower case, NUL and line ends included), a bad length
- * (n % 3 == 1), a group of three over 65535 or a last pair over 255, or when outlen is smaller than
+/* Decodes in[0..n) (need not be NUL-terminated; n is the length) into out. 0 with *outn bytes, or
+ * -1 on a character outside the alphabet (lower case, NUL and line ends included), a bad length (n
+ * % 3 == 1), a group of three over 65535 or a last pair over 255, or when outlen is smaller than
  * the decoded length. On -1, out may hold part of the result and *outn is 0. */
 int base45_decode(const char *in, size_t n, unsigned char *out, size_t outlen, size_t *outn);
 

@@ -155,8 +155,8 @@ static enum pass_err verify_decoded(const unsigned char *in, size_t n, const str
 	e = decode_bin(in, n, &p, &m);
 	if (e != PASS_OK)
 		return e;
-	/* Every key with that id is tried: ids are meant to be unique, but a duplicate must not make a
-	 * good pass fail. */
+	/* Every key with that id is tried: ids are meant to be unique, but a duplicate must not
+	 * make a good pass fail. */
 	for (i = 0; i < nkeys; i++) {
 		if (keys[i].id != p.key_id)
 			continue;

@@ -2,8 +2,8 @@
  * form for QR codes ("EV1:" + Base45). The server signs, gates and support tools verify or parse.
  * Layout, rules and test vectors: docs/pass-format.md.
  *
- * No allocation and no global state: every buffer belongs to the caller. The caller must have called
- * sodium_init() once, as for any use of libsodium. Thread-safe. */
+ * No allocation and no global state: every buffer belongs to the caller. The caller must have
+ * called sodium_init() once, as for any use of libsodium. Thread-safe. */
 #ifndef ESTIVA_PASS_H
 #define ESTIVA_PASS_H
 
@@ -21,7 +21,7 @@
 
 enum pass_kind { PASS_KIND_GUEST = 1, PASS_KIND_DAY_VISITOR = 2, PASS_KIND_STAFF = 3 };
 
-#define PASS_FLAG_NFC 0x01 /* issued for an NFC tag (uid_len > 0 then) */
+#define PASS_FLAG_NFC 0x01             /* issued for an NFC tag (uid_len > 0 then) */
 #define PASS_FLAGS_KNOWN PASS_FLAG_NFC /* any other bit set is refused (PASS_ERR_FIELD) */
 
 enum pass_err {
@@ -41,8 +41,8 @@ enum pass_err {
 const char *pass_strerror(enum pass_err e);
 
 struct pass {
-	uint8_t version;      /* PASS_VERSION */
-	uint8_t key_id;       /* which signing key (1..255) */
+	uint8_t version; /* PASS_VERSION */
+	uint8_t key_id;  /* which signing key (1..255) */
 	uint32_t pass_id;
 	uint32_t booking_id;
 	uint16_t centre;      /* the centre's number (1..65535) */
@@ -51,7 +51,7 @@ struct pass {
 	uint32_t valid_from;  /* minutes since 1970-01-01T00:00Z */
 	uint32_t valid_until; /* minutes, > valid_from */
 	uint8_t flags;
-	uint8_t uid_len;      /* 0, or 4, 7 or 10: bound to that NFC tag UID */
+	uint8_t uid_len; /* 0, or 4, 7 or 10: bound to that NFC tag UID */
 	uint8_t uid[PASS_UID_MAX];
 };
 
@@ -61,15 +61,17 @@ struct pass_key {
 };
 
 /* Binary form: version, key_id, pass_id (BE32), booking_id (BE32), centre (BE16), guest, kind,
- * valid_from (BE32), valid_until (BE32), flags, uid_len, uid[uid_len], then the Ed25519 signature over
- * every byte before it: 24 + uid_len + 64 bytes. */
+ * valid_from (BE32), valid_until (BE32), flags, uid_len, uid[uid_len], then the Ed25519 signature
+ * over every byte before it: 24 + uid_len + 64 bytes. */
 
-/* Signs p with sk (libsodium's 64-byte secret key) into out: PASS_OK with *outn bytes, PASS_ERR_FIELD
- * when p breaks a rule of pass_verify_bin (the same rules, version included), PASS_ERR_SPACE when outlen
- * is too small (PASS_BIN_MAX always fits). p->key_id must name the key that sk belongs to. */
+/* Signs p with sk (libsodium's 64-byte secret key) into out: PASS_OK with *outn bytes,
+ * PASS_ERR_FIELD when p breaks a rule of pass_verify_bin (the same rules, version included),
+ * PASS_ERR_SPACE when outlen is too small (PASS_BIN_MAX always fits). p->key_id must name the key
+ * that sk belongs to. */
 enum pass_err pass_sign_bin(const struct pass *p, const unsigned char sk[64], unsigned char *out,
                             size_t outlen, size_t *outn);
-/* The same as text, NUL-terminated: PASS_PREFIX + Base45. outlen of PASS_TEXT_MAX + 1 always fits. */
+/* The same as text, NUL-terminated: PASS_PREFIX + Base45. outlen of PASS_TEXT_MAX + 1 always fits.
+ */
 enum pass_err pass_sign_text(const struct pass *p, const unsigned char sk[64], char *out,
                              size_t outlen);
 
@@ -82,8 +84,8 @@ enum pass_err pass_sign_text(const struct pass *p, const unsigned char sk[64], c
  *   an unknown flag bit                                                  PASS_ERR_FIELD
  *   no key in keys[0..nkeys) with that id                                PASS_ERR_KEY
  *   the signature verifies with none of the keys with that id            PASS_ERR_SIGNATURE
- * Fills *out on PASS_OK only; on any error *out is zeroed. Validity in time, revocation and the tag UID
- * are the caller's business (the admission rules), not this function's. */
+ * Fills *out on PASS_OK only; on any error *out is zeroed. Validity in time, revocation and the tag
+ * UID are the caller's business (the admission rules), not this function's. */
 enum pass_err pass_verify_bin(const unsigned char *in, size_t n, const struct pass_key *keys,
                               int nkeys, struct pass *out);
 /* The text form: PASS_ERR_PREFIX when in[0..n) does not start with PASS_PREFIX (case matters, no
@@ -91,8 +93,8 @@ enum pass_err pass_verify_bin(const unsigned char *in, size_t n, const struct pa
  * Base45, then as pass_verify_bin. in need not be NUL-terminated. */
 enum pass_err pass_verify_text(const char *in, size_t n, const struct pass_key *keys, int nkeys,
                                struct pass *out);
-/* Structure only, no signature check (for support tools): the checks of pass_verify_text but KEY and
- * SIGNATURE; fills *out on PASS_OK only (zeroed otherwise). A PASS_OK here says nothing about
+/* Structure only, no signature check (for support tools): the checks of pass_verify_text but KEY
+ * and SIGNATURE; fills *out on PASS_OK only (zeroed otherwise). A PASS_OK here says nothing about
  * authenticity. */
 enum pass_err pass_parse_text(const char *in, size_t n, struct pass *out);
 

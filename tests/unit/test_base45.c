@@ -27,18 +27,18 @@ static void test_base45_encode_vectors(void **state)
 		size_t n;
 		const char *out;
 	} cases[] = {
-	    {"AB", 2, "BB8"},                    /* RFC 9285 4.1 */
-	    {"Hello!!", 7, "%69 VD92EX0"},       /* RFC 9285 4.2 */
-	    {"base-45", 7, "UJCLQE7W581"},       /* RFC 9285 4.3 */
-	    {"ietf!", 5, "QED8WEX0"},            /* RFC 9285 4.4 (decoded there) */
-	    {"", 0, ""},                         /* empty */
-	    {"\x00", 1, "00"},                   /* 0 = 0 + 0*45 */
-	    {"\xff", 1, "U5"},                   /* 255 = 30 + 5*45 */
-	    {"\x00\x00", 2, "000"},              /* 0 */
-	    {"\xff\xff", 2, "FGW"},              /* 65535 = 15 + 16*45 + 32*2025 */
-	    {"\x01\x00", 2, "V50"},              /* 256 = 31 + 5*45 */
-	    {"\x00\x2c", 2, ":00"},              /* 44: the last character */
-	    {"\x00\x2d\x00", 3, "01000"},        /* 45, then a lone 0 */
+	    {"AB", 2, "BB8"},              /* RFC 9285 4.1 */
+	    {"Hello!!", 7, "%69 VD92EX0"}, /* RFC 9285 4.2 */
+	    {"base-45", 7, "UJCLQE7W581"}, /* RFC 9285 4.3 */
+	    {"ietf!", 5, "QED8WEX0"},      /* RFC 9285 4.4 (decoded there) */
+	    {"", 0, ""},                   /* empty */
+	    {"\x00", 1, "00"},             /* 0 = 0 + 0*45 */
+	    {"\xff", 1, "U5"},             /* 255 = 30 + 5*45 */
+	    {"\x00\x00", 2, "000"},        /* 0 */
+	    {"\xff\xff", 2, "FGW"},        /* 65535 = 15 + 16*45 + 32*2025 */
+	    {"\x01\x00", 2, "V50"},        /* 256 = 31 + 5*45 */
+	    {"\x00\x2c", 2, ":00"},        /* 44: the last character */
+	    {"\x00\x2d\x00", 3, "01000"},  /* 45, then a lone 0 */
 	};
 	int nfail = 0;
 
@@ -51,7 +51,8 @@ static void test_base45_encode_vectors(void **state)
 		CASE_CHECK(nfail, base45_encoded_len(cases[i].n) == want, cases[i].out,
 		           "encoded_len %zu, expected %zu", base45_encoded_len(cases[i].n), want);
 		memset(out, 'x', sizeof(out));
-		rc = base45_encode((const unsigned char *)cases[i].in, cases[i].n, out, sizeof(out));
+		rc =
+		    base45_encode((const unsigned char *)cases[i].in, cases[i].n, out, sizeof(out));
 		CASE_CHECK(nfail, rc == 0, cases[i].out, "encode returned %d", rc);
 		CASE_CHECK(nfail, rc == 0 && strcmp(out, cases[i].out) == 0, cases[i].out,
 		           "encoded to \"%.*s\"", (int)want, out);
@@ -100,8 +101,8 @@ static void test_base45_decode_vectors(void **state)
 
 		if (cases[i].out) {
 			CASE_CHECK(nfail, rc == 0, cases[i].in, "decode returned %d", rc);
-			CASE_CHECK(nfail, outn == cases[i].n, cases[i].in, "%zu bytes, expected %zu",
-			           outn, cases[i].n);
+			CASE_CHECK(nfail, outn == cases[i].n, cases[i].in,
+			           "%zu bytes, expected %zu", outn, cases[i].n);
 			CASE_CHECK(nfail, rc == 0 && memcmp(out, cases[i].out, cases[i].n) == 0,
 			           cases[i].in, "wrong bytes");
 		} else {
@@ -265,17 +266,19 @@ static void test_base45_against_reference(void **state)
 
 		for (size_t i = 0; i < n; i++) {
 			uint32_t r = rng();
-			/* mostly the alphabet, with the high characters (where overflow happens) often,
-			 * and now and then any byte at all */
-			in[i] = r % 16 == 0 ? (char)(r >> 8) : r % 4 == 0 ? b45_alphabet[40 + (r >> 8) % 5]
-			                                                   : b45_alphabet[(r >> 8) % 45];
+			/* mostly the alphabet, with the high characters (where overflow happens)
+			 * often, and now and then any byte at all */
+			in[i] = r % 16 == 0  ? (char)(r >> 8)
+			        : r % 4 == 0 ? b45_alphabet[40 + (r >> 8) % 5]
+			                     : b45_alphabet[(r >> 8) % 45];
 		}
 		ra = base45_decode(in, n, a, sizeof(a), &an);
 		rb = ref_decode(in, n, b, &bn);
 		if (ra != rb || (ra == 0 && (an != bn || memcmp(a, b, an) != 0)))
-			fail_msg("round %d: base45_decode %d (%zu bytes), reference %d (%zu bytes) for "
-			         "\"%.*s\"",
-			         round, ra, an, rb, bn, (int)n, in);
+			fail_msg(
+			    "round %d: base45_decode %d (%zu bytes), reference %d (%zu bytes) for "
+			    "\"%.*s\"",
+			    round, ra, an, rb, bn, (int)n, in);
 		ok += ra == 0;
 	}
 	/* the mix must exercise both outcomes a lot */
@@ -285,9 +288,12 @@ static void test_base45_against_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_base45_encode_vectors), cmocka_unit_test(test_base45_decode_vectors),
-	    cmocka_unit_test(test_base45_alphabet),       cmocka_unit_test(test_base45_limits),
-	    cmocka_unit_test(test_base45_round_trip),     cmocka_unit_test(test_base45_against_reference),
+	    cmocka_unit_test(test_base45_encode_vectors),
+	    cmocka_unit_test(test_base45_decode_vectors),
+	    cmocka_unit_test(test_base45_alphabet),
+	    cmocka_unit_test(test_base45_limits),
+	    cmocka_unit_test(test_base45_round_trip),
+	    cmocka_unit_test(test_base45_against_reference),
 	};
 
 	return cmocka_run_group_tests_name("base45", tests, NULL, NULL);

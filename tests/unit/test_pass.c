@@ -88,8 +88,9 @@ static struct pass nfc_pass(uint8_t uid_len)
 	return p;
 }
 
-/* An independent packer of the binary layout (no checks at all, uid_len up to 255: the UID bytes past
- * PASS_UID_MAX are zeros), signed with sk: well-signed bytes for the structural error cases. */
+/* An independent packer of the binary layout (no checks at all, uid_len up to 255: the UID bytes
+ * past PASS_UID_MAX are zeros), signed with sk: well-signed bytes for the structural error cases.
+ */
 static size_t pack_signed(const struct pass *p, const unsigned char *sk, unsigned char *out)
 {
 	size_t m = 24 + (size_t)p->uid_len;
@@ -118,6 +119,7 @@ static size_t pack_signed(const struct pass *p, const unsigned char *sk, unsigne
 static const char golden_pk_hex[] =
     "79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664";
 
+/* clang-format off */
 static const struct {
 	const char *name;
 	struct pass p;
@@ -128,8 +130,8 @@ static const struct {
      {.version = 1, .key_id = 1, .pass_id = 4242, .booking_id = 1017, .centre = 3, .guest = 1,
       .kind = PASS_KIND_GUEST, .valid_from = 29733960, .valid_until = 29743800},
      "010100001092000003f90003010101c5b44801c5dab80000"
-     "00bad0938d8235170dd09cff0933f17f7d3e779d6d97b6f8b37f4e79a6f9faf49aece48c7044e82599d0a92483db3c"
-     "39224c245d8c2baf2a8fa286a38593b20f",
+     "00bad0938d8235170dd09cff0933f17f7d3e779d6d97b6f8b37f4e79a6f9faf4"
+     "9aece48c7044e82599d0a92483db3c39224c245d8c2baf2a8fa286a38593b20f",
      "EV1:W50000C42000RM0300W503A0RZM3A0CTR000640PGQ1+H1W6QX16%JF71%NUM$FL5FK%D+5N6VMJ-9+4LTWVFQJ8+"
      "SU8ETFT1KJAHL5UGRR75F4*Q4IWHM6M57I.0H+*G/MM"},
     {"G2 day visitor, NFC tag with a 7-byte UID",
@@ -137,8 +139,8 @@ static const struct {
       .kind = PASS_KIND_DAY_VISITOR, .valid_from = 29760960, .valid_until = 29761560,
       .flags = PASS_FLAG_NFC, .uid_len = 7, .uid = {0x04, 0xA2, 0x2B, 0x1A, 0xC3, 0x5D, 0x80}},
      "010100001093000003f90003020201c61dc001c62018010704a22b1ac35d80"
-     "2babb2203f33ec6094d346356ae340c62a1b5d5246c4a8df279268e81ab018f35b38ca5959c643199a027830cd557"
-     "95adff6ffbcc1e39f6b57319e58635a3a0f",
+     "2babb2203f33ec6094d346356ae340c62a1b5d5246c4a8df279268e81ab018f3"
+     "5b38ca5959c643199a027830cd55795adff6ffbcc1e39f6b57319e58635a3a0f",
      "EV1:W50000D42000RM0300JB04A0BY34A0Q24%50GQ09K5IVO69GYVLK34HP6J9C-VQ*X6 WSF2PUK32IAY%OM9S+MIIFT"
      "ZBMJYU387DDB+2PTA32E0S76B A/LB6AV %N-YSTPDCC6$7BDIBF0"},
     {"G3 staff, no booking, 10-byte UID (the longest pass)",
@@ -147,11 +149,12 @@ static const struct {
       .flags = PASS_FLAG_NFC, .uid_len = 10,
       .uid = {0x08, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99}},
      "010100abcdef00000000ffff000301c4c0c401c566b4010a08112233445566778899"
-     "9b2de5c3195319a8d87407e5496ea16d15feea04ec7da1ef3bfd222ebb493dff4d74731c67ca0c0f057f0dfc352441"
-     "4ae1dc984bd46eb42dd1c65bb55948790d",
+     "9b2de5c3195319a8d87407e5496ea16d15feea04ec7da1ef3bfd222ebb493dff"
+     "4d74731c67ca0c0f057f0dfc3524414ae1dc984bd46eb42dd1c65bb55948790d",
      "EV1:W50 30O1Q000000FGW3002A0SGO3A0C:C-50+01PE4XS8-.C4CHZRJ42T393/A3HGR-:0XC9FIK5Z2DQTG+TALKCQ7"
      "KE4KUNV$7SZ9%OEK5DRN1CV0PY1EW6JB8+OSHBJM%Q0ZMHNQWQB-CBTDF"},
 };
+/* clang-format on */
 
 static void test_pass_golden(void **state)
 {
@@ -183,19 +186,24 @@ static void test_pass_golden(void **state)
 
 		e = pass_verify_text(golden[i].text, strlen(golden[i].text), &key_a, 1, &got);
 		CASE_CHECK(nfail, e == PASS_OK, name, "verify_text: %s", pass_strerror(e));
-		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name, "verify_text: fields differ");
+		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name,
+		           "verify_text: fields differ");
 		e = pass_verify_bin(want, wantn, &key_a, 1, &got);
 		CASE_CHECK(nfail, e == PASS_OK, name, "verify_bin: %s", pass_strerror(e));
-		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name, "verify_bin: fields differ");
+		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name,
+		           "verify_bin: fields differ");
 		e = pass_parse_text(golden[i].text, strlen(golden[i].text), &got);
 		CASE_CHECK(nfail, e == PASS_OK, name, "parse_text: %s", pass_strerror(e));
-		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name, "parse_text: fields differ");
+		CASE_CHECK(nfail, pass_equal(&got, &golden[i].p), name,
+		           "parse_text: fields differ");
 	}
-	/* the sizes the documentation promises: 136 characters without a tag, 151 with a 10-byte UID */
+	/* the sizes the documentation promises: 136 characters without a tag, 151 with a 10-byte
+	 * UID */
 	assert_int_equal(strlen(golden[0].text), 136);
 	assert_int_equal(strlen(golden[2].text), 151);
 	assert_int_equal(PASS_BIN_MAX, 98);
-	assert_int_equal(strlen(golden[2].text), PASS_PREFIX_LEN + base45_encoded_len(PASS_BIN_MAX));
+	assert_int_equal(strlen(golden[2].text),
+	                 PASS_PREFIX_LEN + base45_encoded_len(PASS_BIN_MAX));
 	assert_true(strlen(golden[2].text) <= PASS_TEXT_MAX);
 }
 
@@ -204,7 +212,7 @@ static void test_pass_golden(void **state)
 static void test_pass_round_trip(void **state)
 {
 	struct pass cases[12];
-	const struct pass_key keys[3] = {key_a, key_b, {.id = 255}};
+	struct pass_key keys[3] = {key_a, key_b, {.id = 255}};
 	size_t nc = 0;
 	int nfail = 0;
 
@@ -235,7 +243,7 @@ static void test_pass_round_trip(void **state)
 	cases[nc++].key_id = 2; /* signed with key B below */
 	cases[nc] = nfc_pass(4);
 	cases[nc++].key_id = 255; /* key 255: key A's secret, so only the id differs */
-	memcpy((void *)keys[2].pk, key_a.pk, 32);
+	memcpy(keys[2].pk, key_a.pk, 32);
 
 	for (size_t i = 0; i < nc; i++) {
 		char name[32];
@@ -255,8 +263,8 @@ static void test_pass_round_trip(void **state)
 		           "verify_bin: %s", pass_strerror(e));
 		e = pass_sign_text(&cases[i], sk, text, sizeof(text));
 		CASE_CHECK(nfail, e == PASS_OK, name, "sign_text: %s", pass_strerror(e));
-		CASE_CHECK(nfail, strlen(text) == 4 + base45_encoded_len(n), name, "text length %zu",
-		           strlen(text));
+		CASE_CHECK(nfail, strlen(text) == 4 + base45_encoded_len(n), name,
+		           "text length %zu", strlen(text));
 		CASE_CHECK(nfail, strncmp(text, PASS_PREFIX, 4) == 0, name, "no prefix");
 		e = pass_verify_text(text, strlen(text), keys, 3, &got);
 		CASE_CHECK(nfail, e == PASS_OK && pass_equal(&got, &cases[i]), name,
@@ -276,37 +284,75 @@ static void test_pass_sign_errors(void **state)
 		const char *name;
 		int field; /* which change to base_pass() or nfc_pass(7) */
 	} cases[] = {
-	    {"version 0", 0},       {"version 2", 1},        {"key id 0", 2},
-	    {"centre 0", 3},        {"kind 0", 4},           {"kind 4", 5},
-	    {"until == from", 6},   {"until < from", 7},     {"uid_len 5", 8},
-	    {"uid_len 11", 9},      {"uid without flag", 10}, {"flag without uid", 11},
-	    {"unknown flag 0x02", 12}, {"unknown flag 0x80", 13},
+	    {"version 0", 0},
+	    {"version 2", 1},
+	    {"key id 0", 2},
+	    {"centre 0", 3},
+	    {"kind 0", 4},
+	    {"kind 4", 5},
+	    {"until == from", 6},
+	    {"until < from", 7},
+	    {"uid_len 5", 8},
+	    {"uid_len 11", 9},
+	    {"uid without flag", 10},
+	    {"flag without uid", 11},
+	    {"unknown flag 0x02", 12},
+	    {"unknown flag 0x80", 13},
 	};
 	int nfail = 0;
 
 	(void)state;
 	for (size_t i = 0; i < NELEM(cases); i++) {
-		struct pass p = cases[i].field >= 8 && cases[i].field != 11 ? nfc_pass(7) : base_pass();
+		struct pass p =
+		    cases[i].field >= 8 && cases[i].field != 11 ? nfc_pass(7) : base_pass();
 		unsigned char bin[PASS_BIN_MAX + 16];
 		char text[PASS_TEXT_MAX + 1];
 		size_t n = 77;
 		enum pass_err e;
 
 		switch (cases[i].field) {
-		case 0: p.version = 0; break;
-		case 1: p.version = 2; break;
-		case 2: p.key_id = 0; break;
-		case 3: p.centre = 0; break;
-		case 4: p.kind = 0; break;
-		case 5: p.kind = 4; break;
-		case 6: p.valid_until = p.valid_from; break;
-		case 7: p.valid_until = p.valid_from - 1; break;
-		case 8: p.uid_len = 5; break;
-		case 9: p.uid_len = 11; break;
-		case 10: p.flags = 0; break;
-		case 11: p.flags = PASS_FLAG_NFC; break;
-		case 12: p.flags |= 0x02; break;
-		case 13: p.flags |= 0x80; break;
+		case 0:
+			p.version = 0;
+			break;
+		case 1:
+			p.version = 2;
+			break;
+		case 2:
+			p.key_id = 0;
+			break;
+		case 3:
+			p.centre = 0;
+			break;
+		case 4:
+			p.kind = 0;
+			break;
+		case 5:
+			p.kind = 4;
+			break;
+		case 6:
+			p.valid_until = p.valid_from;
+			break;
+		case 7:
+			p.valid_until = p.valid_from - 1;
+			break;
+		case 8:
+			p.uid_len = 5;
+			break;
+		case 9:
+			p.uid_len = 11;
+			break;
+		case 10:
+			p.flags = 0;
+			break;
+		case 11:
+			p.flags = PASS_FLAG_NFC;
+			break;
+		case 12:
+			p.flags |= 0x02;
+			break;
+		case 13:
+			p.flags |= 0x80;
+			break;
 		}
 		e = pass_sign_bin(&p, sk_a, bin, sizeof(bin), &n);
 		CASE_CHECK(nfail, e == PASS_ERR_FIELD, cases[i].name, "sign_bin: %s",
@@ -371,12 +417,13 @@ static void test_pass_every_byte_change(void **state)
 				mod[pos] ^= xors[x];
 				e = pass_verify_bin(mod, n, keys, 2, &got);
 				if (e == PASS_OK)
-					fail_msg("pass %zu: byte %zu ^ 0x%02x accepted", s, pos, xors[x]);
+					fail_msg("pass %zu: byte %zu ^ 0x%02x accepted", s, pos,
+					         xors[x]);
 				/* the signature and the signed fields fail the signature check,
 				 * unless a structural check caught the change first */
 				if (e != PASS_ERR_SIGNATURE && !structural(e))
-					fail_msg("pass %zu: byte %zu ^ 0x%02x: unexpected %s", s, pos,
-					         xors[x], pass_strerror(e));
+					fail_msg("pass %zu: byte %zu ^ 0x%02x: unexpected %s", s,
+					         pos, xors[x], pass_strerror(e));
 				if (pos == 0 && e != PASS_ERR_VERSION)
 					fail_msg("version byte changed: %s", pass_strerror(e));
 				if (pos == 23 && e != PASS_ERR_SHORT && e != PASS_ERR_TRAILING)
@@ -414,7 +461,8 @@ static void test_pass_every_byte_change(void **state)
 				mod[pos] = alpha[c];
 				e = pass_verify_text(mod, tn, keys, 2, &got);
 				if (e == PASS_OK)
-					fail_msg("text position %zu = '%c' accepted", pos, alpha[c]);
+					fail_msg("text position %zu = '%c' accepted", pos,
+					         alpha[c]);
 			}
 		}
 	}
@@ -439,7 +487,7 @@ static void test_pass_lengths(void **state)
 			char name[48];
 			struct pass got;
 			enum pass_err e = pass_verify_bin(bin, len, &key_a, 1, &got);
-			enum pass_err want = len < n ? PASS_ERR_SHORT
+			enum pass_err want = len < n   ? PASS_ERR_SHORT
 			                     : len > n ? PASS_ERR_TRAILING
 			                               : PASS_OK;
 
@@ -476,19 +524,23 @@ static void test_pass_lengths(void **state)
 	}
 	assert_int_equal(nfail, 0);
 
-	/* a long token is decoded whole (bad Base45 at the very end is seen) and said to be too long */
+	/* a long token is decoded whole (bad Base45 at the very end is seen) and said to be too
+	 * long */
 	{
 		static char big[4 + 3000 + 1];
 		struct pass got;
 
 		memcpy(big, "EV1:", 4);
 		memset(big + 4, '0', 3000);
-		assert_int_equal(pass_verify_text(big, 4 + 3000, &key_a, 1, &got), PASS_ERR_TRAILING);
+		assert_int_equal(pass_verify_text(big, 4 + 3000, &key_a, 1, &got),
+		                 PASS_ERR_TRAILING);
 		assert_int_equal(pass_parse_text(big, 4 + 3000, &got), PASS_ERR_TRAILING);
 		big[4 + 2999] = 'a';
 		assert_int_equal(pass_verify_text(big, 4 + 3000, &key_a, 1, &got), PASS_ERR_BASE45);
 		big[4 + 2999] = '0';
-		assert_int_equal(pass_verify_text(big, 4 + 2999, &key_a, 1, &got), PASS_ERR_BASE45);
+		assert_int_equal(pass_verify_text(big, 4 + 2998, &key_a, 1, &got), PASS_ERR_BASE45);
+		assert_int_equal(pass_verify_text(big, 4 + 2999, &key_a, 1, &got),
+		                 PASS_ERR_TRAILING);
 	}
 }
 
@@ -519,13 +571,14 @@ static void test_pass_text_errors(void **state)
 
 		snprintf(buf, sizeof(buf), "%s%s", heads[i].head, g + 4);
 		e = pass_verify_text(buf, strlen(buf), &key_a, 1, &got);
-		CASE_CHECK(nfail, e == heads[i].want, heads[i].name, "verify: %s", pass_strerror(e));
+		CASE_CHECK(nfail, e == heads[i].want, heads[i].name, "verify: %s",
+		           pass_strerror(e));
 		e = pass_parse_text(buf, strlen(buf), &got);
 		CASE_CHECK(nfail, e == heads[i].want, heads[i].name, "parse: %s", pass_strerror(e));
 	}
 	for (size_t i = 0; i < NELEM(short_texts); i++) {
-		enum pass_err e = pass_verify_text(short_texts[i], strlen(short_texts[i]), &key_a, 1,
-		                                   &got);
+		enum pass_err e =
+		    pass_verify_text(short_texts[i], strlen(short_texts[i]), &key_a, 1, &got);
 
 		CASE_CHECK(nfail, e == PASS_ERR_PREFIX, short_texts[i], "%s", pass_strerror(e));
 	}
@@ -563,7 +616,7 @@ static void test_pass_keys(void **state)
 	char ta[PASS_TEXT_MAX + 1], tb[PASS_TEXT_MAX + 1], t7[PASS_TEXT_MAX + 1],
 	    tl[PASS_TEXT_MAX + 1];
 	const struct pass_key both[2] = {key_a, key_b}, both_rev[2] = {key_b, key_a};
-	const struct pass_key wrong_pk[1] = {{.id = 1}};
+	struct pass_key wrong_pk[1] = {{.id = 1}};
 	struct pass_key dup[2] = {{.id = 1}, key_a};
 	struct pass got;
 
@@ -576,8 +629,8 @@ static void test_pass_keys(void **state)
 	assert_int_equal(pass_sign_text(&p7, sk_a, t7, sizeof(t7)), PASS_OK);
 	assert_int_equal(pass_sign_text(&liar, sk_b, tl, sizeof(tl)), PASS_OK);
 
-	/* rotation: the gate holds the old and the new key; each pass verifies with the set, with its
-	 * own key alone, and not with the other key alone */
+	/* rotation: the gate holds the old and the new key; each pass verifies with the set, with
+	 * its own key alone, and not with the other key alone */
 	assert_int_equal(pass_verify_text(ta, strlen(ta), both, 2, &got), PASS_OK);
 	assert_int_equal(got.key_id, 1);
 	assert_int_equal(pass_verify_text(tb, strlen(tb), both, 2, &got), PASS_OK);
@@ -598,10 +651,11 @@ static void test_pass_keys(void **state)
 	assert_int_equal(pass_parse_text(t7, strlen(t7), &got), PASS_OK);
 	assert_int_equal(got.key_id, 7);
 
-	/* a pass that names key 1 but was signed by key 2; the id matched with the wrong public key */
+	/* a pass that names key 1 but was signed by key 2; the id matched with the wrong public key
+	 */
 	assert_int_equal(pass_verify_text(tl, strlen(tl), both, 2, &got), PASS_ERR_SIGNATURE);
 	assert_int_equal(pass_parse_text(tl, strlen(tl), &got), PASS_OK);
-	memcpy((void *)wrong_pk[0].pk, key_b.pk, 32);
+	memcpy(wrong_pk[0].pk, key_b.pk, 32);
 	assert_int_equal(pass_verify_text(ta, strlen(ta), wrong_pk, 1, &got), PASS_ERR_SIGNATURE);
 	/* a duplicated id: the right key still verifies */
 	memcpy(dup[0].pk, key_b.pk, 32);
@@ -649,25 +703,69 @@ static void test_pass_structure_signed(void **state)
 		enum pass_err e;
 
 		switch (cases[i].change) {
-		case 1: p = nfc_pass(4); break;
-		case 2: p.version = 0; break;
-		case 3: p.version = 2; break;
-		case 4: p.version = 255; break;
-		case 5: p.kind = 0; break;
-		case 6: p.kind = 4; break;
-		case 7: p.kind = 255; break;
-		case 8: p.valid_until = p.valid_from; break;
-		case 9: p.valid_until = 0; break;
-		case 10: p = nfc_pass(4); p.uid_len = 5; break;
-		case 11: p = nfc_pass(4); p.flags = 0; break;
-		case 12: p.flags = PASS_FLAG_NFC; break;
-		case 13: p.flags = 0x40; break;
-		case 14: p.key_id = 0; break;
-		case 15: p.centre = 0; break;
-		case 16: p = nfc_pass(10); p.uid_len = 255; break;
-		case 17: p = nfc_pass(10); p.uid_len = 11; break;
-		case 18: p.version = 2; p.kind = 0; break;
-		case 19: p.kind = 0; p.key_id = 9; break;
+		case 1:
+			p = nfc_pass(4);
+			break;
+		case 2:
+			p.version = 0;
+			break;
+		case 3:
+			p.version = 2;
+			break;
+		case 4:
+			p.version = 255;
+			break;
+		case 5:
+			p.kind = 0;
+			break;
+		case 6:
+			p.kind = 4;
+			break;
+		case 7:
+			p.kind = 255;
+			break;
+		case 8:
+			p.valid_until = p.valid_from;
+			break;
+		case 9:
+			p.valid_until = 0;
+			break;
+		case 10:
+			p = nfc_pass(4);
+			p.uid_len = 5;
+			break;
+		case 11:
+			p = nfc_pass(4);
+			p.flags = 0;
+			break;
+		case 12:
+			p.flags = PASS_FLAG_NFC;
+			break;
+		case 13:
+			p.flags = 0x40;
+			break;
+		case 14:
+			p.key_id = 0;
+			break;
+		case 15:
+			p.centre = 0;
+			break;
+		case 16:
+			p = nfc_pass(10);
+			p.uid_len = 255;
+			break;
+		case 17:
+			p = nfc_pass(10);
+			p.uid_len = 11;
+			break;
+		case 18:
+			p.version = 2;
+			p.kind = 0;
+			break;
+		case 19:
+			p.kind = 0;
+			p.key_id = 9;
+			break;
 		}
 		n = pack_signed(&p, sk_a, bin);
 		e = pass_verify_bin(bin, n, &key_a, 1, &got);
@@ -692,7 +790,8 @@ static void test_pass_structure_signed(void **state)
 		CASE_CHECK(nfail, e == PASS_ERR_TRAILING, cases[i].name, "n + 1: %s",
 		           pass_strerror(e));
 		e = pass_verify_bin(bin, n - 1, &key_a, 1, &got);
-		CASE_CHECK(nfail, e == PASS_ERR_SHORT, cases[i].name, "n - 1: %s", pass_strerror(e));
+		CASE_CHECK(nfail, e == PASS_ERR_SHORT, cases[i].name, "n - 1: %s",
+		           pass_strerror(e));
 	}
 	assert_int_equal(nfail, 0);
 }
@@ -716,10 +815,10 @@ static void test_pass_strerror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pass_golden),       cmocka_unit_test(test_pass_round_trip),
-	    cmocka_unit_test(test_pass_sign_errors),  cmocka_unit_test(test_pass_every_byte_change),
-	    cmocka_unit_test(test_pass_lengths),      cmocka_unit_test(test_pass_text_errors),
-	    cmocka_unit_test(test_pass_keys),         cmocka_unit_test(test_pass_structure_signed),
+	    cmocka_unit_test(test_pass_golden),      cmocka_unit_test(test_pass_round_trip),
+	    cmocka_unit_test(test_pass_sign_errors), cmocka_unit_test(test_pass_every_byte_change),
+	    cmocka_unit_test(test_pass_lengths),     cmocka_unit_test(test_pass_text_errors),
+	    cmocka_unit_test(test_pass_keys),        cmocka_unit_test(test_pass_structure_signed),
 	    cmocka_unit_test(test_pass_strerror),
 	};
 

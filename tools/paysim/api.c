@@ -63,7 +63,7 @@ static void order_extra(struct sbuf *b, const struct order *o, const char *oid)
 		tag(b, "    ", "TRANS_ID", o->trans_id);
 		tag(b, "    ", "AUTH_CODE", o->auth_code);
 		tag(b, "    ", "PROC_RET_CD", o->proc_ret);
-		tag(b, "    ", "CHARGE_TYPE_CD", o->trantype);
+		tag(b, "    ", "TRANTYPE", o->trantype);
 		tag(b, "    ", "CURRENCY", o->currency);
 		money_tag(b, "ORIG_TRANS_AMT", o->amount_c);
 		money_tag(b, "AUTH_AMT", o->auth_c);
@@ -190,11 +190,12 @@ void api_handle(struct request *rq, struct reply *rp)
 		api_error(rq, rp, 200, oid, "OrderId is missing or longer than 64 characters");
 		goto out;
 	}
-	if ((v = fields_get(&top, "Currency")) && strcmp(v, "504")) {
+	/* empty elements count as absent: some clients always write <Total/> */
+	if ((v = fields_get(&top, "Currency")) && v[0] && strcmp(v, "504")) {
 		api_error(rq, rp, 200, oid, "Currency must be 504");
 		goto out;
 	}
-	if ((v = fields_get(&top, "Total")) && (money_parse(v, 0, &total_c) < 0 || total_c <= 0)) {
+	if ((v = fields_get(&top, "Total")) && v[0] && (money_parse(v, 0, &total_c) < 0 || total_c <= 0)) {
 		api_error(rq, rp, 200, oid, "Total must be a positive amount such as 125.50");
 		goto out;
 	}

@@ -146,7 +146,7 @@ struct order {
 	char clientid[PAYSIM_NAME_MAX + 1];
 	char currency[8];
 	char trantype[16];
-	char status[4]; /* N PA A C V R D: see docs/paysim.md */
+	char status[4]; /* N A C R V D: see docs/paysim.md */
 	int64_t amount_c, auth_c, capture_c, refund_c;
 	char auth_code[16], trans_id[32], host_ref[16], masked_pan[24], proc_ret[4];
 	int64_t auth_at, capture_at, void_at; /* 0 when not yet */

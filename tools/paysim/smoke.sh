@@ -282,7 +282,7 @@ curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"callback":"drop"}
 OID4=SMOKE-$(openssl rand -hex 4)
 pay_form "$OID4" 40.00 >/dev/null
 card "$(token)" 4000000000000010 >/dev/null
-check "with callback=drop the order stays pre-authorised" PA "$(status_of "$OID4")"
+check "with callback=drop the order stays authorised (A)" A "$(status_of "$OID4")"
 grep -q "$OID4" "$T/callbacks.jsonl" && bad "with callback=drop nothing is sent" || ok "with callback=drop nothing is sent"
 R=$(cc5 "$OID4" '<Type>PostAuth</Type>')
 check "PostAuth through the API captures it" Approved "$(xml_get Response <<<"$R")"
@@ -300,7 +300,7 @@ cb_field() { # cb_field OID FIELD: the first callback row's FIELD from /sim/orde
 eventually "FAILURE replies: the callback is given up" failed cb_field "$OID5" state
 check "... after 1 + 2 retries" 3 "$(cb_field "$OID5" attempts)"
 check "... the merchant saw 3 posts" 3 "$(count_cb "$OID5")"
-check "... and the order stays pre-authorised" PA "$(status_of "$OID5")"
+check "... and the order stays authorised (A)" A "$(status_of "$OID5")"
 
 # ---- callback=twice and callback=delay ----
 curl -s -o /dev/null -d 'callback=twice' "$SIMURL/sim/control"

@@ -314,7 +314,7 @@ int store_record_payment(const char *token, const char *oid, const char *trantyp
 		int sale = !strcmp(trantype, "Auth");
 		st = prep("UPDATE orders SET status=?, amount_c=?, auth_c=?, capture_c=?, auth_code=?, trans_id=?,"
 			  " host_ref=?, masked_pan=?, proc_ret=?, auth_at=?, capture_at=?, updated_at=? WHERE oid=?");
-		if (!st || bind(st, "tiiitttttiiit", sale ? "A" : "PA", t->amount_c, t->amount_c,
+		if (!st || bind(st, "tiiitttttiiit", sale ? "C" : "A", t->amount_c, t->amount_c,
 				sale ? t->amount_c : (int64_t)0, t->auth_code, t->trans_id, t->host_ref, t->masked_pan,
 				t->proc_ret, now, sale ? now : (int64_t)0, now, oid) < 0) {
 			sqlite3_finalize(st);
@@ -494,8 +494,8 @@ int store_capture_from_callback(const char *oid, const char *trans_id, char *not
 		snprintf(note, notelen, "the order's approved transaction is %s, not %s", o.trans_id, trans_id);
 		return finish(1);
 	}
-	if (strcmp(o.status, "PA")) {
-		snprintf(note, notelen, "the order is %s, not PA: nothing to capture", o.status);
+	if (strcmp(o.status, "A")) {
+		snprintf(note, notelen, "the order is %s, not A (authorised): nothing to capture", o.status);
 		return finish(1);
 	}
 	memset(&t, 0, sizeof(t));
@@ -527,14 +527,14 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 			 char *why, size_t whylen)
 {
 	const char *s = o->status;
-	int captured = !strcmp(s, "A") || !strcmp(s, "C");
+	int captured = !strcmp(s, "C");
 	char a[24], b[24];
 
 	switch (op) {
 	case OP_POSTAUTH:
 		if (captured)
 			return "the order is already captured";
-		if (strcmp(s, "PA"))
+		if (strcmp(s, "A"))
 			break;
 		*amount = total_c < 0 ? o->auth_c : total_c;
 		if (*amount <= 0 || *amount > o->auth_c) {
@@ -547,7 +547,7 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 		o->capture_at = now;
 		return NULL;
 	case OP_VOID:
-		if (!strcmp(s, "PA")) {
+		if (!strcmp(s, "A")) {
 			*amount = o->auth_c;
 		} else if (captured) {
 			if (o->refund_c > 0)
@@ -562,7 +562,7 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 		o->void_at = now;
 		return NULL;
 	case OP_CREDIT:
-		if (!strcmp(s, "PA"))
+		if (!strcmp(s, "A"))
 			return "the order is authorised but not captured: use Void";
 		if (!captured)
 			break;
@@ -629,7 +629,7 @@ int store_settle_all(void)
 	int rc, n = 0;
 
 	pthread_mutex_lock(&lock);
-	rc = exec("UPDATE orders SET settled=1 WHERE status IN ('A','C','R') AND settled=0");
+	rc = exec("UPDATE orders SET settled=1 WHERE status IN ('C','R') AND settled=0");
 	if (rc == 0)
 		n = sqlite3_changes(db);
 	pthread_mutex_unlock(&lock);
