@@ -50,6 +50,12 @@ static const struct route {
 	{"GET", "/api/v1/passes/{}", passes_image, LOGIN, "pass_image"},
 	{"POST", "/api/v1/passes/{}/reissue", passes_reissue, LOGIN, "pass_reissue"},
 	{"GET", "/passes/{}/print", passes_print, LOGIN, "pass_print"},
+	/* manager dashboard (manage.c) */
+	{"GET", "/api/v1/manage/centres/{}/occupancy", manage_occupancy, LOGIN, "manage_occupancy"},
+	{"GET", "/api/v1/manage/centres/{}/movements", manage_movements, LOGIN, "manage_movements"},
+	{"GET", "/api/v1/manage/centres/{}/revenue", manage_revenue, LOGIN, "manage_revenue"},
+	{"GET", "/api/v1/admin/members", manage_members, LOGIN, "admin_members"},
+	{"GET", "/api/v1/admin/keys", manage_keys, LOGIN, "admin_keys"},
 	{"GET", "/healthz", api_healthz, PUBLIC, "healthz"},
 	{"GET", "/metrics", api_metrics, PUBLIC, "metrics"},
 };

@@ -188,13 +188,73 @@ static int unit_index(const struct unit_type *t, int64_t dbid)
 }
 
 /* Runs inside the transaction. Returns the HTTP status and sets *body (JSON text) or an error. */
+/* Best fit from the busy nights around the stay: the unit's index, -1 when none is free, -2 on error. */
+static int choose_unit(sqlite3 *db, const struct unit_type *t, const struct hold_req *h)
+{
+	int32_t ws = h->arrival - ASSIGN_WINDOW, we = h->departure + ASSIGN_WINDOW;
+	int width = we - ws, u;
+	unsigned char *busy = calloc((size_t)t->nunits * (size_t)width, 1);
+	sqlite3_stmt *st;
+
+	if (!busy)
+		return -2;
+	if (!(st = db_stmt(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?"))) {
+		free(busy);
+		return -2;
+	}
+	sqlite3_bind_int64(st, 1, t->dbid);
+	sqlite3_bind_int(st, 2, ws);
+	sqlite3_bind_int(st, 3, we);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int ui = unit_index(t, sqlite3_column_int64(st, 0));
+		int night = sqlite3_column_int(st, 1);
+		if (ui >= 0)
+			busy[(size_t)ui * (size_t)width + (size_t)(night - ws)] = 1;
+	}
+	db_done(st);
+	u = stay_assign(t->nunits, width, busy, h->arrival - ws, h->departure - h->arrival);
+	free(busy);
+	return u;
+}
+
+/* The unit was chosen from a snapshot read before the writer lock (so the scan costs no one else
+ * time); under the lock, check that choice with a few key lookups and scan again only when it went
+ * stale. A "none free" snapshot is confirmed by counting the units busy during the stay. */
+static int choose_in_lock(sqlite3 *db, const struct unit_type *t, const struct hold_req *h, int hint)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (hint >= 0) {
+		if (!(st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?")))
+			return -2;
+		sqlite3_bind_int64(st, 1, t->unit_dbids[hint]);
+	} else {
+		if (!(st = db_stmt(db, "SELECT COUNT(DISTINCT unit) FROM booking_nights WHERE unit_type = ? AND night >= ?"
+				       " AND night < ?")))
+			return -2;
+		sqlite3_bind_int64(st, 1, t->dbid);
+	}
+	sqlite3_bind_int(st, 2, h->arrival);
+	sqlite3_bind_int(st, 3, h->departure);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	db_done(st);
+	if (n < 0)
+		return -2;
+	if (hint >= 0 && n == 0)
+		return hint;
+	if (hint < 0 && n >= t->nunits)
+		return -1;
+	return choose_unit(db, t, h);
+}
+
 static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who, const struct hold_req *h,
-		       const char *guests_text, int64_t amount, json_t **reply)
+		       const char *guests_text, int64_t amount, int u_hint, json_t **reply)
 {
 	const struct centre *c = app->cat.centres[h->centre];
 	const struct unit_type *t = &c->types[h->type];
-	int32_t ws = h->arrival - ASSIGN_WINDOW, we = h->departure + ASSIGN_WINDOW;
-	int width = we - ws, nights = h->departure - h->arrival, u, rc = 500;
+	int u, rc = 500;
 	unsigned char *busy = NULL;
 	sqlite3_stmt *st = NULL;
 	char a[DATE_STRLEN], d[DATE_STRLEN];
@@ -217,23 +277,9 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	db_done(st);
 	st = NULL;
 
-	busy = calloc((size_t)t->nunits * (size_t)width, 1);
-	if (!busy)
+	u = choose_in_lock(db, t, h, u_hint);
+	if (u == -2)
 		goto fail;
-	if (!(st = db_stmt(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?")))
-		goto fail;
-	sqlite3_bind_int64(st, 1, t->dbid);
-	sqlite3_bind_int(st, 2, ws);
-	sqlite3_bind_int(st, 3, we);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int ui = unit_index(t, sqlite3_column_int64(st, 0));
-		int night = sqlite3_column_int(st, 1);
-		if (ui >= 0)
-			busy[(size_t)ui * (size_t)width + (size_t)(night - ws)] = 1;
-	}
-	db_done(st);
-	st = NULL;
-	u = stay_assign(t->nunits, width, busy, h->arrival - ws, nights);
 	if (u < 0) {
 		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "sold_out", "message",
 				   "no unit of this type is free for the whole stay");
@@ -274,9 +320,22 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	}
 	db_done(st);
 	st = NULL;
-	*reply = booking_json(app, db, id);
-	if (!*reply)
-		goto fail;
+	{
+		/* the answer from what we just wrote (the same fields as booking_json) */
+		char created[INSTANT_STRLEN], expires[INSTANT_STRLEN];
+		json_t *guests = json_loads(guests_text, 0, NULL);
+
+		instant_format(now, created);
+		instant_format(now + app->cfg.hold_seconds, expires);
+		*reply = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:{s:I,s:s},s:s,s:s,s:s}", "id",
+				   (json_int_t)id, "member", who->name, "status", "held", "centre", c->id, "unit_type",
+				   t->id, "unit", t->unit_codes[u], "arrival", a, "departure", d, "nights",
+				   (int)(h->departure - h->arrival), "guests", guests ? guests : json_array(), "amount",
+				   "centimes", (json_int_t)amount, "currency", "MAD", "created_at", created, "updated_at",
+				   created, "hold_expires_at", expires);
+		if (!*reply)
+			goto fail;
+	}
 	{
 		char *after = json_dumps(*reply, JSON_COMPACT);
 		int arc = db_audit(db, who->name, "booking.hold", "booking", id, NULL, after);
@@ -304,7 +363,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	const char *why, *code;
 	char *canon = NULL, *guests_text = NULL, *text = NULL;
 	unsigned char hash[32];
-	int status, season = -1, rc = 500;
+	int status, season = -1, rc = 500, hint;
 	enum stay_err se;
 	int64_t amount;
 	sqlite3_stmt *st = NULL;
@@ -355,6 +414,12 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)canon, strlen(canon), NULL, 0);
 
+	/* the expensive part of the unit choice, before the writer lock */
+	hint = choose_unit(db, &app->cat.centres[h.centre]->types[h.type], &h);
+	if (hint == -2) {
+		reply_error(rp, 500, "internal", "database error");
+		goto out;
+	}
 	if (db_begin(app, db) < 0) {
 		reply_error(rp, 503, "busy", "the database is busy, try again");
 		goto out;
@@ -380,7 +445,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	}
 	db_done(st);
 	st = NULL;
-	rc = hold_locked(app, db, &rq->who, &h, guests_text, amount, &reply);
+	rc = hold_locked(app, db, &rq->who, &h, guests_text, amount, hint, &reply);
 	if (rc == 500)
 		goto dbfail;
 	text = json_dumps(reply, JSON_COMPACT);

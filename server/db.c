@@ -192,6 +192,67 @@ static const char *migrations[] = {
 	"  revoked_at INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL);"
 	"CREATE INDEX revocations_centre ON revocations(centre, revoked_at);",
+
+	/* 4: gates, their scans, and the change feed the gates download (docs/sync.md) */
+	"CREATE TABLE gates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  centre TEXT NOT NULL REFERENCES centres(id),"
+	"  name TEXT NOT NULL,"
+	"  token_hash BLOB UNIQUE,"           /* BLAKE2b of the gate's bearer token, once enrolled */
+	"  code_hash BLOB UNIQUE,"            /* BLAKE2b of the one-time enrolment code, until used */
+	"  code_expires_at INTEGER,"
+	"  created_at INTEGER NOT NULL, enrolled_at INTEGER, revoked_at INTEGER,"
+	"  last_sync_at INTEGER, last_queue INTEGER, last_offset_s INTEGER);"
+	/* Scans as the gates recorded them: facts, stored once by the gate's random id, never refused.
+	 * The download's event cursor is the rowid: events are never deleted. */
+	"CREATE TABLE gate_events ("
+	"  id TEXT PRIMARY KEY,"              /* 32 lower-case hex digits, made by the gate */
+	"  gate INTEGER NOT NULL REFERENCES gates(id),"
+	"  centre TEXT NOT NULL,"
+	"  pass INTEGER NOT NULL,"            /* 0: a manual admission without a pass */
+	"  booking INTEGER,"
+	"  direction TEXT NOT NULL CHECK (direction IN ('in','out')),"
+	"  decision TEXT NOT NULL CHECK (decision IN ('admit','deny','undone','manual')),"
+	"  reason TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"              /* the gate's clock */
+	"  seq INTEGER NOT NULL,"             /* the gate's monotonic sequence */
+	"  offline INTEGER NOT NULL, manual INTEGER NOT NULL,"
+	"  note TEXT NOT NULL DEFAULT '',"
+	"  received_at INTEGER NOT NULL,"
+	"  conflict INTEGER NOT NULL DEFAULT 0, conflict_reason TEXT);"
+	"CREATE INDEX gate_events_centre ON gate_events(centre);" /* (centre, rowid): the download */
+	"CREATE INDEX gate_events_pass ON gate_events(pass, at);"
+	/* The change feed of passes and revocations: one row per (pass, kind), the latest change; seq
+	 * only grows and writers are serialised, so a reader always sees a prefix of it. */
+	"CREATE TABLE pass_changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  pass INTEGER NOT NULL,"
+	"  centre TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('pass','revocation')));"
+	"CREATE INDEX pass_changes_centre ON pass_changes(centre, seq);"
+	"CREATE INDEX pass_changes_pass ON pass_changes(pass, kind);"
+	"CREATE TRIGGER pass_changes_latest AFTER INSERT ON pass_changes BEGIN"
+	"  DELETE FROM pass_changes WHERE pass = NEW.pass AND kind = NEW.kind AND seq < NEW.seq; END;"
+	"CREATE TRIGGER passes_feed_i AFTER INSERT ON passes BEGIN"
+	"  INSERT INTO pass_changes(pass, centre, kind)"
+	"  SELECT NEW.id, b.centre, 'pass' FROM bookings b WHERE b.id = NEW.booking; END;"
+	"CREATE TRIGGER passes_feed_u AFTER UPDATE OF status, token, valid_until, nfc_uid, guest_name, kind"
+	"  ON passes BEGIN"
+	"  INSERT INTO pass_changes(pass, centre, kind)"
+	"  SELECT NEW.id, b.centre, 'pass' FROM bookings b WHERE b.id = NEW.booking; END;"
+	"CREATE TRIGGER revocations_feed AFTER INSERT ON revocations BEGIN"
+	"  INSERT INTO pass_changes(pass, centre, kind) VALUES (NEW.pass, NEW.centre, 'revocation'); END;"
+	/* Passes whose stay starts beyond the gates' horizon are fed again when it reaches them: edge is
+	 * the latest horizon (minutes) already fed (sync.c, horizon_sweep). */
+	"CREATE TABLE sync_horizon ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  edge INTEGER NOT NULL);"
+	"INSERT INTO sync_horizon(id, edge) VALUES (1, 0);"
+	"CREATE INDEX passes_valid_from ON passes(valid_from);"
+	"INSERT INTO pass_changes(pass, centre, kind)"
+	"  SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = p.booking ORDER BY p.id;"
+	"INSERT INTO pass_changes(pass, centre, kind)"
+	"  SELECT pass, centre, 'revocation' FROM revocations ORDER BY revoked_at, pass;",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -282,6 +343,66 @@ sqlfail:
 	return -1;
 }
 
+#define CKPT_PAGES 1000 /* SQLite's own default threshold */
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct app *app = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= CKPT_PAGES) {
+		pthread_mutex_lock(&app->ckpt_lock);
+		app->ckpt_wanted = 1;
+		pthread_cond_signal(&app->ckpt_cond);
+		pthread_mutex_unlock(&app->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpointer(void *arg)
+{
+	struct app *app = arg;
+	sqlite3 *db = db_thread(app);
+
+	pthread_mutex_lock(&app->ckpt_lock);
+	while (app->ckpt_running) {
+		while (app->ckpt_running && !app->ckpt_wanted)
+			pthread_cond_wait(&app->ckpt_cond, &app->ckpt_lock);
+		app->ckpt_wanted = 0;
+		pthread_mutex_unlock(&app->ckpt_lock);
+		/* PASSIVE: copies what it can without blocking writers or readers */
+		if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+			log_warn("checkpoint: %s", sqlite3_errmsg(db));
+		pthread_mutex_lock(&app->ckpt_lock);
+	}
+	pthread_mutex_unlock(&app->ckpt_lock);
+	return NULL;
+}
+
+int db_checkpointer_start(struct app *app)
+{
+	pthread_mutex_init(&app->ckpt_lock, NULL);
+	pthread_cond_init(&app->ckpt_cond, NULL);
+	app->ckpt_running = 1;
+	if (pthread_create(&app->ckpt_thread, NULL, checkpointer, app) != 0) {
+		app->ckpt_running = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void db_checkpointer_stop(struct app *app)
+{
+	if (!app->ckpt_running)
+		return;
+	pthread_mutex_lock(&app->ckpt_lock);
+	app->ckpt_running = 0;
+	pthread_cond_signal(&app->ckpt_cond);
+	pthread_mutex_unlock(&app->ckpt_lock);
+	pthread_join(app->ckpt_thread, NULL);
+}
+
 sqlite3 *db_thread(struct app *app)
 {
 	sqlite3 *db = pthread_getspecific(app->db_key);
@@ -303,6 +424,8 @@ sqlite3 *db_thread(struct app *app)
 	}
 	app->conns[app->nconns++] = db;
 	pthread_mutex_unlock(&app->conns_lock);
+	if (app->ckpt_running)
+		sqlite3_wal_hook(db, wal_hook, app); /* replaces the automatic checkpoint in the commit */
 	pthread_setspecific(app->db_key, db);
 	return db;
 }

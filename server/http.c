@@ -137,6 +137,8 @@ static enum MHD_Result send_reply(struct app *app, struct request *rq, struct re
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
 	if (rp->retry_after[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rp->retry_after);
+	if (rp->disposition[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, rp->disposition);
 	rq->status = rp->status;
 	ret = MHD_queue_response(rq->conn, (unsigned)rp->status, r);
 	MHD_destroy_response(r);

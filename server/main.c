@@ -135,9 +135,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	auth_init(&app);
+	if (db_checkpointer_start(&app) < 0) {
+		log_err("cannot start the checkpoint thread");
+		db_close_all(&app);
+		return 1;
+	}
 	d = http_start(&app, err, sizeof(err));
 	if (!d) {
 		log_err("%s", err);
+		db_checkpointer_stop(&app);
 		db_close_all(&app);
 		return 1;
 	}
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&stop_cond);
 	pthread_mutex_unlock(&stop_lock);
 	pthread_join(sweep, NULL);
+	db_checkpointer_stop(&app);
 	db_close_all(&app);
 	catalog_free(&app.cat);
 	payment_free(&app);

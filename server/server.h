@@ -187,7 +187,7 @@ struct principal {
 };
 
 /* Server-wide counters for /metrics. */
-#define METRIC_ROUTES 32
+#define METRIC_ROUTES 64
 #define METRIC_STATUSES 18
 #define METRIC_BUCKETS 12
 struct metrics {
@@ -213,6 +213,11 @@ struct app {
 	unsigned char *sign_sk;       /* sodium_malloc'd Ed25519 secret key that signs passes now */
 	int sign_key_id;              /* its id, 0 when none is loaded */
 	atomic_int pay_kick;          /* ask the worker to reconcile now */
+	/* WAL checkpoints run in their own thread, never inside a writer's commit (db.c) */
+	pthread_t ckpt_thread;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_cond;
+	int ckpt_running, ckpt_wanted;
 };
 
 /* An HTTP exchange as the handlers see it (http.c). */
@@ -239,6 +244,7 @@ struct reply {
 	char csp[1024]; /* replaces the default Content-Security-Policy when set */
 	char allow[64];
 	char retry_after[16];
+	char disposition[192]; /* Content-Disposition when set (CSV exports) */
 };
 
 /* config.c */
@@ -283,6 +289,9 @@ int db_exec(sqlite3 *db, const char *sql);
 /* The calling thread's connection to the database (opened on first use). */
 sqlite3 *db_thread(struct app *app);
 void db_close_all(struct app *app);
+/* Starts the checkpoint thread: from then on new connections leave checkpoints to it. */
+int db_checkpointer_start(struct app *app);
+void db_checkpointer_stop(struct app *app);
 /* Write transactions: take the process-wide writer lock, then BEGIN IMMEDIATE. */
 int db_begin(struct app *app, sqlite3 *db);
 int db_commit(struct app *app, sqlite3 *db);
@@ -382,6 +391,33 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp);
 int passes_print(struct app *app, struct request *rq, struct reply *rp);
 /* estiva-admin verify-pass: prints the fields and the verdict; 0 good, 1 not. */
 int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
+
+/* sync.c: the gates' side of the server (docs/sync.md) */
+#define SYNC_MAX_EVENTS 500      /* per upload; more is 413 too_many_events */
+#define SYNC_LIMIT_DEFAULT 1000  /* download items per page */
+#define SYNC_LIMIT_MAX 5000
+#define SYNC_HORIZON_DAYS 7      /* passes reach the gates this long before their stay starts */
+#define GATE_CODE_TTL (24 * 3600) /* a one-time enrolment code */
+#define GATE_NAME_MAX 64
+/* Gate routes (access GATE in api.c: a bearer token, no session, no CSRF; the handlers check it). */
+int sync_enroll(struct app *app, struct request *rq, struct reply *rp);
+int sync_events(struct app *app, struct request *rq, struct reply *rp);
+int sync_download(struct app *app, struct request *rq, struct reply *rp);
+/* Staff routes (sessions): on-site count (managers of the centre, admins), gate administration. */
+int sync_onsite(struct app *app, struct request *rq, struct reply *rp);
+int sync_admin_list(struct app *app, struct request *rq, struct reply *rp);
+int sync_admin_add(struct app *app, struct request *rq, struct reply *rp);
+int sync_admin_revoke(struct app *app, struct request *rq, struct reply *rp);
+/* estiva-admin gate add|revoke|list: argv after "gate"; returns the exit status. */
+int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv);
+
+/* manage.c: read APIs of the manager dashboard (managers: their centres; admins: all) and of the admin
+ * pages (admins only); each centre report also as CSV with ?format=csv. */
+int manage_occupancy(struct app *app, struct request *rq, struct reply *rp);
+int manage_movements(struct app *app, struct request *rq, struct reply *rp);
+int manage_revenue(struct app *app, struct request *rq, struct reply *rp);
+int manage_members(struct app *app, struct request *rq, struct reply *rp);
+int manage_keys(struct app *app, struct request *rq, struct reply *rp);
 
 /* api.c */
 int api_route(struct app *app, struct request *rq, struct reply *rp);

@@ -30,9 +30,10 @@ if ! clang -fsanitize=fuzzer,address,undefined "$probe/probe.c" -o "$probe/probe
 	exit 77
 fi
 
-cmake -S tests/fuzz -B "$build" -DCMAKE_C_COMPILER=clang >"$build.log" 2>&1 ||
-	{ cat "$build.log"; exit 1; }
-cmake --build "$build" -j2 >>"$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+mkdir -p "$build"
+cmake -S tests/fuzz -B "$build" -DCMAKE_C_COMPILER=clang >"$build/build.log" 2>&1 ||
+	{ cat "$build/build.log"; exit 1; }
+cmake --build "$build" -j2 >>"$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 rc=0
 for name in "${targets[@]}"; do

@@ -35,8 +35,9 @@ static void time_tag(struct sbuf *b, const char *name, int64_t t)
 	tag(b, "    ", name, s);
 }
 
-static void head(struct sbuf *b, const char *oid, const char *response, const char *proc, const char *err_msg,
-		 const char *trans_id, const char *auth_code, const char *host_ref)
+static void head(struct sbuf *b, const char *oid, const char *response, const char *proc,
+                 const char *err_msg, const char *trans_id, const char *auth_code,
+                 const char *host_ref)
 {
 	sb_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CC5Response>\n");
 	tag(b, "  ", "OrderId", oid);
@@ -85,7 +86,8 @@ static void send_xml(struct reply *rp, int status, struct sbuf *b)
 }
 
 /* A request the API refuses before looking at any order: Response Error, ProcReturnCode 99. */
-static void api_error(struct request *rq, struct reply *rp, int status, const char *oid, const char *msg)
+static void api_error(struct request *rq, struct reply *rp, int status, const char *oid,
+                      const char *msg)
 {
 	struct sbuf b;
 
@@ -112,17 +114,21 @@ static void query(struct request *rq, struct reply *rp, const char *oid)
 		head(&b, oid, "Declined", "99", msg, "", "", "");
 		order_extra(&b, NULL, oid);
 	} else if (!strcmp(o.status, "D")) {
-		head(&b, oid, "Declined", o.proc_ret, "Record(s) found for 1 order(s)", o.trans_id, "", "");
+		head(&b, oid, "Declined", o.proc_ret, "Record(s) found for 1 order(s)", o.trans_id,
+		     "", "");
 		order_extra(&b, &o, oid);
 	} else {
-		head(&b, oid, "Approved", "00", "Record(s) found for 1 order(s)", o.trans_id, o.auth_code, o.host_ref);
+		head(&b, oid, "Approved", "00", "Record(s) found for 1 order(s)", o.trans_id,
+		     o.auth_code, o.host_ref);
 		order_extra(&b, &o, oid);
 	}
 	send_xml(rp, 200, &b);
-	snprintf(rq->note, sizeof(rq->note), "oid=%s ORDERSTATUS -> %s", oid, rc == 1 ? "N" : o.status);
+	snprintf(rq->note, sizeof(rq->note), "oid=%s ORDERSTATUS -> %s", oid,
+	         rc == 1 ? "N" : o.status);
 }
 
-static void operation(struct request *rq, struct reply *rp, const char *oid, enum api_op op, int64_t total_c)
+static void operation(struct request *rq, struct reply *rp, const char *oid, enum api_op op,
+                      int64_t total_c)
 {
 	struct order o;
 	struct txn t;
@@ -137,7 +143,8 @@ static void operation(struct request *rq, struct reply *rp, const char *oid, enu
 	head(&b, oid, t.response, t.proc_ret, t.err_msg, t.trans_id, t.auth_code, t.host_ref);
 	order_extra(&b, o.oid[0] ? &o : NULL, oid);
 	send_xml(rp, 200, &b);
-	snprintf(rq->note, sizeof(rq->note), "oid=%s %s -> %s %s", oid, t.type, t.response, t.err_msg);
+	snprintf(rq->note, sizeof(rq->note), "oid=%s %s -> %s %s", oid, t.type, t.response,
+	         t.err_msg);
 }
 
 void api_handle(struct request *rq, struct reply *rp)
@@ -152,16 +159,19 @@ void api_handle(struct request *rq, struct reply *rp)
 
 	settings_get(&s);
 	if (s.api_down) {
-		reply_text(rp, 503, "text/plain; charset=utf-8", "Service Unavailable (simulated: --api down)\n");
+		reply_text(rp, 503, "text/plain; charset=utf-8",
+		           "Service Unavailable (simulated: --api down)\n");
 		snprintf(rq->note, sizeof(rq->note), "api down");
 		return;
 	}
 	fields_init(&form);
 	/* NestPay also accepts the XML as the DATA field of a form */
 	if (request_is_form(rq)) {
-		if (form_parse(xml, len, &form, err, sizeof(err)) < 0 || !fields_get(&form, "DATA")) {
+		if (form_parse(xml, len, &form, err, sizeof(err)) < 0 ||
+		    !fields_get(&form, "DATA")) {
 			fields_free(&form);
-			api_error(rq, rp, 400, NULL, "a form body must carry the XML in its DATA field");
+			api_error(rq, rp, 400, NULL,
+			          "a form body must carry the XML in its DATA field");
 			return;
 		}
 		xml = fields_get(&form, "DATA");
@@ -175,8 +185,10 @@ void api_handle(struct request *rq, struct reply *rp)
 	fields_free(&form);
 	oid = fields_get(&top, "OrderId");
 	/* both comparisons always run: no timing hint on which one failed */
-	auth_ok = secret_equal(fields_get(&top, "Name") ? fields_get(&top, "Name") : "", paysim.cfg.api_user);
-	auth_ok |= secret_equal(fields_get(&top, "Password") ? fields_get(&top, "Password") : "", paysim.api_password);
+	auth_ok = secret_equal(fields_get(&top, "Name") ? fields_get(&top, "Name") : "",
+	                       paysim.cfg.api_user);
+	auth_ok |= secret_equal(fields_get(&top, "Password") ? fields_get(&top, "Password") : "",
+	                        paysim.api_password);
 	auth_ok = auth_ok == 0;
 	if (!auth_ok || !fields_get(&top, "Name") || !fields_get(&top, "Password")) {
 		api_error(rq, rp, 200, oid, "Authentication failed: wrong Name or Password");
@@ -195,14 +207,16 @@ void api_handle(struct request *rq, struct reply *rp)
 		api_error(rq, rp, 200, oid, "Currency must be 504");
 		goto out;
 	}
-	if ((v = fields_get(&top, "Total")) && v[0] && (money_parse(v, 0, &total_c) < 0 || total_c <= 0)) {
+	if ((v = fields_get(&top, "Total")) && v[0] &&
+	    (money_parse(v, 0, &total_c) < 0 || total_c <= 0)) {
 		api_error(rq, rp, 200, oid, "Total must be a positive amount such as 125.50");
 		goto out;
 	}
 	v = fields_get(&extra, "ORDERSTATUS");
 	if (v) {
 		if (strcmp(v, "QUERY"))
-			api_error(rq, rp, 200, oid, "only <ORDERSTATUS>QUERY</ORDERSTATUS> is supported");
+			api_error(rq, rp, 200, oid,
+			          "only <ORDERSTATUS>QUERY</ORDERSTATUS> is supported");
 		else
 			query(rq, rp, oid);
 		goto out;
@@ -215,7 +229,8 @@ void api_handle(struct request *rq, struct reply *rp)
 	else if (v && !strcmp(v, "Credit"))
 		operation(rq, rp, oid, OP_CREDIT, total_c);
 	else
-		api_error(rq, rp, 200, oid, "Type must be PostAuth, Void or Credit, or Extra must hold ORDERSTATUS");
+		api_error(rq, rp, 200, oid,
+		          "Type must be PostAuth, Void or Credit, or Extra must hold ORDERSTATUS");
 out:
 	fields_free(&top);
 	fields_free(&extra);
@@ -228,7 +243,8 @@ void sim_orders(struct request *rq, struct reply *rp)
 	char *json = store_orders_json(request_query(rq, "oid"));
 
 	if (!json) {
-		reply_text(rp, 500, "application/json", "{\"error\":\"the simulator's database failed\"}\n");
+		reply_text(rp, 500, "application/json",
+		           "{\"error\":\"the simulator's database failed\"}\n");
 		return;
 	}
 	reply_take(rp, 200, "application/json", json, strlen(json));
@@ -236,7 +252,8 @@ void sim_orders(struct request *rq, struct reply *rp)
 
 /* ---- /sim/control ---- */
 
-static void settings_reply(struct reply *rp, int status, const struct settings *s, int settled, const char *error)
+static void settings_reply(struct reply *rp, int status, const struct settings *s, int settled,
+                           const char *error)
 {
 	char cb[32];
 	json_t *j;
@@ -244,8 +261,8 @@ static void settings_reply(struct reply *rp, int status, const struct settings *
 
 	settings_callback_name(s, cb, sizeof(cb));
 	j = json_pack("{s:s,s:i,s:i,s:i,s:s}", "callback", cb, "callback_retries", s->cb_retries,
-		      "callback_backoff_ms", s->cb_backoff_ms, "callback_timeout", s->cb_timeout, "api",
-		      s->api_down ? "down" : "up");
+	              "callback_backoff_ms", s->cb_backoff_ms, "callback_timeout", s->cb_timeout,
+	              "api", s->api_down ? "down" : "up");
 	if (j && settled >= 0)
 		json_object_set_new(j, "settled", json_integer(settled));
 	if (j && error)
@@ -260,14 +277,16 @@ static void settings_reply(struct reply *rp, int status, const struct settings *
 }
 
 /* One setting; 0 when applied to s (or to *settle), else -1 with why. */
-static int control_one(const char *name, const char *value, struct settings *s, int *settle, char *why, size_t whylen)
+static int control_one(const char *name, const char *value, struct settings *s, int *settle,
+                       char *why, size_t whylen)
 {
 	int n;
 
 	if (!strcmp(name, "callback")) {
 		if (settings_parse_callback(value, s) == 0)
 			return 0;
-		snprintf(why, whylen, "callback must be normal, drop, twice or delay=SECONDS (0-3600)");
+		snprintf(why, whylen,
+		         "callback must be normal, drop, twice or delay=SECONDS (0-3600)");
 	} else if (!strcmp(name, "callback_retries")) {
 		if (parse_int(value, 0, 100, &s->cb_retries) == 0)
 			return 0;
@@ -287,7 +306,8 @@ static int control_one(const char *name, const char *value, struct settings *s, 
 		}
 		snprintf(why, whylen, "api must be up or down");
 	} else if (!strcmp(name, "settle")) {
-		if (parse_int(value, 0, 1, &n) == 0 || !strcmp(value, "true") || !strcmp(value, "false")) {
+		if (parse_int(value, 0, 1, &n) == 0 || !strcmp(value, "true") ||
+		    !strcmp(value, "false")) {
 			*settle = !strcmp(value, "true") || !strcmp(value, "1");
 			return 0;
 		}
@@ -316,7 +336,9 @@ void sim_control(struct request *rq, struct reply *rp)
 			failed = 1;
 	} else {
 		json_error_t jerr;
-		json_t *j = json_loadb(sb_str(&rq->body), rq->body.len, JSON_REJECT_DUPLICATES, &jerr), *val;
+		json_t *j = json_loadb(sb_str(&rq->body), rq->body.len, JSON_REJECT_DUPLICATES,
+		                       &jerr),
+		       *val;
 		const char *key;
 
 		if (!json_is_object(j)) {
@@ -332,9 +354,11 @@ void sim_control(struct request *rq, struct reply *rp)
 			if (json_is_string(val))
 				snprintf(text, sizeof(text), "%s", json_string_value(val));
 			else if (json_is_integer(val))
-				snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
+				snprintf(text, sizeof(text), "%lld",
+				         (long long)json_integer_value(val));
 			else if (json_is_boolean(val))
-				snprintf(text, sizeof(text), "%s", json_is_true(val) ? "true" : "false");
+				snprintf(text, sizeof(text), "%s",
+				         json_is_true(val) ? "true" : "false");
 			else
 				snprintf(text, sizeof(text), "?");
 			if (fields_add(&f, key, text) < 0)
@@ -360,8 +384,8 @@ void sim_control(struct request *rq, struct reply *rp)
 		char cb[32];
 
 		settings_callback_name(&s, cb, sizeof(cb));
-		snprintf(rq->note, sizeof(rq->note), "callback=%s retries=%d api=%s%s", cb, s.cb_retries,
-			 s.api_down ? "down" : "up", settle ? " settled" : "");
+		snprintf(rq->note, sizeof(rq->note), "callback=%s retries=%d api=%s%s", cb,
+		         s.cb_retries, s.api_down ? "down" : "up", settle ? " settled" : "");
 	}
 	settings_reply(rp, 200, &s, settled, NULL);
 }

@@ -37,15 +37,16 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 	return size * n;
 }
 
-static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
 {
 	(void)user, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	return atomic_load(&stopping) ? 1 : 0; /* a stop aborts the transfer */
 }
 
 /* One form POST. 0 with *status and the reply, or -1 with err. */
-static int post(const char *url, const char *body, int timeout, long *status, struct reply_buf *rb, char *err,
-		size_t errlen)
+static int post(const char *url, const char *body, int timeout, long *status, struct reply_buf *rb,
+                char *err, size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
@@ -142,12 +143,14 @@ int callback_attempt(struct cb_job *job)
 	} else if (rc == 0) {
 		snprintf(err, sizeof(err), "HTTP status %ld", status);
 	}
-	if (postauth && store_capture_from_callback(job->oid, job->trans_id, note, sizeof(note)) < 0)
+	if (postauth &&
+	    store_capture_from_callback(job->oid, job->trans_id, note, sizeof(note)) < 0)
 		snprintf(note, sizeof(note), "capture failed (database)");
 	if (delivered) {
 		state = "done";
 	} else if (atomic_load(&stopping)) {
-		state = "pending"; /* interrupted by a stop: try again after a restart, not counted */
+		state =
+		    "pending"; /* interrupted by a stop: try again after a restart, not counted */
 		attempts--;
 		next = now_ms();
 	} else if (attempts > s.cb_retries) {
@@ -163,12 +166,14 @@ int callback_attempt(struct cb_job *job)
 	}
 	if (store_callback_update(job->id, state, attempts, reply, err, next) < 0)
 		log_line("callback %lld: cannot record the outcome", (long long)job->id);
-	log_line("callback %lld oid=%s attempt %d -> %s (HTTP %ld, reply \"%s\"%s%s)", (long long)job->id, job->oid,
-		 attempts, state, status, reply, err[0] ? ", " : "", err);
+	log_line("callback %lld oid=%s attempt %d -> %s (HTTP %ld, reply \"%s\"%s%s)",
+	         (long long)job->id, job->oid, attempts, state, status, reply, err[0] ? ", " : "",
+	         err);
 	if (note[0])
 		log_line("callback %lld oid=%s: %s", (long long)job->id, job->oid, note);
 	if (!strcmp(state, "failed"))
-		log_line("callback %lld oid=%s: gave up after %d attempts", (long long)job->id, job->oid, attempts);
+		log_line("callback %lld oid=%s: gave up after %d attempts", (long long)job->id,
+		         job->oid, attempts);
 	return delivered ? 0 : -1;
 }
 
@@ -193,7 +198,9 @@ static void *work(void *arg)
 		if (r == 1 || kicked)
 			continue;
 		now = now_ms();
-		deadline = now + 1000; /* look again at least every second (clock changes, lost wake-ups) */
+		deadline =
+		    now +
+		    1000; /* look again at least every second (clock changes, lost wake-ups) */
 		if (r == 0 && next > 0 && next < deadline)
 			deadline = next;
 		ts.tv_sec = (time_t)(deadline / 1000);

@@ -139,7 +139,8 @@ int form_parse(const char *body, size_t len, struct fields *out, char *err, size
 
 		while (end < len && body[end] != '&')
 			end++;
-		if (end == pos) { /* "a=1&&b=2": tolerate empty pieces, as browsers never send them */
+		if (end ==
+		    pos) { /* "a=1&&b=2": tolerate empty pieces, as browsers never send them */
 			pos = end + 1;
 			continue;
 		}
@@ -156,20 +157,25 @@ int form_parse(const char *body, size_t len, struct fields *out, char *err, size
 			goto fail;
 		}
 		if (pct_decode(body + pos, eq - pos, name, &nlen) < 0 ||
-		    pct_decode(body + (eq < end ? eq + 1 : end), end - (eq < end ? eq + 1 : end), value, &vlen) < 0) {
+		    pct_decode(body + (eq < end ? eq + 1 : end), end - (eq < end ? eq + 1 : end),
+		               value, &vlen) < 0) {
 			snprintf(err, errlen, "malformed form encoding near byte %zu", pos);
 			goto fail;
 		}
 		if (nlen == 0 || nlen > PAYSIM_NAME_MAX) {
-			snprintf(err, errlen, "a form field name is empty or longer than %d bytes", PAYSIM_NAME_MAX);
+			snprintf(err, errlen, "a form field name is empty or longer than %d bytes",
+			         PAYSIM_NAME_MAX);
 			goto fail;
 		}
 		if (vlen > PAYSIM_VALUE_MAX) {
-			snprintf(err, errlen, "field %.64s is longer than %d bytes", name, PAYSIM_VALUE_MAX);
+			snprintf(err, errlen, "field %.64s is longer than %d bytes", name,
+			         PAYSIM_VALUE_MAX);
 			goto fail;
 		}
 		if (fields_get(out, name)) {
-			snprintf(err, errlen, "field %.64s is given twice (names are compared ignoring case)", name);
+			snprintf(err, errlen,
+			         "field %.64s is given twice (names are compared ignoring case)",
+			         name);
 			goto fail;
 		}
 		if (fields_add(out, name, value) < 0) {
@@ -194,8 +200,8 @@ void url_encode(struct sbuf *out, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			sb_add(out, p, 1);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};

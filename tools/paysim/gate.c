@@ -20,51 +20,123 @@
 #define CODE_3DS "123"
 
 const char paysim_css[] =
-	"body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f3f4f6;color:#111}"
-	"main{max-width:28rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;"
-	"box-shadow:0 1px 4px rgba(0,0,0,.15)}"
-	"h1{font-size:1.3rem;margin:0 0 .5rem}.note{color:#555;font-size:.9rem;border-left:4px solid #f59e0b;"
-	"padding-left:.5rem}[dir=rtl] .note{border-left:0;border-right:4px solid #f59e0b;padding:0 .5rem 0 0}"
-	"dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}dt{color:#555}dd{margin:0;font-weight:600}"
-	"label{display:block;margin-top:.75rem}input{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;"
-	"direction:ltr}button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;background:#1d4ed8;color:#fff;"
-	"border:0;border-radius:4px}.error{color:#b91c1c;font-weight:600}code{word-break:break-all}\n";
+    "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f3f4f6;color:#111}"
+    "main{max-width:28rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;"
+    "box-shadow:0 1px 4px rgba(0,0,0,.15)}"
+    "h1{font-size:1.3rem;margin:0 0 .5rem}.note{color:#555;font-size:.9rem;border-left:4px solid "
+    "#f59e0b;"
+    "padding-left:.5rem}[dir=rtl] .note{border-left:0;border-right:4px solid #f59e0b;padding:0 "
+    ".5rem 0 0}"
+    "dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem "
+    "1rem}dt{color:#555}dd{margin:0;font-weight:600}"
+    "label{display:block;margin-top:.75rem}input{width:100%;box-sizing:border-box;padding:.5rem;"
+    "font-size:1rem;"
+    "direction:ltr}button{margin-top:1rem;padding:.6rem "
+    "1.2rem;font-size:1rem;background:#1d4ed8;color:#fff;"
+    "border:0;border-radius:4px}.error{color:#b91c1c;font-weight:600}code{word-break:break-all}\n";
 
 const char paysim_autopost_js[] =
-	"/* estiva-paysim: send the browser back to the merchant at once */\n"
-	"document.getElementById('autopost').submit();\n";
+    "/* estiva-paysim: send the browser back to the merchant at once */\n"
+    "document.getElementById('autopost').submit();\n";
 
 enum lang { L_FR, L_AR, L_EN };
 
 static const struct texts {
-	const char *code, *dir, *title, *heading, *note, *order, *amount, *pan, *expiry, *cvc, *holder, *pay,
-		*cancel, *tds_title, *tds_text, *tds_code, *tds_submit, *back_title, *back_text, *go_on, *approved,
-		*declined, *error_title, *err_pan, *err_expiry, *err_cvc, *err_holder;
+	const char *code, *dir, *title, *heading, *note, *order, *amount, *pan, *expiry, *cvc,
+	    *holder, *pay, *cancel, *tds_title, *tds_text, *tds_code, *tds_submit, *back_title,
+	    *back_text, *go_on, *approved, *declined, *error_title, *err_pan, *err_expiry, *err_cvc,
+	    *err_holder;
 } texts[] = {
-	[L_FR] = {"fr", "ltr", "Paiement sécurisé — simulateur CMI", "Paiement par carte bancaire",
-		  "Simulateur de passerelle de paiement : aucune carte réelle n'est utilisée.", "Commande",
-		  "Montant", "Numéro de carte", "Date d'expiration (MM/AA)", "Cryptogramme (CVC)",
-		  "Titulaire de la carte", "Payer", "Annuler et revenir au site marchand",
-		  "Authentification 3-D Secure", "Saisissez le code envoyé par votre banque (test : 123).", "Code",
-		  "Valider", "Retour au site marchand", "Vous allez être redirigé vers le site marchand…",
-		  "Continuer", "Paiement accepté.", "Paiement refusé.", "Paiement impossible",
-		  "Numéro de carte invalide.", "Date d'expiration invalide (MM/AA).", "Cryptogramme invalide.",
-		  "Saisissez le nom du titulaire."},
-	[L_AR] = {"ar", "rtl", "الدفع الآمن — محاكي CMI", "الدفع بالبطاقة البنكية",
-		  "محاكي لبوابة الدفع: لا تُستعمل أي بطاقة حقيقية.", "رقم الطلب", "المبلغ", "رقم البطاقة",
-		  "تاريخ انتهاء الصلاحية (شهر/سنة)", "رمز الأمان (CVC)", "اسم حامل البطاقة", "ادفع",
-		  "إلغاء والعودة إلى المتجر", "التحقق 3-D Secure", "أدخل الرمز الذي أرسله إليك البنك (للاختبار: 123).",
-		  "رمز التحقق", "تأكيد", "العودة إلى موقع التاجر", "جارٍ إرجاعك إلى موقع التاجر…", "متابعة",
-		  "تمت الموافقة على الدفع.", "تم رفض الدفع.", "تعذّر الدفع", "رقم البطاقة غير صالح.",
-		  "تاريخ الانتهاء غير صالح (شهر/سنة).", "رمز الأمان غير صالح.", "أدخل اسم حامل البطاقة."},
-	[L_EN] = {"en", "ltr", "Secure payment — CMI simulator", "Card payment",
-		  "Payment gateway simulator: no real card is used.", "Order", "Amount", "Card number",
-		  "Expiry date (MM/YY)", "Security code (CVC)", "Cardholder name", "Pay",
-		  "Cancel and return to the shop", "3-D Secure authentication",
-		  "Enter the code your bank sent you (test: 123).", "Code", "Confirm", "Back to the merchant",
-		  "You are being sent back to the merchant…", "Continue", "Payment approved.", "Payment declined.",
-		  "Payment not possible", "Invalid card number.", "Invalid expiry date (MM/YY).",
-		  "Invalid security code.", "Enter the cardholder's name."},
+    [L_FR] =
+        {
+            .code = "fr",
+            .dir = "ltr",
+            .title = "Paiement sécurisé — simulateur CMI",
+            .heading = "Paiement par carte bancaire",
+            .note = "Simulateur de passerelle de paiement : aucune carte réelle n'est utilisée.",
+            .order = "Commande",
+            .amount = "Montant",
+            .pan = "Numéro de carte",
+            .expiry = "Date d'expiration (MM/AA)",
+            .cvc = "Cryptogramme (CVC)",
+            .holder = "Titulaire de la carte",
+            .pay = "Payer",
+            .cancel = "Annuler et revenir au site marchand",
+            .tds_title = "Authentification 3-D Secure",
+            .tds_text = "Saisissez le code envoyé par votre banque (test : 123).",
+            .tds_code = "Code",
+            .tds_submit = "Valider",
+            .back_title = "Retour au site marchand",
+            .back_text = "Vous allez être redirigé vers le site marchand…",
+            .go_on = "Continuer",
+            .approved = "Paiement accepté.",
+            .declined = "Paiement refusé.",
+            .error_title = "Paiement impossible",
+            .err_pan = "Numéro de carte invalide.",
+            .err_expiry = "Date d'expiration invalide (MM/AA).",
+            .err_cvc = "Cryptogramme invalide.",
+            .err_holder = "Saisissez le nom du titulaire.",
+        },
+    [L_AR] =
+        {
+            .code = "ar",
+            .dir = "rtl",
+            .title = "الدفع الآمن — محاكي CMI",
+            .heading = "الدفع بالبطاقة البنكية",
+            .note = "محاكي لبوابة الدفع: لا تُستعمل أي بطاقة حقيقية.",
+            .order = "رقم الطلب",
+            .amount = "المبلغ",
+            .pan = "رقم البطاقة",
+            .expiry = "تاريخ انتهاء الصلاحية (شهر/سنة)",
+            .cvc = "رمز الأمان (CVC)",
+            .holder = "اسم حامل البطاقة",
+            .pay = "ادفع",
+            .cancel = "إلغاء والعودة إلى المتجر",
+            .tds_title = "التحقق 3-D Secure",
+            .tds_text = "أدخل الرمز الذي أرسله إليك البنك (للاختبار: 123).",
+            .tds_code = "رمز التحقق",
+            .tds_submit = "تأكيد",
+            .back_title = "العودة إلى موقع التاجر",
+            .back_text = "جارٍ إرجاعك إلى موقع التاجر…",
+            .go_on = "متابعة",
+            .approved = "تمت الموافقة على الدفع.",
+            .declined = "تم رفض الدفع.",
+            .error_title = "تعذّر الدفع",
+            .err_pan = "رقم البطاقة غير صالح.",
+            .err_expiry = "تاريخ الانتهاء غير صالح (شهر/سنة).",
+            .err_cvc = "رمز الأمان غير صالح.",
+            .err_holder = "أدخل اسم حامل البطاقة.",
+        },
+    [L_EN] =
+        {
+            .code = "en",
+            .dir = "ltr",
+            .title = "Secure payment — CMI simulator",
+            .heading = "Card payment",
+            .note = "Payment gateway simulator: no real card is used.",
+            .order = "Order",
+            .amount = "Amount",
+            .pan = "Card number",
+            .expiry = "Expiry date (MM/YY)",
+            .cvc = "Security code (CVC)",
+            .holder = "Cardholder name",
+            .pay = "Pay",
+            .cancel = "Cancel and return to the shop",
+            .tds_title = "3-D Secure authentication",
+            .tds_text = "Enter the code your bank sent you (test: 123).",
+            .tds_code = "Code",
+            .tds_submit = "Confirm",
+            .back_title = "Back to the merchant",
+            .back_text = "You are being sent back to the merchant…",
+            .go_on = "Continue",
+            .approved = "Payment approved.",
+            .declined = "Payment declined.",
+            .error_title = "Payment not possible",
+            .err_pan = "Invalid card number.",
+            .err_expiry = "Invalid expiry date (MM/YY).",
+            .err_cvc = "Invalid security code.",
+            .err_holder = "Enter the cardholder's name.",
+        },
 };
 
 static enum lang lang_of(const char *s)
@@ -78,14 +150,17 @@ static enum lang lang_of(const char *s)
 
 /* ---- page pieces ---- */
 
-static void page_head(struct sbuf *b, const struct texts *t, const char *title)
+static void page_head(struct sbuf *b, const struct texts *t, const char *heading)
 {
-	sb_printf(b, "<!doctype html>\n<html lang=\"%s\" dir=\"%s\"><head><meta charset=\"utf-8\">"
-		     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>",
-		  t->code, t->dir);
-	html_escape(b, title);
-	sb_puts(b, "</title><link rel=\"stylesheet\" href=\"/sim/paysim.css\"></head>\n<body><main>\n<h1>");
-	html_escape(b, title);
+	sb_printf(b,
+	          "<!doctype html>\n<html lang=\"%s\" dir=\"%s\"><head><meta charset=\"utf-8\">"
+	          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>",
+	          t->code, t->dir);
+	html_escape(b,
+	            t->title); /* the same window title on every page; the heading names the step */
+	sb_puts(b, "</title><link rel=\"stylesheet\" "
+	           "href=\"/sim/paysim.css\"></head>\n<body><main>\n<h1>");
+	html_escape(b, heading);
 	sb_puts(b, "</h1>\n<p class=\"note\">");
 	html_escape(b, t->note);
 	sb_puts(b, "</p>\n");
@@ -96,7 +171,8 @@ static void page_end(struct sbuf *b)
 	sb_puts(b, "</main></body></html>\n");
 }
 
-static void order_summary(struct sbuf *b, const struct texts *t, const char *oid, const char *amount)
+static void order_summary(struct sbuf *b, const struct texts *t, const char *oid,
+                          const char *amount)
 {
 	sb_puts(b, "<dl><dt>");
 	html_escape(b, t->order);
@@ -126,7 +202,8 @@ static void input(struct sbuf *b, const char *id, const char *label, const char 
 }
 
 /* A request the gateway refuses: HTTP 400 (or status) and the reason, for the developer. */
-static void error_page(struct reply *rp, int status, enum lang l, const char *reason, const char *detail)
+static void error_page(struct reply *rp, int status, enum lang l, const char *reason,
+                       const char *detail)
 {
 	const struct texts *t = &texts[l];
 	struct sbuf b;
@@ -146,7 +223,7 @@ static void error_page(struct reply *rp, int status, enum lang l, const char *re
 }
 
 static void card_page(struct reply *rp, int status, enum lang l, const char *token, const char *oid,
-		      const char *amount, const char *shopurl, const char *error)
+                      const char *amount, const char *shopurl, const char *error)
 {
 	const struct texts *t = &texts[l];
 	struct sbuf b;
@@ -161,8 +238,11 @@ static void card_page(struct reply *rp, int status, enum lang l, const char *tok
 	}
 	sb_puts(&b, "<form method=\"post\" action=\"/fim/pay\" autocomplete=\"off\">\n");
 	hidden(&b, "token", token);
-	input(&b, "pan", t->pan, "inputmode=\"numeric\" autocomplete=\"cc-number\" maxlength=\"23\"");
-	input(&b, "expiry", t->expiry, "inputmode=\"numeric\" autocomplete=\"cc-exp\" placeholder=\"MM/YY\" maxlength=\"5\"");
+	input(&b, "pan", t->pan,
+	      "inputmode=\"numeric\" autocomplete=\"cc-number\" maxlength=\"23\"");
+	input(
+	    &b, "expiry", t->expiry,
+	    "inputmode=\"numeric\" autocomplete=\"cc-exp\" placeholder=\"MM/YY\" maxlength=\"5\"");
 	input(&b, "cvc", t->cvc, "inputmode=\"numeric\" autocomplete=\"cc-csc\" maxlength=\"4\"");
 	input(&b, "holder", t->holder, "autocomplete=\"cc-name\" maxlength=\"64\"");
 	sb_puts(&b, "<button type=\"submit\">");
@@ -179,7 +259,8 @@ static void card_page(struct reply *rp, int status, enum lang l, const char *tok
 	reply_sbuf(rp, status, "text/html; charset=utf-8", &b);
 }
 
-static void tds_page(struct reply *rp, enum lang l, const char *token, const char *oid, const char *amount)
+static void tds_page(struct reply *rp, enum lang l, const char *token, const char *oid,
+                     const char *amount)
 {
 	const struct texts *t = &texts[l];
 	struct sbuf b;
@@ -191,7 +272,8 @@ static void tds_page(struct reply *rp, enum lang l, const char *token, const cha
 	html_escape(&b, t->tds_text);
 	sb_puts(&b, "</p>\n<form method=\"post\" action=\"/fim/3ds\" autocomplete=\"off\">\n");
 	hidden(&b, "token", token);
-	input(&b, "code", t->tds_code, "inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\"");
+	input(&b, "code", t->tds_code,
+	      "inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"8\"");
 	sb_puts(&b, "<button type=\"submit\">");
 	html_escape(&b, t->tds_submit);
 	sb_puts(&b, "</button>\n</form>\n");
@@ -200,7 +282,8 @@ static void tds_page(struct reply *rp, enum lang l, const char *token, const cha
 }
 
 /* The browser's way back: a form that /sim/autopost.js submits, or the button without script. */
-static void return_page(struct reply *rp, enum lang l, const char *url, const struct fields *f, int approved)
+static void return_page(struct reply *rp, enum lang l, const char *url, const struct fields *f,
+                        int approved)
 {
 	const struct texts *t = &texts[l];
 	struct sbuf b;
@@ -244,8 +327,8 @@ static int valid_oid(const char *s)
 	if (n == 0 || n > PAYSIM_OID_MAX)
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-		      *s == '_' || *s == '.'))
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
 			return 0;
 	return 1;
 }
@@ -253,9 +336,9 @@ static int valid_oid(const char *s)
 /* NULL when the form has every field the gateway needs, with sane values; else the reason. */
 static const char *check_form(const struct fields *f, int64_t *amount_c, char *why, size_t whylen)
 {
-	static const char *const required[] = {"clientid", "storetype", "TranType", "amount", "currency", "oid",
-					       "okUrl", "failUrl", "callbackUrl", "rnd", "hashAlgorithm",
-					       "HASH", "lang"};
+	static const char *const required[] = {
+	    "clientid", "storetype",   "TranType", "amount",        "currency", "oid", "okUrl",
+	    "failUrl",  "callbackUrl", "rnd",      "hashAlgorithm", "HASH",     "lang"};
 	const char *v;
 
 	for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++) {
@@ -265,7 +348,8 @@ static const char *check_form(const struct fields *f, int64_t *amount_c, char *w
 		}
 	}
 	if (strcmp(fields_get(f, "clientid"), paysim.cfg.client_id)) {
-		snprintf(why, whylen, "clientid %.64s is not this store's client id", fields_get(f, "clientid"));
+		snprintf(why, whylen, "clientid %.64s is not this store's client id",
+		         fields_get(f, "clientid"));
 		return why;
 	}
 	if (strcmp(fields_get(f, "storetype"), "3D_PAY_HOSTING"))
@@ -281,7 +365,8 @@ static const char *check_form(const struct fields *f, int64_t *amount_c, char *w
 		return "oid must be 1 to 64 characters among A-Z a-z 0-9 - _ .";
 	if (!valid_url(fields_get(f, "okUrl")) || !valid_url(fields_get(f, "failUrl")) ||
 	    !valid_url(fields_get(f, "callbackUrl")))
-		return "okUrl, failUrl and callbackUrl must be http:// or https:// URLs without spaces or quotes";
+		return "okUrl, failUrl and callbackUrl must be http:// or https:// URLs without "
+		       "spaces or quotes";
 	v = fields_get(f, "shopurl");
 	if (v && v[0] && !valid_url(v))
 		return "shopurl must be an http:// or https:// URL";
@@ -335,7 +420,8 @@ void gate_start(struct request *rq, struct reply *rp)
 	int rc;
 
 	if (!request_is_form(rq)) {
-		error_page(rp, 415, L_FR, "the form must be posted as application/x-www-form-urlencoded", NULL);
+		error_page(rp, 415, L_FR,
+		           "the form must be posted as application/x-www-form-urlencoded", NULL);
 		return;
 	}
 	if (form_parse(sb_str(&rq->body), rq->body.len, &f, err, sizeof(err)) < 0) {
@@ -349,24 +435,30 @@ void gate_start(struct request *rq, struct reply *rp)
 		error_page(rp, 400, l, problem, NULL);
 		goto out;
 	}
-	snprintf(rq->note, sizeof(rq->note), "oid=%s amount=%s", fields_get(&f, "oid"), fields_get(&f, "amount"));
+	snprintf(rq->note, sizeof(rq->note), "oid=%s amount=%s", fields_get(&f, "oid"),
+	         fields_get(&f, "amount"));
 	if (paysim_hash_verify(&f, paysim.store_key, fields_get(&f, "HASH")) < 0) {
 		struct sbuf d;
 
 		sb_init(&names, PAYSIM_BODY_MAX);
 		sb_init(&d, PAYSIM_BODY_MAX * 2);
 		paysim_hash_names(&f, &names);
-		sb_printf(&d, "The gateway hashed the values of these fields in this order, then the store key: %s.",
-			  sb_str(&names));
+		sb_printf(&d,
+		          "The gateway hashed the values of these fields in this order, then the "
+		          "store key: %s.",
+		          sb_str(&names));
 		for (size_t k = 0; k < f.n; k++) {
 			const char *x = f.v[k].value;
 			size_t n = strlen(x);
 			if (n && (x[0] == ' ' || x[n - 1] == ' '))
-				sb_printf(&d, " Note: the value of %s starts or ends with a space; it is hashed as sent.",
-					  f.v[k].name);
+				sb_printf(&d,
+				          " Note: the value of %s starts or ends with a space; it "
+				          "is hashed as sent.",
+				          f.v[k].name);
 		}
 		note_add(rq, " refused: HASH mismatch");
-		error_page(rp, 400, l, "HASH does not match the fields and the store key", sb_str(&d));
+		error_page(rp, 400, l, "HASH does not match the fields and the store key",
+		           sb_str(&d));
 		sb_free(&names);
 		sb_free(&d);
 		goto out;
@@ -388,12 +480,14 @@ void gate_start(struct request *rq, struct reply *rp)
 	}
 	s.fields = (char *)sb_str(&enc);
 	rc = store_session_start(&s, fields_get(&f, "clientid"), fields_get(&f, "currency"),
-				 fields_get(&f, "TranType"), amount_c);
+	                         fields_get(&f, "TranType"), amount_c);
 	sb_free(&enc);
 	if (rc == 1) {
 		note_add(rq, " refused: already paid");
-		error_page(rp, 400, l, "this oid already has an approved transaction: use a new oid for a new attempt",
-			   NULL);
+		error_page(
+		    rp, 400, l,
+		    "this oid already has an approved transaction: use a new oid for a new attempt",
+		    NULL);
 		goto out;
 	}
 	if (rc < 0) {
@@ -429,7 +523,8 @@ static void mask_pan(const char *pan, char out[24])
 
 static const char *card_brand(const char *pan)
 {
-	int two = (pan[0] - '0') * 10 + (pan[1] - '0'), four = two * 100 + (pan[2] - '0') * 10 + (pan[3] - '0');
+	int two = (pan[0] - '0') * 10 + (pan[1] - '0'),
+	    four = two * 100 + (pan[2] - '0') * 10 + (pan[3] - '0');
 
 	if (pan[0] == '4')
 		return "VISA";
@@ -441,8 +536,8 @@ static const char *card_brand(const char *pan)
 }
 
 /* The session and the merchant's fields behind a posted token, or an error page. 0 when loaded. */
-static int load_session(struct request *rq, struct reply *rp, const struct fields *posted, const char *want_state,
-			struct session *s, struct fields *merchant)
+static int load_session(struct request *rq, struct reply *rp, const struct fields *posted,
+                        const char *want_state, struct session *s, struct fields *merchant)
 {
 	const char *token = fields_get(posted, "token");
 	char err[256];
@@ -457,24 +552,28 @@ static int load_session(struct request *rq, struct reply *rp, const struct field
 	rc = store_session_get(token, s);
 	if (rc != 0) {
 		error_page(rp, rc < 0 ? 500 : 400, L_FR,
-			   rc < 0 ? "the simulator's database failed" : "unknown payment page: start again from the shop",
-			   NULL);
+		           rc < 0 ? "the simulator's database failed"
+		                  : "unknown payment page: start again from the shop",
+		           NULL);
 		return -1;
 	}
 	snprintf(rq->note, sizeof(rq->note), "oid=%s", s->oid);
 	if (strcmp(s->state, want_state)) {
 		error_page(rp, 400, lang_of(s->lang),
-			   !strcmp(s->state, "done") ? "this payment page was already used"
-						     : "this step does not match the payment page's state",
-			   NULL);
+		           !strcmp(s->state, "done")
+		               ? "this payment page was already used"
+		               : "this step does not match the payment page's state",
+		           NULL);
 		goto fail;
 	}
 	if (time(NULL) > s->expires_at) {
-		error_page(rp, 400, lang_of(s->lang), "this payment page has expired: start again from the shop", NULL);
+		error_page(rp, 400, lang_of(s->lang),
+		           "this payment page has expired: start again from the shop", NULL);
 		goto fail;
 	}
 	if (form_parse(s->fields, strlen(s->fields), merchant, err, sizeof(err)) < 0) {
-		error_page(rp, 500, lang_of(s->lang), "the stored merchant form cannot be read", err);
+		error_page(rp, 500, lang_of(s->lang), "the stored merchant form cannot be read",
+		           err);
 		goto fail;
 	}
 	return 0;
@@ -484,10 +583,12 @@ fail:
 }
 
 /* Records the outcome, sends the callback, and answers with the way back to the merchant. */
-static void finish_payment(struct request *rq, struct reply *rp, struct session *s, const struct fields *merchant,
-			   const char *masked, const char *brand, const struct outcome *o)
+static void finish_payment(struct request *rq, struct reply *rp, struct session *s,
+                           const struct fields *merchant, const char *masked, const char *brand,
+                           const struct outcome *o)
 {
-	const char *trantype = fields_get(merchant, "TranType"), *url = fields_get(merchant, "callbackUrl");
+	const char *trantype = fields_get(merchant, "TranType"),
+	           *url = fields_get(merchant, "callbackUrl");
 	int approved = !strcmp(o->proc, "00"), ncb, first_sending = 0, rc;
 	enum lang l = lang_of(s->lang);
 	struct fields cb;
@@ -512,10 +613,12 @@ static void finish_payment(struct request *rq, struct reply *rp, struct session 
 	snprintf(t.md_status, sizeof(t.md_status), "%s", o->md_status);
 	snprintf(t.source, sizeof(t.source), "card");
 
-	/* everything the merchant posted (its HASH replaced), then the gateway's fields, then a new HASH */
+	/* everything the merchant posted (its HASH replaced), then the gateway's fields, then a new
+	 * HASH */
 	fields_init(&cb);
 	for (size_t k = 0; k < merchant->n; k++)
-		if (strcasecmp(merchant->v[k].name, "HASH") && strcasecmp(merchant->v[k].name, "storekey"))
+		if (strcasecmp(merchant->v[k].name, "HASH") &&
+		    strcasecmp(merchant->v[k].name, "storekey"))
 			fields_add(&cb, merchant->v[k].name, merchant->v[k].value);
 	random_chars(rnd, 20, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 	gateway_time(time(NULL), trxdate);
@@ -549,18 +652,19 @@ static void finish_payment(struct request *rq, struct reply *rp, struct session 
 		due += (int64_t)st.cb_delay * 1000;
 	else
 		first_sending = ncb > 0;
-	rc = store_record_payment(s->token, s->oid, trantype, &t, url, sb_str(&body), ncb, first_sending, due,
-				  &first_id);
+	rc = store_record_payment(s->token, s->oid, trantype, &t, url, sb_str(&body), ncb,
+	                          first_sending, due, &first_id);
 	if (rc != 0) {
 		sb_free(&body);
-		error_page(rp, rc < 0 ? 500 : 400, l,
-			   rc < 0 ? "the simulator's database failed"
-				  : "this payment page was already used, or the order was paid meanwhile",
-			   NULL);
+		error_page(
+		    rp, rc < 0 ? 500 : 400, l,
+		    rc < 0 ? "the simulator's database failed"
+		           : "this payment page was already used, or the order was paid meanwhile",
+		    NULL);
 		goto out;
 	}
-	snprintf(rq->note, sizeof(rq->note), "oid=%s ProcReturnCode=%s TransId=%s callback=%s", s->oid, t.proc_ret,
-		 t.trans_id, cbname);
+	snprintf(rq->note, sizeof(rq->note), "oid=%s ProcReturnCode=%s TransId=%s callback=%s",
+	         s->oid, t.proc_ret, t.trans_id, cbname);
 	if (first_sending) {
 		struct cb_job job = {.id = first_id, .attempts = 0};
 
@@ -581,8 +685,8 @@ static int parse_expiry(const char *s, int *month, int *year)
 {
 	while (*s == ' ')
 		s++;
-	if (strlen(s) < 5 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != '/' || s[3] < '0' ||
-	    s[3] > '9' || s[4] < '0' || s[4] > '9')
+	if (strlen(s) < 5 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != '/' ||
+	    s[3] < '0' || s[3] > '9' || s[4] < '0' || s[4] > '9')
 		return -1;
 	for (const char *p = s + 5; *p; p++)
 		if (*p != ' ')
@@ -607,7 +711,8 @@ void gate_pay(struct request *rq, struct reply *rp)
 	enum lang l;
 
 	if (!request_is_form(rq)) {
-		error_page(rp, 415, L_FR, "the form must be posted as application/x-www-form-urlencoded", NULL);
+		error_page(rp, 415, L_FR,
+		           "the form must be posted as application/x-www-form-urlencoded", NULL);
 		return;
 	}
 	if (form_parse(sb_str(&rq->body), rq->body.len, &posted, err, sizeof(err)) < 0) {
@@ -633,14 +738,17 @@ void gate_pay(struct request *rq, struct reply *rp)
 	pan[n] = '\0';
 	if (!v || *v || n < 12 || n > 19)
 		problem = texts[l].err_pan;
-	else if (parse_expiry(fields_get(&posted, "expiry") ? fields_get(&posted, "expiry") : "", &month, &year) < 0)
+	else if (parse_expiry(fields_get(&posted, "expiry") ? fields_get(&posted, "expiry") : "",
+	                      &month, &year) < 0)
 		problem = texts[l].err_expiry;
-	else if (!(v = fields_get(&posted, "cvc")) || (strlen(v) != 3 && strlen(v) != 4) || strspn(v, "0123456789") != strlen(v))
+	else if (!(v = fields_get(&posted, "cvc")) || (strlen(v) != 3 && strlen(v) != 4) ||
+	         strspn(v, "0123456789") != strlen(v))
 		problem = texts[l].err_cvc;
 	else if (!(v = fields_get(&posted, "holder")) || !v[0] || strlen(v) > 64)
 		problem = texts[l].err_holder;
 	if (problem) {
-		card_page(rp, 400, l, s.token, s.oid, amount, fields_get(&merchant, "shopurl"), problem);
+		card_page(rp, 400, l, s.token, s.oid, amount, fields_get(&merchant, "shopurl"),
+		          problem);
 		goto out;
 	}
 	mask_pan(pan, masked);
@@ -663,7 +771,8 @@ void gate_pay(struct request *rq, struct reply *rp)
 	if (!o) {
 		int rc = store_session_3ds(s.token, masked, card_brand(pan));
 		if (rc != 0)
-			error_page(rp, rc < 0 ? 500 : 400, l, "this payment page was already used", NULL);
+			error_page(rp, rc < 0 ? 500 : 400, l, "this payment page was already used",
+			           NULL);
 		else
 			tds_page(rp, l, s.token, s.oid, amount);
 		goto out;
@@ -686,7 +795,8 @@ void gate_3ds(struct request *rq, struct reply *rp)
 	char err[256];
 
 	if (!request_is_form(rq)) {
-		error_page(rp, 415, L_FR, "the form must be posted as application/x-www-form-urlencoded", NULL);
+		error_page(rp, 415, L_FR,
+		           "the form must be posted as application/x-www-form-urlencoded", NULL);
 		return;
 	}
 	if (form_parse(sb_str(&rq->body), rq->body.len, &posted, err, sizeof(err)) < 0) {
@@ -699,7 +809,7 @@ void gate_3ds(struct request *rq, struct reply *rp)
 	}
 	code = fields_get(&posted, "code");
 	finish_payment(rq, rp, &s, &merchant, s.masked_pan, s.brand,
-		       code && !strcmp(code, CODE_3DS) ? &APPROVED : &TDS_FAILED);
+	               code && !strcmp(code, CODE_3DS) ? &APPROVED : &TDS_FAILED);
 	fields_wipe(&posted);
 	fields_free(&merchant);
 	session_free(&s);

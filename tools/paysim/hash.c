@@ -36,8 +36,8 @@ static unsigned char at(const unsigned char *s, size_t len, size_t i)
 
 /* Two digit runs without a leading zero: the longer run is the larger number; for equal lengths the
  * first digit that differs decides. Both indexes end past their runs when the runs are equal. */
-static int integer_runs(const unsigned char *a, size_t alen, size_t *i, const unsigned char *b, size_t blen,
-			size_t *j)
+static int integer_runs(const unsigned char *a, size_t alen, size_t *i, const unsigned char *b,
+                        size_t blen, size_t *j)
 {
 	int bias = 0;
 
@@ -55,10 +55,10 @@ static int integer_runs(const unsigned char *a, size_t alen, size_t *i, const un
 	}
 }
 
-/* Digit runs where one starts with '0' compare like decimal fractions: the first difference decides,
- * and a run that ends first is the smaller. */
-static int fraction_runs(const unsigned char *a, size_t alen, size_t *i, const unsigned char *b, size_t blen,
-			 size_t *j)
+/* Digit runs where one starts with '0' compare like decimal fractions: the first difference
+ * decides, and a run that ends first is the smaller. */
+static int fraction_runs(const unsigned char *a, size_t alen, size_t *i, const unsigned char *b,
+                         size_t blen, size_t *j)
 {
 	for (;; (*i)++, (*j)++) {
 		int da = *i < alen && is_digit(a[*i]), db = *j < blen && is_digit(b[*j]);
@@ -95,7 +95,7 @@ int paysim_strnatcasecmp(const char *sa, const char *sb)
 			cb = at(b, blen, ++j);
 		if (is_digit(ca) && is_digit(cb)) {
 			int r = ca == '0' || cb == '0' ? fraction_runs(a, alen, &i, b, blen, &j)
-						       : integer_runs(a, alen, &i, b, blen, &j);
+			                               : integer_runs(a, alen, &i, b, blen, &j);
 			if (r)
 				return r;
 			if (i >= alen && j >= blen)
@@ -219,12 +219,14 @@ int paysim_hash(const struct fields *f, const char *store_key, char out[PAYSIM_H
 	struct sbuf text;
 	int rc = -1;
 
-	sb_init(&text, (size_t)PAYSIM_FIELDS_MAX * 2 * (PAYSIM_VALUE_MAX + 1) + 2 * PAYSIM_SECRET_MAX + 16);
+	sb_init(&text, (size_t)PAYSIM_FIELDS_MAX * 2 * (PAYSIM_VALUE_MAX + 1) +
+	                   2 * PAYSIM_SECRET_MAX + 16);
 	if (paysim_hash_plaintext(f, store_key, &text) < 0)
 		goto out;
 	if (crypto_hash_sha512(digest, (const unsigned char *)sb_str(&text), text.len) != 0)
 		goto out;
-	sodium_bin2base64(out, PAYSIM_HASH_LEN + 1, digest, sizeof(digest), sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(out, PAYSIM_HASH_LEN + 1, digest, sizeof(digest),
+	                  sodium_base64_VARIANT_ORIGINAL);
 	rc = 0;
 out:
 	if (text.data)

@@ -30,7 +30,8 @@ int request_is_form(struct request *rq)
 {
 	const char *ct = request_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33) && (ct[33] == '\0' || ct[33] == ';');
+	return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33) &&
+	       (ct[33] == '\0' || ct[33] == ';');
 }
 
 void reply_take(struct reply *rp, int status, const char *content_type, char *body, size_t len)
@@ -55,7 +56,8 @@ void reply_sbuf(struct reply *rp, int status, const char *content_type, struct s
 	char *p = sb_steal(b, &len);
 
 	if (!p) {
-		reply_text(rp, 500, "text/plain; charset=utf-8", "out of memory or reply too large\n");
+		reply_text(rp, 500, "text/plain; charset=utf-8",
+		           "out of memory or reply too large\n");
 		return;
 	}
 	reply_take(rp, status, content_type, p, len);
@@ -85,16 +87,11 @@ static const struct route {
 	const char *method, *path;
 	void (*fn)(struct request *, struct reply *);
 } routes[] = {
-	{"POST", "/fim/est3Dgate", gate_start},
-	{"POST", "/fim/pay", gate_pay},
-	{"POST", "/fim/3ds", gate_3ds},
-	{"POST", "/fim/api", api_handle},
-	{"GET", "/sim/orders", sim_orders},
-	{"GET", "/sim/control", sim_control},
-	{"POST", "/sim/control", sim_control},
-	{"GET", "/sim/paysim.css", css},
-	{"GET", "/sim/autopost.js", autopost},
-	{"GET", "/healthz", healthz},
+    {"POST", "/fim/est3Dgate", gate_start}, {"POST", "/fim/pay", gate_pay},
+    {"POST", "/fim/3ds", gate_3ds},         {"POST", "/fim/api", api_handle},
+    {"GET", "/sim/orders", sim_orders},     {"GET", "/sim/control", sim_control},
+    {"POST", "/sim/control", sim_control},  {"GET", "/sim/paysim.css", css},
+    {"GET", "/sim/autopost.js", autopost},  {"GET", "/healthz", healthz},
 };
 
 static void route(struct request *rq, struct reply *rp)
@@ -114,7 +111,8 @@ static void route(struct request *rq, struct reply *rp)
 	if (path_known)
 		reply_text(rp, 405, "text/plain; charset=utf-8", "method not allowed\n");
 	else
-		reply_text(rp, 404, "text/plain; charset=utf-8", "no such page on the payment simulator\n");
+		reply_text(rp, 404, "text/plain; charset=utf-8",
+		           "no such page on the payment simulator\n");
 }
 
 /* ---- the request cycle ---- */
@@ -141,23 +139,26 @@ static enum MHD_Result send_reply(struct conn_state *cs, struct reply *rp)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (!strncmp(rp->content_type, "text/html", 9)) {
 		/* form-action stays open: the return page posts to the merchant's okUrl/failUrl */
-		MHD_add_response_header(r, "Content-Security-Policy",
-					"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self';"
-					" base-uri 'none'; frame-ancestors 'none'");
+		MHD_add_response_header(
+		    r, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self';"
+		    " base-uri 'none'; frame-ancestors 'none'");
 		MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	}
 	if (rp->status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, strstr(cs->rq.url, "/sim/control") ? "GET, POST"
-								  : !strncmp(cs->rq.url, "/fim/", 5) ? "POST" : "GET");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+		                        strstr(cs->rq.url, "/sim/control") ? "GET, POST"
+		                        : !strncmp(cs->rq.url, "/fim/", 5) ? "POST"
+		                                                           : "GET");
 	cs->status = rp->status;
 	ret = MHD_queue_response(cs->rq.conn, (unsigned)rp->status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				 const char *version, const char *upload_data, size_t *upload_data_size,
-				 void **con_cls)
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
 	struct conn_state *cs = *con_cls;
 	struct reply rp;
@@ -177,14 +178,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		cs->rq.started_ms = now_ms();
 		sb_init(&cs->rq.body, PAYSIM_BODY_MAX);
 		*con_cls = cs;
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			errno = 0;
 			n = strtoull(cl, &end, 10);
 			if (errno || *end || n > PAYSIM_BODY_MAX) {
 				memset(&rp, 0, sizeof(rp));
 				cs->rq.too_large = 1;
-				reply_text(&rp, 413, "text/plain; charset=utf-8", "request body over 64 KiB\n");
+				reply_text(&rp, 413, "text/plain; charset=utf-8",
+				           "request body over 64 KiB\n");
 				return send_reply(cs, &rp);
 			}
 		}
@@ -207,7 +210,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct conn_state *cs = *con_cls;
 
@@ -215,8 +218,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!cs)
 		return;
 	log_line("%s %s %d %lldms%s%s%s", cs->rq.method, cs->rq.url, cs->status,
-		 (long long)(now_ms() - cs->rq.started_ms), cs->rq.note[0] ? " " : "", cs->rq.note,
-		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	         (long long)(now_ms() - cs->rq.started_ms), cs->rq.note[0] ? " " : "", cs->rq.note,
+	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	sb_free(&cs->rq.body);
 	free(cs);
 	*con_cls = NULL;
@@ -229,8 +232,8 @@ void *http_start(const struct config *cfg, char *err, size_t errlen)
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	struct sockaddr *sa;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	struct MHD_Daemon *d;
 
 	memset(&sin, 0, sizeof(sin));
@@ -249,10 +252,12 @@ void *http_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, sa,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)PAYSIM_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)PAYSIM_CONNECTIONS,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (!d)
-		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)", cfg->listen, cfg->port);
+		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)",
+		         cfg->listen, cfg->port);
 	return d;
 }
 

@@ -67,36 +67,44 @@ void settings_callback_name(const struct settings *st, char *out, size_t len)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: estiva-paysim [-c FILE] [--check-config] [--listen ADDR] [--port N] [--port-file PATH]\n"
-		"         --client-id ID --store-key-file FILE --api-user NAME --api-password-file FILE\n"
-		"         [--db PATH|:memory:] [--session-timeout SECONDS]\n"
-		"         [--callback normal|drop|twice|delay=SECONDS] [--callback-retries N]\n"
-		"         [--callback-backoff-ms MS] [--callback-timeout SECONDS] [--api up|down]\n"
-		"The card gateway simulator; see docs/paysim.md.\n");
+	        "usage: estiva-paysim [-c FILE] [--check-config] [--listen ADDR] [--port N] "
+	        "[--port-file PATH]\n"
+	        "         --client-id ID --store-key-file FILE --api-user NAME --api-password-file "
+	        "FILE\n"
+	        "      or --credentials FILE (the server's cmi.ini: [cmi] client_id, store_key, "
+	        "api_user,\n"
+	        "         api_password; an option given on its own wins)\n"
+	        "         [--db PATH|:memory:] [--session-timeout SECONDS]\n"
+	        "         [--callback normal|drop|twice|delay=SECONDS] [--callback-retries N]\n"
+	        "         [--callback-backoff-ms MS] [--callback-timeout SECONDS] [--api up|down]\n"
+	        "The card gateway simulator; see docs/paysim.md.\n");
 }
 
 /* One setting by its INI name (the command line's --long-name with '-' for '_'). */
-static int set_option(struct config *c, const char *name, const char *value, char *why, size_t whylen)
+static int set_option(struct config *c, const char *name, const char *value, char *why,
+                      size_t whylen)
 {
 	struct {
 		const char *name;
 		char *dst;
 		size_t len;
 	} strings[] = {
-		{"listen", c->listen, sizeof(c->listen)},
-		{"port_file", c->port_file, sizeof(c->port_file)},
-		{"client_id", c->client_id, sizeof(c->client_id)},
-		{"store_key_file", c->store_key_file, sizeof(c->store_key_file)},
-		{"api_user", c->api_user, sizeof(c->api_user)},
-		{"api_password_file", c->api_password_file, sizeof(c->api_password_file)},
-		{"db", c->db, sizeof(c->db)},
+	    {"listen", c->listen, sizeof(c->listen)},
+	    {"port_file", c->port_file, sizeof(c->port_file)},
+	    {"client_id", c->client_id, sizeof(c->client_id)},
+	    {"store_key_file", c->store_key_file, sizeof(c->store_key_file)},
+	    {"api_user", c->api_user, sizeof(c->api_user)},
+	    {"api_password_file", c->api_password_file, sizeof(c->api_password_file)},
+	    {"db", c->db, sizeof(c->db)},
+	    {"credentials", c->credentials, sizeof(c->credentials)},
 	};
 
 	for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++) {
 		if (strcmp(name, strings[k].name))
 			continue;
 		if (!value[0] || strlen(value) >= strings[k].len) {
-			snprintf(why, whylen, "%s must be 1 to %zu characters", name, strings[k].len - 1);
+			snprintf(why, whylen, "%s must be 1 to %zu characters", name,
+			         strings[k].len - 1);
 			return -1;
 		}
 		snprintf(strings[k].dst, strings[k].len, "%s", value);
@@ -113,7 +121,8 @@ static int set_option(struct config *c, const char *name, const char *value, cha
 	} else if (!strcmp(name, "callback")) {
 		if (settings_parse_callback(value, &c->initial) == 0)
 			return 0;
-		snprintf(why, whylen, "callback must be normal, drop, twice or delay=SECONDS (0-3600)");
+		snprintf(why, whylen,
+		         "callback must be normal, drop, twice or delay=SECONDS (0-3600)");
 	} else if (!strcmp(name, "callback_retries")) {
 		if (parse_int(value, 0, 100, &c->initial.cb_retries) == 0)
 			return 0;
@@ -148,18 +157,20 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 	struct ini_ctx *ctx = user;
 
 	if (section[0] && strcmp(section, "paysim")) {
-		snprintf(ctx->why, sizeof(ctx->why), "unknown section [%s] (use [paysim] or none)", section);
+		snprintf(ctx->why, sizeof(ctx->why), "unknown section [%s] (use [paysim] or none)",
+		         section);
 		return 0;
 	}
 	return set_option(ctx->cfg, name, value, ctx->why, sizeof(ctx->why)) == 0;
 }
 
-/* The first line of a file that only its owner may read or write (mode 0600 or stricter). */
-static int read_secret(const char *what, const char *path, char *out, size_t outlen, char *err, size_t errlen)
+/* ---- secrets ---- */
+
+/* A regular file that only its owner may read or write (mode 0600 or stricter), opened once so that
+ * what is checked is what is read. -1 with err. */
+static int open_private(const char *what, const char *path, char *err, size_t errlen)
 {
 	struct stat stb;
-	ssize_t n;
-	size_t len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
@@ -168,13 +179,28 @@ static int read_secret(const char *what, const char *path, char *out, size_t out
 	}
 	if (fstat(fd, &stb) < 0 || !S_ISREG(stb.st_mode)) {
 		snprintf(err, errlen, "%s %s: not a regular file", what, path);
-		goto fail;
+		close(fd);
+		return -1;
 	}
 	if (stb.st_mode & 077) {
-		snprintf(err, errlen, "%s %s: mode %04o lets others read it; chmod 600 it", what, path,
-			 (unsigned)(stb.st_mode & 07777));
-		goto fail;
+		snprintf(err, errlen, "%s %s: mode %04o lets others read it; chmod 600 it", what,
+		         path, (unsigned)(stb.st_mode & 07777));
+		close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+/* The first line of a file that only its owner may read or write (mode 0600 or stricter). */
+static int read_secret(const char *what, const char *path, char *out, size_t outlen, char *err,
+                       size_t errlen)
+{
+	ssize_t n;
+	size_t len = 0;
+	int fd = open_private(what, path, err, errlen);
+
+	if (fd < 0)
+		return -1;
 	while (len < outlen - 1 && (n = read(fd, out + len, outlen - 1 - len)) > 0)
 		len += (size_t)n;
 	out[len] = '\0';
@@ -219,7 +245,8 @@ static int read_options(int argc, char **argv, struct config *c, int *check)
 				return 2;
 			}
 			if (line > 0) {
-				fprintf(stderr, "%s:%d: %s\n", argv[i + 1], line, ctx.why[0] ? ctx.why : "syntax error");
+				fprintf(stderr, "%s:%d: %s\n", argv[i + 1], line,
+				        ctx.why[0] ? ctx.why : "syntax error");
 				return 2;
 			}
 		}
@@ -239,7 +266,8 @@ static int read_options(int argc, char **argv, struct config *c, int *check)
 			usage();
 			exit(0);
 		}
-		if (strncmp(argv[i], "--", 2) || i + 1 >= argc || strlen(argv[i]) >= sizeof(name) + 2) {
+		if (strncmp(argv[i], "--", 2) || i + 1 >= argc ||
+		    strlen(argv[i]) >= sizeof(name) + 2) {
 			usage();
 			return 2;
 		}
@@ -253,12 +281,93 @@ static int read_options(int argc, char **argv, struct config *c, int *check)
 		}
 		i++;
 	}
-	if (!c->client_id[0] || !c->store_key_file[0] || !c->api_user[0] || !c->api_password_file[0]) {
-		fprintf(stderr, "estiva-paysim: client_id, store_key_file, api_user and api_password_file are required\n");
-		usage();
-		return 2;
+	return 0;
+}
+
+struct cred_ctx {
+	struct config *cfg;
+	char why[256];
+};
+
+/* The server's credentials file: fills what the options left empty; other sections and names are
+ * the server's business and are ignored. */
+static int on_cred(void *user, const char *section, const char *name, const char *value)
+{
+	struct cred_ctx *ctx = user;
+	struct {
+		const char *name;
+		char *dst;
+		size_t len;
+	} keys[] = {
+	    {"client_id", ctx->cfg->client_id, sizeof(ctx->cfg->client_id)},
+	    {"api_user", ctx->cfg->api_user, sizeof(ctx->cfg->api_user)},
+	    {"store_key", paysim.store_key, sizeof(paysim.store_key)},
+	    {"api_password", paysim.api_password, sizeof(paysim.api_password)},
+	};
+
+	if (strcmp(section, "cmi"))
+		return 1;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (strcmp(name, keys[k].name))
+			continue;
+		if (!value[0] || strlen(value) >= keys[k].len) {
+			snprintf(ctx->why, sizeof(ctx->why), "%s must be 1 to %zu characters", name,
+			         keys[k].len - 1);
+			return 0;
+		}
+		if (!keys[k].dst[0]) /* the command line and -c FILE win */
+			snprintf(keys[k].dst, keys[k].len, "%s", value);
+	}
+	return 1;
+}
+
+/* The store key and the API password (from their files, else from --credentials), and the client id
+ * and API user (from the options, else from --credentials). 0 or 2 (bad configuration). */
+static int read_secrets(struct config *c)
+{
+	char err[1600];
+
+	if (c->store_key_file[0] &&
+	    read_secret("store key file", c->store_key_file, paysim.store_key,
+	                sizeof(paysim.store_key), err, sizeof(err)) < 0)
+		goto fail;
+	if (c->api_password_file[0] &&
+	    read_secret("API password file", c->api_password_file, paysim.api_password,
+	                sizeof(paysim.api_password), err, sizeof(err)) < 0)
+		goto fail;
+	if (c->credentials[0]) {
+		struct cred_ctx ctx = {c, ""};
+		int fd = open_private("credentials file", c->credentials, err, sizeof(err)), line;
+		FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+
+		if (fd >= 0 && !f) {
+			snprintf(err, sizeof(err), "credentials file %s: %s", c->credentials,
+			         strerror(errno));
+			close(fd);
+		}
+		if (!f)
+			goto fail;
+		line = ini_parse_file(f, on_cred, &ctx);
+		fclose(f);
+		if (line != 0) {
+			snprintf(err, sizeof(err), "%s:%d: %s", c->credentials, line,
+			         ctx.why[0] ? ctx.why : "syntax error");
+			goto fail;
+		}
+	}
+	if (!c->client_id[0] || !c->api_user[0] || !paysim.store_key[0] ||
+	    !paysim.api_password[0]) {
+		snprintf(err, sizeof(err),
+		         "the client id, the API user, the store key and the API password "
+		         "are required (options, or --credentials)");
+		goto fail;
 	}
 	return 0;
+fail:
+	fprintf(stderr, "estiva-paysim: %s\n", err);
+	sodium_memzero(paysim.store_key, sizeof(paysim.store_key));
+	sodium_memzero(paysim.api_password, sizeof(paysim.api_password));
+	return 2;
 }
 
 static int write_port(const char *path, int port)
@@ -283,7 +392,7 @@ static int write_port(const char *path, int port)
 int main(int argc, char **argv)
 {
 	struct config *c = &paysim.cfg;
-	char err[512];
+	char err[1600];
 	sigset_t set;
 	void *d;
 	int check = 0, sig = 0, rc;
@@ -295,13 +404,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "estiva-paysim: libsodium failed to start\n");
 		return 1;
 	}
-	if (read_secret("store key file", c->store_key_file, paysim.store_key, sizeof(paysim.store_key), err,
-			sizeof(err)) < 0 ||
-	    read_secret("API password file", c->api_password_file, paysim.api_password, sizeof(paysim.api_password),
-			err, sizeof(err)) < 0) {
-		fprintf(stderr, "estiva-paysim: %s\n", err);
-		return 2;
-	}
+	rc = read_secrets(c);
+	if (rc)
+		return rc;
 	if (check) {
 		printf("ok\n");
 		return 0;
@@ -338,10 +443,11 @@ int main(int argc, char **argv)
 		char cb[32];
 
 		settings_callback_name(&c->initial, cb, sizeof(cb));
-		log_line("estiva-paysim listening on http://%s:%d/ (client id %s, database %s, callback %s, retries %d,"
-			 " api %s)",
-			 c->listen, http_port(d), c->client_id, c->db, cb, c->initial.cb_retries,
-			 c->initial.api_down ? "down" : "up");
+		log_line("estiva-paysim listening on http://%s:%d/ (client id %s, database %s, "
+		         "callback %s, retries %d,"
+		         " api %s)",
+		         c->listen, http_port(d), c->client_id, c->db, cb, c->initial.cb_retries,
+		         c->initial.api_down ? "down" : "up");
 	}
 	sigwait(&set, &sig);
 	log_line("signal %d: stopping", sig);

@@ -10,17 +10,17 @@
 #include <stdint.h>
 
 /* ---- limits ---- */
-#define PAYSIM_BODY_MAX (64 * 1024)  /* any request body; larger is refused with 413 */
-#define PAYSIM_FIELDS_MAX 100        /* form fields in one request */
-#define PAYSIM_NAME_MAX 64           /* one field or XML element name */
-#define PAYSIM_VALUE_MAX 4096        /* one field or XML element value */
-#define PAYSIM_OID_MAX 64            /* NestPay order ids are at most 64 characters */
-#define PAYSIM_URL_MAX 2048          /* okUrl, failUrl, callbackUrl, shopurl */
-#define PAYSIM_SECRET_MAX 256        /* store key and API password */
-#define PAYSIM_REPLY_MAX 4096        /* bytes of a merchant's callback reply that we keep */
-#define PAYSIM_HASH_LEN 88           /* base64 of a 64-byte SHA-512 digest */
-#define PAYSIM_BACKOFF_CAP_MS 60000  /* the longest wait between two callback attempts */
-#define PAYSIM_CONNECTIONS 64        /* simultaneous HTTP connections */
+#define PAYSIM_BODY_MAX (64 * 1024) /* any request body; larger is refused with 413 */
+#define PAYSIM_FIELDS_MAX 100       /* form fields in one request */
+#define PAYSIM_NAME_MAX 64          /* one field or XML element name */
+#define PAYSIM_VALUE_MAX 4096       /* one field or XML element value */
+#define PAYSIM_OID_MAX 64           /* NestPay order ids are at most 64 characters */
+#define PAYSIM_URL_MAX 2048         /* okUrl, failUrl, callbackUrl, shopurl */
+#define PAYSIM_SECRET_MAX 256       /* store key and API password */
+#define PAYSIM_REPLY_MAX 4096       /* bytes of a merchant's callback reply that we keep */
+#define PAYSIM_HASH_LEN 88          /* base64 of a 64-byte SHA-512 digest */
+#define PAYSIM_BACKOFF_CAP_MS 60000 /* the longest wait between two callback attempts */
+#define PAYSIM_CONNECTIONS 64       /* simultaneous HTTP connections */
 
 /* ---- util.c: log, bounded buffers, time, money, random ids ---- */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -52,7 +52,8 @@ void money_format(int64_t centimes, char out[24]);
 int parse_int(const char *s, long min, long max, int *out);
 /* n random characters from alphabet, NUL-terminated (out has n + 1 bytes) */
 void random_chars(char *out, size_t n, const char *alphabet);
-/* A NestPay-like transaction id: year, day of the year, ten random letters and digits (15 chars). */
+/* A NestPay-like transaction id: year, day of the year, ten random letters and digits (15 chars).
+ */
 void new_trans_id(char out[32]);
 /* 0 if a and b are equal, in time independent of where they differ (any lengths) */
 int secret_equal(const char *a, const char *b);
@@ -73,8 +74,9 @@ int fields_add(struct fields *f, const char *name, const char *value);
 const char *fields_get(const struct fields *f, const char *name);
 int fields_set(struct fields *f, const char *name, const char *value); /* replace in place or add */
 void fields_remove(struct fields *f, const char *name);
-/* application/x-www-form-urlencoded. Refuses NUL bytes, more than PAYSIM_FIELDS_MAX fields, names or
- * values over the limits, and a name given twice (ignoring case: the hash would be ambiguous). */
+/* application/x-www-form-urlencoded. Refuses NUL bytes, more than PAYSIM_FIELDS_MAX fields, names
+ * or values over the limits, and a name given twice (ignoring case: the hash would be ambiguous).
+ */
 int form_parse(const char *body, size_t len, struct fields *out, char *err, size_t errlen);
 int form_encode(const struct fields *f, struct sbuf *out);
 void url_encode(struct sbuf *out, const char *s);
@@ -101,7 +103,7 @@ int paysim_hash_names(const struct fields *f, struct sbuf *out);
  * comments, CDATA or DOCTYPE; the five XML entities and &#N; references. top and extra get the
  * element names and their decoded text. */
 int cc5_parse(const char *xml, size_t len, struct fields *top, struct fields *extra, char *err,
-	      size_t errlen);
+              size_t errlen);
 
 /* ---- settings (main.c): what tests may change while the simulator runs ---- */
 enum cb_mode { CB_NORMAL, CB_DROP, CB_DELAY, CB_TWICE };
@@ -127,6 +129,8 @@ struct config {
 	char store_key_file[1024];
 	char api_user[PAYSIM_NAME_MAX + 1];
 	char api_password_file[1024];
+	char credentials[1024]; /* the server's cmi.ini: [cmi] client_id, store_key, api_user,
+	                           api_password */
 	char db[1024];
 	int session_timeout; /* seconds a card page stays usable */
 	struct settings initial;
@@ -189,21 +193,22 @@ void store_close(void);
 /* A card page starts: the order is created or its amount updated. 1 when the order already has an
  * approved transaction (nothing written). */
 int store_session_start(const struct session *s, const char *clientid, const char *currency,
-			const char *trantype, int64_t amount_c);
+                        const char *trantype, int64_t amount_c);
 /* 0 found (s filled; session_free it), 1 no such session, -1 error */
 int store_session_get(const char *token, struct session *s);
 int store_session_3ds(const char *token, const char *masked_pan, const char *brand);
 /* Records the card step: the transaction, the order's new state, the session done, and the callback
  * rows (ncb of them; the first is 'sending' when first_sending, else 'pending' due at first_due_ms;
- * ncb == 0 records one 'dropped' row). 1 when the session was used or the order was paid meanwhile. */
-int store_record_payment(const char *token, const char *oid, const char *trantype, const struct txn *t,
-			 const char *url, const char *body, int ncb, int first_sending, int64_t first_due_ms,
-			 int64_t *first_cb_id);
+ * ncb == 0 records one 'dropped' row). 1 when the session was used or the order was paid meanwhile.
+ */
+int store_record_payment(const char *token, const char *oid, const char *trantype,
+                         const struct txn *t, const char *url, const char *body, int ncb,
+                         int first_sending, int64_t first_due_ms, int64_t *first_cb_id);
 /* The worker takes the earliest due callback (state becomes 'sending'). 1 taken, 0 none due
  * (*next_due_ms = the next one or -1), -1 error. */
 int store_callback_take(int64_t now, struct cb_job *job, int64_t *next_due_ms);
 int store_callback_update(int64_t id, const char *state, int attempts, const char *reply,
-			  const char *error, int64_t next_at_ms);
+                          const char *error, int64_t next_at_ms);
 /* ACTION=POSTAUTH: capture the PreAuth that trans_id approved, if still only authorised.
  * 0 captured, 1 nothing to do (note says why), -1 error. */
 int store_capture_from_callback(const char *oid, const char *trans_id, char *note, size_t notelen);
@@ -211,7 +216,8 @@ int store_capture_from_callback(const char *oid, const char *trans_id, char *not
 /* /fim/api operations, each in one transaction. res is filled in every case. */
 enum api_op { OP_POSTAUTH, OP_VOID, OP_CREDIT };
 int store_order_get(const char *oid, struct order *o); /* 0 found, 1 not found, -1 error */
-int store_api_op(enum api_op op, const char *oid, int64_t total_c, struct txn *res, struct order *o);
+int store_api_op(enum api_op op, const char *oid, int64_t total_c, struct txn *res,
+                 struct order *o);
 int store_settle_all(void); /* end of day: captured orders can no longer be voided */
 /* JSON text of every order (or one), its transactions and its callbacks; the caller frees it. */
 char *store_orders_json(const char *oid_or_null);
@@ -252,14 +258,14 @@ int http_port(void *daemon);
 void http_stop(void *daemon);
 
 /* ---- gate.c: the hosted payment pages ---- */
-void gate_start(struct request *rq, struct reply *rp);   /* POST /fim/est3Dgate */
-void gate_pay(struct request *rq, struct reply *rp);     /* POST /fim/pay */
-void gate_3ds(struct request *rq, struct reply *rp);     /* POST /fim/3ds */
+void gate_start(struct request *rq, struct reply *rp); /* POST /fim/est3Dgate */
+void gate_pay(struct request *rq, struct reply *rp);   /* POST /fim/pay */
+void gate_3ds(struct request *rq, struct reply *rp);   /* POST /fim/3ds */
 extern const char paysim_css[], paysim_autopost_js[];
 
 /* ---- api.c: /fim/api and the /sim test endpoints ---- */
-void api_handle(struct request *rq, struct reply *rp);   /* POST /fim/api */
-void sim_orders(struct request *rq, struct reply *rp);   /* GET /sim/orders */
-void sim_control(struct request *rq, struct reply *rp);  /* GET, POST /sim/control */
+void api_handle(struct request *rq, struct reply *rp);  /* POST /fim/api */
+void sim_orders(struct request *rq, struct reply *rp);  /* GET /sim/orders */
+void sim_control(struct request *rq, struct reply *rp); /* GET, POST /sim/control */
 
 #endif

@@ -2,8 +2,9 @@
 # smoke.sh: estiva-paysim end to end, as a merchant would use it. Starts the simulator on an ephemeral
 # port and a small merchant callback receiver (python3), posts a form signed here with openssl, pays
 # with the approving test card, checks the callback (its HASH recomputed in python), ORDERSTATUS,
-# partial and excessive Credit, a decline, the 3-D Secure step, a dropped callback, the API switch,
-# and that state survives a restart. Usage: smoke.sh PATH/TO/estiva-paysim
+# partial and excessive Credit, a decline, the 3-D Secure step, the callback switches (drop, twice,
+# delay), retries and giving up, the API switch, SIGTERM, and that state survives a restart.
+# Ends with 'paysim smoke: N passed, M failed'. Usage: smoke.sh PATH/TO/estiva-paysim
 set -uo pipefail
 
 SIM=${1:?usage: smoke.sh PATH/TO/estiva-paysim}
@@ -115,10 +116,13 @@ wait_file "$T/recv.port" || { bad "the callback receiver did not start"; exit 1;
 RECV="http://127.0.0.1:$(cat "$T/recv.port")"
 
 # ---- the simulator ----
+# start_sim [CREDENTIAL OPTIONS...]: default, the four options with the two secret files
 start_sim() {
+	local creds=("$@")
+	((${#creds[@]})) || creds=(--client-id "$CLIENT_ID" --store-key-file "$T/store.key" --api-user "$API_USER"
+		--api-password-file "$T/api.password")
 	rm -f "$T/sim.port"
-	"$SIM" --listen 127.0.0.1 --port 0 --port-file "$T/sim.port" --client-id "$CLIENT_ID" \
-		--store-key-file "$T/store.key" --api-user "$API_USER" --api-password-file "$T/api.password" \
+	"$SIM" --listen 127.0.0.1 --port 0 --port-file "$T/sim.port" "${creds[@]}" \
 		--db "$T/paysim.db" --callback-retries 2 --callback-backoff-ms 100 --callback-timeout 5 \
 		2>>"$T/sim.log" &
 	SIM_PID=$!
@@ -334,8 +338,12 @@ check "SIGTERM stops it with exit status 0" 0 "$?"
 SIM_PID=
 grep -q "stopped" "$T/sim.log" && ok "it logs its stop" || bad "it logs its stop"
 grep -q "POST /fim/pay 200" "$T/sim.log" && ok "one log line per request" || bad "one log line per request"
-start_sim
-check "after a restart the order is still refunded in part" C "$(status_of "$OID")"
+# the second start reads the server's credentials file instead (same [cmi] names as cmi.ini)
+printf '[cmi]\nclient_id = %s\nstore_key = %s\napi_user = %s\napi_password = %s\n' "$CLIENT_ID" "$STORE_KEY" \
+	"$API_USER" "$API_PASSWORD" >"$T/cmi.ini"
+chmod 600 "$T/cmi.ini"
+start_sim --credentials "$T/cmi.ini"
+check "after a restart (with --credentials) the order is still refunded in part" C "$(status_of "$OID")"
 kill -TERM "$SIM_PID"
 wait "$SIM_PID"
 check "the restarted simulator stops with exit status 0" 0 "$?"

@@ -3,9 +3,9 @@
  * traffic is a developer's and a test's, and ':memory:' must be one database for every thread.
  * Every change of several rows is one transaction. Card numbers are never stored, only masked. */
 #include <jansson.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +17,42 @@ static sqlite3 *db;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS orders("
-	" oid TEXT PRIMARY KEY, clientid TEXT NOT NULL, currency TEXT NOT NULL, amount_c INTEGER NOT NULL,"
-	" trantype TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'N',"
-	" auth_c INTEGER NOT NULL DEFAULT 0, capture_c INTEGER NOT NULL DEFAULT 0, refund_c INTEGER NOT NULL DEFAULT 0,"
-	" auth_code TEXT NOT NULL DEFAULT '', trans_id TEXT NOT NULL DEFAULT '', host_ref TEXT NOT NULL DEFAULT '',"
-	" masked_pan TEXT NOT NULL DEFAULT '', proc_ret TEXT NOT NULL DEFAULT '',"
-	" auth_at INTEGER NOT NULL DEFAULT 0, capture_at INTEGER NOT NULL DEFAULT 0, void_at INTEGER NOT NULL DEFAULT 0,"
-	" settled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS transactions("
-	" id INTEGER PRIMARY KEY, oid TEXT NOT NULL REFERENCES orders(oid), trans_id TEXT NOT NULL UNIQUE,"
-	" type TEXT NOT NULL, amount_c INTEGER NOT NULL, response TEXT NOT NULL, proc_ret TEXT NOT NULL,"
-	" err_msg TEXT NOT NULL, auth_code TEXT NOT NULL, host_ref TEXT NOT NULL, masked_pan TEXT NOT NULL,"
-	" md_status TEXT NOT NULL, source TEXT NOT NULL, at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS transactions_oid ON transactions(oid, id);"
-	"CREATE TABLE IF NOT EXISTS sessions("
-	" token TEXT PRIMARY KEY, oid TEXT NOT NULL, lang TEXT NOT NULL, fields TEXT NOT NULL, state TEXT NOT NULL,"
-	" masked_pan TEXT NOT NULL DEFAULT '', brand TEXT NOT NULL DEFAULT '', expires_at INTEGER NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS callbacks("
-	" id INTEGER PRIMARY KEY, oid TEXT NOT NULL, trans_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,"
-	" state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL,"
-	" reply TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_at_ms);"
-	"PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS orders("
+    " oid TEXT PRIMARY KEY, clientid TEXT NOT NULL, currency TEXT NOT NULL, amount_c INTEGER NOT "
+    "NULL,"
+    " trantype TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'N',"
+    " auth_c INTEGER NOT NULL DEFAULT 0, capture_c INTEGER NOT NULL DEFAULT 0, refund_c INTEGER "
+    "NOT NULL DEFAULT 0,"
+    " auth_code TEXT NOT NULL DEFAULT '', trans_id TEXT NOT NULL DEFAULT '', host_ref TEXT NOT "
+    "NULL DEFAULT '',"
+    " masked_pan TEXT NOT NULL DEFAULT '', proc_ret TEXT NOT NULL DEFAULT '',"
+    " auth_at INTEGER NOT NULL DEFAULT 0, capture_at INTEGER NOT NULL DEFAULT 0, void_at INTEGER "
+    "NOT NULL DEFAULT 0,"
+    " settled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT "
+    "NULL);"
+    "CREATE TABLE IF NOT EXISTS transactions("
+    " id INTEGER PRIMARY KEY, oid TEXT NOT NULL REFERENCES orders(oid), trans_id TEXT NOT NULL "
+    "UNIQUE,"
+    " type TEXT NOT NULL, amount_c INTEGER NOT NULL, response TEXT NOT NULL, proc_ret TEXT NOT "
+    "NULL,"
+    " err_msg TEXT NOT NULL, auth_code TEXT NOT NULL, host_ref TEXT NOT NULL, masked_pan TEXT NOT "
+    "NULL,"
+    " md_status TEXT NOT NULL, source TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS transactions_oid ON transactions(oid, id);"
+    "CREATE TABLE IF NOT EXISTS sessions("
+    " token TEXT PRIMARY KEY, oid TEXT NOT NULL, lang TEXT NOT NULL, fields TEXT NOT NULL, state "
+    "TEXT NOT NULL,"
+    " masked_pan TEXT NOT NULL DEFAULT '', brand TEXT NOT NULL DEFAULT '', expires_at INTEGER NOT "
+    "NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS callbacks("
+    " id INTEGER PRIMARY KEY, oid TEXT NOT NULL, trans_id TEXT NOT NULL, url TEXT NOT NULL, body "
+    "TEXT NOT NULL,"
+    " state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL,"
+    " reply TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_at_ms);"
+    "PRAGMA user_version = 1;";
 
 /* ---- small SQLite helpers (the caller holds the lock) ---- */
 
@@ -77,7 +88,8 @@ static int bind(sqlite3_stmt *st, const char *types, ...)
 	va_start(ap, types);
 	for (const char *t = types; *t && rc == SQLITE_OK; t++, i++) {
 		if (*t == 't')
-			rc = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			rc = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1,
+			                       SQLITE_TRANSIENT);
 		else
 			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
 	}
@@ -118,7 +130,8 @@ static int begin(void)
 	return 0;
 }
 
-/* Commits when ok is 0, else rolls back; releases the lock. Returns ok, or -1 if the commit failed. */
+/* Commits when ok is 0, else rolls back; releases the lock. Returns ok, or -1 if the commit failed.
+ */
 static int finish(int ok)
 {
 	int rc = ok;
@@ -137,8 +150,9 @@ int store_open(const char *path, char *err, size_t errlen)
 {
 	char msg[256];
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		goto fail;
 	}
@@ -151,7 +165,8 @@ int store_open(const char *path, char *err, size_t errlen)
 	/* a stop during a delivery: deliver it again */
 	if (exec("UPDATE callbacks SET state='pending' WHERE state='sending'") < 0)
 		goto fail_msg;
-	snprintf(msg, sizeof(msg), "DELETE FROM sessions WHERE expires_at < %lld", (long long)(time(NULL) - 86400));
+	snprintf(msg, sizeof(msg), "DELETE FROM sessions WHERE expires_at < %lld",
+	         (long long)(time(NULL) - 86400));
 	if (exec(msg) < 0)
 		goto fail_msg;
 	return 0;
@@ -189,8 +204,9 @@ void cb_job_free(struct cb_job *j)
 /* 1 when the order has an approved authorisation, 0 when not, -1 on error. */
 static int has_approved(const char *oid)
 {
-	sqlite3_stmt *st = prep("SELECT 1 FROM transactions WHERE oid=? AND type IN ('PreAuth','Auth')"
-				" AND response='Approved' LIMIT 1");
+	sqlite3_stmt *st =
+	    prep("SELECT 1 FROM transactions WHERE oid=? AND type IN ('PreAuth','Auth')"
+	         " AND response='Approved' LIMIT 1");
 	int rc;
 
 	if (!st || bind(st, "t", oid) < 0) {
@@ -203,7 +219,7 @@ static int has_approved(const char *oid)
 }
 
 int store_session_start(const struct session *s, const char *clientid, const char *currency,
-			const char *trantype, int64_t amount_c)
+                        const char *trantype, int64_t amount_c)
 {
 	int64_t now = time(NULL);
 	sqlite3_stmt *st;
@@ -214,15 +230,21 @@ int store_session_start(const struct session *s, const char *clientid, const cha
 	rc = has_approved(s->oid);
 	if (rc != 0)
 		return finish(rc > 0 ? 1 : -1) < 0 ? -1 : 1;
-	st = prep("INSERT INTO orders(oid, clientid, currency, amount_c, trantype, created_at, updated_at)"
-		  " VALUES(?,?,?,?,?,?,?) ON CONFLICT(oid) DO UPDATE SET clientid=excluded.clientid,"
-		  " currency=excluded.currency, amount_c=excluded.amount_c, trantype=excluded.trantype,"
-		  " updated_at=excluded.updated_at");
-	if (!st || bind(st, "tttitii", s->oid, clientid, currency, amount_c, trantype, now, now) < 0 || run(st) < 0)
+	st = prep(
+	    "INSERT INTO orders(oid, clientid, currency, amount_c, trantype, created_at, "
+	    "updated_at)"
+	    " VALUES(?,?,?,?,?,?,?) ON CONFLICT(oid) DO UPDATE SET clientid=excluded.clientid,"
+	    " currency=excluded.currency, amount_c=excluded.amount_c, trantype=excluded.trantype,"
+	    " updated_at=excluded.updated_at");
+	if (!st ||
+	    bind(st, "tttitii", s->oid, clientid, currency, amount_c, trantype, now, now) < 0 ||
+	    run(st) < 0)
 		return finish(-1);
 	st = prep("INSERT INTO sessions(token, oid, lang, fields, state, expires_at, created_at)"
-		  " VALUES(?,?,?,?,'card',?,?)");
-	if (!st || bind(st, "ttttii", s->token, s->oid, s->lang, s->fields, s->expires_at, now) < 0 || run(st) < 0)
+	          " VALUES(?,?,?,?,'card',?,?)");
+	if (!st ||
+	    bind(st, "ttttii", s->token, s->oid, s->lang, s->fields, s->expires_at, now) < 0 ||
+	    run(st) < 0)
 		return finish(-1);
 	return finish(0);
 }
@@ -234,7 +256,8 @@ int store_session_get(const char *token, struct session *s)
 
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&lock);
-	st = prep("SELECT oid, lang, fields, state, masked_pan, brand, expires_at FROM sessions WHERE token=?");
+	st = prep("SELECT oid, lang, fields, state, masked_pan, brand, expires_at FROM sessions "
+	          "WHERE token=?");
 	if (!st || bind(st, "t", token) < 0)
 		goto out;
 	switch (sqlite3_step(st)) {
@@ -267,7 +290,8 @@ int store_session_3ds(const char *token, const char *masked_pan, const char *bra
 	int rc = -1;
 
 	pthread_mutex_lock(&lock);
-	st = prep("UPDATE sessions SET state='3ds', masked_pan=?, brand=? WHERE token=? AND state='card'");
+	st = prep("UPDATE sessions SET state='3ds', masked_pan=?, brand=? WHERE token=? AND "
+	          "state='card'");
 	if (st && bind(st, "ttt", masked_pan, brand, token) == 0 && run(st) == 0)
 		rc = sqlite3_changes(db) == 1 ? 0 : 1;
 	else if (st)
@@ -278,21 +302,23 @@ int store_session_3ds(const char *token, const char *masked_pan, const char *bra
 
 static int insert_txn(const char *oid, const struct txn *t, int64_t now)
 {
-	sqlite3_stmt *st = prep("INSERT INTO transactions(oid, trans_id, type, amount_c, response, proc_ret, err_msg,"
-				" auth_code, host_ref, masked_pan, md_status, source, at)"
-				" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	sqlite3_stmt *st = prep(
+	    "INSERT INTO transactions(oid, trans_id, type, amount_c, response, proc_ret, err_msg,"
+	    " auth_code, host_ref, masked_pan, md_status, source, at)"
+	    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
 
-	if (!st || bind(st, "tttitttttttti", oid, t->trans_id, t->type, t->amount_c, t->response, t->proc_ret,
-			t->err_msg, t->auth_code, t->host_ref, t->masked_pan, t->md_status, t->source, now) < 0) {
+	if (!st || bind(st, "tttitttttttti", oid, t->trans_id, t->type, t->amount_c, t->response,
+	                t->proc_ret, t->err_msg, t->auth_code, t->host_ref, t->masked_pan,
+	                t->md_status, t->source, now) < 0) {
 		sqlite3_finalize(st);
 		return -1;
 	}
 	return run(st);
 }
 
-int store_record_payment(const char *token, const char *oid, const char *trantype, const struct txn *t,
-			 const char *url, const char *body, int ncb, int first_sending, int64_t first_due_ms,
-			 int64_t *first_cb_id)
+int store_record_payment(const char *token, const char *oid, const char *trantype,
+                         const struct txn *t, const char *url, const char *body, int ncb,
+                         int first_sending, int64_t first_due_ms, int64_t *first_cb_id)
 {
 	int64_t now = time(NULL), nms = now_ms();
 	int approved = !strcmp(t->proc_ret, "00"), rc;
@@ -312,17 +338,22 @@ int store_record_payment(const char *token, const char *oid, const char *trantyp
 		return finish(-1);
 	if (approved) {
 		int sale = !strcmp(trantype, "Auth");
-		st = prep("UPDATE orders SET status=?, amount_c=?, auth_c=?, capture_c=?, auth_code=?, trans_id=?,"
-			  " host_ref=?, masked_pan=?, proc_ret=?, auth_at=?, capture_at=?, updated_at=? WHERE oid=?");
-		if (!st || bind(st, "tiiitttttiiit", sale ? "C" : "A", t->amount_c, t->amount_c,
-				sale ? t->amount_c : (int64_t)0, t->auth_code, t->trans_id, t->host_ref, t->masked_pan,
-				t->proc_ret, now, sale ? now : (int64_t)0, now, oid) < 0) {
+		st = prep("UPDATE orders SET status=?, amount_c=?, auth_c=?, capture_c=?, "
+		          "auth_code=?, trans_id=?,"
+		          " host_ref=?, masked_pan=?, proc_ret=?, auth_at=?, capture_at=?, "
+		          "updated_at=? WHERE oid=?");
+		if (!st ||
+		    bind(st, "tiiitttttiiit", sale ? "C" : "A", t->amount_c, t->amount_c,
+		         sale ? t->amount_c : (int64_t)0, t->auth_code, t->trans_id, t->host_ref,
+		         t->masked_pan, t->proc_ret, now, sale ? now : (int64_t)0, now, oid) < 0) {
 			sqlite3_finalize(st);
 			return finish(-1);
 		}
 	} else {
-		st = prep("UPDATE orders SET status='D', trans_id=?, masked_pan=?, proc_ret=?, updated_at=? WHERE oid=?");
-		if (!st || bind(st, "tttit", t->trans_id, t->masked_pan, t->proc_ret, now, oid) < 0) {
+		st = prep("UPDATE orders SET status='D', trans_id=?, masked_pan=?, proc_ret=?, "
+		          "updated_at=? WHERE oid=?");
+		if (!st ||
+		    bind(st, "tttit", t->trans_id, t->masked_pan, t->proc_ret, now, oid) < 0) {
 			sqlite3_finalize(st);
 			return finish(-1);
 		}
@@ -330,12 +361,16 @@ int store_record_payment(const char *token, const char *oid, const char *trantyp
 	if (run(st) < 0)
 		return finish(-1);
 	for (int k = 0; k < (ncb > 0 ? ncb : 1); k++) {
-		const char *state = ncb == 0 ? "dropped" : k == 0 && first_sending ? "sending" : "pending";
+		const char *state = ncb == 0                  ? "dropped"
+		                    : k == 0 && first_sending ? "sending"
+		                                              : "pending";
 		int64_t due = k == 0 ? first_due_ms : first_sending ? nms : first_due_ms;
 
-		st = prep("INSERT INTO callbacks(oid, trans_id, url, body, state, next_at_ms, created_at, updated_at)"
-			  " VALUES(?,?,?,?,?,?,?,?)");
-		if (!st || bind(st, "tttttiii", oid, t->trans_id, url, body, state, due, now, now) < 0) {
+		st = prep("INSERT INTO callbacks(oid, trans_id, url, body, state, next_at_ms, "
+		          "created_at, updated_at)"
+		          " VALUES(?,?,?,?,?,?,?,?)");
+		if (!st ||
+		    bind(st, "tttttiii", oid, t->trans_id, url, body, state, due, now, now) < 0) {
 			sqlite3_finalize(st);
 			return finish(-1);
 		}
@@ -359,8 +394,9 @@ int store_callback_take(int64_t now, struct cb_job *job, int64_t *next_due_ms)
 	*next_due_ms = -1;
 	if (begin() < 0)
 		return -1;
-	st = prep("SELECT id, oid, trans_id, url, body, attempts, next_at_ms FROM callbacks WHERE state='pending'"
-		  " ORDER BY next_at_ms, id LIMIT 1");
+	st = prep("SELECT id, oid, trans_id, url, body, attempts, next_at_ms FROM callbacks WHERE "
+	          "state='pending'"
+	          " ORDER BY next_at_ms, id LIMIT 1");
 	if (!st)
 		return finish(-1);
 	rc = sqlite3_step(st);
@@ -397,15 +433,17 @@ int store_callback_take(int64_t now, struct cb_job *job, int64_t *next_due_ms)
 	return 1;
 }
 
-int store_callback_update(int64_t id, const char *state, int attempts, const char *reply, const char *error,
-			  int64_t next_at_ms)
+int store_callback_update(int64_t id, const char *state, int attempts, const char *reply,
+                          const char *error, int64_t next_at_ms)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
 
 	pthread_mutex_lock(&lock);
-	st = prep("UPDATE callbacks SET state=?, attempts=?, reply=?, error=?, next_at_ms=?, updated_at=? WHERE id=?");
-	if (st && bind(st, "tittiii", state, (int64_t)attempts, reply, error, next_at_ms, (int64_t)time(NULL), id) == 0)
+	st = prep("UPDATE callbacks SET state=?, attempts=?, reply=?, error=?, next_at_ms=?, "
+	          "updated_at=? WHERE id=?");
+	if (st && bind(st, "tittiii", state, (int64_t)attempts, reply, error, next_at_ms,
+	               (int64_t)time(NULL), id) == 0)
 		rc = run(st);
 	else
 		sqlite3_finalize(st);
@@ -417,9 +455,10 @@ int store_callback_update(int64_t id, const char *state, int attempts, const cha
 
 static int order_read(const char *oid, struct order *o)
 {
-	sqlite3_stmt *st = prep("SELECT oid, clientid, currency, trantype, status, amount_c, auth_c, capture_c,"
-				" refund_c, auth_code, trans_id, host_ref, masked_pan, proc_ret, auth_at, capture_at,"
-				" void_at, settled, created_at, updated_at FROM orders WHERE oid=?");
+	sqlite3_stmt *st = prep(
+	    "SELECT oid, clientid, currency, trantype, status, amount_c, auth_c, capture_c,"
+	    " refund_c, auth_code, trans_id, host_ref, masked_pan, proc_ret, auth_at, capture_at,"
+	    " void_at, settled, created_at, updated_at FROM orders WHERE oid=?");
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -466,10 +505,12 @@ int store_order_get(const char *oid, struct order *o)
 
 static int order_write(const struct order *o, int64_t now)
 {
-	sqlite3_stmt *st = prep("UPDATE orders SET status=?, capture_c=?, refund_c=?, capture_at=?, void_at=?,"
-				" updated_at=? WHERE oid=?");
+	sqlite3_stmt *st =
+	    prep("UPDATE orders SET status=?, capture_c=?, refund_c=?, capture_at=?, void_at=?,"
+	         " updated_at=? WHERE oid=?");
 
-	if (!st || bind(st, "tiiiiit", o->status, o->capture_c, o->refund_c, o->capture_at, o->void_at, now, o->oid) < 0) {
+	if (!st || bind(st, "tiiiiit", o->status, o->capture_c, o->refund_c, o->capture_at,
+	                o->void_at, now, o->oid) < 0) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -491,11 +532,13 @@ int store_capture_from_callback(const char *oid, const char *trans_id, char *not
 		return finish(rc < 0 ? -1 : 1);
 	}
 	if (strcmp(o.trans_id, trans_id)) {
-		snprintf(note, notelen, "the order's approved transaction is %s, not %s", o.trans_id, trans_id);
+		snprintf(note, notelen, "the order's approved transaction is %s, not %s",
+		         o.trans_id, trans_id);
 		return finish(1);
 	}
 	if (strcmp(o.status, "A")) {
-		snprintf(note, notelen, "the order is %s, not A (authorised): nothing to capture", o.status);
+		snprintf(note, notelen, "the order is %s, not A (authorised): nothing to capture",
+		         o.status);
 		return finish(1);
 	}
 	memset(&t, 0, sizeof(t));
@@ -522,9 +565,10 @@ static int same_utc_day(int64_t a, int64_t b)
 	return a / 86400 == b / 86400;
 }
 
-/* Applies op to o in memory. Returns NULL when allowed (o changed, *amount set), else the reason. */
-static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64_t now, int64_t *amount,
-			 char *why, size_t whylen)
+/* Applies op to o in memory. Returns NULL when allowed (o changed, *amount set), else the reason.
+ */
+static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64_t now,
+                         int64_t *amount, char *why, size_t whylen)
 {
 	const char *s = o->status;
 	int captured = !strcmp(s, "C");
@@ -539,7 +583,9 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 		*amount = total_c < 0 ? o->auth_c : total_c;
 		if (*amount <= 0 || *amount > o->auth_c) {
 			money_format(o->auth_c, a);
-			snprintf(why, whylen, "PostAuth amount must be more than 0 and at most the authorised %s", a);
+			snprintf(
+			    why, whylen,
+			    "PostAuth amount must be more than 0 and at most the authorised %s", a);
 			return why;
 		}
 		snprintf(o->status, sizeof(o->status), "C");
@@ -570,7 +616,8 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 		if (*amount <= 0 || *amount > o->capture_c - o->refund_c) {
 			money_format(*amount, a);
 			money_format(o->capture_c - o->refund_c, b);
-			snprintf(why, whylen, "Credit amount %s is more than the %s left to refund", a, b);
+			snprintf(why, whylen, "Credit amount %s is more than the %s left to refund",
+			         a, b);
 			return why;
 		}
 		o->refund_c += *amount;
@@ -582,7 +629,8 @@ static const char *apply(enum api_op op, struct order *o, int64_t total_c, int64
 		return "the order is voided";
 	if (!strcmp(s, "R"))
 		return "the order is fully refunded";
-	return op == OP_CREDIT ? "the order has no captured transaction" : "the order has no approved transaction";
+	return op == OP_CREDIT ? "the order has no captured transaction"
+	                       : "the order has no approved transaction";
 }
 
 int store_api_op(enum api_op op, const char *oid, int64_t total_c, struct txn *res, struct order *o)
@@ -665,8 +713,9 @@ static json_t *text_json(sqlite3_stmt *st, int i)
 
 static int add_transactions(json_t *order, const char *oid)
 {
-	sqlite3_stmt *st = prep("SELECT trans_id, type, amount_c, response, proc_ret, err_msg, auth_code, host_ref,"
-				" masked_pan, md_status, source, at FROM transactions WHERE oid=? ORDER BY id");
+	sqlite3_stmt *st = prep(
+	    "SELECT trans_id, type, amount_c, response, proc_ret, err_msg, auth_code, host_ref,"
+	    " masked_pan, md_status, source, at FROM transactions WHERE oid=? ORDER BY id");
 	json_t *arr = json_array();
 	int rc;
 
@@ -703,8 +752,9 @@ fail:
 
 static int add_callbacks(json_t *order, const char *oid)
 {
-	sqlite3_stmt *st = prep("SELECT id, trans_id, state, attempts, reply, error, url, body, next_at_ms, created_at"
-				" FROM callbacks WHERE oid=? ORDER BY id");
+	sqlite3_stmt *st = prep(
+	    "SELECT id, trans_id, state, attempts, reply, error, url, body, next_at_ms, created_at"
+	    " FROM callbacks WHERE oid=? ORDER BY id");
 	json_t *arr = json_array();
 	int rc;
 
@@ -747,7 +797,8 @@ char *store_orders_json(const char *oid_or_null)
 	pthread_mutex_lock(&lock);
 	if (!root || !arr)
 		goto out;
-	st = prep(oid_or_null ? "SELECT oid FROM orders WHERE oid=?" : "SELECT oid FROM orders ORDER BY created_at, oid");
+	st = prep(oid_or_null ? "SELECT oid FROM orders WHERE oid=?"
+	                      : "SELECT oid FROM orders ORDER BY created_at, oid");
 	if (!st || (oid_or_null && bind(st, "t", oid_or_null) < 0))
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -22,8 +22,8 @@ static int fail(struct xp *x, const char *what)
 
 static void skip_ws(struct xp *x)
 {
-	while (x->pos < x->len &&
-	       (x->s[x->pos] == ' ' || x->s[x->pos] == '\t' || x->s[x->pos] == '\n' || x->s[x->pos] == '\r'))
+	while (x->pos < x->len && (x->s[x->pos] == ' ' || x->s[x->pos] == '\t' ||
+	                           x->s[x->pos] == '\n' || x->s[x->pos] == '\r'))
 		x->pos++;
 }
 
@@ -58,7 +58,8 @@ static int read_name(struct xp *x, char name[PAYSIM_NAME_MAX + 1])
 static int open_tag(struct xp *x, char name[PAYSIM_NAME_MAX + 1], int *empty)
 {
 	if (starts(x, "<!") || starts(x, "<?"))
-		return fail(x, "comments, CDATA, DOCTYPE and processing instructions are not accepted");
+		return fail(
+		    x, "comments, CDATA, DOCTYPE and processing instructions are not accepted");
 	if (!starts(x, "<"))
 		return fail(x, "expected '<'");
 	x->pos++;
@@ -127,7 +128,8 @@ static int entity(struct xp *x, struct sbuf *out)
 {
 	static const struct {
 		const char *name, *text;
-	} named[] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}};
+	} named[] = {
+	    {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}};
 	unsigned long cp = 0;
 	int digits = 0, hex = 0;
 
@@ -225,7 +227,8 @@ out:
 	return rc;
 }
 
-int cc5_parse(const char *xml, size_t len, struct fields *top, struct fields *extra, char *err, size_t errlen)
+int cc5_parse(const char *xml, size_t len, struct fields *top, struct fields *extra, char *err,
+              size_t errlen)
 {
 	struct xp x = {xml, len, 0, err, errlen};
 	char name[PAYSIM_NAME_MAX + 1];
@@ -281,7 +284,8 @@ int cc5_parse(const char *xml, size_t len, struct fields *top, struct fields *ex
 						goto fail;
 					break;
 				}
-				if (open_tag(&x, name, &empty) < 0 || leaf(&x, name, empty, extra, &count) < 0)
+				if (open_tag(&x, name, &empty) < 0 ||
+				    leaf(&x, name, empty, extra, &count) < 0)
 					goto fail;
 				empty = 0;
 			}
