@@ -284,9 +284,10 @@ void sync_stop(struct gate *g);
 int sync_cycle(struct gate *g, struct store *st);
 /* POST /api/gate/v1/enroll; stores the token and identity. 0, or -1 with a message in err. */
 int sync_enroll(struct gate *g, const char *url, const char *code, char *err, size_t errlen);
-/* Exposed for tests: the back-off delay in seconds after `failures` failures (with jitter), and the
- * parse of a Retry-After header value (seconds or HTTP date) against now: -1 when unusable. */
-int64_t sync_backoff(int failures, int64_t max);
+/* Exposed for tests: the back-off delay in milliseconds after `failures` failures (exponential,
+ * capped at max_s seconds, with jitter), and a Retry-After header value (seconds or an HTTP date)
+ * against now, in seconds: -1 when unusable. */
+int64_t sync_backoff_ms(int failures, int64_t max_s);
 int64_t sync_retry_after(const char *value, int64_t now);
 
 /* status.c */

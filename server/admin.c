@@ -27,6 +27,9 @@ static void usage(void)
 		"  keys rotate                  make a new pass signing key that signs from now on\n"
 		"  keys list                    the signing keys and until when gates need them\n"
 		"  verify-pass TOKEN            print a pass's fields and whether its signature is good\n"
+		"  gate add --centre ID --name NAME   a new gate and its one-time enrolment code (24 h)\n"
+		"  gate revoke ID               end a gate: its token is refused from now on\n"
+		"  gate list                    the gates, their last sync and queue as last reported\n"
 		"  reconcile                    ask the card gateway about every open payment and settle it\n"
 		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n");
 }
@@ -454,9 +457,12 @@ int main(int argc, char **argv)
 		rc = list_keys(db);
 	} else if (!strcmp(cmd, "verify-pass") && i + 1 == argc) {
 		rc = passes_verify_cli(db, argv[i], stdout);
+	} else if (!strcmp(cmd, "gate")) {
+		rc = sync_admin_cli(&app, db, argc - i, argv + i);
 	} else if ((!strcmp(cmd, "reconcile") && i == argc) || (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
 		int32_t day = date_today_local();
-		if (payment_init(&app, err, sizeof(err)) < 0) {
+		/* reconciliation may confirm bookings, which issues their passes: it needs the catalog */
+		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0) {
 			fprintf(stderr, "estiva-admin: %s\n", err);
 			rc = 2;
 			goto out;
@@ -475,6 +481,7 @@ int main(int argc, char **argv)
 			rc = payment_report(&app, db, day, stdout);
 		}
 		payment_free(&app);
+		catalog_free(&app.cat);
 	} else {
 		usage();
 		rc = 2;

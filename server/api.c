@@ -12,6 +12,7 @@ enum access {
 	PUBLIC,  /* anyone */
 	LOGIN,   /* any session */
 	NO_CSRF, /* the login itself: no session yet, so no token */
+	GATE,    /* a gate: no session, no CSRF; the handler checks its bearer token (sync.c) */
 };
 
 typedef int (*handler_fn)(struct app *, struct request *, struct reply *);
@@ -56,6 +57,14 @@ static const struct route {
 	{"GET", "/api/v1/manage/centres/{}/revenue", manage_revenue, LOGIN, "manage_revenue"},
 	{"GET", "/api/v1/admin/members", manage_members, LOGIN, "admin_members"},
 	{"GET", "/api/v1/admin/keys", manage_keys, LOGIN, "admin_keys"},
+	/* gates (sync.c) */
+	{"POST", "/api/gate/v1/enroll", sync_enroll, PUBLIC, "gate_enroll"},
+	{"POST", "/api/gate/v1/events", sync_events, GATE, "gate_events"},
+	{"GET", "/api/gate/v1/sync", sync_download, GATE, "gate_sync"},
+	{"GET", "/api/v1/manage/centres/{}/onsite", sync_onsite, LOGIN, "manage_onsite"},
+	{"GET", "/api/v1/admin/gates", sync_admin_list, LOGIN, "admin_gates"},
+	{"POST", "/api/v1/admin/gates", sync_admin_add, LOGIN, "admin_gate_add"},
+	{"POST", "/api/v1/admin/gates/{}/revoke", sync_admin_revoke, LOGIN, "admin_gate_revoke"},
 	{"GET", "/healthz", api_healthz, PUBLIC, "healthz"},
 	{"GET", "/metrics", api_metrics, PUBLIC, "metrics"},
 };

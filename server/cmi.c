@@ -146,9 +146,10 @@ char *form_escape(const char *s)
 
 /* ---- ver3 ---- */
 
-static int lower(int c)
+/* PHP folds to upper case: so "_" (0x5F) sorts after the letters, as the gateway sorts it */
+static int fold(int c)
 {
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+	return c >= 'a' && c <= 'z' ? c - 32 : c;
 }
 
 static int isdig(int c)
@@ -182,8 +183,8 @@ int cmi_natcasecmp(const char *a, const char *b)
 				return c < 0 ? -1 : 1;
 			continue;
 		}
-		if (lower((unsigned char)*a) != lower((unsigned char)*b))
-			return lower((unsigned char)*a) < lower((unsigned char)*b) ? -1 : 1;
+		if (fold((unsigned char)*a) != fold((unsigned char)*b))
+			return fold((unsigned char)*a) < fold((unsigned char)*b) ? -1 : 1;
 		a++;
 		b++;
 	}

@@ -704,7 +704,10 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 	for (int i = 0; i < p.uid_len; i++)
 		fprintf(out, "%02X", p.uid[i]);
 	fprintf(out, "%s\n", p.uid_len ? "" : "none");
-	e = pass_verify_text(token, strlen(token), keys, n, &p);
+	{
+		struct pass verified; /* zeroed on failure: keep p for the status below */
+		e = pass_verify_text(token, strlen(token), keys, n, &verified);
+	}
 	fprintf(out, "signature    %s\n", e == PASS_OK ? "good" : pass_strerror(e));
 	if (sqlite3_prepare_v2(db, "SELECT status FROM passes WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, p.pass_id);

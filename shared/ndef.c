@@ -39,8 +39,8 @@ size_t ndef_pass_payload_max(size_t area)
 	return 0;
 }
 
-enum ndef_err ndef_encode_pass(const unsigned char *payload, size_t n, unsigned char *out, size_t cap,
-			       size_t *outlen)
+enum ndef_err ndef_encode_pass(const unsigned char *payload, size_t n, unsigned char *out,
+                               size_t cap, size_t *outlen)
 {
 	size_t need, rec, i = 0;
 
@@ -73,10 +73,11 @@ enum ndef_err ndef_encode_pass(const unsigned char *payload, size_t n, unsigned 
 	return NDEF_OK;
 }
 
-/* Reads the length field of the TLV whose type byte is at image[pos]. On success *hdr is the size of
- * type + length fields and *vlen the value length; the value itself is not checked against len. */
+/* Reads the length field of the TLV whose type byte is at image[pos]. On success *hdr is the size
+ * of type + length fields and *vlen the value length; the value itself is not checked against len.
+ */
 static enum ndef_err tlv_length(const unsigned char *image, size_t len, size_t pos, size_t *hdr,
-				size_t *vlen)
+                                size_t *vlen)
 {
 	if (len - pos < 2)
 		return NDEF_ETRUNC;
@@ -118,7 +119,7 @@ static enum ndef_err parse_record(const unsigned char *msg, size_t mlen, struct 
 		if (mlen - pos < 4)
 			return NDEF_ERECSHORT;
 		payload_len = ((size_t)msg[pos] << 24) | ((size_t)msg[pos + 1] << 16) |
-			      ((size_t)msg[pos + 2] << 8) | msg[pos + 3];
+		              ((size_t)msg[pos + 2] << 8) | msg[pos + 3];
 		pos += 4;
 	}
 	if (h & HDR_IL) {
@@ -215,8 +216,8 @@ enum ndef_err ndef_decode(const unsigned char *image, size_t len, struct ndef_re
 	return NDEF_ENOTLV;
 }
 
-enum ndef_err ndef_decode_pass(const unsigned char *image, size_t len, const unsigned char **payload,
-			       size_t *n)
+enum ndef_err ndef_decode_pass(const unsigned char *image, size_t len,
+                               const unsigned char **payload, size_t *n)
 {
 	struct ndef_record rec;
 	enum ndef_err err;

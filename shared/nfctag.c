@@ -1,6 +1,6 @@
 /* nfctag.c: NTAG21x pass tags through libnfc (see nfctag.h). Type 2 commands go through
- * nfc_initiator_transceive_bytes: READ and WRITE in InDataExchange, GET_VERSION in InCommunicateThru
- * (a PN532 takes 0x60 in InDataExchange for a MIFARE Classic authentication). */
+ * nfc_initiator_transceive_bytes: READ and WRITE in InDataExchange, GET_VERSION in
+ * InCommunicateThru (a PN532 takes 0x60 in InDataExchange for a MIFARE Classic authentication). */
 #include "nfctag.h"
 #include "ndef.h"
 
@@ -36,7 +36,8 @@ struct nfctag {
 
 static const nfc_modulation iso14443a = {.nmt = NMT_ISO14443A, .nbr = NBR_106};
 
-/* Physical user memory of each type; the CC may declare less (496 of 504 on NTAG215), never more. */
+/* Physical user memory of each type; the CC may declare less (496 of 504 on NTAG215), never more.
+ */
 static size_t type_user_bytes(enum nfctag_type type)
 {
 	switch (type) {
@@ -68,7 +69,7 @@ const char *nfctag_type_name(enum nfctag_type type)
 }
 
 static int fail(struct nfctag *t, enum nfctag_err code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct nfctag *t, enum nfctag_err code, const char *fmt, ...)
 {
@@ -133,7 +134,8 @@ static int reacquire(struct nfctag *t)
 	t->have_target = 0;
 	if ((res = field(t, 0)) < 0 || (res = field(t, 1)) < 0)
 		return fail(t, NFCTAG_EREADER, "reader error: %s", nfc_strerror(t->dev));
-	res = nfc_initiator_select_passive_target(t->dev, iso14443a, t->info.uid, t->info.uid_len, &nt);
+	res = nfc_initiator_select_passive_target(t->dev, iso14443a, t->info.uid, t->info.uid_len,
+	                                          &nt);
 	if (res < 0 && reader_error(res))
 		return fail(t, NFCTAG_EREADER, "reader error: %s", nfc_strerror(t->dev));
 	if (res <= 0 || nt.nti.nai.szUidLen != t->info.uid_len ||
@@ -151,7 +153,7 @@ static int tag_failure(struct nfctag *t, int res, const char *doing)
 
 	if (reader_error(res))
 		return fail(t, NFCTAG_EREADER, "reader error while %s: %s", doing,
-			    nfc_strerror(t->dev));
+		            nfc_strerror(t->dev));
 	r = reacquire(t);
 	if (r < 0)
 		return -1;
@@ -166,7 +168,7 @@ static int page_read(struct nfctag *t, unsigned page, unsigned char out[READ_BYT
 {
 	const unsigned char cmd[2] = {T2_READ, (unsigned char)page};
 	int res = nfc_initiator_transceive_bytes(t->dev, cmd, sizeof(cmd), out, READ_BYTES,
-						 TIMEOUT_DEFAULT);
+	                                         TIMEOUT_DEFAULT);
 
 	if (res >= 0 && res != READ_BYTES)
 		return NFC_ERFTRANS;
@@ -193,7 +195,7 @@ static int get_version(struct nfctag *t, unsigned char ver[8])
 	if ((res = nfc_device_set_property_bool(t->dev, NP_EASY_FRAMING, false)) < 0)
 		return res;
 	res = nfc_initiator_transceive_bytes(t->dev, cmd, sizeof(cmd), rx, sizeof(rx),
-					     TIMEOUT_DEFAULT);
+	                                     TIMEOUT_DEFAULT);
 	res2 = nfc_device_set_property_bool(t->dev, NP_EASY_FRAMING, true);
 	if (res2 < 0)
 		return res2;
@@ -271,7 +273,8 @@ struct nfctag *nfctag_open(const char *connstring, char *err, size_t errlen)
 		err[0] = '\0';
 	if (connstring && (connstring[0] == '\0' || strlen(connstring) >= sizeof(cs))) {
 		if (err)
-			snprintf(err, errlen, "bad NFC connstring (expected e.g. pn532_uart:/dev/ttyUSB0)");
+			snprintf(err, errlen,
+			         "bad NFC connstring (expected e.g. pn532_uart:/dev/ttyUSB0)");
 		return NULL;
 	}
 	t = calloc(1, sizeof(*t));
@@ -293,16 +296,16 @@ struct nfctag *nfctag_open(const char *connstring, char *err, size_t errlen)
 	if (!t->dev) {
 		if (err)
 			snprintf(err, errlen,
-				 "cannot open NFC reader %s (check the connstring, that the device "
-				 "exists and that we may open it)",
-				 shown);
+			         "cannot open NFC reader %s (check the connstring, that the device "
+			         "exists and that we may open it)",
+			         shown);
 		goto fail;
 	}
 	if (nfc_initiator_init(t->dev) < 0 ||
 	    nfc_device_set_property_bool(t->dev, NP_INFINITE_SELECT, false) < 0) {
 		if (err)
-			snprintf(err, errlen, "NFC reader %s does not answer as a reader: %s", shown,
-				 nfc_strerror(t->dev));
+			snprintf(err, errlen, "NFC reader %s does not answer as a reader: %s",
+			         shown, nfc_strerror(t->dev));
 		goto fail;
 	}
 	ok(t);
@@ -381,8 +384,8 @@ int nfctag_read_pass(struct nfctag *t, unsigned char *out, size_t outlen, size_t
 		return fail(t, NFCTAG_ENOTAG, "no tag on the reader");
 	if (t->info.sak != 0x00)
 		return fail(t, NFCTAG_EUNSUPPORTED,
-			    "this card (SAK %02x) is not an NFC Forum Type 2 tag and holds no pass",
-			    t->info.sak);
+		            "this card (SAK %02x) is not an NFC Forum Type 2 tag and holds no pass",
+		            t->info.sak);
 	area = t->info.user_bytes;
 	if (area == 0)
 		return fail(t, NFCTAG_ENOTFORMATTED, "the tag has no NDEF capability container");
@@ -397,8 +400,8 @@ int nfctag_read_pass(struct nfctag *t, unsigned char *out, size_t outlen, size_t
 		e = ndef_decode_pass(buf, len, &payload, &plen);
 		if (e == NDEF_OK) {
 			if (plen > outlen)
-				return fail(t, NFCTAG_ESPACE, "pass of %zu bytes; buffer holds %zu", plen,
-					    outlen);
+				return fail(t, NFCTAG_ESPACE, "pass of %zu bytes; buffer holds %zu",
+				            plen, outlen);
 			memcpy(out, payload, plen);
 			*n = plen;
 			ok(t);
@@ -416,18 +419,19 @@ static int write_failure(struct nfctag *t, int res, unsigned page)
 	int r;
 
 	if (reader_error(res))
-		return fail(t, NFCTAG_EREADER,
-			    "reader error while writing page %u (%s); the tag may hold no valid pass, "
-			    "write it again",
-			    page, nfc_strerror(t->dev));
+		return fail(
+		    t, NFCTAG_EREADER,
+		    "reader error while writing page %u (%s); the tag may hold no valid pass, "
+		    "write it again",
+		    page, nfc_strerror(t->dev));
 	r = reacquire(t);
 	if (r < 0)
 		return -1;
 	if (r == 0)
 		return fail(t, NFCTAG_ENOTAG,
-			    "the tag was taken away while page %u was being written; it holds no "
-			    "valid pass now: place it on the reader again and rewrite it",
-			    page);
+		            "the tag was taken away while page %u was being written; it holds no "
+		            "valid pass now: place it on the reader again and rewrite it",
+		            page);
 	return fail(t, NFCTAG_EREFUSED, "the tag refused to write page %u (locked page?)", page);
 }
 
@@ -444,29 +448,30 @@ static int write_pass(struct nfctag *t, const unsigned char *data, size_t n)
 		return fail(t, NFCTAG_ENOTAG, "no tag on the reader (place a tag and wait for it)");
 	if (t->info.type == NFCTAG_UNKNOWN)
 		return fail(t, NFCTAG_EUNSUPPORTED,
-			    "this tag is not an NTAG213, NTAG215 or NTAG216; passes are written to "
-			    "NTAG21x tags only");
+		            "this tag is not an NTAG213, NTAG215 or NTAG216; passes are written to "
+		            "NTAG21x tags only");
 	if (!data || n == 0 || n > NDEF_PASS_PAYLOAD_MAX)
 		return fail(t, NFCTAG_EARG, "a pass payload is 1 to %d bytes, not %zu",
-			    NDEF_PASS_PAYLOAD_MAX, n);
+		            NDEF_PASS_PAYLOAD_MAX, n);
 	/* The capability container again: the tag is still there and says how much it takes. */
 	res = page_read(t, CC_PAGE, cc);
 	if (res < 0)
 		return tag_failure(t, res, "reading its capability container");
 	area = cc_area(cc, t->info.type);
 	if (area == 0)
-		return fail(t, NFCTAG_ENOTFORMATTED,
-			    "the tag has no NDEF capability container (page 3 reads %02x %02x %02x %02x)",
-			    cc[0], cc[1], cc[2], cc[3]);
+		return fail(
+		    t, NFCTAG_ENOTFORMATTED,
+		    "the tag has no NDEF capability container (page 3 reads %02x %02x %02x %02x)",
+		    cc[0], cc[1], cc[2], cc[3]);
 	if ((cc[3] & 0x0F) != 0)
-		return fail(t, NFCTAG_EREADONLY, "the tag is read-only (capability container access %02x)",
-			    cc[3]);
+		return fail(t, NFCTAG_EREADONLY,
+		            "the tag is read-only (capability container access %02x)", cc[3]);
 	if (ndef_pass_tlv_size(n) > area)
 		return fail(t, NFCTAG_ETOOBIG,
-			    "a pass of %zu bytes needs %zu bytes on the tag, but this %s holds %zu "
-			    "(at most %zu payload bytes); use an NTAG215 or NTAG216",
-			    n, ndef_pass_tlv_size(n), nfctag_type_name(t->info.type), area,
-			    ndef_pass_payload_max(area));
+		            "a pass of %zu bytes needs %zu bytes on the tag, but this %s holds %zu "
+		            "(at most %zu payload bytes); use an NTAG215 or NTAG216",
+		            n, ndef_pass_tlv_size(n), nfctag_type_name(t->info.type), area,
+		            ndef_pass_payload_max(area));
 	memset(tlv, 0, sizeof(tlv));
 	e = ndef_encode_pass(data, n, tlv, sizeof(tlv), &len);
 	if (e != NDEF_OK)
@@ -492,15 +497,16 @@ static int write_pass(struct nfctag *t, const unsigned char *data, size_t n)
 		if (memcmp(back, tlv + off, k) != 0) {
 			(void)page_write(t, FIRST_DATA_PAGE, blank);
 			return fail(t, NFCTAG_EVERIFY,
-				    "the pass read back from the tag differs from what was written "
-				    "(near byte %zu); do not hand this tag out",
-				    off);
+			            "the pass read back from the tag differs from what was written "
+			            "(near byte %zu); do not hand this tag out",
+			            off);
 		}
 	}
 	return 0;
 }
 
-int nfctag_write_pass(struct nfctag *t, const unsigned char *data, size_t n, char *err, size_t errlen)
+int nfctag_write_pass(struct nfctag *t, const unsigned char *data, size_t n, char *err,
+                      size_t errlen)
 {
 	int ret;
 

@@ -143,8 +143,8 @@ static enum pass_err decode_bin(const unsigned char *in, size_t n, struct pass *
 	return PASS_OK;
 }
 
-static enum pass_err verify_decoded(const unsigned char *in, size_t n, const struct pass_key *keys,
-                                    int nkeys, struct pass *out)
+enum pass_err pass_verify_bin(const unsigned char *in, size_t n, const struct pass_key *keys,
+                              int nkeys, struct pass *out)
 {
 	struct pass p;
 	size_t m = 0;
@@ -167,12 +167,6 @@ static enum pass_err verify_decoded(const unsigned char *in, size_t n, const str
 		}
 	}
 	return known ? PASS_ERR_SIGNATURE : PASS_ERR_KEY;
-}
-
-enum pass_err pass_verify_bin(const unsigned char *in, size_t n, const struct pass_key *keys,
-                              int nkeys, struct pass *out)
-{
-	return verify_decoded(in, n, keys, nkeys, out);
 }
 
 /* Prefix and Base45 of the text form into buf (PASS_SCAN_MAX bytes); *total is the full decoded
@@ -214,7 +208,7 @@ enum pass_err pass_verify_text(const char *in, size_t n, const struct pass_key *
 	if (e != PASS_OK)
 		return e;
 	/* decode_bin reads past PASS_SCAN_MAX only when total is the exact length, which is less */
-	return verify_decoded(buf, total, keys, nkeys, out);
+	return pass_verify_bin(buf, total, keys, nkeys, out);
 }
 
 enum pass_err pass_parse_text(const char *in, size_t n, struct pass *out)

@@ -12,7 +12,7 @@ if [[ ! $secs =~ ^[0-9]+$ ]] || ((secs == 0)); then
 	exit 2
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-build=build-fuzz
+build="build-fuzz"
 targets=(pass)
 
 if ! command -v clang >/dev/null 2>&1; then

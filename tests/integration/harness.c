@@ -365,6 +365,8 @@ static int write_config(struct hx *hx, const struct hx_opts *o)
 	        "[catalog]\ndir = %s/centres\ncategories = %s/categories.ini\n"
 	        "timezone = Africa/Casablanca\n\n[passes]\nkey_dir = %s/keys\n",
 	        hx->dir, hx->dir, hx->dir);
+	if (o->extra_conf)
+		fprintf(f, "\n%s\n", o->extra_conf);
 	return close_file(f, hx->conf);
 }
 
@@ -993,6 +995,13 @@ int hc_prepare(struct hc *c, const char *method, const char *path, const char *b
 		goto fail;
 	if (rq->idem && add_header(c, "Idempotency-Key", rq->idem) != 0)
 		goto fail;
+	if (rq->bearer) {
+		char auth[400];
+
+		snprintf(auth, sizeof auth, "Bearer %s", rq->bearer);
+		if (add_header(c, "Authorization", auth) != 0)
+			goto fail;
+	}
 	SETOPT(c->h, CURLOPT_HTTPHEADER, c->hdrs);
 	SETOPT(c->h, CURLOPT_COOKIE, rq->cookie);
 	return 0;

@@ -46,6 +46,7 @@ struct hx_opts {
 	const char *idle;           /* session idle limit, default "30m" */
 	const char *absolute;       /* session absolute limit, default "12h" */
 	int members;                /* how many members to import */
+	const char *extra_conf;     /* appended to the server's configuration file, or NULL */
 };
 
 struct hx;
@@ -109,6 +110,7 @@ struct hreq {
 	const char *csrf; /* NULL: the session's token (unsafe methods); "": none; else value */
 	const char *content_type; /* NULL: application/json when there is a body; "": none */
 	const char *cookie;       /* extra Cookie header, or NULL */
+	const char *bearer;       /* Authorization: Bearer <this>, or NULL (gates, docs/sync.md) */
 };
 
 struct hc;

@@ -1,8 +1,9 @@
 /* test_emulated.c: shared/nfctag.c through libnfc's real pn532_uart driver, serial code and PN53x
  * layer, against the PN532 emulator (tools/pn532emu) serving a pseudo-terminal in this process.
  * Writes and reads passes on NTAG213/215/216, refuses what does not fit or is not an NTAG, survives
- * tags taken away before and during a write (no half-written record ever decodes), no tag, faults on
- * the serial line, and a reader that goes away and comes back. Skips when ptys are unavailable. */
+ * tags taken away before and during a write (no half-written record ever decodes), no tag, faults
+ * on the serial line, and a reader that goes away and comes back. Skips when ptys are unavailable.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,8 +63,13 @@ static void start(struct fixture *f, const struct pn532emu_tag *tag)
 	char err[256];
 	const char *path = pn532emu_start(tag);
 
-	if (!path)
+	if (!path) {
+		if (tag && pn532emu_start(NULL)) {
+			pn532emu_stop();
+			fail_msg("pn532emu_start refused the tag description");
+		}
 		skip(); /* no pseudo-terminals here (no devpts in this sandbox) */
+	}
 	snprintf(f->connstring, sizeof(f->connstring), "pn532_uart:%s", path);
 	f->reader = nfctag_open(f->connstring, err, sizeof(err));
 	if (!f->reader)
@@ -182,7 +188,8 @@ static void test_ntag215_216(void **state)
 		enum pn532emu_kind kind;
 		enum nfctag_type type;
 		size_t area;
-	} kinds[] = {{PN532EMU_NTAG215, NFCTAG_NTAG215, 496}, {PN532EMU_NTAG216, NFCTAG_NTAG216, 872}};
+	} kinds[] = {{PN532EMU_NTAG215, NFCTAG_NTAG215, 496},
+	             {PN532EMU_NTAG216, NFCTAG_NTAG216, 872}};
 	static const size_t sizes[] = {98, 1, 224, 225, 255, 17};
 	struct fixture *f = *state;
 	struct nfctag_info info;
@@ -280,6 +287,9 @@ static void test_not_an_ntag(void **state)
 	assert_non_null(strstr(err, "not an NTAG213, NTAG215 or NTAG216"));
 	assert_int_equal(nfctag_read_pass(f->reader, out, sizeof(out), &n), -1);
 	assert_int_equal(nfctag_error(f->reader), NFCTAG_EUNSUPPORTED);
+	assert_int_equal(nfctag_present(f->reader), 1);
+	pn532emu_remove_tag();
+	assert_int_equal(nfctag_present(f->reader), 0);
 
 	/* a MIFARE Ultralight: a Type 2 tag without GET_VERSION. Readable, never written. */
 	tag = make_tag(PN532EMU_ULTRALIGHT, uid_b);
@@ -323,7 +333,8 @@ static void test_read_only_and_locked(void **state)
 	pn532emu_tag_memory(after, sizeof(after));
 	assert_memory_equal(before, after, size);
 
-	/* static lock bit of page 6 set: the tag refuses that page, and holds no record afterwards */
+	/* static lock bit of page 6 set: the tag refuses that page, and holds no record afterwards
+	 */
 	img[15] = 0x00;
 	img[10] = 1u << 6;
 	assert_int_equal(pn532emu_set_tag(&tag), 0);
@@ -341,7 +352,7 @@ static void test_read_only_and_locked(void **state)
 static void test_foreign_ndef(void **state)
 {
 	static const unsigned char text[] = {0x03, 0x0E, 0xD1, 0x01, 0x0A, 'T', 0x02, 'e',
-					     'n',  'H',  'e',  'l',  'l',  'o',  '!',  0xFE};
+	                                     'n',  'H',  'e',  'l',  'l',  'o', '!',  0xFE};
 	struct fixture *f = *state;
 	struct pn532emu_tag tag = make_tag(PN532EMU_NTAG213, uid_a);
 	unsigned char img[PN532EMU_MEM_MAX], out[64];
@@ -425,8 +436,8 @@ static void test_removed_while_writing(void **state)
 		wait_tag(f, &info);
 		write_ok(f, old_pass, sizeof(old_pass));
 		assert_int_equal(pn532emu_fault(PN532EMU_FAULT_REMOVE_AFTER_WRITES, k), 0);
-		assert_int_equal(nfctag_write_pass(f->reader, new_pass, sizeof(new_pass), err, sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    nfctag_write_pass(f->reader, new_pass, sizeof(new_pass), err, sizeof(err)), -1);
 		assert_int_equal(nfctag_error(f->reader), NFCTAG_ENOTAG);
 		e = tag_holds(held, &n);
 		if (k == 0) {
@@ -435,7 +446,8 @@ static void test_removed_while_writing(void **state)
 			assert_memory_equal(held, old_pass, n);
 		} else if (k < writes) {
 			if (e != NDEF_EEMPTY)
-				fail_msg("removed after %d writes: tag decodes as %s", k, ndef_strerror(e));
+				fail_msg("removed after %d writes: tag decodes as %s", k,
+				         ndef_strerror(e));
 			assert_non_null(strstr(err, "taken away"));
 		} else {
 			/* gone while being read back: the new pass is complete, but unverified */

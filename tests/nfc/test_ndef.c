@@ -15,8 +15,9 @@
 #include "ndef.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define TYPE_BYTES 'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/', 'v', 'n', 'd', '.', \
-		   'e', 's', 't', 'i', 'v', 'a', '.', 'p', 'a', 's', 's'
+#define TYPE_BYTES                                                                                 \
+	'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/', 'v', 'n', 'd', '.', 'e', 's',  \
+	    't', 'i', 'v', 'a', '.', 'p', 'a', 's', 's'
 
 /* Decodes a heap copy of exactly len bytes. */
 static enum ndef_err decode_copy(const unsigned char *img, size_t len, struct ndef_record *rec)
@@ -33,7 +34,7 @@ static enum ndef_err decode_copy(const unsigned char *img, size_t len, struct nd
 }
 
 static enum ndef_err decode_pass_copy(const unsigned char *img, size_t len, unsigned char *out,
-				      size_t *n)
+                                      size_t *n)
 {
 	unsigned char *copy = malloc(len ? len : 1);
 	const unsigned char *p;
@@ -61,13 +62,14 @@ static void fill(unsigned char *p, size_t n, unsigned seed)
 
 static void test_encode_exact_bytes(void **state)
 {
-	static const unsigned char want[] = {0x03, 0x20, 0xD2, 0x1B, 0x02, TYPE_BYTES, 'A', 'B', 0xFE};
+	static const unsigned char want[] = {0x03,       0x20, 0xD2, 0x1B, 0x02,
+	                                     TYPE_BYTES, 'A',  'B',  0xFE};
 	unsigned char out[64];
 	size_t len = 0;
 
 	(void)state;
 	assert_int_equal(ndef_encode_pass((const unsigned char *)"AB", 2, out, sizeof(out), &len),
-			 NDEF_OK);
+	                 NDEF_OK);
 	assert_int_equal(len, sizeof(want));
 	assert_memory_equal(out, want, sizeof(want));
 	assert_int_equal(ndef_pass_tlv_size(2), sizeof(want));
@@ -77,15 +79,16 @@ static void test_encode_sizes(void **state)
 {
 	static const struct {
 		size_t n;
-		size_t tlv;       /* expected TLV size, terminator included */
-		int three_byte;   /* length in the 03 FF hi lo form */
+		size_t tlv;     /* expected TLV size, terminator included */
+		int three_byte; /* length in the 03 FF hi lo form */
 	} cases[] = {
 	    {1, 34, 0},    {98, 131, 0},  {111, 144, 0}, /* the NTAG213 maximum: exactly 144 */
-	    {112, 145, 0}, {224, 257, 0},                /* record 254 bytes: last one-byte length */
-	    {225, 260, 1},                               /* record 255 bytes: three-byte length */
+	    {112, 145, 0}, {224, 257, 0}, /* record 254 bytes: last one-byte length */
+	    {225, 260, 1},                /* record 255 bytes: three-byte length */
 	    {255, 290, 1},
 	};
-	unsigned char payload[NDEF_PASS_PAYLOAD_MAX], out[NDEF_PASS_TLV_MAX], back[NDEF_PASS_PAYLOAD_MAX];
+	unsigned char payload[NDEF_PASS_PAYLOAD_MAX], out[NDEF_PASS_TLV_MAX],
+	    back[NDEF_PASS_PAYLOAD_MAX];
 
 	(void)state;
 	assert_int_equal(NDEF_PASS_TLV_MAX, 290);
@@ -94,7 +97,8 @@ static void test_encode_sizes(void **state)
 
 		fill(payload, cases[i].n, (unsigned)i);
 		assert_int_equal(ndef_pass_tlv_size(cases[i].n), cases[i].tlv);
-		assert_int_equal(ndef_encode_pass(payload, cases[i].n, out, sizeof(out), &len), NDEF_OK);
+		assert_int_equal(ndef_encode_pass(payload, cases[i].n, out, sizeof(out), &len),
+		                 NDEF_OK);
 		assert_int_equal(len, cases[i].tlv);
 		assert_int_equal(out[0], 0x03);
 		assert_int_equal(out[1] == 0xFF, cases[i].three_byte);
@@ -103,9 +107,11 @@ static void test_encode_sizes(void **state)
 		assert_int_equal(decode_pass_copy(out, len, back, &n), NDEF_OK);
 		assert_int_equal(n, cases[i].n);
 		assert_memory_equal(back, payload, n);
-		assert_int_equal(decode_pass_copy(out, len - 1, back, &n), NDEF_OK); /* no terminator */
+		assert_int_equal(decode_pass_copy(out, len - 1, back, &n),
+		                 NDEF_OK); /* no terminator */
 		/* too small by one byte */
-		assert_int_equal(ndef_encode_pass(payload, cases[i].n, out, len - 1, &len), NDEF_ESPACE);
+		assert_int_equal(ndef_encode_pass(payload, cases[i].n, out, len - 1, &len),
+		                 NDEF_ESPACE);
 		assert_int_equal(len, 0);
 	}
 }
@@ -173,7 +179,10 @@ static const struct dcase dcases[] = {
      7 + PASS_XY_LEN,
      NDEF_OK,
      NDEF_OK},
-    {"proprietary TLV, then pass", {0xFD, 0x02, 0xAA, 0xBB, PASS_XY}, 4 + PASS_XY_LEN, NDEF_OK,
+    {"proprietary TLV, then pass",
+     {0xFD, 0x02, 0xAA, 0xBB, PASS_XY},
+     4 + PASS_XY_LEN,
+     NDEF_OK,
      NDEF_OK},
     {"three-byte form with a small length",
      {0x03, 0xFF, 0x00, 0x20, 0xD2, 0x1B, 0x02, TYPE_BYTES, 'x', 'y'},
@@ -184,32 +193,56 @@ static const struct dcase dcases[] = {
     {"pass, garbage after terminator", {PASS_XY, 0x42, 0x99}, PASS_XY_LEN + 2, NDEF_OK, NDEF_OK},
     /* the record */
     {"record shorter than a header", {0x03, 0x02, 0xD2, 0x1B}, 4, NDEF_ERECSHORT, NDEF_ERECSHORT},
-    {"long record, length cut", {0x03, 0x04, 0xC2, 0x1B, 0x00, 0x00}, 6, NDEF_ERECSHORT,
+    {"long record, length cut",
+     {0x03, 0x04, 0xC2, 0x1B, 0x00, 0x00},
+     6,
+     NDEF_ERECSHORT,
      NDEF_ERECSHORT},
     {"ID length missing", {0x03, 0x03, 0xDA, 0x01, 0x00}, 5, NDEF_ERECSHORT, NDEF_ERECSHORT},
-    {"no message-begin flag", {0x03, 0x05, 0x52, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ENOTBEGIN,
+    {"no message-begin flag",
+     {0x03, 0x05, 0x52, 0x01, 0x01, 'x', 'y'},
+     7,
+     NDEF_ENOTBEGIN,
      NDEF_ENOTBEGIN},
     {"chunked record", {0x03, 0x05, 0xF2, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ECHUNKED, NDEF_ECHUNKED},
     {"TNF unchanged", {0x03, 0x05, 0xD6, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ETNF, NDEF_ETNF},
     {"TNF reserved", {0x03, 0x05, 0xD7, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ETNF, NDEF_ETNF},
     {"MIME without a type", {0x03, 0x03, 0xD2, 0x00, 0x00}, 5, NDEF_ETYPELEN, NDEF_ETYPELEN},
-    {"empty TNF with a payload", {0x03, 0x04, 0xD0, 0x00, 0x01, 'x'}, 6, NDEF_ETYPELEN,
+    {"empty TNF with a payload",
+     {0x03, 0x04, 0xD0, 0x00, 0x01, 'x'},
+     6,
+     NDEF_ETYPELEN,
      NDEF_ETYPELEN},
-    {"unknown TNF with a type", {0x03, 0x05, 0xD5, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ETYPELEN,
+    {"unknown TNF with a type",
+     {0x03, 0x05, 0xD5, 0x01, 0x01, 'x', 'y'},
+     7,
+     NDEF_ETYPELEN,
      NDEF_ETYPELEN},
     {"type past the message", {0x03, 0x04, 0xD2, 0x05, 0x00, 'x'}, 6, NDEF_ERECLEN, NDEF_ERECLEN},
-    {"payload past the message", {0x03, 0x05, 0xD2, 0x01, 0x09, 'x', 'y'}, 7, NDEF_ERECLEN,
+    {"payload past the message",
+     {0x03, 0x05, 0xD2, 0x01, 0x09, 'x', 'y'},
+     7,
+     NDEF_ERECLEN,
      NDEF_ERECLEN},
-    {"ID past the message", {0x03, 0x06, 0xDA, 0x01, 0x00, 0x05, 'x', 'y'}, 8, NDEF_ERECLEN,
+    {"ID past the message",
+     {0x03, 0x06, 0xDA, 0x01, 0x00, 0x05, 'x', 'y'},
+     8,
+     NDEF_ERECLEN,
      NDEF_ERECLEN},
     {"long payload length past the message",
      {0x03, 0x08, 0xC2, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 'x', 'y'},
      10,
      NDEF_ERECLEN,
      NDEF_ERECLEN},
-    {"bytes after the last record", {0x03, 0x06, 0xD2, 0x01, 0x01, 'x', 'y', 'z'}, 8,
-     NDEF_ETRAILING, NDEF_ETRAILING},
-    {"no message-end record", {0x03, 0x05, 0x92, 0x01, 0x01, 'x', 'y'}, 7, NDEF_ENOEND,
+    {"bytes after the last record",
+     {0x03, 0x06, 0xD2, 0x01, 0x01, 'x', 'y', 'z'},
+     8,
+     NDEF_ETRAILING,
+     NDEF_ETRAILING},
+    {"no message-end record",
+     {0x03, 0x05, 0x92, 0x01, 0x01, 'x', 'y'},
+     7,
+     NDEF_ENOEND,
      NDEF_ENOEND},
     {"two records, first returned",
      {0x03, 0x0A, 0x92, 0x01, 0x01, 'x', 'y', 0x52, 0x01, 0x01, 'x', 'y'},
@@ -217,19 +250,25 @@ static const struct dcase dcases[] = {
      NDEF_OK,
      NDEF_ETYPE},
     /* valid NDEF, but not a pass */
-    {"text record", {0x03, 0x08, 0xD1, 0x01, 0x04, 'T', 0x02, 'e', 'n', 'A', 0xFE}, 11, NDEF_OK,
+    {"text record",
+     {0x03, 0x08, 0xD1, 0x01, 0x04, 'T', 0x02, 'e', 'n', 'A', 0xFE},
+     11,
+     NDEF_OK,
      NDEF_ETYPE},
-    {"empty record (03 03 D0 00 00)", {0x03, 0x03, 0xD0, 0x00, 0x00, 0xFE}, 6, NDEF_OK,
+    {"empty record (03 03 D0 00 00)",
+     {0x03, 0x03, 0xD0, 0x00, 0x00, 0xFE},
+     6,
+     NDEF_OK,
      NDEF_EEMPTY},
     {"MIME type differs in case",
      {0x03, 0x20, 0xD2, 0x1B, 0x02, 'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/',
-      'v', 'n', 'd', '.', 'e', 's', 't', 'i', 'v', 'a', '.', 'p', 'a', 's', 'S', 'x', 'y'},
+      'v',  'n',  'd',  '.',  'e',  's', 't', 'i', 'v', 'a', '.', 'p', 'a', 's', 'S', 'x', 'y'},
      34,
      NDEF_OK,
      NDEF_ETYPE},
     {"MIME type a prefix of ours",
      {0x03, 0x1F, 0xD2, 0x1A, 0x02, 'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/',
-      'v', 'n', 'd', '.', 'e', 's', 't', 'i', 'v', 'a', '.', 'p', 'a', 's', 'x', 'y'},
+      'v',  'n',  'd',  '.',  'e',  's', 't', 'i', 'v', 'a', '.', 'p', 'a', 's', 'x', 'y'},
      33,
      NDEF_OK,
      NDEF_ETYPE},
@@ -238,12 +277,21 @@ static const struct dcase dcases[] = {
      34,
      NDEF_OK,
      NDEF_ETYPE},
-    {"our type, empty payload", {0x03, 0x1E, 0xD2, 0x1B, 0x00, TYPE_BYTES}, 32, NDEF_OK,
+    {"our type, empty payload",
+     {0x03, 0x1E, 0xD2, 0x1B, 0x00, TYPE_BYTES},
+     32,
+     NDEF_OK,
      NDEF_EPASSLEN},
-    {"our type as a long record", {0x03, 0x23, 0xC2, 0x1B, 0x00, 0x00, 0x00, 0x02, TYPE_BYTES,
-     'x', 'y'}, 37, NDEF_OK, NDEF_OK},
-    {"our type with an ID", {0x03, 0x22, 0xDA, 0x1B, 0x02, 0x01, TYPE_BYTES, 'I', 'x', 'y'}, 36,
-     NDEF_OK, NDEF_OK},
+    {"our type as a long record",
+     {0x03, 0x23, 0xC2, 0x1B, 0x00, 0x00, 0x00, 0x02, TYPE_BYTES, 'x', 'y'},
+     37,
+     NDEF_OK,
+     NDEF_OK},
+    {"our type with an ID",
+     {0x03, 0x22, 0xDA, 0x1B, 0x02, 0x01, TYPE_BYTES, 'I', 'x', 'y'},
+     36,
+     NDEF_OK,
+     NDEF_OK},
 };
 
 static void test_decode_table(void **state)
@@ -261,14 +309,15 @@ static void test_decode_table(void **state)
 
 		if (e != c->decode || p != c->decode_pass) {
 			print_error("case '%s': decode %d (%s), expected %d; decode_pass %d (%s), "
-				    "expected %d\n",
-				    c->name, e, ndef_strerror(e), c->decode, p, ndef_strerror(p),
-				    c->decode_pass);
+			            "expected %d\n",
+			            c->name, e, ndef_strerror(e), c->decode, p, ndef_strerror(p),
+			            c->decode_pass);
 			nfail++;
 			continue;
 		}
 		if (p == NDEF_OK && (n != 2 || memcmp(out, "xy", 2) != 0)) {
-			print_error("case '%s': payload of %zu bytes, expected \"xy\"\n", c->name, n);
+			print_error("case '%s': payload of %zu bytes, expected \"xy\"\n", c->name,
+			            n);
 			nfail++;
 		}
 	}
@@ -277,8 +326,8 @@ static void test_decode_table(void **state)
 
 static void test_decode_record_fields(void **state)
 {
-	static const unsigned char img[] = {0x00, 0x03, 0x22, 0xDA, 0x1B, 0x02, 0x01, TYPE_BYTES,
-					    'I', 'x', 'y', 0xFE};
+	static const unsigned char img[] = {0x00, 0x03,       0x22, 0xDA, 0x1B, 0x02,
+	                                    0x01, TYPE_BYTES, 'I',  'x',  'y',  0xFE};
 	struct ndef_record rec;
 
 	(void)state;
@@ -345,7 +394,8 @@ static void test_decode_sweep(void **state)
 
 	(void)state;
 	fill(payload, sizeof(payload), 7);
-	assert_int_equal(ndef_encode_pass(payload, sizeof(payload), tlv, sizeof(tlv), &len), NDEF_OK);
+	assert_int_equal(ndef_encode_pass(payload, sizeof(payload), tlv, sizeof(tlv), &len),
+	                 NDEF_OK);
 	for (size_t cut = 0; cut + 1 < len; cut++) {
 		enum ndef_err e = decode_pass_copy(tlv, cut, out, &n);
 
@@ -386,9 +436,9 @@ static void test_strerror_distinct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_encode_exact_bytes),  cmocka_unit_test(test_encode_sizes),
-	    cmocka_unit_test(test_encode_limits),       cmocka_unit_test(test_decode_table),
-	    cmocka_unit_test(test_decode_record_fields), cmocka_unit_test(test_decode_args),
+	    cmocka_unit_test(test_encode_exact_bytes),    cmocka_unit_test(test_encode_sizes),
+	    cmocka_unit_test(test_encode_limits),         cmocka_unit_test(test_decode_table),
+	    cmocka_unit_test(test_decode_record_fields),  cmocka_unit_test(test_decode_args),
 	    cmocka_unit_test(test_decode_oversized_pass), cmocka_unit_test(test_decode_sweep),
 	    cmocka_unit_test(test_strerror_distinct),
 	};

@@ -1,6 +1,6 @@
 /* main.c: estiva-pn532emu, the PN532 emulator as a program for developers. It prints the libnfc
- * connstring, then serves until SIGINT/SIGTERM or "quit", taking commands (present, remove, dump, ...)
- * one per line from a FIFO (--control) or from stdin. */
+ * connstring, then serves until SIGINT/SIGTERM or "quit", taking commands (present, remove, dump,
+ * ...) one per line from a FIFO (--control) or from stdin. */
 #include "pn532emu.h"
 
 #include <errno.h>
@@ -24,17 +24,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("usage: estiva-pn532emu [--tag ntag213|ntag215|ntag216|ultralight|classic] [--uid HEX]\n"
-	      "                       [--image FILE] [--absent] [--control FIFO] [--link PATH] [-v]\n"
-	      "Prints the libnfc connstring (pn532_uart:/dev/pts/N), then serves until killed.\n"
-	      "Commands, one per line on stdin or the FIFO:\n"
-	      "  present            put the tag (back) in the field\n"
-	      "  remove             take it out\n"
-	      "  dump               print the tag memory, page by page\n"
-	      "  save FILE          write the tag memory to FILE\n"
-	      "  fault noack|noresp|baddcs|rferr|remove-after-writes N\n"
-	      "  quit\n",
-	      out);
+	fputs(
+	    "usage: estiva-pn532emu [--tag ntag213|ntag215|ntag216|ultralight|classic] [--uid "
+	    "HEX]\n"
+	    "                       [--image FILE] [--absent] [--control FIFO] [--link PATH] [-v]\n"
+	    "Prints the libnfc connstring (pn532_uart:/dev/pts/N), then serves until killed.\n"
+	    "Commands, one per line on stdin or the FIFO:\n"
+	    "  present            put the tag (back) in the field\n"
+	    "  remove             take it out\n"
+	    "  dump               print the tag memory, page by page\n"
+	    "  save FILE          write the tag memory to FILE\n"
+	    "  fault noack|noresp|baddcs|rferr|remove-after-writes N\n"
+	    "  quit\n",
+	    out);
 }
 
 static int parse_kind(const char *s, enum pn532emu_kind *kind)
@@ -43,10 +45,10 @@ static int parse_kind(const char *s, enum pn532emu_kind *kind)
 		const char *name;
 		enum pn532emu_kind kind;
 	} kinds[] = {{"ntag213", PN532EMU_NTAG213},
-		     {"ntag215", PN532EMU_NTAG215},
-		     {"ntag216", PN532EMU_NTAG216},
-		     {"ultralight", PN532EMU_ULTRALIGHT},
-		     {"classic", PN532EMU_CLASSIC}};
+	             {"ntag215", PN532EMU_NTAG215},
+	             {"ntag216", PN532EMU_NTAG216},
+	             {"ultralight", PN532EMU_ULTRALIGHT},
+	             {"classic", PN532EMU_CLASSIC}};
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -109,7 +111,8 @@ static int read_image(const char *path, unsigned char *buf, size_t cap, size_t *
 		goto out;
 	}
 	if (*len == cap && fgetc(f) != EOF) {
-		fprintf(stderr, "estiva-pn532emu: %s: larger than any tag (%zu bytes)\n", path, cap);
+		fprintf(stderr, "estiva-pn532emu: %s: larger than any tag (%zu bytes)\n", path,
+		        cap);
 		goto out;
 	}
 	ret = 0;
@@ -143,8 +146,8 @@ static void dump(void)
 		return;
 	}
 	for (i = 0; i < n; i += 4)
-		printf("page %3zu (0x%02zx): %02x %02x %02x %02x\n", i / 4, i / 4, mem[i], mem[i + 1],
-		       mem[i + 2], mem[i + 3]);
+		printf("page %3zu (0x%02zx): %02x %02x %02x %02x\n", i / 4, i / 4, mem[i],
+		       mem[i + 1], mem[i + 2], mem[i + 3]);
 	fflush(stdout);
 }
 
@@ -175,10 +178,10 @@ static void fault(const char *arg)
 		const char *name;
 		enum pn532emu_fault fault;
 	} faults[] = {{"noack", PN532EMU_FAULT_NOACK},
-		      {"noresp", PN532EMU_FAULT_NORESP},
-		      {"baddcs", PN532EMU_FAULT_BADDCS},
-		      {"rferr", PN532EMU_FAULT_RFERR},
-		      {"remove-after-writes", PN532EMU_FAULT_REMOVE_AFTER_WRITES}};
+	              {"noresp", PN532EMU_FAULT_NORESP},
+	              {"baddcs", PN532EMU_FAULT_BADDCS},
+	              {"rferr", PN532EMU_FAULT_RFERR},
+	              {"remove-after-writes", PN532EMU_FAULT_REMOVE_AFTER_WRITES}};
 	char name[32];
 	size_t i, len = strcspn(arg, " ");
 	long n = 0;
@@ -239,7 +242,8 @@ static int command(char *line)
 	return 0;
 }
 
-/* Serves commands from fd until quit, a signal, or (for stdin) end of input followed by a signal. */
+/* Serves commands from fd until quit, a signal, or (for stdin) end of input followed by a signal.
+ */
 static void command_loop(int fd)
 {
 	char line[LINE_MAX_LEN];
@@ -312,7 +316,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--uid") == 0 && next) {
 			if (parse_uid(next, tag.uid, &tag.uid_len) < 0) {
-				fprintf(stderr, "estiva-pn532emu: --uid wants 4 or 7 bytes in hex\n");
+				fprintf(stderr,
+				        "estiva-pn532emu: --uid wants 4 or 7 bytes in hex\n");
 				return 2;
 			}
 			i++;
@@ -341,8 +346,9 @@ int main(int argc, char **argv)
 		if (read_image(image_path, image, sizeof(image), &tag.image_len) < 0)
 			return 1;
 		if (!have_kind && kind_from_size(tag.image_len, &tag.kind) < 0) {
-			fprintf(stderr, "estiva-pn532emu: %s: %zu bytes is no tag size; give --tag\n",
-				image_path, tag.image_len);
+			fprintf(stderr,
+			        "estiva-pn532emu: %s: %zu bytes is no tag size; give --tag\n",
+			        image_path, tag.image_len);
 			return 2;
 		}
 		tag.image = image;
@@ -363,7 +369,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (lstat(control, &st) < 0 && mkfifo(control, 0600) < 0) {
-			fprintf(stderr, "estiva-pn532emu: mkfifo %s: %s\n", control, strerror(errno));
+			fprintf(stderr, "estiva-pn532emu: mkfifo %s: %s\n", control,
+			        strerror(errno));
 			return 1;
 		}
 		/* O_RDWR: the FIFO never reports end of input when a writer goes away */
@@ -378,7 +385,8 @@ int main(int argc, char **argv)
 
 	path = pn532emu_start(&tag);
 	if (!path) {
-		fprintf(stderr, "estiva-pn532emu: cannot start (bad tag description, or no pseudo-terminals)\n");
+		fprintf(stderr, "estiva-pn532emu: cannot start (bad tag description, or no "
+		                "pseudo-terminals)\n");
 		goto out;
 	}
 	if (absent)
@@ -386,7 +394,8 @@ int main(int argc, char **argv)
 	if (link_path) {
 		(void)unlink(link_path);
 		if (symlink(path, link_path) < 0) {
-			fprintf(stderr, "estiva-pn532emu: symlink %s: %s\n", link_path, strerror(errno));
+			fprintf(stderr, "estiva-pn532emu: symlink %s: %s\n", link_path,
+			        strerror(errno));
 			link_path = NULL;
 		}
 	}

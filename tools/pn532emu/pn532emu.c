@@ -1,9 +1,10 @@
-/* pn532emu.c: the emulated PN532: pty, serving thread, HSU frame parsing and the chip commands libnfc
- * 1.8.0's pn532_uart and pn53x layers send. See pn532emu.h; the tag itself lives in tag.c.
+/* pn532emu.c: the emulated PN532: pty, serving thread, HSU frame parsing and the chip commands
+ * libnfc 1.8.0's pn532_uart and pn53x layers send. See pn532emu.h; the tag itself lives in tag.c.
  *
- * Frame rules libnfc checks byte for byte (research note, section 2.3): an ACK 00 00 FF 00 FF 00 first,
- * then 00 00 FF LEN LCS D5 CMD+1 data DCS 00 with nothing before it, and never more data than libnfc's
- * buffer for that command (4 bytes for GetFirmwareVersion, one byte per register for ReadRegister). */
+ * Frame rules libnfc checks byte for byte (research note, section 2.3): an ACK 00 00 FF 00 FF 00
+ * first, then 00 00 FF LEN LCS D5 CMD+1 data DCS 00 with nothing before it, and never more data
+ * than libnfc's buffer for that command (4 bytes for GetFirmwareVersion, one byte per register for
+ * ReadRegister). */
 #define _XOPEN_SOURCE 700
 #include "pn532emu.h"
 #include "tag.h"
@@ -42,7 +43,7 @@
 /* Status bytes of InDataExchange / InCommunicateThru answers. Never set bit 0x80 (NAD): libnfc
  * 1.8.0 calls abort() on it. */
 #define ST_OK 0x00
-#define ST_TIMEOUT 0x01   /* the card did not answer: libnfc NFC_ERFTRANS */
+#define ST_TIMEOUT 0x01 /* the card did not answer: libnfc NFC_ERFTRANS */
 #define ST_CRC 0x02
 #define ST_MFAUTH 0x14    /* MIFARE authentication failed */
 #define ST_WRONG_CTX 0x27 /* command not acceptable in this context */
@@ -83,7 +84,7 @@ static struct {
 	/* chip */
 	unsigned char ciu[256];
 	unsigned char max_rty_passive;
-	int listed; /* the chip holds the tag as its target 1 */
+	int listed;      /* the chip holds the tag as its target 1 */
 	int pending_cmd; /* 0, or an InListPassiveTarget/InAutoPoll waiting for a card */
 	int pending_forever;
 	struct timespec pending_deadline;
@@ -120,8 +121,8 @@ static void put(const unsigned char *b, size_t n)
 		if (w < 0) {
 			struct pollfd pfd = {.fd = emu.master, .events = POLLOUT};
 
-			/* A client that stopped reading fills the pty; after ~100 ms the bytes are dropped,
-			 * as they would be on a serial line nobody listens to. */
+			/* A client that stopped reading fills the pty; after ~100 ms the bytes are
+			 * dropped, as they would be on a serial line nobody listens to. */
 			if ((errno == EAGAIN || errno == EINTR) && tries++ < 10) {
 				(void)poll(&pfd, 1, TICK_MS);
 				continue;
@@ -198,7 +199,8 @@ static void crc_a(const unsigned char *d, size_t n, unsigned char out[2])
 		unsigned char b = (unsigned char)(d[i] ^ (crc & 0xFF));
 
 		b = (unsigned char)(b ^ (b << 4));
-		crc = ((crc >> 8) ^ ((unsigned)b << 8) ^ ((unsigned)b << 3) ^ ((unsigned)b >> 4)) & 0xFFFF;
+		crc = ((crc >> 8) ^ ((unsigned)b << 8) ^ ((unsigned)b << 3) ^ ((unsigned)b >> 4)) &
+		      0xFFFF;
 	}
 	out[0] = (unsigned char)(crc & 0xFF);
 	out[1] = (unsigned char)(crc >> 8);
@@ -280,7 +282,7 @@ static int uid_matches(const unsigned char *p, size_t n)
 
 /* InDataExchange and InCommunicateThru: returns the answer length in o (status byte first). */
 static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, unsigned char *o,
-		       size_t cap)
+                       size_t cap)
 {
 	const unsigned char *c = p;
 	size_t cn = pn, rn = 0;
@@ -300,7 +302,8 @@ static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, uns
 			return 1;
 		}
 	} else if ((emu.ciu[CIU_TXMODE] & CIU_FRAMING) != 0) {
-		o[0] = ST_TIMEOUT; /* type B or FeliCa framing: an ISO14443A card does not hear it */
+		o[0] =
+		    ST_TIMEOUT; /* type B or FeliCa framing: an ISO14443A card does not hear it */
 		return 1;
 	}
 	if (cmd == PN_IN_COMMUNICATE_THRU && host_tx_crc) {
@@ -345,7 +348,8 @@ static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, uns
 	}
 	if (r != TAG_ANSWER) {
 		/* What a real PN532 reports for a 4-bit NAK was not verified; a timeout is what the
-		 * host can rely on, and the card is IDLE afterwards, so it must be selected again. */
+		 * host can rely on, and the card is IDLE afterwards, so it must be selected again.
+		 */
 		o[0] = ST_TIMEOUT;
 		return 1;
 	}
@@ -378,7 +382,7 @@ static void handle(const unsigned char *d, size_t n)
 	emu.pending_cmd = 0; /* any new command supersedes a waiting poll */
 
 	tag_cmd = cmd == PN_IN_LIST_PASSIVE_TARGET || cmd == PN_IN_AUTO_POLL ||
-		  cmd == PN_IN_DATA_EXCHANGE || cmd == PN_IN_COMMUNICATE_THRU;
+	          cmd == PN_IN_DATA_EXCHANGE || cmd == PN_IN_COMMUNICATE_THRU;
 	if (tag_cmd && emu.fault != PN532EMU_FAULT_NONE &&
 	    emu.fault != PN532EMU_FAULT_REMOVE_AFTER_WRITES &&
 	    (emu.fault != PN532EMU_FAULT_RFERR || cmd == PN_IN_DATA_EXCHANGE ||
@@ -402,7 +406,8 @@ static void handle(const unsigned char *d, size_t n)
 	switch (cmd) {
 	case PN_DIAGNOSE:
 		if (pn >= 1 && p[0] == 0x06) { /* card presence */
-			o[0] = (emu.listed && emu.present && emu.tag.state == TAG_ACTIVE) ? 0x00 : 0x01;
+			o[0] = (emu.listed && emu.present && emu.tag.state == TAG_ACTIVE) ? 0x00
+			                                                                  : 0x01;
 			on = 1;
 		} else if (pn >= 1 && p[0] == 0x00) { /* communication line test: echo */
 			memcpy(o, p, pn);
@@ -467,8 +472,8 @@ static void handle(const unsigned char *d, size_t n)
 			break;
 		}
 		if (emu.max_rty_passive == 0xFF && pn == 2) {
-			/* infinite retries: the chip answers when a card shows up (libnfc gives up after
-			 * 300 ms and aborts with an ACK) */
+			/* infinite retries: the chip answers when a card shows up (libnfc gives up
+			 * after 300 ms and aborts with an ACK) */
 			emu.pending_cmd = cmd;
 			emu.pending_forever = 1;
 			return;
@@ -569,8 +574,8 @@ static void consume(size_t n)
 	emu.rx_len -= n;
 }
 
-/* Splits the host byte stream into frames. Skips the 55 55 00 ... wake-up preamble and anything else
- * up to a 00 FF start code; knows host ACK (abort), NACK (resend) and extended frames. */
+/* Splits the host byte stream into frames. Skips the 55 55 00 ... wake-up preamble and anything
+ * else up to a 00 FF start code; knows host ACK (abort), NACK (resend) and extended frames. */
 static void parse(void)
 {
 	for (;;) {
@@ -595,7 +600,8 @@ static void parse(void)
 		avail = emu.rx_len - 2;
 		if (avail < 2)
 			return;
-		if (f[0] == 0x00 && f[1] == 0xFF) { /* ACK from the host: abort the running command */
+		if (f[0] == 0x00 &&
+		    f[1] == 0xFF) { /* ACK from the host: abort the running command */
 			emu.pending_cmd = 0;
 			consume(4);
 			continue;
@@ -645,7 +651,7 @@ static void *serve(void *arg)
 	(void)arg;
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = emu.master, .events = POLLIN},
-					{.fd = emu.wake[0], .events = POLLIN}};
+		                        {.fd = emu.wake[0], .events = POLLIN}};
 		int r = poll(pfd, 2, TICK_MS);
 
 		pthread_mutex_lock(&emu.mu);
@@ -654,7 +660,8 @@ static void *serve(void *arg)
 			break;
 		}
 		if (r > 0 && (pfd[0].revents & POLLIN)) {
-			ssize_t n = read(emu.master, emu.rx + emu.rx_len, sizeof(emu.rx) - emu.rx_len);
+			ssize_t n =
+			    read(emu.master, emu.rx + emu.rx_len, sizeof(emu.rx) - emu.rx_len);
 
 			if (n > 0) {
 				emu.rx_len += (size_t)n;
@@ -778,16 +785,14 @@ void pn532emu_stop(void)
 int pn532emu_set_tag(const struct pn532emu_tag *tag)
 {
 	struct tag t;
-	int ret = -1;
 
 	if (tag_init(&t, tag) < 0)
 		return -1;
 	pthread_mutex_lock(&emu.mu);
 	emu.tag = t;
 	emu.have_tag = emu.present = 1;
-	ret = 0;
 	pthread_mutex_unlock(&emu.mu);
-	return ret;
+	return 0;
 }
 
 void pn532emu_remove_tag(void)

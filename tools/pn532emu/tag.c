@@ -25,11 +25,9 @@ struct geometry {
 };
 
 static const struct geometry geometries[] = {
-	[PN532EMU_NTAG213] = {45, 0x12, 0x0F, 1},
-	[PN532EMU_NTAG215] = {135, 0x3E, 0x11, 1},
-	[PN532EMU_NTAG216] = {231, 0x6D, 0x13, 1},
-	[PN532EMU_ULTRALIGHT] = {16, 0x06, 0, 0},
-	[PN532EMU_CLASSIC] = {0, 0, 0, 0},
+    [PN532EMU_NTAG213] = {45, 0x12, 0x0F, 1},  [PN532EMU_NTAG215] = {135, 0x3E, 0x11, 1},
+    [PN532EMU_NTAG216] = {231, 0x6D, 0x13, 1}, [PN532EMU_ULTRALIGHT] = {16, 0x06, 0, 0},
+    [PN532EMU_CLASSIC] = {0, 0, 0, 0},
 };
 
 static const unsigned char default_uid7[7] = {0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6};
@@ -139,7 +137,8 @@ int tag_init(struct tag *t, const struct pn532emu_tag *desc)
 	return 0;
 }
 
-/* Static lock bits (page 2, bytes 2-3) lock pages 3..15 one by one. Dynamic lock bits are not modelled. */
+/* Static lock bits (page 2, bytes 2-3) lock pages 3..15 one by one. Dynamic lock bits are not
+ * modelled. */
 static int page_locked(const struct tag *t, unsigned page)
 {
 	if (page >= 3 && page <= 7)
@@ -149,7 +148,8 @@ static int page_locked(const struct tag *t, unsigned page)
 	return 0;
 }
 
-/* WRITE is accepted for unlocked user pages only: UID, lock, CC and configuration pages get a NAK. */
+/* WRITE is accepted for unlocked user pages only: UID, lock, CC and configuration pages get a NAK.
+ */
 static int page_writable(const struct tag *t, unsigned page)
 {
 	return page >= FIRST_USER_PAGE && page <= last_user_page(t) && !page_locked(t, page);
@@ -165,7 +165,7 @@ static void read_page(const struct tag *t, unsigned page, unsigned char *out)
 }
 
 enum tag_reply tag_command(struct tag *t, const unsigned char *cmd, size_t n, unsigned char *out,
-			   size_t cap, size_t *outlen)
+                           size_t cap, size_t *outlen)
 {
 	unsigned i, first, last;
 

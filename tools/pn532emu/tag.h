@@ -40,7 +40,7 @@ struct tag {
 int tag_init(struct tag *t, const struct pn532emu_tag *desc);
 /* One command as the card receives it (CRC already removed). */
 enum tag_reply tag_command(struct tag *t, const unsigned char *cmd, size_t n, unsigned char *out,
-			   size_t cap, size_t *outlen);
+                           size_t cap, size_t *outlen);
 unsigned tag_kind_pages(enum pn532emu_kind kind);
 size_t tag_kind_area(enum pn532emu_kind kind);
 
