@@ -267,8 +267,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 				return conf_error(ctx, 0, "anti_passback must be strict, warn or off, not \"%s\"", value);
 			return 1;
 		}
-		if (!strcmp(name, "grace"))  {
-			int64_t s;
+		if (!strcmp(name, "grace")) {
+			int64_t s = 0;
+
 			if (!set_duration(ctx, &s, name, value, 0, 7 * 86400))
 				return 0;
 			cfg->grace_minutes = (int)(s / 60);

@@ -5,9 +5,11 @@
  * clock offset, dead letters, revoked?), the readers' health, and a manual admission form with a
  * required reason. French and Arabic (dir=rtl). A small script polls /status.json; the CSP allows
  * nothing but this origin. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +133,7 @@ static int is_ar(struct MHD_Connection *conn)
 	return c && !strcmp(c, "ar");
 }
 
-static enum MHD_Result send(struct MHD_Connection *conn, unsigned status, const char *type, struct buf *b,
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, struct buf *b,
 			    const char *cookie1, const char *cookie2, const char *location)
 {
 	struct MHD_Response *r;
@@ -168,14 +170,14 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 
 	buf_init(&b, 4096);
 	buf_printf(&b, "%s\n", msg);
-	r = send(conn, status, "text/plain; charset=utf-8", &b, NULL, NULL, NULL);
+	r = reply(conn, status, "text/plain; charset=utf-8", &b, NULL, NULL, NULL);
 	buf_free(&b);
 	return r;
 }
 
 static enum MHD_Result redirect(struct MHD_Connection *conn, const char *to, const char *cookie1, const char *cookie2)
 {
-	return send(conn, 303, "text/plain; charset=utf-8", NULL, cookie1, cookie2, to);
+	return reply(conn, 303, "text/plain; charset=utf-8", NULL, cookie1, cookie2, to);
 }
 
 /* ---- labels ---- */
@@ -323,7 +325,7 @@ static enum MHD_Result login_page(struct MHD_Connection *conn, int ar, int faile
 		   "<label>%s <input type=\"password\" name=\"pin\" inputmode=\"numeric\" autocomplete=\"off\" required "
 		   "autofocus></label> <button>%s</button></form></main></body></html>",
 		   pre, T(L_PIN), T(L_ENTER));
-	r = send(conn, status, "text/html; charset=utf-8", &b, cookie, NULL, NULL);
+	r = reply(conn, status, "text/html; charset=utf-8", &b, cookie, NULL, NULL);
 	buf_free(&b);
 	return r;
 }
@@ -425,7 +427,7 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 		   T(L_ADMIT));
 	buf_printf(&b, "<script src=\"/app.js\"></script></body></html>");
 	json_decref(state);
-	r = send(conn, 200, "text/html; charset=utf-8", &b, NULL, NULL, NULL);
+	r = reply(conn, 200, "text/html; charset=utf-8", &b, NULL, NULL, NULL);
 	buf_free(&b);
 	return r;
 }
@@ -498,7 +500,7 @@ static enum MHD_Result static_file(struct MHD_Connection *conn, const char *type
 
 	buf_init(&b, 64 * 1024);
 	buf_append(&b, data, strlen(data));
-	r = send(conn, 200, type, &b, NULL, NULL, NULL);
+	r = reply(conn, 200, type, &b, NULL, NULL, NULL);
 	buf_free(&b);
 	return r;
 }
@@ -689,7 +691,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		if (js)
 			buf_append(&b, js, strlen(js));
 		free(js);
-		r = send(conn, 200, "application/json", &b, NULL, NULL, NULL);
+		r = reply(conn, 200, "application/json", &b, NULL, NULL, NULL);
 		buf_free(&b);
 		return r;
 	}

@@ -558,6 +558,7 @@ static void download_pages(void **state)
 	ASSERT_JINT(r.json, "centre.number", 11);
 	assert_true(json_is_true(jget(r.json, "keys.0.signing")));
 	assert_int_equal(strlen(jstr(r.json, "keys.0.public_key")), 64);
+	assert_int_equal(hres_header(&r, "Date", got, sizeof got), 0); /* the gate's other clock reading */
 	hres_free(&r);
 
 	/* a pass re-issued between two syncs: one revoked, one new */

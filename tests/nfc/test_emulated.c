@@ -464,6 +464,30 @@ static void test_removed_while_writing(void **state)
 	read_expect(f, new_pass, sizeof(new_pass));
 }
 
+/* The tag leaves after two of the READs of a 98-byte pass (nine READs): reported, then it reads. */
+static void test_removed_while_reading(void **state)
+{
+	struct fixture *f = *state;
+	struct pn532emu_tag tag = make_tag(PN532EMU_NTAG213, uid_a);
+	struct nfctag_info info;
+	unsigned char pass[98], out[256];
+	size_t n = 99;
+
+	start(f, &tag);
+	wait_tag(f, &info);
+	fill(pass, sizeof(pass), 15);
+	write_ok(f, pass, sizeof(pass));
+	assert_int_equal(pn532emu_fault(PN532EMU_FAULT_REMOVE_AFTER_READS, 2), 0);
+	assert_int_equal(nfctag_read_pass(f->reader, out, sizeof(out), &n), -1);
+	assert_int_equal(nfctag_error(f->reader), NFCTAG_ENOTAG);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(nfctag_strerror(f->reader), "left the reader while reading"));
+	assert_int_equal(nfctag_present(f->reader), 0);
+	assert_int_equal(pn532emu_present_tag(), 0);
+	wait_tag(f, &info);
+	read_expect(f, pass, sizeof(pass));
+}
+
 static void test_presence(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +688,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_foreign_ndef, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removed_before_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removed_while_writing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_removed_while_reading, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_tag, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_line_faults, setup, teardown),

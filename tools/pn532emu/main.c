@@ -34,7 +34,7 @@ static void usage(FILE *out)
 	    "  remove             take it out\n"
 	    "  dump               print the tag memory, page by page\n"
 	    "  save FILE          write the tag memory to FILE\n"
-	    "  fault noack|noresp|baddcs|rferr|remove-after-writes N\n"
+	    "  fault noack|noresp|baddcs|rferr|remove-after-writes N|remove-after-reads N\n"
 	    "  quit\n",
 	    out);
 }
@@ -181,7 +181,8 @@ static void fault(const char *arg)
 	              {"noresp", PN532EMU_FAULT_NORESP},
 	              {"baddcs", PN532EMU_FAULT_BADDCS},
 	              {"rferr", PN532EMU_FAULT_RFERR},
-	              {"remove-after-writes", PN532EMU_FAULT_REMOVE_AFTER_WRITES}};
+	              {"remove-after-writes", PN532EMU_FAULT_REMOVE_AFTER_WRITES},
+	              {"remove-after-reads", PN532EMU_FAULT_REMOVE_AFTER_READS}};
 	char name[32];
 	size_t i, len = strcspn(arg, " ");
 	long n = 0;

@@ -280,6 +280,16 @@ static int uid_matches(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* Whether a tag command counts down an armed REMOVE_AFTER_WRITES / REMOVE_AFTER_READS fault. */
+static int counts_for_removal(unsigned char op)
+{
+	if (emu.fault == PN532EMU_FAULT_REMOVE_AFTER_WRITES)
+		return op == 0xA2 || op == 0xA0; /* WRITE, COMPATIBILITY_WRITE */
+	if (emu.fault == PN532EMU_FAULT_REMOVE_AFTER_READS)
+		return op == 0x30 || op == 0x3A; /* READ, FAST_READ */
+	return 0;
+}
+
 /* InDataExchange and InCommunicateThru: returns the answer length in o (status byte first). */
 static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, unsigned char *o,
                        size_t cap)
@@ -289,6 +299,7 @@ static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, uns
 	int host_tx_crc = !(emu.ciu[CIU_TXMODE] & CIU_CRC_EN);
 	int host_rx_crc = !(emu.ciu[CIU_RXMODE] & CIU_CRC_EN);
 	enum tag_reply r;
+	int counted;
 
 	if (cmd == PN_IN_DATA_EXCHANGE) {
 		if (pn < 1) {
@@ -331,7 +342,8 @@ static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, uns
 		o[0] = ST_MFAUTH;
 		return 1;
 	}
-	if (emu.fault == PN532EMU_FAULT_REMOVE_AFTER_WRITES && (c[0] == 0xA2 || c[0] == 0xA0)) {
+	counted = counts_for_removal(c[0]);
+	if (counted) {
 		if (emu.fault_arg <= 0) {
 			emu.fault = PN532EMU_FAULT_NONE;
 			card_leaves();
@@ -341,8 +353,7 @@ static size_t exchange(unsigned char cmd, const unsigned char *p, size_t pn, uns
 		emu.fault_arg--;
 	}
 	r = tag_command(&emu.tag, c, cn, o + 1, cap - 3, &rn);
-	if (emu.fault == PN532EMU_FAULT_REMOVE_AFTER_WRITES && emu.fault_arg == 0 &&
-	    (c[0] == 0xA2 || c[0] == 0xA0)) {
+	if (counted && emu.fault_arg == 0) {
 		emu.fault = PN532EMU_FAULT_NONE;
 		card_leaves();
 	}
@@ -385,6 +396,7 @@ static void handle(const unsigned char *d, size_t n)
 	          cmd == PN_IN_DATA_EXCHANGE || cmd == PN_IN_COMMUNICATE_THRU;
 	if (tag_cmd && emu.fault != PN532EMU_FAULT_NONE &&
 	    emu.fault != PN532EMU_FAULT_REMOVE_AFTER_WRITES &&
+	    emu.fault != PN532EMU_FAULT_REMOVE_AFTER_READS &&
 	    (emu.fault != PN532EMU_FAULT_RFERR || cmd == PN_IN_DATA_EXCHANGE ||
 	     cmd == PN_IN_COMMUNICATE_THRU)) {
 		f = emu.fault;
@@ -818,7 +830,7 @@ int pn532emu_present_tag(void)
 
 int pn532emu_fault(enum pn532emu_fault fault, int arg)
 {
-	if (fault < PN532EMU_FAULT_NONE || fault > PN532EMU_FAULT_REMOVE_AFTER_WRITES || arg < 0)
+	if (fault < PN532EMU_FAULT_NONE || fault > PN532EMU_FAULT_REMOVE_AFTER_READS || arg < 0)
 		return -1;
 	pthread_mutex_lock(&emu.mu);
 	emu.fault = fault;

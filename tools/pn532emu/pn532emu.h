@@ -45,6 +45,9 @@ enum pn532emu_fault {
 	/* The tag leaves the field right after `arg` more WRITE commands have been carried out
 	 * (arg 0: before the next WRITE). */
 	PN532EMU_FAULT_REMOVE_AFTER_WRITES,
+	/* The same with READ commands (FAST_READ counts too, and so does libnfc's presence ping, a
+	 * READ of page 0): a tag pulled away mid-read. */
+	PN532EMU_FAULT_REMOVE_AFTER_READS,
 };
 
 /* Opens a pty, places `tag` in the field (NULL: an empty field) and starts the serving thread.
