@@ -18,6 +18,7 @@ static void defaults(struct gate_config *cfg)
 	cfg->backoff_max = GATE_DEF_BACKOFF_MAX;
 	cfg->http_timeout = GATE_DEF_HTTP_TIMEOUT;
 	cfg->batch = GATE_DEF_BATCH;
+	cfg->batch_bytes = GATE_DEF_BATCH_BYTES;
 	cfg->page_limit = GATE_DEF_PAGE_LIMIT;
 	cfg->policy = DECIDE_POLICY_STRICT;
 	cfg->kinds = DECIDE_KINDS_ALL;
@@ -259,6 +260,12 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return set_duration(ctx, &cfg->backoff_max, name, value, 1, 86400);
 		if (!strcmp(name, "batch"))
 			return set_int(ctx, &cfg->batch, name, value, 1, GATE_BATCH_MAX);
+		if (!strcmp(name, "batch_bytes")) {
+			if (conf_parse_size(value, &cfg->batch_bytes) < 0 || cfg->batch_bytes < 4096 ||
+			    cfg->batch_bytes > GATE_UPLOAD_BYTES_MAX)
+				return conf_error(ctx, 0, "batch_bytes must be a size from 4k to 1m, not \"%s\"", value);
+			return 1;
+		}
 		if (!strcmp(name, "page_limit"))
 			return set_int(ctx, &cfg->page_limit, name, value, 1, GATE_PAGE_LIMIT_MAX);
 	} else if (!strcmp(section, "rules")) {

@@ -28,6 +28,7 @@
 #define GATE_RECENT 32              /* decisions kept in memory for the display */
 #define GATE_BATCH_MAX 500          /* events per upload (docs/sync.md) */
 #define GATE_UPLOAD_BYTES_MAX (1024 * 1024)
+#define GATE_DEF_BATCH_BYTES (60 * 1024) /* under the server's default body_max (64 KiB) */
 #define GATE_PAGE_LIMIT_MAX 5000
 #define GATE_RESPONSE_MAX (64 * 1024 * 1024) /* a sync page of 5000 passes is a few MiB */
 #define GATE_SESSIONS_MAX 16
@@ -83,6 +84,7 @@ struct gate_config {
 	int64_t sensor_timeout;
 	int64_t upload_interval, download_interval, backoff_max, http_timeout;
 	int batch, page_limit;
+	size_t batch_bytes;         /* an upload body stays under this */
 	enum decide_policy policy;
 	unsigned kinds;
 	int grace_minutes;
@@ -125,6 +127,8 @@ int store_meta_get(struct store *st, const char *key, char *buf, size_t n);
 int store_meta_get_int(struct store *st, const char *key, int64_t *v);
 int store_meta_set(struct store *st, const char *key, const char *value);
 int store_meta_set_int(struct store *st, const char *key, int64_t v);
+/* After a successful sync cycle: last_success, last_sync_server and the cycle counter, at once. */
+int store_sync_done(struct store *st, int64_t now, int64_t server_time);
 /* The key set: count, or -1. */
 int store_keys_load(struct store *st, struct pass_key *keys, int max);
 /* Lookups for decide() on this connection. */

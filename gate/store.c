@@ -217,6 +217,32 @@ int store_meta_set(struct store *st, const char *key, const char *value)
 	return commit(st);
 }
 
+int store_sync_done(struct store *st, int64_t now, int64_t server_time)
+{
+	sqlite3_stmt *s;
+	char a[32], b[32];
+
+	snprintf(a, sizeof(a), "%lld", (long long)now);
+	snprintf(b, sizeof(b), "%lld", (long long)server_time);
+	if (begin(st) < 0)
+		return -1;
+	if (meta_set_tx(st, "last_success", a) < 0 || meta_set_tx(st, "last_sync_server", b) < 0 ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
+			       " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rollback(st);
+		return -1;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		sqlite3_finalize(s);
+		rollback(st);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return commit(st);
+}
+
 int store_meta_set_int(struct store *st, const char *key, int64_t v)
 {
 	char buf[32];

@@ -323,14 +323,18 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 		if (store_counts(st, gate_now(g), &cnt) < 0)
 			cnt.queue = n;
 		body = upload_body(g, evs, n, cnt.queue);
+		/* a batch stays under batch_bytes too (the server's body_max): fewer events, same order */
+		while (body && strlen(body) > g->cfg.batch_bytes && n > 1) {
+			size_t len = strlen(body);
+			int m = (int)((double)n * (double)g->cfg.batch_bytes / (double)len * 0.95);
+
+			n = m < 1 ? 1 : m >= n ? n - 1 : m;
+			free(body);
+			body = upload_body(g, evs, n, cnt.queue);
+		}
 		if (!body) {
 			out = SYNC_RETRY;
 			break;
-		}
-		if (strlen(body) > GATE_UPLOAD_BYTES_MAX && n > 1) {
-			free(body);
-			*batch = n / 2;
-			continue;
 		}
 		status = http_do(g, c, "POST", g->cfg.server_url, "/api/gate/v1/events", body, 1, r);
 		free(body);
@@ -414,6 +418,14 @@ static enum outcome download(struct gate *g, struct store *st, CURL *c, struct h
 		status = http_do(g, c, "GET", g->cfg.server_url, path, NULL, 1, r);
 		if (status == 401)
 			return SYNC_REVOKED;
+		if (status == 409 && cursor[0]) {
+			/* the server's database is behind our cursor (restored from a backup): start over;
+			 * upserts make the repeat harmless, our own scans stay */
+			log_warn("sync: the server does not know our cursor (409): syncing from the start");
+			if (store_meta_set(st, "cursor", "") < 0)
+				return SYNC_RETRY;
+			continue;
+		}
 		if (status != 200) {
 			if (status == 0)
 				set_error(g, "download: %s", r->err);
@@ -453,7 +465,7 @@ static int cycle(struct gate *g, struct store *st, CURL *c, int *batch, int do_d
 	struct http_resp r;
 	struct store_counts cnt;
 	enum outcome o;
-	int64_t now;
+	int64_t now, server;
 	int was_revoked;
 
 	memset(&r, 0, sizeof(r));
@@ -482,12 +494,12 @@ static int cycle(struct gate *g, struct store *st, CURL *c, int *batch, int do_d
 	g->last_success = now;
 	g->sync_error[0] = '\0';
 	was_revoked = g->revoked;
+	server = g->last_sync_server;
 	/* a call went through with this token: it is not revoked (any more) */
 	g->revoked = 0;
 	g->revoked_at = 0;
 	pthread_mutex_unlock(&g->lock);
-	store_meta_set_int(st, "last_success", now);
-	store_meta_set_int(st, "last_sync_server", g->last_sync_server);
+	store_sync_done(st, now, server);
 	if (was_revoked)
 		store_meta_set(st, "revoked_at", "0");
 	return 0;
@@ -690,6 +702,16 @@ int sync_enroll(struct gate *g, const char *url, const char *code, char *err, si
 	    store_meta_set_int(st, "centre_number", number) < 0 || store_meta_set(st, "revoked_at", "0") < 0 ||
 	    store_meta_set(st, "gate_name", json_string_value(json_object_get(ans, "name")) ? json_string_value(json_object_get(ans, "name")) : "") < 0)
 		goto store_fail;
+	/* the keys come with the answer: the gate can decide even if the first sync fails */
+	if (json_is_array(json_object_get(ans, "keys"))) {
+		json_t *page = json_pack("{s:O}", "keys", json_object_get(ans, "keys"));
+
+		if (!page || store_apply_page(st, page, (int)gate_id, instant_now()) < 0 || gate_reload_keys(g, st) < 0) {
+			json_decref(page);
+			goto store_fail;
+		}
+		json_decref(page);
+	}
 	pthread_mutex_lock(&g->lock);
 	snprintf(g->token, sizeof(g->token), "%s", token);
 	g->gate_id = (int)gate_id;

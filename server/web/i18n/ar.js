@@ -63,6 +63,7 @@ export default {
     other: "{count} وحدة شاغرة",
   },
   "cal.free_short": "{count} شاغرة",
+  "cal.price_hint": "تحت كل تاريخ: عدد الوحدات الشاغرة وثمن الليلة بالدرهم، حسب فئتكم.",
   "cal.arrival": "يوم الوصول المختار",
   "cal.departure": "يوم المغادرة المختار",
   "cal.legend_free": "شاغر",

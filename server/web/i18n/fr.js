@@ -55,6 +55,7 @@ export default {
   "cal.full_short": "complet",
   "cal.free_n": { one: "{count} logement libre", other: "{count} logements libres" },
   "cal.free_short": "{count} libres",
+  "cal.price_hint": "Sous chaque date : logements libres et prix d'une nuit en dirhams (MAD), pour votre catégorie.",
   "cal.arrival": "arrivée choisie",
   "cal.departure": "départ choisi",
   "cal.legend_free": "Libre",

@@ -122,6 +122,10 @@ function memberName() {
   return getLang() === "ar" && m.first_name_ar ? m.first_name_ar : m.first_name;
 }
 
+function fmtYear(y) {
+  return new Intl.NumberFormat(getLang() === "ar" ? "ar-MA" : "fr-MA", { useGrouping: false }).format(y);
+}
+
 function takeFlash() {
   const f = state.flash;
   state.flash = null;
@@ -297,6 +301,7 @@ async function viewCentre(id) {
       h("li", { class: "lg-few" }, t("cal.legend_few")),
       h("li", { class: "lg-full" }, t("cal.legend_full")),
       h("li", { class: "lg-sel" }, t("cal.legend_selected"))));
+    cal.appendChild(h("p", { class: "hint" }, t("cal.price_hint")));
   }
 
   function selectingDeparture() {
@@ -408,7 +413,7 @@ async function viewCentre(id) {
         on: { change: () => { if (box.checked) p.guests.add(g.id); else p.guests.delete(g.id); p.key = null; drawForm();
           const again = document.getElementById("guest-" + g.id); if (again) again.focus(); } } });
       gset.appendChild(h("div", { class: "check" }, box, h("label", { for: box.id }, g.name, " ",
-        h("span", { class: "muted" }, "(" + t("relation." + g.relation) + (g.birth_year ? ", " + fmtNumber(g.birth_year) : "") + ")"))));
+        h("span", { class: "muted" }, "(" + t("relation." + g.relation) + (g.birth_year ? ", " + fmtYear(g.birth_year) : "") + ")"))));
     }
     if (unit) gset.appendChild(h("p", { class: "hint" }, t("book.guests_hint", { min: fmtNumber(unit.min_guests), max: fmtNumber(unit.max_guests) })));
     form.appendChild(gset);
