@@ -27,6 +27,8 @@ static void usage(void)
 		"  keys rotate                  make a new pass signing key that signs from now on\n"
 		"  keys list                    the signing keys and until when gates need them\n"
 		"  verify-pass TOKEN            print a pass's fields and whether its signature is good\n"
+		"  write-nfc PASS_ID [--device CONNSTRING] [--timeout SECONDS]\n"
+		"                               write a pass to an NFC card (NTAG213/215/216), bound to its UID\n"
 		"  gate add --centre ID --name NAME   a new gate and its one-time enrolment code (24 h)\n"
 		"  gate revoke ID               end a gate: its token is refused from now on\n"
 		"  gate list                    the gates, their last sync and queue as last reported\n"
@@ -455,6 +457,28 @@ int main(int argc, char **argv)
 		rc = id < 0;
 	} else if (!strcmp(cmd, "keys") && i + 1 == argc && !strcmp(argv[i], "list")) {
 		rc = list_keys(db);
+	} else if (!strcmp(cmd, "write-nfc") && i < argc) {
+		const char *device = NULL;
+		long id = 0, secs = 30;
+		int bad = conf_parse_long(argv[i], 1, 1L << 32, &id) < 0;
+
+		for (int k = i + 1; k < argc && !bad; k++) {
+			if (!strcmp(argv[k], "--device") && k + 1 < argc)
+				device = argv[++k];
+			else if (!strcmp(argv[k], "--timeout") && k + 1 < argc)
+				bad = conf_parse_long(argv[++k], 1, 3600, &secs) < 0;
+			else
+				bad = 1;
+		}
+		if (bad) {
+			usage();
+			rc = 2;
+		} else if (catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+			fprintf(stderr, "estiva-admin: %s\n", err);
+		} else {
+			rc = passes_write_nfc(&app, db, id, device, (int)secs * 1000, stdout);
+			catalog_free(&app.cat);
+		}
 	} else if (!strcmp(cmd, "verify-pass") && i + 1 == argc) {
 		rc = passes_verify_cli(db, argv[i], stdout);
 	} else if (!strcmp(cmd, "gate")) {

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "date.h"
 #include "log.h"
+#include "nfctag.h"
 #include "pass.h"
 #include "server.h"
 
@@ -718,4 +719,101 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 		sqlite3_finalize(st);
 	}
 	return e == PASS_OK ? 0 : 1;
+}
+
+/* ---- NFC cards at the reception desk ---- */
+
+int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring, int timeout_ms, FILE *out)
+{
+	unsigned char bin[PASS_BIN_MAX];
+	char err[512], uidhex[2 * PASS_UID_MAX + 1];
+	struct nfctag_info info;
+	struct nfctag *tag = NULL;
+	struct pass p;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int rc = 1, found = 0, w;
+	const struct centre *c = NULL;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT p.booking, p.guest, p.kind, p.valid_from, p.valid_until, b.centre FROM passes p"
+			       " JOIN bookings b ON b.id = p.booking WHERE p.id = ? AND p.status = 'active'"
+			       " AND b.status = 'confirmed'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 1;
+	sqlite3_bind_int64(st, 1, id);
+	memset(&p, 0, sizeof(p));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int ci = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 5));
+		p.version = PASS_VERSION;
+		p.pass_id = (uint32_t)id;
+		p.booking_id = (uint32_t)sqlite3_column_int64(st, 0);
+		p.guest = (uint8_t)sqlite3_column_int(st, 1);
+		p.kind = (uint8_t)sqlite3_column_int(st, 2);
+		p.valid_from = (uint32_t)sqlite3_column_int64(st, 3);
+		p.valid_until = (uint32_t)sqlite3_column_int64(st, 4);
+		c = ci >= 0 ? app->cat.centres[ci] : NULL;
+		found = c != NULL;
+	}
+	sqlite3_finalize(st);
+	if (!found) {
+		fprintf(out, "no active pass %lld of a confirmed booking\n", (long long)id);
+		return 1;
+	}
+	if (key_current(app, db, err, sizeof(err)) < 0) {
+		fprintf(out, "%s\n", err);
+		return 1;
+	}
+	p.key_id = (uint8_t)app->sign_key_id;
+	p.centre = (uint16_t)c->number;
+	tag = nfctag_open(connstring, err, sizeof(err));
+	if (!tag) {
+		fprintf(out, "NFC reader: %s\n", err);
+		return 1;
+	}
+	fprintf(out, "put the card on the reader...\n");
+	fflush(out);
+	w = nfctag_wait(tag, timeout_ms, &info);
+	if (w <= 0) {
+		fprintf(out, "%s\n", w == 0 ? "no card within the time allowed" : nfctag_strerror(tag));
+		goto out;
+	}
+	if (info.uid_len != 4 && info.uid_len != 7 && info.uid_len != 10) {
+		fprintf(out, "this card's UID has %zu bytes; passes bind 4, 7 or 10\n", info.uid_len);
+		goto out;
+	}
+	/* the same pass, bound to this card's UID: a copy of its bytes on another card is refused */
+	p.flags = PASS_FLAG_NFC;
+	p.uid_len = (uint8_t)info.uid_len;
+	memcpy(p.uid, info.uid, info.uid_len);
+	if (pass_sign_bin(&p, app->sign_sk, bin, sizeof(bin), &n) != PASS_OK) {
+		fprintf(out, "could not sign the pass\n");
+		goto out;
+	}
+	if (nfctag_write_pass(tag, bin, n, err, sizeof(err)) < 0) {
+		fprintf(out, "writing the card failed: %s\n", err);
+		goto out;
+	}
+	sodium_bin2hex(uidhex, sizeof(uidhex), info.uid, info.uid_len);
+	if (db_begin(app, db) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "UPDATE passes SET nfc_uid = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, info.uid, (int)info.uid_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	w = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (w != SQLITE_DONE || db_audit(db, "estiva-admin", "pass.write_nfc", "pass", id, NULL, uidhex) < 0 ||
+	    db_commit(app, db) < 0) {
+		fprintf(out, "the card was written but the database was not updated: %s\n", sqlite3_errmsg(db));
+		goto out;
+	}
+	fprintf(out, "pass %lld written to %s card %s (%zu bytes), bound to its UID\n", (long long)id,
+		nfctag_type_name(info.type), uidhex, n);
+	rc = 0;
+out:
+	nfctag_close(tag);
+	return rc;
 }

@@ -389,6 +389,9 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp);
 int passes_image(struct app *app, struct request *rq, struct reply *rp);
 int passes_reissue(struct app *app, struct request *rq, struct reply *rp);
 int passes_print(struct app *app, struct request *rq, struct reply *rp);
+/* estiva-admin write-nfc: waits for a card on the reader (libnfc connstring, NULL: LIBNFC_DEVICE or the
+ * first reader), writes the pass bound to the card's UID, records the UID. 0 written, 1 not. */
+int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring, int timeout_ms, FILE *out);
 /* estiva-admin verify-pass: prints the fields and the verdict; 0 good, 1 not. */
 int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
 

@@ -20,7 +20,10 @@ export function barChart(series, max, label, axisUnit) {
   // x of night i's bar, mirrored in right-to-left pages
   const x = (i) => (rtl ? W - PAD.side - (i + 1) * (bar + gap) + gap / 2 : PAD.side + i * (bar + gap) + gap / 2);
   const svg = h("svg:svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img", "aria-label": label,
-    preserveAspectRatio: "xMinYMin meet", width: W, height: H, direction: "ltr" });
+    preserveAspectRatio: "xMidYMin meet", direction: "ltr" });
+  // it scales to its box, but long ranges keep bars wide enough to read (scroll then); CSSOM, not a
+  // style attribute, so the Content-Security-Policy allows it
+  svg.style.minWidth = Math.round(n * 9 + PAD.side) + "px";
   svg.appendChild(h("svg:title", null, label));
 
   // grid lines at 0, half and full, with their values

@@ -13,6 +13,7 @@ const MAX_DAYS = 92; // the server's cap (max_request_nights)
 const state = { me: null, centres: [] };
 
 function links(current) {
+  if (state.me && state.me.role === "member") return [{ href: "/", key: "nav.centres", current: false }];
   const l = [{ href: "/manage.html", key: "nav.dashboard", current: current === "manage" }];
   if (state.me && state.me.role === "admin") l.push({ href: "/admin.html", key: "nav.admin", current: false });
   return l;
@@ -84,7 +85,8 @@ function render() {
     return;
   }
   const p = params();
-  main.appendChild(heading(1, t("manage.heading", { centre: centreName(p.centre) })));
+  const mine = (state.me.centres || []).includes(p.centre);
+  main.appendChild(heading(1, mine ? t("manage.heading", { centre: centreName(p.centre) }) : t("manage.title")));
   main.appendChild(controls(p));
   const err = h("div", { id: "page-msg", "aria-live": "polite" });
   main.appendChild(err);
@@ -264,7 +266,7 @@ function exportUrl(what, p, query) {
 }
 
 function fmtPercent(x) {
-  return new Intl.NumberFormat(getLang() === "ar" ? "ar-MA" : "fr-MA", { style: "percent", maximumFractionDigits: 0 }).format(x);
+  return new Intl.NumberFormat(getLang() === "ar" ? "ar-MA" : "fr-MA", { style: "percent", maximumFractionDigits: 1 }).format(x);
 }
 
 function controls(p) {
