@@ -33,10 +33,8 @@ static char *url_decode(const char *s, size_t n)
 			out[k++] = ' ';
 		} else if (s[i] == '%') {
 			int h, l;
-			if (i + 2 >= n + 0 && i + 2 > n - 1 + 1)
-				goto bad;
-			if (i + 2 >= n + 1)
-				goto bad;
+			if (i + 2 >= n)
+				goto bad; /* "%" or "%4" at the end */
 			h = hexval(s[i + 1]);
 			l = hexval(s[i + 2]);
 			if (h < 0 || l < 0)

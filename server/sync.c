@@ -1,7 +1,7 @@
-/* sync.c: the server's side of the gates (docs/sync.md): enrolment with a one-time code for a bearer
- * token, the upload of scans (stored once by id, conflicts flagged, never refused), the paged download
- * of keys, passes, revocations and other gates' scans behind an exact cursor, the on-site count, and
- * the administration of gates over HTTP and from estiva-admin. */
+/* sync.c: the server's side of the gates (docs/sync.md): enrolment with a one-time code for a
+ * bearer token, the upload of scans (stored once by id, conflicts flagged, never refused), the
+ * paged download of keys, passes, revocations and other gates' scans behind an exact cursor, the
+ * on-site count, and the administration of gates over HTTP and from estiva-admin. */
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -14,13 +14,13 @@
 #include "server.h"
 
 #define TOKEN_BYTES 32
-#define CODE_CHARS 16              /* 80 bits, shown as XXXX-XXXX-XXXX-XXXX */
+#define CODE_CHARS 16 /* 80 bits, shown as XXXX-XXXX-XXXX-XXXX */
 #define CODE_SHOWN (CODE_CHARS + CODE_CHARS / 4)
 #define EVENT_ID_LEN 32
 #define REASON_MAX 32
 #define NOTE_MAX 500
-#define TIME_SLACK (366 * 86400)   /* an event time further than this from ours is malformed */
-#define SEEN_EVERY 30              /* seconds between two writes of a gate's last_sync_at by downloads */
+#define TIME_SLACK (366 * 86400) /* an event time further than this from ours is malformed */
+#define SEEN_EVERY 30 /* seconds between two writes of a gate's last_sync_at by downloads */
 #define HORIZON_MIN ((int64_t)SYNC_HORIZON_DAYS * 1440)
 
 /* Crockford's base32: no I, L, O, U, so a code read aloud or typed survives */
@@ -74,7 +74,8 @@ static int instant_parse(const char *s, int64_t *out)
 	int32_t d;
 	int h, m, sec;
 
-	if (!s || strlen(s) != INSTANT_STRLEN - 1 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+	if (!s || strlen(s) != INSTANT_STRLEN - 1 || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != 'Z')
 		return -1;
 	for (int i = 11; i < 19; i++)
 		if (i != 13 && i != 16 && !digits(s[i]))
@@ -151,7 +152,8 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-/* Upper case, separators dropped, Crockford's look-alikes folded: 0 when it makes CODE_CHARS symbols. */
+/* Upper case, separators dropped, Crockford's look-alikes folded: 0 when it makes CODE_CHARS
+ * symbols. */
 static int code_normalise(const char *in, char out[CODE_CHARS + 1])
 {
 	size_t n = 0;
@@ -193,7 +195,8 @@ static void code_make(char norm[CODE_CHARS + 1], char shown[CODE_SHOWN])
 /* ---- gates ---- */
 
 /* The bearer token of the request's gate: 0 with *g filled, or -1 after replying 401/500. */
-static int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, struct gate *g)
+static int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp,
+                     struct gate *g)
 {
 	const char *h = request_header(rq, "Authorization");
 	unsigned char tok[TOKEN_BYTES], key[32];
@@ -203,19 +206,23 @@ static int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct re
 
 	memset(g, 0, sizeof(*g));
 	if (!h || strncasecmp(h, "Bearer ", 7)) {
-		reply_error(rp, 401, "unauthenticated", "this route needs Authorization: Bearer <gate token>");
+		reply_error(rp, 401, "unauthenticated",
+		            "this route needs Authorization: Bearer <gate token>");
 		return -1;
 	}
 	h += 7;
-	if (strlen(h) != 2 * TOKEN_BYTES || sodium_hex2bin(tok, sizeof(tok), h, strlen(h), NULL, &n, NULL) != 0 ||
+	if (strlen(h) != 2 * TOKEN_BYTES ||
+	    sodium_hex2bin(tok, sizeof(tok), h, strlen(h), NULL, &n, NULL) != 0 ||
 	    n != sizeof(tok)) {
 		reply_error(rp, 401, "bad_token", "unknown gate token");
 		return -1;
 	}
 	hash32(tok, sizeof(tok), key);
 	sodium_memzero(tok, sizeof(tok));
-	if (sqlite3_prepare_v2(db, "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE token_hash = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE token_hash = ?",
+	        -1, &st, NULL) != SQLITE_OK) {
 		reply_error(rp, 500, "internal", "database error");
 		return -1;
 	}
@@ -223,7 +230,8 @@ static int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct re
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		found = 1;
 		g->id = sqlite3_column_int64(st, 0);
-		snprintf(g->centre, sizeof(g->centre), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(g->centre, sizeof(g->centre), "%s",
+		         (const char *)sqlite3_column_text(st, 1));
 		snprintf(g->name, sizeof(g->name), "%s", (const char *)sqlite3_column_text(st, 2));
 		revoked = sqlite3_column_type(st, 3) != SQLITE_NULL;
 		g->last_sync_at = sqlite3_column_int64(st, 4);
@@ -249,10 +257,11 @@ static json_t *keys_json(sqlite3 *db, int64_t now)
 	sqlite3_stmt *st;
 	json_t *a = json_array();
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
-			       " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
+	        " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK) {
 		json_decref(a);
 		return NULL;
 	}
@@ -263,9 +272,11 @@ static json_t *keys_json(sqlite3 *db, int64_t now)
 
 		if (sqlite3_column_bytes(st, 1) == 32)
 			sodium_bin2hex(hex, sizeof(hex), sqlite3_column_blob(st, 1), 32);
-		json_array_append_new(a, json_pack("{s:i,s:s,s:o,s:b}", "id", sqlite3_column_int(st, 0), "public_key", hex,
-						   "valid_until", signing ? json_null() : instant_or_null(st, 2, 60),
-						   "signing", signing));
+		json_array_append_new(
+		    a, json_pack("{s:i,s:s,s:o,s:b}", "id", sqlite3_column_int(st, 0), "public_key",
+		                 hex, "valid_until",
+		                 signing ? json_null() : instant_or_null(st, 2, 60), "signing",
+		                 signing));
 	}
 	sqlite3_finalize(st);
 	return a;
@@ -276,13 +287,14 @@ static json_t *centre_json(sqlite3 *db, const char *centre)
 	sqlite3_stmt *st;
 	json_t *j = NULL;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, number, name_fr, name_ar FROM centres WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT id, number, name_fr, name_ar FROM centres WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		j = json_pack("{s:s,s:o,s:s,s:s}", "id", sqlite3_column_text(st, 0), "number", int_or_null(st, 1),
-			      "name_fr", sqlite3_column_text(st, 2), "name_ar", sqlite3_column_text(st, 3));
+		j = json_pack("{s:s,s:o,s:s,s:s}", "id", sqlite3_column_text(st, 0), "number",
+		              int_or_null(st, 1), "name_fr", sqlite3_column_text(st, 2), "name_ar",
+		              sqlite3_column_text(st, 3));
 	sqlite3_finalize(st);
 	return j;
 }
@@ -294,21 +306,25 @@ static json_t *gates_json(sqlite3 *db, const char *centre)
 	json_t *a = json_array();
 
 	if (sqlite3_prepare_v2(db,
-			       "SELECT id, centre, name, created_at, enrolled_at, revoked_at, last_sync_at, last_queue,"
-			       " last_offset_s, code_expires_at FROM gates WHERE ?1 IS NULL OR centre = ?1 ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT id, centre, name, created_at, enrolled_at, revoked_at, "
+	                       "last_sync_at, last_queue,"
+	                       " last_offset_s, code_expires_at FROM gates WHERE ?1 IS NULL OR "
+	                       "centre = ?1 ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		json_decref(a);
 		return NULL;
 	}
 	if (centre)
 		sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_t *g = json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o}", "id",
-				      (json_int_t)sqlite3_column_int64(st, 0), "centre", sqlite3_column_text(st, 1), "name",
-				      sqlite3_column_text(st, 2), "created_at", instant_or_null(st, 3, 1), "enrolled_at",
-				      instant_or_null(st, 4, 1), "last_sync", instant_or_null(st, 6, 1), "queue",
-				      int_or_null(st, 7), "clock_offset_s", int_or_null(st, 8), "revoked",
-				      sqlite3_column_type(st, 5) != SQLITE_NULL, "revoked_at", instant_or_null(st, 5, 1));
+		json_t *g = json_pack(
+		    "{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o}", "id",
+		    (json_int_t)sqlite3_column_int64(st, 0), "centre", sqlite3_column_text(st, 1),
+		    "name", sqlite3_column_text(st, 2), "created_at", instant_or_null(st, 3, 1),
+		    "enrolled_at", instant_or_null(st, 4, 1), "last_sync",
+		    instant_or_null(st, 6, 1), "queue", int_or_null(st, 7), "clock_offset_s",
+		    int_or_null(st, 8), "revoked", sqlite3_column_type(st, 5) != SQLITE_NULL,
+		    "revoked_at", instant_or_null(st, 5, 1));
 		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
 			json_object_set_new(g, "code_expires_at", instant_or_null(st, 9, 1));
 		json_array_append_new(a, g);
@@ -318,8 +334,8 @@ static json_t *gates_json(sqlite3 *db, const char *centre)
 }
 
 /* Makes a gate and its one-time code. 0 done, 1 no such centre, -1 error. */
-static int gate_create(struct app *app, sqlite3 *db, const char *centre, const char *name, const char *actor,
-		       int64_t *id, char code[CODE_SHOWN], int64_t *expires)
+static int gate_create(struct app *app, sqlite3 *db, const char *centre, const char *name,
+                       const char *actor, int64_t *id, char code[CODE_SHOWN], int64_t *expires)
 {
 	char norm[CODE_CHARS + 1], after[512];
 	unsigned char key[32];
@@ -335,7 +351,8 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	*expires = now + GATE_CODE_TTL;
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM centres WHERE id = ? AND active = 1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM centres WHERE id = ? AND active = 1", -1, &st,
+	                       NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	found = sqlite3_step(st) == SQLITE_ROW;
@@ -345,10 +362,11 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 		db_rollback(app, db);
 		return 1;
 	}
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
-			       " VALUES (?, ?, ?, ?, ?) RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
+	        " VALUES (?, ?, ?, ?, ?) RETURNING id",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -375,8 +393,8 @@ fail:
 	return -1;
 }
 
-/* Ends a gate: its token is refused from now on and an unused code dies. 0 revoked now, 2 it already
- * was, 1 no such gate, -1 error. */
+/* Ends a gate: its token is refused from now on and an unused code dies. 0 revoked now, 2 it
+ * already was, 1 no such gate, -1 error. */
 static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *actor)
 {
 	sqlite3_stmt *st = NULL;
@@ -384,10 +402,11 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
-			       " WHERE id = ? AND revoked_at IS NULL",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
+	        " WHERE id = ? AND revoked_at IS NULL",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(st, 1, instant_now());
 	sqlite3_bind_int64(st, 2, id);
@@ -397,7 +416,8 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 	sqlite3_finalize(st);
 	st = NULL;
 	if (!changed) {
-		if (sqlite3_prepare_v2(db, "SELECT 1 FROM gates WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM gates WHERE id = ?", -1, &st, NULL) !=
+		    SQLITE_OK)
 			goto fail;
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st) == SQLITE_ROW ? 2 : 1;
@@ -405,7 +425,8 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 		db_rollback(app, db);
 		return rc;
 	}
-	if (db_audit(db, actor, "gate.revoke", "gate", id, "{\"revoked\":false}", "{\"revoked\":true}") < 0)
+	if (db_audit(db, actor, "gate.revoke", "gate", id, "{\"revoked\":false}",
+	             "{\"revoked\":true}") < 0)
 		goto fail;
 	return db_commit(app, db) < 0 ? -1 : 0;
 fail:
@@ -451,10 +472,11 @@ int sync_enroll(struct app *app, struct request *rq, struct reply *rp)
 
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
-			       " AND revoked_at IS NULL AND token_hash IS NULL",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
+	        " AND revoked_at IS NULL AND token_hash IS NULL",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_blob(st, 1, code_key, sizeof(code_key), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
@@ -473,9 +495,10 @@ int sync_enroll(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 401, "bad_code", "unknown, used or expired enrolment code");
 	}
 	if (sqlite3_prepare_v2(db,
-			       "UPDATE gates SET token_hash = ?, code_hash = NULL, code_expires_at = NULL, enrolled_at = ?"
-			       " WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "UPDATE gates SET token_hash = ?, code_hash = NULL, code_expires_at "
+	                       "= NULL, enrolled_at = ?"
+	                       " WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_blob(st, 1, tok_key, sizeof(tok_key), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
@@ -495,9 +518,11 @@ int sync_enroll(struct app *app, struct request *rq, struct reply *rp)
 	keys = keys_json(db, now);
 	centre_j = centre_json(db, centre);
 	reply_json(rp, 200,
-		   json_pack("{s:I,s:s,s:O,s:s,s:s,s:o,s:o}", "gate", (json_int_t)id, "centre", centre, "centre_number",
-			     centre_j ? json_object_get(centre_j, "number") : json_null(), "name", name, "token",
-			     token_hex, "keys", keys ? keys : json_array(), "server_time", instant_json(now)));
+	           json_pack("{s:I,s:s,s:O,s:s,s:s,s:o,s:o}", "gate", (json_int_t)id, "centre",
+	                     centre, "centre_number",
+	                     centre_j ? json_object_get(centre_j, "number") : json_null(), "name",
+	                     name, "token", token_hex, "keys", keys ? keys : json_array(),
+	                     "server_time", instant_json(now)));
 	json_decref(centre_j);
 	sodium_memzero(token_hex, sizeof(token_hex));
 	return 0;
@@ -555,7 +580,8 @@ static const char *event_check(json_t *e, int64_t now, struct event *ev)
 	ev->pass = json_integer_value(v);
 	v = json_object_get(e, "booking");
 	if (v && !json_is_null(v) &&
-	    (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX))
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	     json_integer_value(v) > UINT32_MAX))
 		return "bad_booking";
 	ev->booking = json_is_integer(v) ? json_integer_value(v) : 0;
 	ev->direction = json_string_value(json_object_get(e, "direction"));
@@ -563,7 +589,7 @@ static const char *event_check(json_t *e, int64_t now, struct event *ev)
 		return "bad_direction";
 	ev->decision = json_string_value(json_object_get(e, "decision"));
 	if (!ev->decision || (strcmp(ev->decision, "admit") && strcmp(ev->decision, "deny") &&
-			      strcmp(ev->decision, "undone") && strcmp(ev->decision, "manual")))
+	                      strcmp(ev->decision, "undone") && strcmp(ev->decision, "manual")))
 		return "bad_decision";
 	v = json_object_get(e, "reason");
 	ev->reason = v && !json_is_null(v) ? json_string_value(v) : "";
@@ -572,8 +598,8 @@ static const char *event_check(json_t *e, int64_t now, struct event *ev)
 	for (s = ev->reason; *s; s++)
 		if (!(digits(*s) || (*s >= 'a' && *s <= 'z') || *s == '_'))
 			return "bad_reason";
-	if (instant_parse(json_string_value(json_object_get(e, "at")), &ev->at) < 0 || ev->at < now - TIME_SLACK ||
-	    ev->at > now + TIME_SLACK)
+	if (instant_parse(json_string_value(json_object_get(e, "at")), &ev->at) < 0 ||
+	    ev->at < now - TIME_SLACK || ev->at > now + TIME_SLACK)
 		return "bad_time";
 	v = json_object_get(e, "seq");
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -599,10 +625,18 @@ struct upload_stmts {
 	sqlite3_stmt *pass, *state, *insert;
 };
 
+/* Inside-ness of a pass from its scans, newest first: the latest admission ('admit' or 'manual')
+ * that no 'undone' follows directly gives the side the person is on; an 'undone' cancels the
+ * admission just before it. (The on-site count says the same in SQL.) Usually one or two rows are
+ * read. */
+#define STATE_SQL                                                                                  \
+	"SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2 AND at <= ?3" \
+	" AND decision IN ('admit','manual','undone') ORDER BY at DESC, rowid DESC"
+
 /* Why a scan conflicts with what the server knew when it arrived (NULL when it does not): the scans
  * are stored anyway, these are facts. */
-static const char *event_conflict(struct upload_stmts *u, const struct gate *g, const struct event *ev,
-				  int64_t *booking)
+static const char *event_conflict(struct upload_stmts *u, const struct gate *g,
+                                  const struct event *ev, int64_t *booking)
 {
 	const char *why = NULL;
 	int admit = !strcmp(ev->decision, "admit"), manual = !strcmp(ev->decision, "manual");
@@ -617,7 +651,7 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate *g, 
 		if (admit && strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
 			why = "other_centre";
 		else if (admit && sqlite3_column_type(u->pass, 1) != SQLITE_NULL &&
-			 sqlite3_column_int64(u->pass, 1) <= ev->at)
+		         sqlite3_column_int64(u->pass, 1) <= ev->at)
 			why = "revoked";
 	} else if (admit) {
 		why = "unknown_pass";
@@ -645,13 +679,6 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate *g, 
 	}
 	return why;
 }
-
-/* Inside-ness of a pass from its scans, newest first: the latest admission ('admit' or 'manual') that no
- * 'undone' follows directly gives the side the person is on; an 'undone' cancels the admission just
- * before it. (The on-site count says the same in SQL.) Usually one or two rows are read. */
-#define STATE_SQL                                                                                              \
-	"SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2 AND at <= ?3"            \
-	" AND decision IN ('admit','manual','undone') ORDER BY at DESC, rowid DESC"
 
 int sync_events(struct app *app, struct request *rq, struct reply *rp)
 {
@@ -683,13 +710,15 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	if (v && !json_is_null(v)) {
 		if (instant_parse(json_string_value(v), &gate_time) < 0) {
 			json_decref(body);
-			return reply_error(rp, 400, "bad_request", "gate_time must be an instant YYYY-MM-DDTHH:MM:SSZ");
+			return reply_error(rp, 400, "bad_request",
+			                   "gate_time must be an instant YYYY-MM-DDTHH:MM:SSZ");
 		}
 		have_time = 1;
 	}
 	v = json_object_get(body, "queue");
 	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 1000000000) {
 			json_decref(body);
 			return reply_error(rp, 400, "bad_request", "queue must be a count");
 		}
@@ -708,11 +737,13 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
 	}
 	in_tx = 1;
-	/* the gate may have been revoked since its token was checked: decided here, in the transaction */
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
-			       " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* the gate may have been revoked since its token was checked: decided here, in the
+	 * transaction */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
+	        " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_int64(st, 1, now);
 	if (queue >= 0)
@@ -733,27 +764,32 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 401, "gate_revoked", "this gate was revoked");
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT b.centre, p.revoked_at, p.booking FROM passes p JOIN bookings b ON b.id = p.booking"
-			       " WHERE p.id = ?",
-			       -1, &u.pass, NULL) != SQLITE_OK ||
+	                       "SELECT b.centre, p.revoked_at, p.booking FROM passes p JOIN "
+	                       "bookings b ON b.id = p.booking"
+	                       " WHERE p.id = ?",
+	                       -1, &u.pass, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STATE_SQL, -1, &u.state, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, decision,"
-			       " reason, at, seq, offline, manual, note, received_at, conflict, conflict_reason)"
-			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			       -1, &u.insert, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, "
+	        "decision,"
+	        " reason, at, seq, offline, manual, note, received_at, conflict, conflict_reason)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        -1, &u.insert, NULL) != SQLITE_OK)
 		goto dbfail;
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
+	{
 		struct event ev;
 		const char *err = event_check(e, now, &ev), *why;
 		int64_t booking;
 
 		if (err) {
 			const char *given = json_string_value(json_object_get(e, "id"));
-			json_array_append_new(rejected, json_pack("{s:I,s:o,s:s}", "index", (json_int_t)i, "id",
-								  given && strlen(given) <= 64 ? json_string(given)
-											      : json_null(),
-								  "error", err));
+			json_array_append_new(
+			    rejected, json_pack("{s:I,s:o,s:s}", "index", (json_int_t)i, "id",
+			                        given && strlen(given) <= 64 ? json_string(given)
+			                                                     : json_null(),
+			                        "error", err));
 			continue;
 		}
 		booking = ev.booking;
@@ -796,10 +832,13 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		goto fail;
 	json_decref(body);
 	if (flagged || json_array_size(rejected))
-		log_info("gate %lld: %zu scans stored, %zu duplicates, %zu rejected, %d flagged as conflicts", (long long)g.id,
-			 json_array_size(stored), json_array_size(dups), json_array_size(rejected), flagged);
-	return reply_json(rp, 200, json_pack("{s:o,s:o,s:o,s:o}", "stored", stored, "duplicates", dups, "rejected",
-					     rejected, "server_time", instant_json(now)));
+		log_info("gate %lld: %zu scans stored, %zu duplicates, %zu rejected, %d flagged as "
+		         "conflicts",
+		         (long long)g.id, json_array_size(stored), json_array_size(dups),
+		         json_array_size(rejected), flagged);
+	return reply_json(rp, 200,
+	                  json_pack("{s:o,s:o,s:o,s:o}", "stored", stored, "duplicates", dups,
+	                            "rejected", rejected, "server_time", instant_json(now)));
 dbfail:
 	log_err("gate %lld upload: %s", (long long)g.id, sqlite3_errmsg(db));
 fail:
@@ -823,7 +862,8 @@ static int read_edge(sqlite3 *db, int64_t *edge)
 	sqlite3_stmt *st;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT edge FROM sync_horizon WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT edge FROM sync_horizon WHERE id = 1", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*edge = sqlite3_column_int64(st, 0);
@@ -834,8 +874,8 @@ static int read_edge(sqlite3 *db, int64_t *edge)
 }
 
 /* Feeds again, as changes, the active passes whose stay start the horizon (now + SYNC_HORIZON_DAYS)
- * has reached since it was last moved, and notes that the gate came by. One short write, at most once a
- * minute for the horizon and once every SEEN_EVERY seconds per gate. */
+ * has reached since it was last moved, and notes that the gate came by. One short write, at most
+ * once a minute for the horizon and once every SEEN_EVERY seconds per gate. */
 static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate *g, int64_t now)
 {
 	int64_t edge = 0, target = now / 60 + HORIZON_MIN;
@@ -851,12 +891,14 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate *g, int
 	if (read_edge(db, &edge) < 0)
 		goto fail;
 	if (edge < target) {
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO pass_changes(pass, centre, kind)"
-				       " SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = p.booking"
-				       " WHERE p.valid_from > ?1 AND p.valid_from <= ?2 AND p.valid_until > ?3"
-				       " AND p.status = 'active' ORDER BY p.valid_from, p.id",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(
+		        db,
+		        "INSERT INTO pass_changes(pass, centre, kind)"
+		        " SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = "
+		        "p.booking"
+		        " WHERE p.valid_from > ?1 AND p.valid_from <= ?2 AND p.valid_until > ?3"
+		        " AND p.status = 'active' ORDER BY p.valid_from, p.id",
+		        -1, &st, NULL) != SQLITE_OK)
 			goto fail;
 		sqlite3_bind_int64(st, 1, edge);
 		sqlite3_bind_int64(st, 2, target);
@@ -864,7 +906,8 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate *g, int
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_finalize(st);
-		if (sqlite3_prepare_v2(db, "UPDATE sync_horizon SET edge = ? WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, "UPDATE sync_horizon SET edge = ? WHERE id = 1", -1, &st,
+		                       NULL) != SQLITE_OK)
 			goto fail;
 		sqlite3_bind_int64(st, 1, target);
 		if (sqlite3_step(st) != SQLITE_DONE)
@@ -873,7 +916,8 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate *g, int
 		st = NULL;
 	}
 	if (seen) {
-		if (sqlite3_prepare_v2(db, "UPDATE gates SET last_sync_at = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, "UPDATE gates SET last_sync_at = ? WHERE id = ?", -1,
+		                       &st, NULL) != SQLITE_OK)
 			goto fail;
 		sqlite3_bind_int64(st, 1, now);
 		sqlite3_bind_int64(st, 2, g->id);
@@ -909,7 +953,8 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	const char *lim_s = request_query(rq, "limit");
-	int64_t now = instant_now(), p = 0, e = 0, limit = SYNC_LIMIT_DEFAULT, edge = 0, max_seq, max_row, n;
+	int64_t now = instant_now(), p = 0, e = 0, limit = SYNC_LIMIT_DEFAULT, edge = 0, max_seq,
+	        max_row, n;
 	json_t *passes = NULL, *revs = NULL, *events = NULL, *keys = NULL, *centre = NULL;
 	sqlite3_stmt *st = NULL;
 	struct gate g;
@@ -922,8 +967,10 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	if (gate_auth(app, db, rq, rp, &g) < 0)
 		return 0;
 	if (cursor_parse(request_query(rq, "cursor"), &p, &e) < 0)
-		return reply_error(rp, 400, "bad_request", "malformed cursor: send back the one the server gave");
-	if (lim_s && (!(k = number_prefix(lim_s, &limit)) || lim_s[k] || limit < 1 || limit > SYNC_LIMIT_MAX))
+		return reply_error(rp, 400, "bad_request",
+		                   "malformed cursor: send back the one the server gave");
+	if (lim_s && (!(k = number_prefix(lim_s, &limit)) || lim_s[k] || limit < 1 ||
+	              limit > SYNC_LIMIT_MAX))
 		return reply_error(rp, 400, "bad_request", "limit must be a number from 1 to 5000");
 	if (horizon_sweep(app, db, &g, now) < 0) {
 		snprintf(rp->retry_after, sizeof(rp->retry_after), "1");
@@ -935,15 +982,17 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	in_read = 1;
 	if (read_edge(db, &edge) < 0)
 		goto dbfail;
-	max_seq = single_int(db, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pass_changes'), 0)",
-			     &ok);
+	max_seq = single_int(
+	    db, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pass_changes'), 0)",
+	    &ok);
 	max_row = single_int(db, "SELECT COALESCE(MAX(rowid), 0) FROM gate_events", &ok);
 	if (!ok)
 		goto dbfail;
 	if (p > max_seq || e > max_row) {
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		return reply_error(rp, 409, "stale_cursor",
-				   "the cursor is ahead of this server (was its database restored?): sync from the start");
+		                   "the cursor is ahead of this server (was its database "
+		                   "restored?): sync from the start");
 	}
 	keys = keys_json(db, now);
 	centre = centre_json(db, g.centre);
@@ -953,18 +1002,23 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	if (!keys || !centre)
 		goto dbfail;
 
-	/* passes and revocations, in change order; a row outside the horizon or for an expired pass is
-	 * passed over (the horizon sweep feeds the pass again when its stay comes near) */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, p.valid_from,"
-			       " p.valid_until, CASE WHEN p.nfc_uid IS NULL THEN NULL ELSE hex(p.nfc_uid) END, p.status,"
-			       " u.code, r.until, r.reason"
-			       " FROM pass_changes c JOIN passes p ON p.id = c.pass JOIN bookings b ON b.id = p.booking"
-			       " JOIN units u ON u.id = b.unit LEFT JOIN revocations r ON r.pass = c.pass"
-			       " WHERE c.centre = ?1 AND c.seq > ?2 AND p.valid_until > ?3"
-			       " AND ((c.kind = 'pass' AND p.valid_from <= ?4) OR (c.kind = 'revocation' AND r.until > ?3))"
-			       " ORDER BY c.seq LIMIT ?5",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* passes and revocations, in change order; a row outside the horizon or for an expired pass
+	 * is passed over (the horizon sweep feeds the pass again when its stay comes near) */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, "
+	        "p.valid_from,"
+	        " p.valid_until, CASE WHEN p.nfc_uid IS NULL THEN NULL ELSE hex(p.nfc_uid) END, "
+	        "p.status,"
+	        " u.code, r.until, r.reason"
+	        " FROM pass_changes c JOIN passes p ON p.id = c.pass JOIN bookings b ON b.id = "
+	        "p.booking"
+	        " JOIN units u ON u.id = b.unit LEFT JOIN revocations r ON r.pass = c.pass"
+	        " WHERE c.centre = ?1 AND c.seq > ?2 AND p.valid_until > ?3"
+	        " AND ((c.kind = 'pass' AND p.valid_from <= ?4) OR (c.kind = 'revocation' AND "
+	        "r.until > ?3))"
+	        " ORDER BY c.seq LIMIT ?5",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, p);
@@ -980,20 +1034,27 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		n++;
 		p = sqlite3_column_int64(st, 0);
 		if (!strcmp((const char *)sqlite3_column_text(st, 1), "revocation")) {
-			json_array_append_new(revs, json_pack("{s:I,s:o,s:s}", "pass", (json_int_t)sqlite3_column_int64(st, 2),
-							      "until", instant_or_null(st, 12, 60), "reason",
-							      sqlite3_column_text(st, 13)));
+			json_array_append_new(revs,
+			                      json_pack("{s:I,s:o,s:s}", "pass",
+			                                (json_int_t)sqlite3_column_int64(st, 2),
+			                                "until", instant_or_null(st, 12, 60),
+			                                "reason", sqlite3_column_text(st, 13)));
 			continue;
 		}
 		json_array_append_new(
-			passes, json_pack("{s:I,s:I,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 2),
-					  "booking", (json_int_t)sqlite3_column_int64(st, 3), "guest", sqlite3_column_int(st, 4),
-					  "guest_name", sqlite3_column_text(st, 5), "unit", sqlite3_column_text(st, 11), "kind",
-					  kind_name(sqlite3_column_int(st, 6)), "valid_from", instant_or_null(st, 7, 60),
-					  "valid_until", instant_or_null(st, 8, 60), "nfc_uid",
-					  sqlite3_column_type(st, 9) == SQLITE_NULL ? json_null()
-										    : json_string((const char *)sqlite3_column_text(st, 9)),
-					  "status", sqlite3_column_text(st, 10)));
+		    passes,
+		    json_pack("{s:I,s:I,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:s}", "id",
+		              (json_int_t)sqlite3_column_int64(st, 2), "booking",
+		              (json_int_t)sqlite3_column_int64(st, 3), "guest",
+		              sqlite3_column_int(st, 4), "guest_name", sqlite3_column_text(st, 5),
+		              "unit", sqlite3_column_text(st, 11), "kind",
+		              kind_name(sqlite3_column_int(st, 6)), "valid_from",
+		              instant_or_null(st, 7, 60), "valid_until", instant_or_null(st, 8, 60),
+		              "nfc_uid",
+		              sqlite3_column_type(st, 9) == SQLITE_NULL
+		                  ? json_null()
+		                  : json_string((const char *)sqlite3_column_text(st, 9)),
+		              "status", sqlite3_column_text(st, 10)));
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1002,10 +1063,11 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 
 	/* other gates' scans at this centre, in arrival order, in what room the page has left */
 	budget = (int)(limit - n);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
-			       " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3 ORDER BY rowid LIMIT ?4",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
+	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3 ORDER BY rowid LIMIT ?4",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, e);
@@ -1019,11 +1081,12 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		}
 		n++;
 		e = sqlite3_column_int64(st, 0);
-		json_array_append_new(events, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o}", "id", sqlite3_column_text(st, 1), "gate",
-							(json_int_t)sqlite3_column_int64(st, 2), "pass",
-							(json_int_t)sqlite3_column_int64(st, 3), "direction",
-							sqlite3_column_text(st, 4), "decision", sqlite3_column_text(st, 5),
-							"at", instant_or_null(st, 6, 1)));
+		json_array_append_new(
+		    events, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o}", "id", sqlite3_column_text(st, 1),
+		                      "gate", (json_int_t)sqlite3_column_int64(st, 2), "pass",
+		                      (json_int_t)sqlite3_column_int64(st, 3), "direction",
+		                      sqlite3_column_text(st, 4), "decision",
+		                      sqlite3_column_text(st, 5), "at", instant_or_null(st, 6, 1)));
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1034,9 +1097,10 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	in_read = 0;
 	snprintf(cursor, sizeof(cursor), "p%lld.e%lld", (long long)p, (long long)e);
 	return reply_json(rp, 200,
-			  json_pack("{s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o}", "server_time", instant_json(now), "cursor", cursor,
-				    "more", more != 0, "centre", centre, "keys", keys, "passes", passes, "revocations", revs,
-				    "events", events));
+	                  json_pack("{s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o}", "server_time",
+	                            instant_json(now), "cursor", cursor, "more", more != 0,
+	                            "centre", centre, "keys", keys, "passes", passes, "revocations",
+	                            revs, "events", events));
 dbfail:
 	log_err("gate %lld sync: %s", (long long)g.id, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
@@ -1066,18 +1130,21 @@ int sync_onsite(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 404, "not_found", "no such centre");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	/* passes of stays not over yet, each on the side of its latest admission that was not undone */
-	if (sqlite3_prepare_v2(db,
-			       "WITH cur AS (SELECT p.id FROM passes p JOIN bookings b ON b.id = p.booking"
-			       "  WHERE b.centre = ?1 AND p.valid_until > ?2),"
-			       " a AS (SELECT e.pass, e.direction, e.decision, e.at, e.rowid AS r,"
-			       "  LEAD(e.decision) OVER (PARTITION BY e.pass ORDER BY e.at, e.rowid) AS nxt"
-			       "  FROM gate_events e WHERE e.centre = ?1 AND e.pass IN (SELECT id FROM cur)"
-			       "  AND e.decision IN ('admit','manual','undone')),"
-			       " k AS (SELECT direction, ROW_NUMBER() OVER (PARTITION BY pass ORDER BY at DESC, r DESC) AS rn"
-			       "  FROM a WHERE decision != 'undone' AND (nxt IS NULL OR nxt != 'undone'))"
-			       " SELECT COUNT(*) FROM k WHERE rn = 1 AND direction = 'in'",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* passes of stays not over yet, each on the side of its latest admission that was not
+	 * undone */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "WITH cur AS (SELECT p.id FROM passes p JOIN bookings b ON b.id = p.booking"
+	        "  WHERE b.centre = ?1 AND p.valid_until > ?2),"
+	        " a AS (SELECT e.pass, e.direction, e.decision, e.at, e.rowid AS r,"
+	        "  LEAD(e.decision) OVER (PARTITION BY e.pass ORDER BY e.at, e.rowid) AS nxt"
+	        "  FROM gate_events e WHERE e.centre = ?1 AND e.pass IN (SELECT id FROM cur)"
+	        "  AND e.decision IN ('admit','manual','undone')),"
+	        " k AS (SELECT direction, ROW_NUMBER() OVER (PARTITION BY pass ORDER BY at DESC, r "
+	        "DESC) AS rn"
+	        "  FROM a WHERE decision != 'undone' AND (nxt IS NULL OR nxt != 'undone'))"
+	        " SELECT COUNT(*) FROM k WHERE rn = 1 AND direction = 'in'",
+	        -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
 	sqlite3_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now / 60);
@@ -1087,8 +1154,10 @@ int sync_onsite(struct app *app, struct request *rq, struct reply *rp)
 	gates = gates_json(db, app->cat.centres[ci]->id);
 	if (!gates)
 		return reply_error(rp, 500, "internal", "database error");
-	return reply_json(rp, 200, json_pack("{s:s,s:I,s:o,s:o}", "centre", app->cat.centres[ci]->id, "inside",
-					     (json_int_t)inside, "as_of", instant_json(now), "gates", gates));
+	return reply_json(rp, 200,
+	                  json_pack("{s:s,s:I,s:o,s:o}", "centre", app->cat.centres[ci]->id,
+	                            "inside", (json_int_t)inside, "as_of", instant_json(now),
+	                            "gates", gates));
 }
 
 /* ---- administration over HTTP ---- */
@@ -1102,7 +1171,9 @@ int sync_admin_list(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 403, "forbidden", "for administrators");
 	if (!db || !(gates = gates_json(db, NULL)))
 		return reply_error(rp, 500, "internal", "database error");
-	return reply_json(rp, 200, json_pack("{s:o,s:o}", "gates", gates, "server_time", instant_json(instant_now())));
+	return reply_json(
+	    rp, 200,
+	    json_pack("{s:o,s:o}", "gates", gates, "server_time", instant_json(instant_now())));
 }
 
 int sync_admin_add(struct app *app, struct request *rq, struct reply *rp)
@@ -1124,7 +1195,8 @@ int sync_admin_add(struct app *app, struct request *rq, struct reply *rp)
 	n = json_string_value(json_object_get(body, "name"));
 	if (!c || !n || strlen(c) > ID_MAX || !name_ok(n)) {
 		json_decref(body);
-		return reply_error(rp, 400, "bad_request", "centre and name (1 to 64 bytes) are required strings");
+		return reply_error(rp, 400, "bad_request",
+		                   "centre and name (1 to 64 bytes) are required strings");
 	}
 	snprintf(centre, sizeof(centre), "%s", c);
 	snprintf(name, sizeof(name), "%s", n);
@@ -1134,8 +1206,9 @@ int sync_admin_add(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 400, "bad_request", "no such centre");
 	if (rc < 0)
 		return reply_error(rp, 500, "internal", "database error");
-	reply_json(rp, 201, json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)id, "centre", centre, "name", name, "code",
-				      code, "code_expires_at", instant_json(expires)));
+	reply_json(rp, 201,
+	           json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)id, "centre", centre,
+	                     "name", name, "code", code, "code_expires_at", instant_json(expires)));
 	sodium_memzero(code, sizeof(code));
 	return 0;
 }
@@ -1164,7 +1237,9 @@ int sync_admin_revoke(struct app *app, struct request *rq, struct reply *rp)
 
 static void cli_usage(void)
 {
-	fprintf(stderr, "usage: estiva-admin gate add --centre ID --name NAME | gate revoke ID | gate list\n");
+	fprintf(
+	    stderr,
+	    "usage: estiva-admin gate add --centre ID --name NAME | gate revoke ID | gate list\n");
 }
 
 static int cli_list(sqlite3 *db)
@@ -1176,21 +1251,27 @@ static int cli_list(sqlite3 *db)
 		fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
-	printf("%-4s %-16s %-10s %-20s %-6s %-6s %s\n", "id", "centre", "state", "last sync", "queue", "offset", "name");
-	json_array_foreach(gates, i, g) {
-		const char *state = json_is_true(json_object_get(g, "revoked"))          ? "revoked"
-				    : json_is_null(json_object_get(g, "enrolled_at"))      ? "pending"
-											   : "enrolled";
+	printf("%-4s %-16s %-10s %-20s %-6s %-6s %s\n", "id", "centre", "state", "last sync",
+	       "queue", "offset", "name");
+	json_array_foreach(gates, i, g)
+	{
+		const char *state = json_is_true(json_object_get(g, "revoked"))       ? "revoked"
+		                    : json_is_null(json_object_get(g, "enrolled_at")) ? "pending"
+		                                                                      : "enrolled";
 		const char *last = json_string_value(json_object_get(g, "last_sync"));
 		char queue[24] = "-", offset[24] = "-";
 
 		if (json_is_integer(json_object_get(g, "queue")))
-			snprintf(queue, sizeof(queue), "%lld", (long long)json_integer_value(json_object_get(g, "queue")));
+			snprintf(queue, sizeof(queue), "%lld",
+			         (long long)json_integer_value(json_object_get(g, "queue")));
 		if (json_is_integer(json_object_get(g, "clock_offset_s")))
-			snprintf(offset, sizeof(offset), "%llds",
-				 (long long)json_integer_value(json_object_get(g, "clock_offset_s")));
-		printf("%-4lld %-16s %-10s %-20s %-6s %-6s %s\n", (long long)json_integer_value(json_object_get(g, "id")),
-		       json_string_value(json_object_get(g, "centre")), state, last ? last : "never", queue, offset,
+			snprintf(
+			    offset, sizeof(offset), "%llds",
+			    (long long)json_integer_value(json_object_get(g, "clock_offset_s")));
+		printf("%-4lld %-16s %-10s %-20s %-6s %-6s %s\n",
+		       (long long)json_integer_value(json_object_get(g, "id")),
+		       json_string_value(json_object_get(g, "centre")), state,
+		       last ? last : "never", queue, offset,
 		       json_string_value(json_object_get(g, "name")));
 	}
 	json_decref(gates);
@@ -1215,7 +1296,8 @@ int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv)
 		else if (rc < 0)
 			fprintf(stderr, "estiva-admin: %s\n", sqlite3_errmsg(db));
 		else
-			printf("gate %lld %s\n", (long long)id, rc == 2 ? "was already revoked" : "revoked");
+			printf("gate %lld %s\n", (long long)id,
+			       rc == 2 ? "was already revoked" : "revoked");
 		return rc == 0 || rc == 2 ? 0 : 1;
 	}
 	if (argc >= 1 && !strcmp(argv[0], "add")) {
@@ -1236,12 +1318,17 @@ int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv)
 		}
 		if (!centre || !name || strlen(centre) > ID_MAX || !name_ok(name)) {
 			cli_usage();
-			fprintf(stderr, "estiva-admin: NAME has 1 to %d bytes, no control characters\n", GATE_NAME_MAX);
+			fprintf(stderr,
+			        "estiva-admin: NAME has 1 to %d bytes, no control characters\n",
+			        GATE_NAME_MAX);
 			return 2;
 		}
 		rc = gate_create(app, db, centre, name, "estiva-admin", &id, code, &expires);
 		if (rc == 1) {
-			fprintf(stderr, "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n", centre);
+			fprintf(
+			    stderr,
+			    "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n",
+			    centre);
 			return 1;
 		}
 		if (rc < 0) {
@@ -1249,11 +1336,13 @@ int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv)
 			return 1;
 		}
 		instant_format(expires, until);
-		printf("gate %lld\ncentre %s\nname %s\ncode %s\ncode_expires_at %s\n", (long long)id, centre, name, code,
-		       until);
+		printf("gate %lld\ncentre %s\nname %s\ncode %s\ncode_expires_at %s\n",
+		       (long long)id, centre, name, code, until);
 		fflush(stdout);
-		fprintf(stderr, "on the gate: estiva-gate -c gate.conf enroll URL %s  (works once, until %s)\n", code,
-			until);
+		fprintf(
+		    stderr,
+		    "on the gate: estiva-gate -c gate.conf enroll URL %s  (works once, until %s)\n",
+		    code, until);
 		sodium_memzero(code, sizeof(code));
 		return 0;
 	}

@@ -1,7 +1,7 @@
 /* The gates' side of the server (docs/sync.md) through the real programs: enrolment with a one-time
  * code, uploads (stored once, duplicates, rejected, 413, tokens), the paged download and its cursor
- * (nothing lost, nothing repeated, re-issue and cancellation, the horizon), other gates' scans, revoked
- * gates, the on-site count and the gate administration over HTTP and from estiva-admin. */
+ * (nothing lost, nothing repeated, re-issue and cancellation, the horizon), other gates' scans,
+ * revoked gates, the on-site count and the gate administration over HTTP and from estiva-admin. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +12,13 @@
 #include "harness.h"
 
 #define OUT_MAX 65536
-#define GUESTS4                                                                                             \
-	"[" HX_GUEST_SELF "," HX_GUEST_SPOUSE ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}," \
+#define GUESTS4                                                                                    \
+	"[" HX_GUEST_SELF "," HX_GUEST_SPOUSE                                                      \
+	",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010},"                      \
 	"{\"name\":\"Salma\",\"relation\":\"child\",\"birth_year\":2013}]"
-#define GUESTS3 "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}]"
+#define GUESTS3                                                                                    \
+	"[" HX_GUEST_SELF "," HX_GUEST_SPOUSE                                                      \
+	",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}]"
 
 struct gate_id {
 	long long id;
@@ -48,7 +51,8 @@ static void db_write(const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
-	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL),
+	                 SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg ? msg : "?");
@@ -83,7 +87,7 @@ static const char *new_event_id(char id[33])
 	static unsigned counter;
 
 	snprintf(id, 33, "%08x%08x%016llx", (unsigned)getpid(), ++counter,
-		 (unsigned long long)time(NULL) * 2654435761ULL);
+	         (unsigned long long)time(NULL) * 2654435761ULL);
 	return id;
 }
 
@@ -134,7 +138,8 @@ static struct gate_id gate_new(const char *centre, const char *name)
 	return g;
 }
 
-static long gate_do(const char *token, const char *method, const char *path, const char *body, struct hres *r)
+static long gate_do(const char *token, const char *method, const char *path, const char *body,
+                    struct hres *r)
 {
 	struct hc *c = hc_new(HX);
 	struct hreq rq = {.bearer = token};
@@ -145,15 +150,18 @@ static long gate_do(const char *token, const char *method, const char *path, con
 }
 
 /* One event as JSON (a new reference). */
-static json_t *event(const char *id, long long pass, const char *direction, const char *decision, long long at)
+static json_t *event(const char *id, long long pass, const char *direction, const char *decision,
+                     long long at)
 {
 	char when[32];
 	static long long seq;
 
-	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", id, "pass", pass, "direction", direction,
-			 "decision", decision, "reason", !strcmp(decision, "deny") ? "revoked" : "ok", "at",
-			 iso(at, when, sizeof when), "seq", ++seq, "offline", 1, "manual", !strcmp(decision, "manual"),
-			 "note", !strcmp(decision, "manual") ? "badge forgotten" : "");
+	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", id, "pass", pass,
+	                 "direction", direction, "decision", decision, "reason",
+	                 !strcmp(decision, "deny") ? "revoked" : "ok", "at",
+	                 iso(at, when, sizeof when), "seq", ++seq, "offline", 1, "manual",
+	                 !strcmp(decision, "manual"), "note",
+	                 !strcmp(decision, "manual") ? "badge forgotten" : "");
 }
 
 /* POST the events (stolen) to /api/gate/v1/events. */
@@ -169,8 +177,8 @@ static long upload(const char *token, json_t *events, struct hres *r)
 }
 
 /* Uploads one event and expects it stored. */
-static void upload_one(const char *token, long long pass, const char *direction, const char *decision,
-		       long long at, char *id_out)
+static void upload_one(const char *token, long long pass, const char *direction,
+                       const char *decision, long long at, char *id_out)
 {
 	struct hres r;
 	char id[33];
@@ -233,21 +241,26 @@ static void sync_all(const char *token, const char *cursor, int limit, struct sy
 		EXPECT(r, 200, NULL);
 		assert_non_null(jstr(r.json, "cursor"));
 		assert_true(hx_instant(jstr(r.json, "server_time")) > 0);
-		json_array_foreach(jget(r.json, "passes"), i, x) {
-			snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(x, "id")));
+		json_array_foreach(jget(r.json, "passes"), i, x)
+		{
+			snprintf(key, sizeof key, "%lld",
+			         (long long)json_integer_value(json_object_get(x, "id")));
 			if (json_object_get(s->passes, key))
 				fail_msg("pass %s came twice in one sync", key);
 			json_object_set(s->passes, key, x);
 			items++;
 		}
-		json_array_foreach(jget(r.json, "revocations"), i, x) {
-			snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(x, "pass")));
+		json_array_foreach(jget(r.json, "revocations"), i, x)
+		{
+			snprintf(key, sizeof key, "%lld",
+			         (long long)json_integer_value(json_object_get(x, "pass")));
 			if (json_object_get(s->revocations, key))
 				fail_msg("revocation of %s came twice in one sync", key);
 			json_object_set(s->revocations, key, x);
 			items++;
 		}
-		json_array_foreach(jget(r.json, "events"), i, x) {
+		json_array_foreach(jget(r.json, "events"), i, x)
+		{
 			const char *id = json_string_value(json_object_get(x, "id"));
 			if (json_object_get(s->events, id))
 				fail_msg("event %s came twice in one sync", id);
@@ -272,7 +285,8 @@ static struct hc *member(int i)
 }
 
 /* A booking of member i, confirmed with estiva-admin (passes issued); its id. */
-static long long confirmed_booking(int i, const char *centre, const char *type, int arrival, const char *guests)
+static long long confirmed_booking(int i, const char *centre, const char *type, int arrival,
+                                   const char *guests)
 {
 	struct hc *c = member(i);
 	struct hres r;
@@ -292,7 +306,9 @@ static long long confirmed_booking(int i, const char *centre, const char *type, 
 
 static long long pass_of(long long booking, int guest)
 {
-	return db_int("SELECT id FROM passes WHERE booking = %lld AND guest = %d AND status = 'active'", booking, guest);
+	return db_int(
+	    "SELECT id FROM passes WHERE booking = %lld AND guest = %d AND status = 'active'",
+	    booking, guest);
 }
 
 /* Ids of the passes a gate of the centre must hold now, as "1,2,3". */
@@ -301,10 +317,12 @@ static void expected_passes(const char *centre, char *buf, size_t n)
 	char sql[512];
 	long long now_min = (long long)time(NULL) / 60;
 
-	snprintf(sql, sizeof sql,
-		 "SELECT COALESCE(group_concat(id), '') FROM (SELECT p.id FROM passes p JOIN bookings b ON b.id = p.booking"
-		 " WHERE b.centre = ? AND p.valid_until > %lld AND p.valid_from <= %lld ORDER BY p.id)",
-		 now_min, now_min + 7 * 1440);
+	snprintf(
+	    sql, sizeof sql,
+	    "SELECT COALESCE(group_concat(id), '') FROM (SELECT p.id FROM passes p JOIN bookings b "
+	    "ON b.id = p.booking"
+	    " WHERE b.centre = ? AND p.valid_until > %lld AND p.valid_from <= %lld ORDER BY p.id)",
+	    now_min, now_min + 7 * 1440);
 	assert_true(hx_db_text(sql, centre, buf, n) >= 0);
 }
 
@@ -370,7 +388,8 @@ static void enrolment(void **state)
 	/* typed in lower case without dashes: the same code */
 	for (size_t i = 0, k = 0; i <= strlen(code); i++)
 		if (code[i] != '-')
-			lower[k++] = (char)(code[i] >= 'A' && code[i] <= 'Z' ? code[i] + 32 : code[i]);
+			lower[k++] =
+			    (char)(code[i] >= 'A' && code[i] <= 'Z' ? code[i] + 32 : code[i]);
 	enroll(lower, &r);
 	EXPECT(r, 200, NULL);
 	ASSERT_JINT(r.json, "gate", id);
@@ -384,7 +403,9 @@ static void enrolment(void **state)
 	assert_int_equal(strlen(jstr(r.json, "keys.0.public_key")), 64);
 	assert_true(llabs(hx_instant(jstr(r.json, "server_time")) - (long long)time(NULL)) < 60);
 	/* the server keeps the token's hash only */
-	assert_int_equal(hx_db_text("SELECT id FROM gates WHERE lower(hex(token_hash)) = ?", tok, out, sizeof out), 1);
+	assert_int_equal(hx_db_text("SELECT id FROM gates WHERE lower(hex(token_hash)) = ?", tok,
+	                            out, sizeof out),
+	                 1);
 	hres_free(&r);
 	/* once only */
 	enroll(code, &r);
@@ -394,16 +415,24 @@ static void enrolment(void **state)
 	id2 = gate_add("test-a", "Late gate", code2, sizeof code2);
 	{
 		char sql[128];
-		snprintf(sql, sizeof sql, "UPDATE gates SET code_expires_at = %lld WHERE id = %lld", (long long)time(NULL) - 1,
-			 id2);
+		snprintf(sql, sizeof sql, "UPDATE gates SET code_expires_at = %lld WHERE id = %lld",
+		         (long long)time(NULL) - 1, id2);
 		db_write(sql);
 	}
 	enroll(code2, &r);
 	EXPECT(r, 401, "bad_code");
 	hres_free(&r);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.add' AND entity_id = %lld", id), 1);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.enroll' AND entity_id = %lld", id), 1);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.enroll' AND entity_id = %lld", id2), 0);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.add' AND entity_id = %lld", id),
+	    1);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.enroll' AND entity_id = %lld",
+	           id),
+	    1);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.enroll' AND entity_id = %lld",
+	           id2),
+	    0);
 }
 
 static void uploads(void **state)
@@ -417,7 +446,8 @@ static void uploads(void **state)
 	(void)state;
 	batch = json_array();
 	for (int i = 0; i < 3; i++)
-		json_array_append_new(batch, event(new_event_id(ids[i]), 1, "in", "deny", now - 60 + i));
+		json_array_append_new(batch,
+		                      event(new_event_id(ids[i]), 1, "in", "deny", now - 60 + i));
 	again = json_deep_copy(batch);
 	upload(g.token, batch, &r);
 	EXPECT(r, 200, NULL);
@@ -439,7 +469,8 @@ static void uploads(void **state)
 	json_array_append_new(batch, event(new_event_id(fresh), 0, "in", "manual", now));
 	json_array_append_new(batch, event("xyz", 1, "in", "admit", now));
 	json_array_append_new(batch, event(new_event_id(body), 1, "sideways", "admit", now));
-	json_array_append_new(batch, event(new_event_id(body), 1, "in", "admit", now - 2 * 366 * 86400LL));
+	json_array_append_new(batch,
+	                      event(new_event_id(body), 1, "in", "admit", now - 2 * 366 * 86400LL));
 	{
 		json_t *m = event(new_event_id(body), 0, "in", "manual", now);
 		json_object_set_new(m, "note", json_string(""));
@@ -485,7 +516,8 @@ static void uploads(void **state)
 	gate_do(g.token, "POST", "/api/gate/v1/events", "{\"events\": {}}", &r);
 	EXPECT(r, 400, "bad_request");
 	hres_free(&r);
-	gate_do(g.token, "POST", "/api/gate/v1/events", "{\"events\": [], \"gate_time\": \"yesterday\"}", &r);
+	gate_do(g.token, "POST", "/api/gate/v1/events",
+	        "{\"events\": [], \"gate_time\": \"yesterday\"}", &r);
 	EXPECT(r, 400, "bad_request");
 	hres_free(&r);
 
@@ -493,8 +525,8 @@ static void uploads(void **state)
 	gate_do(NULL, "POST", "/api/gate/v1/events", "{\"events\": []}", &r);
 	EXPECT(r, 401, "unauthenticated");
 	hres_free(&r);
-	gate_do("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "POST", "/api/gate/v1/events",
-		"{\"events\": []}", &r);
+	gate_do("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "POST",
+	        "/api/gate/v1/events", "{\"events\": []}", &r);
 	EXPECT(r, 401, "bad_token");
 	hres_free(&r);
 	gate_do("abc", "GET", "/api/gate/v1/sync", NULL, &r);
@@ -502,12 +534,14 @@ static void uploads(void **state)
 	hres_free(&r);
 
 	/* the gate's own report: queue and clock offset */
-	snprintf(body, sizeof body, "{\"events\": [], \"queue\": 7, \"gate_time\": \"%s\"}", iso(now - 100, when, sizeof when));
+	snprintf(body, sizeof body, "{\"events\": [], \"queue\": 7, \"gate_time\": \"%s\"}",
+	         iso(now - 100, when, sizeof when));
 	gate_do(g.token, "POST", "/api/gate/v1/events", body, &r);
 	EXPECT(r, 200, NULL);
 	hres_free(&r);
 	assert_int_equal(db_int("SELECT last_queue FROM gates WHERE id = %lld", g.id), 7);
-	assert_true(llabs(db_int("SELECT last_offset_s FROM gates WHERE id = %lld", g.id) - 100) <= 5);
+	assert_true(llabs(db_int("SELECT last_offset_s FROM gates WHERE id = %lld", g.id) - 100) <=
+	            5);
 }
 
 static void download_pages(void **state)
@@ -544,7 +578,9 @@ static void download_pages(void **state)
 	ASSERT_JINT(p, "guest", 1);
 	assert_true(json_is_null(jget(p, "nfc_uid")));
 	assert_true(hx_instant(jstr(p, "valid_until")) > hx_instant(jstr(p, "valid_from")));
-	snprintf(sql, sizeof sql, "SELECT u.code FROM bookings b JOIN units u ON u.id = b.unit WHERE b.id = %lld", b2);
+	snprintf(sql, sizeof sql,
+	         "SELECT u.code FROM bookings b JOIN units u ON u.id = b.unit WHERE b.id = %lld",
+	         b2);
 	assert_int_equal(hx_db_text(sql, NULL, got, sizeof got), 0);
 	ASSERT_JSTR(p, "unit", got);
 
@@ -558,7 +594,8 @@ static void download_pages(void **state)
 	ASSERT_JINT(r.json, "centre.number", 11);
 	assert_true(json_is_true(jget(r.json, "keys.0.signing")));
 	assert_int_equal(strlen(jstr(r.json, "keys.0.public_key")), 64);
-	assert_int_equal(hres_header(&r, "Date", got, sizeof got), 0); /* the gate's other clock reading */
+	assert_int_equal(hres_header(&r, "Date", got, sizeof got),
+	                 0); /* the gate's other clock reading */
 	hres_free(&r);
 
 	/* a pass re-issued between two syncs: one revoked, one new */
@@ -593,10 +630,12 @@ static void download_pages(void **state)
 	assert_int_equal(json_object_size(s2.revocations), 4);
 	assert_int_equal(json_object_size(s2.passes), 4);
 	for (int i = 0; i < 4; i++) {
-		long long id = db_int("SELECT id FROM passes WHERE booking = %lld AND guest = %d", b3, i);
+		long long id =
+		    db_int("SELECT id FROM passes WHERE booking = %lld AND guest = %d", b3, i);
 		snprintf(path, sizeof path, "%lld", id);
 		ASSERT_JSTR(json_object_get(s2.revocations, path), "reason", "cancelled");
-		assert_true(hx_instant(jstr(json_object_get(s2.revocations, path), "until")) > (long long)time(NULL));
+		assert_true(hx_instant(jstr(json_object_get(s2.revocations, path), "until")) >
+		            (long long)time(NULL));
 		ASSERT_JSTR(json_object_get(s2.passes, path), "status", "revoked");
 	}
 	snprintf(s.cursor, sizeof s.cursor, "%s", s2.cursor);
@@ -614,9 +653,10 @@ static void download_pages(void **state)
 
 	/* time passes: the far stay comes within the horizon and its passes reach the gate */
 	snprintf(sql, sizeof sql, "UPDATE passes SET valid_from = %lld WHERE booking = %lld",
-		 (long long)time(NULL) / 60 + 3 * 1440, far);
+	         (long long)time(NULL) / 60 + 3 * 1440, far);
 	db_write(sql);
-	snprintf(sql, sizeof sql, "UPDATE sync_horizon SET edge = %lld", (long long)time(NULL) / 60);
+	snprintf(sql, sizeof sql, "UPDATE sync_horizon SET edge = %lld",
+	         (long long)time(NULL) / 60);
 	db_write(sql);
 	sync_all(g.token, s.cursor, 0, &s2);
 	assert_true(has_key(s2.passes, pass_of(far, 0)));
@@ -626,8 +666,10 @@ static void download_pages(void **state)
 
 	/* cursors and limits are checked */
 	{
-		static const char *bad[] = {"x", "p1", "p1.e", "p-1.e0", "p01.e0", "p1.e1x", "p1.e1.", "e1.p1",
-					    "p1234567890123456789.e0", "p1.e0p"};
+		static const char *bad[] = {"x",      "p1",     "p1.e",
+		                            "p-1.e0", "p01.e0", "p1.e1x",
+		                            "p1.e1.", "e1.p1",  "p1234567890123456789.e0",
+		                            "p1.e0p"};
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			sync_page(g.token, bad[i], 0, &r);
 			EXPECT(r, 400, "bad_request");
@@ -651,7 +693,8 @@ static void download_pages(void **state)
 
 static void other_gates_events(void **state)
 {
-	struct gate_id a1 = gate_new("test-a", "A1"), a2 = gate_new("test-a", "A2"), b1 = gate_new("test-b", "B1");
+	struct gate_id a1 = gate_new("test-a", "A1"), a2 = gate_new("test-a", "A2"),
+	               b1 = gate_new("test-b", "B1");
 	struct synced s1, s2, sb;
 	char c1[64], c2[64], cb[64], id1[33], id2[33], key[33];
 	long long now = (long long)time(NULL);
@@ -689,7 +732,8 @@ static void other_gates_events(void **state)
 	/* paged: 7 events, 3 a page */
 	batch = json_array();
 	for (int i = 0; i < 7; i++)
-		json_array_append_new(batch, event(new_event_id(key), 0, "in", "deny", now - 10 + i));
+		json_array_append_new(batch,
+		                      event(new_event_id(key), 0, "in", "deny", now - 10 + i));
 	upload(a1.token, batch, &r);
 	EXPECT(r, 200, NULL);
 	hres_free(&r);
@@ -723,7 +767,10 @@ static void revoked_gate(void **state)
 	assert_int_equal(admin("gate", "list", NULL), 0);
 	assert_non_null(strstr(out, "Doomed gate"));
 	assert_non_null(strstr(out, "revoked"));
-	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.revoke' AND entity_id = %lld", g.id), 1);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM audit WHERE action = 'gate.revoke' AND entity_id = %lld",
+	           g.id),
+	    1);
 	assert_int_equal(admin("gate", NULL), 2);
 	assert_int_equal(admin("gate", "add", "--centre", "test-a", NULL), 2);
 	assert_int_equal(admin("gate", "add", "--centre", "nowhere", "--name", "X", NULL), 1);
@@ -750,7 +797,8 @@ static long long onsite(struct hc *c, const char *centre, long status, const cha
 
 static const char *conflict_of(const char *id, char *buf, size_t n)
 {
-	if (hx_db_text("SELECT COALESCE(conflict_reason, '-') FROM gate_events WHERE id = ?", id, buf, n) != 0)
+	if (hx_db_text("SELECT COALESCE(conflict_reason, '-') FROM gate_events WHERE id = ?", id,
+	               buf, n) != 0)
 		fail_msg("no event %s", id);
 	return buf;
 }
@@ -758,12 +806,13 @@ static const char *conflict_of(const char *id, char *buf, size_t n)
 static void onsite_count(void **state)
 {
 	struct gate_id g = gate_new("test-b", "Beach gate");
-	struct hc *mgr = hc_login_ok(HX_MANAGER), *boss = hc_login_ok(HX_ADMIN), *mem = member(7), *anon = hc_new(HX);
+	struct hc *mgr = hc_login_ok(HX_MANAGER), *boss = hc_login_ok(HX_ADMIN), *mem = member(7),
+	          *anon = hc_new(HX);
 	long long b1 = confirmed_booking(7, "test-b", "room", 1, GUESTS3);
 	long long b2 = confirmed_booking(8, "test-b", "room", 2, GUESTS3);
 	long long a = confirmed_booking(9, "test-a", "studio", 1, HX_GUESTS_SELF);
-	long long p1 = pass_of(b1, 0), p2 = pass_of(b1, 1), p3 = pass_of(b1, 2), p4 = pass_of(b2, 0),
-		  p5 = pass_of(b2, 1), pa = pass_of(a, 0);
+	long long p1 = pass_of(b1, 0), p2 = pass_of(b1, 1), p3 = pass_of(b1, 2),
+	          p4 = pass_of(b2, 0), p5 = pass_of(b2, 1), pa = pass_of(a, 0);
 	long long now = (long long)time(NULL);
 	char id[33], why[64], path[96];
 	struct hres r;
@@ -800,8 +849,11 @@ static void onsite_count(void **state)
 	upload_one(g.token, pa, "in", "admit", now, id);
 	assert_string_equal(conflict_of(id, why, sizeof why), "other_centre");
 	assert_int_equal(onsite(mgr, "test-b", 200, NULL), 4); /* facts: p5 went in */
-	assert_int_equal(db_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND conflict = 1", g.id), 4);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM gate_events WHERE id = '%s' AND booking = %lld", id, a), 1);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND conflict = 1", g.id), 4);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM gate_events WHERE id = '%s' AND booking = %lld", id, a),
+	    1);
 
 	/* who may ask */
 	assert_int_equal(onsite(boss, "test-b", 200, NULL), 4);
@@ -817,7 +869,9 @@ static void onsite_count(void **state)
 		size_t i;
 
 		snprintf(gid, sizeof gid, "%lld", g.id);
-		json_array_foreach(jget(r.json, "gates"), i, v) if (json_integer_value(json_object_get(v, "id")) == g.id) x = v;
+		json_array_foreach(jget(r.json, "gates"), i,
+		                   v) if (json_integer_value(json_object_get(v, "id")) == g.id) x =
+		    v;
 		assert_non_null(x);
 		ASSERT_JSTR(x, "name", "Beach gate");
 		ASSERT_JINT(x, "queue", 0);
@@ -833,7 +887,8 @@ static void onsite_count(void **state)
 
 static void admin_http(void **state)
 {
-	struct hc *boss = hc_login_ok(HX_ADMIN), *mgr = hc_login_ok(HX_MANAGER), *mem = member(10), *anon = hc_new(HX);
+	struct hc *boss = hc_login_ok(HX_ADMIN), *mgr = hc_login_ok(HX_MANAGER), *mem = member(10),
+	          *anon = hc_new(HX);
 	struct hreq nocsrf = {.csrf = ""};
 	struct hres r;
 	long long id;
@@ -856,32 +911,38 @@ static void admin_http(void **state)
 	EXPECT(r, 401, "unauthenticated");
 	hres_free(&r);
 
-	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}", &nocsrf, &r);
+	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}",
+	      &nocsrf, &r);
 	EXPECT(r, 403, "csrf");
 	hres_free(&r);
-	hc_do(mgr, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}", NULL, &r);
+	hc_do(mgr, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}",
+	      NULL, &r);
 	EXPECT(r, 403, "forbidden");
 	hres_free(&r);
-	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"nowhere\",\"name\":\"Side gate\"}", NULL, &r);
+	hc_do(boss, "POST", "/api/v1/admin/gates",
+	      "{\"centre\":\"nowhere\",\"name\":\"Side gate\"}", NULL, &r);
 	EXPECT(r, 400, "bad_request");
 	hres_free(&r);
 	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\"}", NULL, &r);
 	EXPECT(r, 400, "bad_request");
 	hres_free(&r);
 	hc_do(boss, "POST", "/api/v1/admin/gates",
-	      "{\"centre\":\"test-b\",\"name\":\"0123456789012345678901234567890123456789012345678901234567890123X\"}", NULL,
-	      &r);
+	      "{\"centre\":\"test-b\",\"name\":"
+	      "\"0123456789012345678901234567890123456789012345678901234567890123X\"}",
+	      NULL, &r);
 	EXPECT(r, 400, "bad_request");
 	hres_free(&r);
 
-	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}", NULL, &r);
+	hc_do(boss, "POST", "/api/v1/admin/gates", "{\"centre\":\"test-b\",\"name\":\"Side gate\"}",
+	      NULL, &r);
 	EXPECT(r, 201, NULL);
 	id = jint(r.json, "id");
 	ASSERT_JSTR(r.json, "centre", "test-b");
 	ASSERT_JSTR(r.json, "name", "Side gate");
 	snprintf(code, sizeof code, "%s", jstr(r.json, "code"));
 	assert_int_equal(strlen(code), 19);
-	assert_true(llabs(hx_instant(jstr(r.json, "code_expires_at")) - ((long long)time(NULL) + 86400)) < 60);
+	assert_true(llabs(hx_instant(jstr(r.json, "code_expires_at")) -
+	                  ((long long)time(NULL) + 86400)) < 60);
 	hres_free(&r);
 	enroll(code, &r);
 	EXPECT(r, 200, NULL);
@@ -918,16 +979,18 @@ static void admin_http(void **state)
 		json_t *x = NULL, *v;
 		size_t i;
 
-		json_array_foreach(jget(r.json, "gates"), i, v) if (json_integer_value(json_object_get(v, "id")) == id) x = v;
+		json_array_foreach(jget(r.json, "gates"), i,
+		                   v) if (json_integer_value(json_object_get(v, "id")) == id) x = v;
 		assert_non_null(x);
 		assert_true(json_is_true(json_object_get(x, "revoked")));
 		assert_true(hx_instant(jstr(x, "enrolled_at")) > 0);
 	}
 	hres_free(&r);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE entity = 'gate' AND entity_id = %lld AND actor = 'boss'"
-				" AND action IN ('gate.add', 'gate.revoke')",
-				id),
-			 2);
+	assert_int_equal(db_int("SELECT COUNT(*) FROM audit WHERE entity = 'gate' AND entity_id = "
+	                        "%lld AND actor = 'boss'"
+	                        " AND action IN ('gate.add', 'gate.revoke')",
+	                        id),
+	                 2);
 	hc_free(boss);
 	hc_free(mgr);
 	hc_free(mem);
@@ -938,9 +1001,10 @@ int main(int argc, char **argv)
 {
 	const struct hx_opts opts = {.members = 12, .body_max = "2m"};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(enrolment),       cmocka_unit_test(uploads),      cmocka_unit_test(download_pages),
-		cmocka_unit_test(other_gates_events), cmocka_unit_test(revoked_gate), cmocka_unit_test(onsite_count),
-		cmocka_unit_test(admin_http),
+	    cmocka_unit_test(enrolment),      cmocka_unit_test(uploads),
+	    cmocka_unit_test(download_pages), cmocka_unit_test(other_gates_events),
+	    cmocka_unit_test(revoked_gate),   cmocka_unit_test(onsite_count),
+	    cmocka_unit_test(admin_http),
 	};
 
 	return hx_main(argc, argv, &opts, "sync", tests, sizeof(tests) / sizeof(tests[0]));

@@ -143,6 +143,8 @@ export function fmtDate(s, style) {
   const opts =
     style === "short"
       ? { day: "numeric", month: "short" }
+      : style === "day"
+      ? { weekday: "short", day: "numeric", month: "short" }
       : style === "long"
       ? { weekday: "long", day: "numeric", month: "long", year: "numeric" }
       : { weekday: "short", day: "numeric", month: "short", year: "numeric" };

@@ -159,7 +159,7 @@ function render() {
       })), maxGuests, t("occ.guests_caption"))));
     sec.appendChild(charts);
     // the same numbers as a table
-    const cols = [{ key: "occ.night", rowHeader: true, cell: (row) => fmtDate(row.night) }];
+    const cols = [{ key: "occ.night", rowHeader: true, cell: (row) => fmtDate(row.night, "day") }];
     r.unit_types.forEach((ut, i) => {
       cols.push({ label: nameOf(ut), num: true, cell: (row) => {
         const n = row.types[i];
@@ -169,7 +169,9 @@ function render() {
     });
     cols.push({ key: "occ.guests", num: true, cell: (row) => fmtNumber(row.total.guests) });
     const rows = r.totals.map((tot, k) => ({ night: tot.night, total: tot, types: r.unit_types.map((ut) => ut.nights[k]) }));
-    sec.appendChild(h("details", { class: "table-details", open: true }, h("summary", null, t("occ.table_summary")),
+    // open on wide screens; on a phone the table is one tap away, under the charts
+    sec.appendChild(h("details", { class: "table-details", open: window.matchMedia("(min-width: 62rem)").matches },
+      h("summary", null, t("occ.table_summary")),
       table(cols, rows, { id: "occ-table", caption: t("occ.table_caption"), label: t("occ.table_caption") })));
     sec.appendChild(h("p", { class: "actions" }, csvLink(exportUrl("occupancy", pp, "from=" + pp.from + "&to=" + pp.to), "occ-csv")));
     return true;

@@ -104,7 +104,7 @@ function decodeQR(png) {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "estiva-qr-")), "qr.png");
   fs.writeFileSync(f, png);
   try {
-    return execFileSync("zbarimg", ["--raw", "-q", "-Sbinary", f], { encoding: "utf8" }).replace(/\n$/, "");
+    return execFileSync("zbarimg", ["--raw", "-q", "-Sbinary", f], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).replace(/\n$/, "");
   } finally {
     fs.rmSync(path.dirname(f), { recursive: true, force: true });
   }
