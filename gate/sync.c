@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "date.h"
 #include "gate.h"
 #include "log.h"
@@ -604,6 +605,81 @@ void sync_stop(struct gate *g)
 	pthread_mutex_unlock(&g->lock);
 	pthread_join(g->sync_thread, NULL);
 	g->sync_started = 0;
+}
+
+/* ---- identity and keys ---- */
+
+int gate_reload_keys(struct gate *g, struct store *st)
+{
+	struct pass_key keys[GATE_KEYS_MAX];
+	int n = store_keys_load(st, keys, GATE_KEYS_MAX);
+
+	if (n < 0)
+		return -1;
+	pthread_mutex_lock(&g->lock);
+	memcpy(g->keys, keys, (size_t)n * sizeof(keys[0]));
+	g->nkeys = n;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/* The token file and what enrolment stored: gate id, centre, centre number; the clock and revocation
+ * state of the last run. */
+int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errlen)
+{
+	char tok[GATE_TOKEN_LEN + 8] = "", centre[64] = "";
+	int64_t id = 0, number = 0, v = 0;
+	FILE *f;
+
+	if (access(g->cfg.token_file, F_OK) < 0 || store_meta_get_int(st, "gate_id", &id) <= 0) {
+		snprintf(err, errlen, "this gate is not enrolled: run estiva-gate -c %s enroll URL CODE", g->cfg.path);
+		return -1;
+	}
+	if (conf_secret_file_ok(g->cfg.token_file, err, errlen) < 0)
+		return -1;
+	f = fopen(g->cfg.token_file, "r");
+	if (!f || !fgets(tok, sizeof(tok), f)) {
+		snprintf(err, errlen, "%s: cannot read the token", g->cfg.token_file);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	tok[strcspn(tok, "\r\n")] = '\0';
+	if (strlen(tok) != GATE_TOKEN_LEN) {
+		snprintf(err, errlen, "%s: not a gate token (64 hex digits)", g->cfg.token_file);
+		return -1;
+	}
+	if (store_meta_get(st, "centre", centre, sizeof(centre)) <= 0 ||
+	    store_meta_get_int(st, "centre_number", &number) <= 0 || number < 1 || number > 65535) {
+		snprintf(err, errlen, "%s: enrolment data missing: enrol again", g->cfg.db_path);
+		return -1;
+	}
+	if (strcmp(centre, g->cfg.centre)) {
+		snprintf(err, errlen, "the store was enrolled for centre %s, the configuration says %s", centre, g->cfg.centre);
+		return -1;
+	}
+	if (g->cfg.gate_id && g->cfg.gate_id != id) {
+		snprintf(err, errlen, "the store was enrolled as gate %lld, the configuration says id = %d", (long long)id,
+			 g->cfg.gate_id);
+		return -1;
+	}
+	pthread_mutex_lock(&g->lock);
+	snprintf(g->token, sizeof(g->token), "%s", tok);
+	g->gate_id = (int)id;
+	g->centre_number = (uint16_t)number;
+	snprintf(g->centre, sizeof(g->centre), "%s", centre);
+	if (store_meta_get_int(st, "last_sync_server", &v) > 0)
+		g->last_sync_server = v;
+	if (store_meta_get_int(st, "last_success", &v) > 0)
+		g->last_success = v;
+	if (store_meta_get_int(st, "revoked_at", &v) > 0 && v > 0) {
+		g->revoked = 1;
+		g->revoked_at = v;
+	}
+	pthread_mutex_unlock(&g->lock);
+	sodium_memzero(tok, sizeof(tok));
+	return 0;
 }
 
 /* ---- enrolment ---- */

@@ -501,7 +501,8 @@ static char *form_json(const struct form *f)
 		    !strcasecmp(f->names[i], "Ecom_Payment_Card_ExpDate_Year") ||
 		    !strcasecmp(f->names[i], "Ecom_Payment_Card_ExpDate_Month"))
 			continue;
-		json_object_set_new(j, f->names[i], json_string(f->values[i]) ? json_string(f->values[i]) : json_string("?"));
+		json_t *v = json_string(f->values[i]); /* NULL when not UTF-8 */
+		json_object_set_new(j, f->names[i], v ? v : json_string("?"));
 	}
 	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);

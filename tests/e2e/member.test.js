@@ -36,7 +36,7 @@ E.it("a member books, pays with the approving card, comes back confirmed, and th
   await page.waitForSelector("#estimate:not(:empty)");
   assert.match(await page.textContent("#estimate"), /750,00/); // 3 nights x 250 MAD, category cat-b
   await checkPage(page, "fr");
-  await shot(page, "member-booking-fr");
+  await shot(page, "member-booking-fr", { docs: true });
 
   await page.click("#book-submit");
   await page.waitForSelector('#booking-status[data-status="held"]');
@@ -75,7 +75,7 @@ E.it("a member books, pays with the approving card, comes back confirmed, and th
   }
   assert.deepEqual(decoded.sort(), passes.map((p) => p.token).sort());
   await checkPage(page, "fr");
-  await shot(page, "member-passes-fr");
+  await shot(page, "member-passes-fr", { docs: true });
 
   // the print page of a pass uses /print.css and shows the QR code
   const print = await page.context().newPage();
@@ -83,7 +83,7 @@ E.it("a member books, pays with the approving card, comes back confirmed, and th
   await print.waitForSelector("img.qr");
   assert.equal(await print.evaluate(() => document.styleSheets[0] && document.styleSheets[0].href.endsWith("/print.css")), true);
   assert.equal(await print.evaluate(() => getComputedStyle(document.querySelector(".pass")).borderTopStyle), "dashed");
-  await shot(print, "pass-print");
+  await shot(print, "pass-print", { docs: true });
   await print.close();
 
   // the same page in Arabic: switched by the button, mirrored, remembered across a reload
@@ -92,7 +92,7 @@ E.it("a member books, pays with the approving card, comes back confirmed, and th
   await page.waitForSelector("#passes img.qr");
   await checkPage(page, "ar");
   assert.match(await page.textContent("#booking-status"), /مؤكد/);
-  await shot(page, "member-passes-ar");
+  await shot(page, "member-passes-ar", { docs: true });
   await page.reload();
   await page.waitForSelector("#booking-status");
   await checkPage(page, "ar");
@@ -122,7 +122,7 @@ E.it("a declined card leaves the booking held and says so", async () => {
   assert.equal(await page.getAttribute("#booking-status", "data-status"), "held");
   assert.ok(await page.isVisible("#pay"), "the member may try again");
   await checkPage(page, "fr");
-  await shot(page, "payment-declined-fr");
+  await shot(page, "payment-declined-fr", { docs: true });
 });
 
 E.it("cancelling shows the refund quote first, then the refund", async () => {
@@ -142,7 +142,7 @@ E.it("cancelling shows the refund quote first, then the refund", async () => {
   assert.equal(await page.getAttribute("#quote-text", "data-refund"), "75000");
   assert.equal((await page.$$("#cancel-panel .policy li")).length, 3);
   await checkPage(page, "fr");
-  await shot(page, "member-cancel-quote-fr");
+  await shot(page, "member-cancel-quote-fr", { docs: true });
   await page.click("#cancel-confirm");
   await page.waitForSelector('#booking-status[data-status="cancelled"]');
   await page.waitForSelector("#refund-result");
@@ -154,14 +154,24 @@ E.it("cancelling shows the refund quote first, then the refund", async () => {
   assert.ok(orders.orders.some((o) => o.refunded === "750.00"), "a refund of 750.00 at the gateway");
 });
 
-E.it("an ended session sends the member back to the login page with a message", async () => {
+E.it("on a phone in Arabic: the booking form, then an ended session sends the member back to the login page", async () => {
   const { env } = E;
-  const page = await E.page({ lang: "ar" }); // the browser's language picks Arabic
+  const page = await E.page({ lang: "ar", width: 390, height: 844 }); // the browser's language picks Arabic
   await login(page, env.url + "/", "100003");
   await page.waitForSelector("#centres");
   assert.equal(await page.evaluate(() => document.documentElement.dir), "rtl");
   await checkPage(page, "ar");
   await shot(page, "member-home-ar");
+  await page.click('[data-centre="al-arz"] a');
+  await page.waitForSelector("#cal-grid");
+  const arrival = env.addDays(env.today, 15);
+  await pickDates(page, arrival, env.addDays(arrival, 4));
+  await page.check("#guest-h0");
+  await page.check("#guest-h1");
+  await page.waitForSelector("#estimate:not(:empty)");
+  assert.equal(await page.isEnabled("#book-submit"), true);
+  await checkPage(page, "ar");
+  await shot(page, "member-booking-ar", { docs: true });
   // the session ends on the server (as after the idle limit); the next call finds it gone
   await page.evaluate(async () => {
     const s = JSON.parse(sessionStorage.getItem("estiva.session"));

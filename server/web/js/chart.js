@@ -8,22 +8,26 @@ import { fmtDate, fmtNumber, dir } from "./i18n.js";
 const H = 180; // drawing height (viewBox units)
 const PAD = { top: 12, bottom: 30, side: 40, end: 8 };
 
-// series: [{night, stack: [{value, cls}], title}]; max: the value at full height; label: accessible name.
-export function barChart(series, max, label, axisUnit) {
-  const n = series.length;
-  const bar = n > 45 ? 10 : n > 20 ? 16 : 26;
-  const gap = Math.max(2, Math.round(bar / 4));
-  const W = PAD.side + PAD.end + n * (bar + gap);
+// series: [{night, stack: [{value, cls}], title}]; max: the value at full height; label: accessible name;
+// fit: the width (CSS pixels) the chart should fill: bars are sized for it, at least 8 px a night (a long
+// range on a phone scrolls sideways instead of shrinking to nothing).
+export function barChart(series, max, label, axisUnit, fit) {
+  const n = Math.max(1, series.length);
+  const room = Math.max(200, fit || 640) - PAD.side - PAD.end;
+  const step = Math.max(8, Math.min(40, Math.floor(room / n)));
+  const gap = Math.max(2, Math.round(step / 5));
+  const bar = step - gap;
+  const W = PAD.side + PAD.end + n * step;
   const rtl = dir() === "rtl";
   const plotH = H - PAD.top - PAD.bottom;
   const y = (v) => PAD.top + plotH - (max > 0 ? (v / max) * plotH : 0);
   // x of night i's bar, mirrored in right-to-left pages
-  const x = (i) => (rtl ? W - PAD.side - (i + 1) * (bar + gap) + gap / 2 : PAD.side + i * (bar + gap) + gap / 2);
+  const x = (i) => (rtl ? W - PAD.side - (i + 1) * step + gap / 2 : PAD.side + i * step + gap / 2);
   const svg = h("svg:svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img", "aria-label": label,
     preserveAspectRatio: "xMidYMin meet", direction: "ltr" });
-  // it scales to its box, but long ranges keep bars wide enough to read (scroll then); CSSOM, not a
-  // style attribute, so the Content-Security-Policy allows it
-  svg.style.minWidth = Math.round(n * 9 + PAD.side) + "px";
+  // drawn for its box; wider than the box it scrolls (CSSOM, not a style attribute: the
+  // Content-Security-Policy allows it)
+  svg.style.minWidth = W + "px";
   svg.appendChild(h("svg:title", null, label));
 
   // grid lines at 0, half and full, with their values
@@ -34,7 +38,7 @@ export function barChart(series, max, label, axisUnit) {
     svg.appendChild(h("svg:text", { x: rtl ? W - PAD.side + 8 : PAD.side - 8, y: yy + 4, class: "axis",
       "text-anchor": rtl ? "start" : "end" }, fmtNumber(v) + (axisUnit && v === max ? " " + axisUnit : "")));
   }
-  const every = Math.max(1, Math.ceil(n / (W > 600 ? 14 : 8)));
+  const every = Math.max(1, Math.ceil(60 / step)); // a date label every 60 px or so
   series.forEach((s, i) => {
     const g = h("svg:g", { class: "night", "data-night": s.night });
     g.appendChild(h("svg:title", null, s.title));

@@ -138,6 +138,7 @@ function render() {
     sec.appendChild(h("ul", { class: "legend" }, h("li", { class: "lg-confirmed" }, t("occ.confirmed")), h("li", { class: "lg-held" }, t("occ.held")),
       h("li", { class: "lg-guests" }, t("occ.guests"))));
     const charts = h("div", { class: "charts", id: "occ-chart" });
+    const fit = sec.clientWidth - 40; // the panel's inner width, less its padding and the chart's border
     for (const ut of r.unit_types) {
       const series = ut.nights.map((n) => ({
         night: n.night,
@@ -147,7 +148,7 @@ function render() {
       }));
       charts.appendChild(h("figure", { class: "chart-fig", "data-unit-type": ut.id },
         h("figcaption", null, t("occ.chart_caption", { type: nameOf(ut), units: fmtNumber(ut.units) })),
-        barChart(series, ut.units, t("occ.chart_label", { type: nameOf(ut) }), t("occ.units_axis"))));
+        barChart(series, ut.units, t("occ.chart_label", { type: nameOf(ut) }), t("occ.units_axis"), fit)));
     }
     const maxGuests = Math.max(1, ...r.totals.map((n) => n.guests));
     charts.appendChild(h("figure", { class: "chart-fig", "data-unit-type": "guests" },
@@ -156,7 +157,7 @@ function render() {
         night: n.night,
         stack: [{ value: n.guests_confirmed, cls: "guests" }, { value: n.guests - n.guests_confirmed, cls: "guests-held" }],
         title: t("occ.guests_title", { date: fmtDate(n.night), n: n.guests, guests: fmtNumber(n.guests) }),
-      })), maxGuests, t("occ.guests_caption"))));
+      })), maxGuests, t("occ.guests_caption"), "", fit)));
     sec.appendChild(charts);
     // the same numbers as a table
     const cols = [{ key: "occ.night", rowHeader: true, cell: (row) => fmtDate(row.night, "day") }];

@@ -1,5 +1,5 @@
-// ui.js: small DOM helpers shared by the pages: an element builder (no innerHTML anywhere: every text
-// goes in as text), the page frame (header with navigation, language switch, log out), notices, and the
+// ui.js: small DOM helpers shared by the pages: an element builder (text always goes in as text nodes,
+// never parsed as HTML), the page frame (header with navigation, language switch, log out), notices, and the
 // login form.
 import { t, getLang, setLang, LANGS, applyDocument } from "./i18n.js";
 import { api, errorText, saveSession, clearSession, session } from "./api.js";

@@ -87,11 +87,13 @@ function shotDir() {
   return d;
 }
 
-// Saves a screenshot under the output folder; with ESTIVA_UPDATE_SCREENSHOTS=1 also in docs/screenshots.
+// Saves a screenshot under the output folder; those marked {docs: true} also go to docs/screenshots
+// (for the README) when ESTIVA_UPDATE_SCREENSHOTS=1.
 async function shot(page, name, opts) {
+  const { docs, ...o } = opts || {};
   const file = path.join(shotDir(), name + ".png");
-  await page.screenshot(Object.assign({ path: file, fullPage: true, animations: "disabled", caret: "hide" }, opts || {}));
-  if (process.env.ESTIVA_UPDATE_SCREENSHOTS === "1") {
+  await page.screenshot(Object.assign({ path: file, fullPage: true, animations: "disabled", caret: "hide" }, o));
+  if (docs && process.env.ESTIVA_UPDATE_SCREENSHOTS === "1") {
     const docs = path.join(REPO, "docs/screenshots");
     fs.mkdirSync(docs, { recursive: true });
     fs.copyFileSync(file, path.join(docs, name + ".png"));

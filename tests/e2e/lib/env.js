@@ -195,18 +195,28 @@ async function startEstiva(opts) {
     throw new Error(e.message + "\n" + fs.readFileSync(path.join(dir, "server.log"), "utf8").slice(-2000));
   });
 
-  // Stops both programs; keeps the folder when keep is true (a failed test), else removes it.
+  // Stops both programs; keeps the folder when keep is true (a failed test), else removes it. Both must
+  // exit 0 on SIGTERM: a sanitizer report (ASan build) or a crash makes the stop throw.
   env.stop = async (keep) => {
+    const bad = [];
     for (const p of procs) {
       if (p.exitCode === null && p.signalCode === null) {
         const done = new Promise((r) => p.once("exit", r));
         p.kill("SIGTERM");
-        await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-        if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+        await Promise.race([done, new Promise((r) => setTimeout(r, 10000))]);
+        if (p.exitCode === null && p.signalCode === null) {
+          p.kill("SIGKILL");
+          await done;
+        }
       }
+      if (p.exitCode !== 0) bad.push(path.basename(p.spawnfile) + " exited " + (p.exitCode !== null ? p.exitCode : p.signalCode));
     }
     fs.closeSync(simLog);
     fs.closeSync(serverLog);
+    if (bad.length) {
+      keep = true;
+      console.error(bad.join("; ") + "\n" + fs.readFileSync(path.join(dir, "server.log"), "utf8").slice(-4000));
+    }
     if (keep) {
       fs.mkdirSync(OUT, { recursive: true });
       const to = path.join(OUT, path.basename(dir));
@@ -214,6 +224,7 @@ async function startEstiva(opts) {
       console.error("kept the environment of the failed test in " + to);
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    if (bad.length) throw new Error(bad.join("; "));
   };
   env.log = () => fs.readFileSync(path.join(dir, "server.log"), "utf8");
 

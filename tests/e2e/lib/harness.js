@@ -8,11 +8,19 @@ const path = require("node:path");
 const { startEstiva } = require("./env.js");
 const browserLib = require("./browser.js");
 
-function useEstiva(opts) {
+// opts: as startEstiva's; setup(env): makes the file's data once the server runs (in the same hook:
+// node's root-level hooks are not run one after the other).
+function useEstiva(opts, setup) {
   const h = { env: null, browser: null, pages: [], failed: false };
   before(async () => {
     h.env = await startEstiva(opts);
-    h.browser = await browserLib.launch();
+    try {
+      if (setup) await setup(h.env);
+      h.browser = await browserLib.launch();
+    } catch (e) {
+      h.failed = true;
+      throw e;
+    }
   });
   after(async () => {
     if (h.browser) await h.browser.close();
