@@ -1,7 +1,7 @@
 /* clock.c: the time the gate decides with. The server's time comes with every sync answer; the gate
- * keeps the offset, warns beyond skew_warn, decides with the corrected time beyond skew_correct, and
- * when its clock reads a year before the last successful sync it distrusts itself and counts from
- * that sync with the monotonic clock (docs/sync.md, "The gate's clock"). */
+ * keeps the offset, warns beyond skew_warn, decides with the corrected time beyond skew_correct,
+ * and when its clock reads a year before the last successful sync it distrusts itself and counts
+ * from that sync with the monotonic clock (docs/sync.md, "The gate's clock"). */
 #include <math.h>
 #include <time.h>
 
@@ -30,7 +30,8 @@ int64_t gate_now_locked(struct gate *g, int *distrusted)
 
 	if (distrusted)
 		*distrusted = 0;
-	if (g->last_sync_server > 0 && wall < (double)g->last_sync_server - (double)GATE_DISTRUST_SECONDS) {
+	if (g->last_sync_server > 0 &&
+	    wall < (double)g->last_sync_server - (double)GATE_DISTRUST_SECONDS) {
 		if (distrusted)
 			*distrusted = 1;
 		return g->last_sync_server + (int64_t)(clock_mono() - g->mono_base);
@@ -66,8 +67,10 @@ void clock_observe(struct gate *g, int64_t server_time, double t0, double t1)
 	pthread_mutex_unlock(&g->lock);
 	if (warn_now && !warn_before)
 		log_warn("clock: this gate's clock is %.0f s %s the server's%s", fabs(offset),
-			 offset > 0 ? "behind" : "ahead of",
-			 fabs(offset) > (double)g->cfg.skew_correct ? "; deciding with the server's time" : "");
+		         offset > 0 ? "behind" : "ahead of",
+		         fabs(offset) > (double)g->cfg.skew_correct
+		             ? "; deciding with the server's time"
+		             : "");
 	else if (!warn_now && warn_before)
 		log_info("clock: back within %lld s of the server's", (long long)g->cfg.skew_warn);
 }

@@ -1,4 +1,5 @@
-/* config.c: estiva-gate.conf: every key, its default and its check (docs/gate.md, "Configuration"). */
+/* config.c: estiva-gate.conf: every key, its default and its check (docs/gate.md, "Configuration").
+ */
 #include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -96,25 +97,28 @@ static int set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *v
 	return 1;
 }
 
-static int set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
+static int set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min,
+                   long max)
 {
 	long v;
 
 	if (conf_parse_long(value, min, max, &v) < 0)
-		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name, min, max,
-				  value);
+		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"",
+		                  name, min, max, value);
 	*dst = (int)v;
 	return 1;
 }
 
-static int set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value, int64_t min,
-			int64_t max)
+static int set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
+                        int64_t min, int64_t max)
 {
 	int64_t v;
 
 	if (conf_parse_duration(value, &v) < 0 || v < min || v > max)
-		return conf_error(ctx, 0, "%s must be a duration such as 30s, 10m or 2h (from %llds to %llds), not \"%s\"",
-				  name, (long long)min, (long long)max, value);
+		return conf_error(ctx, 0,
+		                  "%s must be a duration such as 30s, 10m or 2h (from %llds to "
+		                  "%llds), not \"%s\"",
+		                  name, (long long)min, (long long)max, value);
 	*dst = v;
 	return 1;
 }
@@ -126,8 +130,9 @@ static int set_cmd(struct conf_ctx *ctx, struct gate_cmd *cmd, const char *name,
 		return 1;
 	}
 	if (strlen(value) >= GATE_CMD_MAX || config_split_cmd(value, cmd) < 0)
-		return conf_error(ctx, 0, "%s: not a command (at most %d words, balanced quotes, under %d bytes)", name,
-				  GATE_ARGS_MAX, GATE_CMD_MAX);
+		return conf_error(
+		    ctx, 0, "%s: not a command (at most %d words, balanced quotes, under %d bytes)",
+		    name, GATE_ARGS_MAX, GATE_CMD_MAX);
 	return 1;
 }
 
@@ -146,7 +151,8 @@ static int set_kinds(struct conf_ctx *ctx, unsigned *kinds, const char *value)
 		else if (!strcmp(w, "staff"))
 			k |= 1u << PASS_KIND_STAFF;
 		else
-			return conf_error(ctx, 0, "kinds: \"%s\" is not guest, day_visitor or staff", w);
+			return conf_error(ctx, 0,
+			                  "kinds: \"%s\" is not guest, day_visitor or staff", w);
 	}
 	if (!k)
 		return conf_error(ctx, 0, "kinds: name at least one of guest, day_visitor, staff");
@@ -160,8 +166,8 @@ struct parse_state {
 	struct reader_conf *reader;
 };
 
-static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char *section, const char *name,
-		       const char *value)
+static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char *section,
+                       const char *name, const char *value)
 {
 	struct gate_config *cfg = ps->cfg;
 	struct reader_conf *r;
@@ -174,10 +180,12 @@ static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char 
 		if (cfg->nreaders == GATE_READERS_MAX)
 			return conf_error(ctx, 0, "at most %d readers", GATE_READERS_MAX);
 		if (!conf_valid_id(rn, GATE_READER_NAME_MAX - 1))
-			return conf_error(ctx, ctx->section_line, "[reader NAME]: NAME of a-z, 0-9 and -, not \"%s\"", rn);
+			return conf_error(ctx, ctx->section_line,
+			                  "[reader NAME]: NAME of a-z, 0-9 and -, not \"%s\"", rn);
 		for (int i = 0; i < cfg->nreaders; i++)
 			if (!strcmp(cfg->readers[i].name, rn))
-				return conf_error(ctx, ctx->section_line, "a second [reader %s]", rn);
+				return conf_error(ctx, ctx->section_line, "a second [reader %s]",
+				                  rn);
 		ps->reader = &cfg->readers[cfg->nreaders++];
 		memset(ps->reader, 0, sizeof(*ps->reader));
 		snprintf(ps->reader->name, sizeof(ps->reader->name), "%s", rn);
@@ -191,17 +199,23 @@ static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char 
 		r->type = !strcmp(name, "qr") ? READER_QR : READER_NFC;
 		if (!*value)
 			return conf_error(ctx, 0, "%s needs a device", name);
-		if (r->type == READER_NFC && strncmp(value, "pn532_uart:", 11) && strncmp(value, "pn53x_usb", 9) &&
-		    strncmp(value, "acr122", 6) && strncmp(value, "pn532_", 6) && strncmp(value, "arygon", 6))
-			return conf_error(ctx, 0, "nfc wants a libnfc connstring such as pn532_uart:/dev/ttyUSB0, not \"%s\"",
-					  value);
+		if (r->type == READER_NFC && strncmp(value, "pn532_uart:", 11) &&
+		    strncmp(value, "pn53x_usb", 9) && strncmp(value, "acr122", 6) &&
+		    strncmp(value, "pn532_", 6) && strncmp(value, "arygon", 6))
+			return conf_error(ctx, 0,
+			                  "nfc wants a libnfc connstring such as "
+			                  "pn532_uart:/dev/ttyUSB0, not \"%s\"",
+			                  value);
 		if (r->type == READER_QR && strcmp(value, "stdin") && value[0] != '/')
-			return conf_error(ctx, 0, "qr wants a device path (/dev/...) or stdin, not \"%s\"", value);
+			return conf_error(ctx, 0,
+			                  "qr wants a device path (/dev/...) or stdin, not \"%s\"",
+			                  value);
 		return set_str(ctx, r->device, sizeof(r->device), value);
 	}
 	if (!strcmp(name, "direction")) {
 		if (decide_dir_parse(value, &r->dir) < 0)
-			return conf_error(ctx, 0, "direction must be in, out or both, not \"%s\"", value);
+			return conf_error(ctx, 0, "direction must be in, out or both, not \"%s\"",
+			                  value);
 		return 1;
 	}
 	if (!strcmp(name, "baud"))
@@ -209,7 +223,8 @@ static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char 
 	return conf_error(ctx, 0, "unknown setting \"%s\" in [reader %s]", name, r->name);
 }
 
-static int config_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+static int config_line(struct conf_ctx *ctx, const char *section, const char *name,
+                       const char *value)
 {
 	struct parse_state *ps = ctx->user;
 	struct gate_config *cfg = ps->cfg;
@@ -219,7 +234,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 	if (!strcmp(section, "gate")) {
 		if (!strcmp(name, "centre")) {
 			if (!conf_valid_id(value, 32))
-				return conf_error(ctx, 0, "centre must be a centre id such as al-arz, not \"%s\"", value);
+				return conf_error(
+				    ctx, 0, "centre must be a centre id such as al-arz, not \"%s\"",
+				    value);
 			return set_str(ctx, cfg->centre, sizeof(cfg->centre), value);
 		}
 		if (!strcmp(name, "id"))
@@ -239,11 +256,14 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 	} else if (!strcmp(section, "server")) {
 		if (!strcmp(name, "url")) {
 			if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
-				return conf_error(ctx, 0, "url must start with https:// (or http:// on loopback), not \"%s\"",
-						  value);
+				return conf_error(ctx, 0,
+				                  "url must start with https:// (or http:// on "
+				                  "loopback), not \"%s\"",
+				                  value);
 			if (set_str(ctx, cfg->server_url, sizeof(cfg->server_url), value) == 0)
 				return 0;
-			for (size_t n = strlen(cfg->server_url); n > 0 && cfg->server_url[n - 1] == '/'; n--)
+			for (size_t n = strlen(cfg->server_url);
+			     n > 0 && cfg->server_url[n - 1] == '/'; n--)
 				cfg->server_url[n - 1] = '\0';
 			return 1;
 		}
@@ -261,9 +281,11 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "batch"))
 			return set_int(ctx, &cfg->batch, name, value, 1, GATE_BATCH_MAX);
 		if (!strcmp(name, "batch_bytes")) {
-			if (conf_parse_size(value, &cfg->batch_bytes) < 0 || cfg->batch_bytes < 4096 ||
-			    cfg->batch_bytes > GATE_UPLOAD_BYTES_MAX)
-				return conf_error(ctx, 0, "batch_bytes must be a size from 4k to 1m, not \"%s\"", value);
+			if (conf_parse_size(value, &cfg->batch_bytes) < 0 ||
+			    cfg->batch_bytes < 4096 || cfg->batch_bytes > GATE_UPLOAD_BYTES_MAX)
+				return conf_error(
+				    ctx, 0, "batch_bytes must be a size from 4k to 1m, not \"%s\"",
+				    value);
 			return 1;
 		}
 		if (!strcmp(name, "page_limit"))
@@ -271,7 +293,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 	} else if (!strcmp(section, "rules")) {
 		if (!strcmp(name, "anti_passback")) {
 			if (decide_policy_parse(value, &cfg->policy) < 0)
-				return conf_error(ctx, 0, "anti_passback must be strict, warn or off, not \"%s\"", value);
+				return conf_error(
+				    ctx, 0, "anti_passback must be strict, warn or off, not \"%s\"",
+				    value);
 			return 1;
 		}
 		if (!strcmp(name, "grace")) {
@@ -311,7 +335,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		}
 		if (!strcmp(name, "pin_hash")) {
 			if (strncmp(value, "$argon2id$", 10))
-				return conf_error(ctx, 0, "pin_hash must come from `estiva-gate hash-pin` ($argon2id$...)");
+				return conf_error(ctx, 0,
+				                  "pin_hash must come from `estiva-gate hash-pin` "
+				                  "($argon2id$...)");
 			return set_str(ctx, cfg->pin_hash, sizeof(cfg->pin_hash), value);
 		}
 		if (!strcmp(name, "session"))
@@ -331,13 +357,16 @@ int config_read(const char *path, struct gate_config *cfg, char *err, size_t err
 	if (conf_read_file(path, config_line, &ps, err, errlen) < 0)
 		return -1;
 	if (!cfg->centre[0] || !cfg->db_path[0] || !cfg->token_file[0] || !cfg->server_url[0]) {
-		snprintf(err, errlen, "%s: [gate] centre, database, token_file and [server] url are required", path);
+		snprintf(err, errlen,
+		         "%s: [gate] centre, database, token_file and [server] url are required",
+		         path);
 		return -1;
 	}
 	for (int i = 0; i < cfg->nreaders; i++)
 		if (!cfg->readers[i].device[0]) {
-			snprintf(err, errlen, "%s: [reader %s] needs qr = DEVICE or nfc = CONNSTRING", path,
-				 cfg->readers[i].name);
+			snprintf(err, errlen,
+			         "%s: [reader %s] needs qr = DEVICE or nfc = CONNSTRING", path,
+			         cfg->readers[i].name);
 			return -1;
 		}
 	if (cfg->sensor.argc && !cfg->relay.argc) {
@@ -349,7 +378,9 @@ int config_read(const char *path, struct gate_config *cfg, char *err, size_t err
 		return -1;
 	}
 	if (cfg->port >= 0 && !cfg->pin_hash[0]) {
-		snprintf(err, errlen, "%s: [status] pin_hash is required (estiva-gate hash-pin), or port = off", path);
+		snprintf(err, errlen,
+		         "%s: [status] pin_hash is required (estiva-gate hash-pin), or port = off",
+		         path);
 		return -1;
 	}
 	return 0;

@@ -21,12 +21,12 @@
 #define GATE_ARGS_MAX 32
 #define GATE_READERS_MAX 16
 #define GATE_READER_NAME_MAX 32
-#define GATE_LINE_MAX 1024          /* a QR line longer than this is refused */
-#define GATE_NOTE_MAX 200           /* manual admission reason */
+#define GATE_LINE_MAX 1024 /* a QR line longer than this is refused */
+#define GATE_NOTE_MAX 200  /* manual admission reason */
 #define GATE_KEYS_MAX 255
-#define GATE_TOKEN_LEN 64           /* hex characters */
-#define GATE_RECENT 32              /* decisions kept in memory for the display */
-#define GATE_BATCH_MAX 500          /* events per upload (docs/sync.md) */
+#define GATE_TOKEN_LEN 64  /* hex characters */
+#define GATE_RECENT 32     /* decisions kept in memory for the display */
+#define GATE_BATCH_MAX 500 /* events per upload (docs/sync.md) */
 #define GATE_UPLOAD_BYTES_MAX (1024 * 1024)
 #define GATE_DEF_BATCH_BYTES (60 * 1024) /* under the server's default body_max (64 KiB) */
 #define GATE_PAGE_LIMIT_MAX 5000
@@ -34,7 +34,7 @@
 #define GATE_SESSIONS_MAX 16
 #define GATE_LATENCY_SAMPLES 1024
 
-#define GATE_DEF_UPLOAD_INTERVAL 10   /* seconds */
+#define GATE_DEF_UPLOAD_INTERVAL 10 /* seconds */
 #define GATE_DEF_DOWNLOAD_INTERVAL 60
 #define GATE_DEF_BATCH 200
 #define GATE_DEF_PAGE_LIMIT 1000
@@ -57,7 +57,7 @@ struct reader_conf {
 	enum reader_type type;
 	char device[GATE_PATH_MAX]; /* QR: a tty path or "stdin"; NFC: a libnfc connstring */
 	enum decide_dir dir;
-	int baud;                   /* QR on a serial tty: 0 leaves the speed as it is */
+	int baud; /* QR on a serial tty: 0 leaves the speed as it is */
 };
 
 /* A command split into words at config time: no shell (docs/gate.md, "Relay"). */
@@ -69,8 +69,8 @@ struct gate_cmd {
 
 struct gate_config {
 	char path[GATE_PATH_MAX];
-	char centre[33];            /* centre id, e.g. al-arz */
-	int gate_id;                /* 0: whatever enrolment gave */
+	char centre[33]; /* centre id, e.g. al-arz */
+	int gate_id;     /* 0: whatever enrolment gave */
 	char name[64];
 	char server_url[GATE_URL_MAX];
 	char ca_file[GATE_PATH_MAX];
@@ -84,14 +84,14 @@ struct gate_config {
 	int64_t sensor_timeout;
 	int64_t upload_interval, download_interval, backoff_max, http_timeout;
 	int batch, page_limit;
-	size_t batch_bytes;         /* an upload body stays under this */
+	size_t batch_bytes; /* an upload body stays under this */
 	enum decide_policy policy;
 	unsigned kinds;
 	int grace_minutes;
 	int64_t skew_warn, skew_correct, revoked_grace;
 	char listen[64];
-	int port;                   /* 0: ephemeral; -1: no status page */
-	char pin_hash[192];         /* crypto_pwhash_str (argon2id) */
+	int port;           /* 0: ephemeral; -1: no status page */
+	char pin_hash[192]; /* crypto_pwhash_str (argon2id) */
 	int64_t session_ttl;
 	int log_debug;
 };
@@ -105,15 +105,15 @@ int config_split_cmd(const char *line, struct gate_cmd *cmd);
 enum event_kind { EVENT_ADMIT = 0, EVENT_DENY, EVENT_UNDONE, EVENT_MANUAL };
 
 struct gate_event {
-	char id[33];                /* 128 random bits, hex */
-	int64_t seq;                /* set by store_record */
+	char id[33]; /* 128 random bits, hex */
+	int64_t seq; /* set by store_record */
 	int gate;
 	uint32_t pass, booking;
-	enum decide_dir dir;        /* in or out */
+	enum decide_dir dir; /* in or out */
 	enum event_kind kind;
 	enum decide_reason reason;
-	int64_t at;                 /* the gate's (corrected) time, seconds */
-	int64_t local_at;           /* the raw local clock */
+	int64_t at;       /* the gate's (corrected) time, seconds */
+	int64_t local_at; /* the raw local clock */
 	int offline;
 	char note[GATE_NOTE_MAX + 1];
 	char reader[GATE_READER_NAME_MAX];
@@ -147,7 +147,8 @@ struct store_counts {
 	int64_t queue, dead, inside, passes, events, revocations;
 };
 int store_counts(struct store *st, int64_t now, struct store_counts *c);
-/* Removes what is past use: passes and revocations expired a week ago, sent events of 90 days ago. */
+/* Removes what is past use: passes and revocations expired a week ago, sent events of 90 days ago.
+ */
 int store_prune(struct store *st, int64_t now);
 /* The latest events (newest first) for the status page: count, or -1. */
 int store_recent(struct store *st, struct gate_event *evs, int max);
@@ -164,26 +165,26 @@ enum reader_health { READER_STARTING = 0, READER_OK, READER_FAILED, READER_CLOSE
 struct reader_state {
 	enum reader_health health;
 	char message[160];
-	int64_t since;              /* when health last changed */
+	int64_t since; /* when health last changed */
 	int64_t scans, errors;
 	pthread_t thread;
 	int started;
 };
 
 struct display {
-	uint64_t seq;               /* 0: nothing yet */
+	uint64_t seq; /* 0: nothing yet */
 	struct gate_event ev;
 	char guest_name[DECIDE_NAME_MAX];
 	char unit[DECIDE_UNIT_MAX];
-	double ms;                  /* decision time, durable write included */
+	double ms; /* decision time, durable write included */
 };
 
 struct gate {
 	struct gate_config cfg;
-	pthread_mutex_t lock;       /* protects everything below but scan_* */
-	pthread_cond_t wake;        /* sync thread's sleep; signalled on stop and "sync now" */
+	pthread_mutex_t lock; /* protects everything below but scan_* */
+	pthread_cond_t wake;  /* sync thread's sleep; signalled on stop and "sync now" */
 	volatile sig_atomic_t stopping;
-	int stop_pipe[2];           /* readable once stopping: readers poll it */
+	int stop_pipe[2]; /* readable once stopping: readers poll it */
 
 	/* identity (from enrolment, in the store's meta table) */
 	int gate_id;
@@ -196,9 +197,9 @@ struct gate {
 
 	/* clock (clock.c) */
 	int have_offset;
-	double offset;              /* server − local, seconds */
-	int64_t last_sync_server;   /* server time at the last successful sync (0: never) */
-	double mono_base;           /* monotonic time matching last_sync_server (or the start) */
+	double offset;            /* server − local, seconds */
+	int64_t last_sync_server; /* server time at the last successful sync (0: never) */
+	double mono_base;         /* monotonic time matching last_sync_server (or the start) */
 
 	/* sync state */
 	int online;
@@ -220,7 +221,7 @@ struct gate {
 	pthread_mutex_t scan_lock;
 	struct store *scan_store;
 
-	void *http;                 /* struct MHD_Daemon * */
+	void *http; /* struct MHD_Daemon * */
 	int http_port;
 	pthread_t sync_thread;
 	int sync_started;
@@ -238,13 +239,13 @@ void clock_observe(struct gate *g, int64_t server_time, double t0, double t1);
 
 /* scan.c: what a reader calls with what it read */
 struct scan_input {
-	const char *text;           /* QR line (not NUL-terminated), or NULL */
+	const char *text; /* QR line (not NUL-terminated), or NULL */
 	size_t text_len;
-	const unsigned char *bin;   /* NFC payload, or NULL */
+	const unsigned char *bin; /* NFC payload, or NULL */
 	size_t bin_len;
 	const unsigned char *uid;
 	size_t uid_len;
-	int unreadable;             /* 1: nothing usable was read (garbage, too long, bad tag) */
+	int unreadable; /* 1: nothing usable was read (garbage, too long, bad tag) */
 };
 /* Decides, records, shows, and on admit runs the relay (and the sensor). 0, or -1 when the event
  * could not be recorded (the scan is then refused). */
@@ -252,7 +253,7 @@ int gate_scan(struct gate *g, int reader, const struct scan_input *in, struct de
 /* Staff's manual admission (status page): recorded as a "manual" event and synced. */
 int gate_manual(struct gate *g, uint32_t pass, enum decide_dir dir, const char *note);
 void gate_reader_health(struct gate *g, int reader, enum reader_health h, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Sleeps up to ms, waking early when the gate stops; 1 when stopping. */
 int gate_sleep(struct gate *g, long ms);
 /* p50/p99/max of the recent decision times, in ms. */
@@ -265,21 +266,22 @@ struct reader_arg {
 };
 void *reader_qr_main(void *arg);
 void *reader_nfc_main(void *arg);
-/* Splits a stream of bytes into lines for a QR reader (exposed for tests): feed chunks, get lines. */
+/* Splits a stream of bytes into lines for a QR reader (exposed for tests): feed chunks, get lines.
+ */
 struct qr_lines {
 	char line[GATE_LINE_MAX + 1];
 	size_t len;
-	int overflow;               /* the current line is past GATE_LINE_MAX: it will be refused */
+	int overflow; /* the current line is past GATE_LINE_MAX: it will be refused */
 };
 /* Calls fn(user, line, len, too_long) for each complete line in data[0..n). */
 void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
-		   void (*fn)(void *user, const char *line, size_t len, int too_long), void *user);
+                   void (*fn)(void *user, const char *line, size_t len, int too_long), void *user);
 
 /* relay.c */
-/* Runs cmd (with {direction} {reader} {pass} replaced in its words) and waits up to timeout seconds:
- * its exit status, -1 when it could not start, -2 when it timed out (it is killed). */
-int relay_run(const struct gate_cmd *cmd, int64_t timeout, const char *direction, const char *reader,
-	      uint32_t pass);
+/* Runs cmd (with {direction} {reader} {pass} replaced in its words) and waits up to timeout
+ * seconds: its exit status, -1 when it could not start, -2 when it timed out (it is killed). */
+int relay_run(const struct gate_cmd *cmd, int64_t timeout, const char *direction,
+              const char *reader, uint32_t pass);
 
 /* sync.c */
 int sync_start(struct gate *g, char *err, size_t errlen);

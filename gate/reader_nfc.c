@@ -1,8 +1,8 @@
 /* reader_nfc.c: an NFC reader through libnfc (shared/nfctag.c): wait for an ISO14443A tag, read the
- * pass record from its NDEF area, decide with the tag's UID (a pass bound to a tag is refused from any
- * other), then wait for the tag to leave so one tap is one scan. A tag pulled away mid-read is not a
- * scan (nothing was read); a tag without a pass record is refused as unreadable. A reader that fails
- * is closed and opened again with back-off. */
+ * pass record from its NDEF area, decide with the tag's UID (a pass bound to a tag is refused from
+ * any other), then wait for the tag to leave so one tap is one scan. A tag pulled away mid-read is
+ * not a scan (nothing was read); a tag without a pass record is refused as unreadable. A reader
+ * that fails is closed and opened again with back-off. */
 #include <stdio.h>
 #include <string.h>
 
@@ -57,10 +57,12 @@ static int one_tag(struct gate *g, int idx, struct nfctag *t, const struct nfcta
 		case NFCTAG_ENOTAG:
 		case NFCTAG_ETAG:
 			/* gone before the read finished: nothing was scanned */
-			log_info("reader %s: tag left mid-read (%s)", g->cfg.readers[idx].name, nfctag_strerror(t));
+			log_info("reader %s: tag left mid-read (%s)", g->cfg.readers[idx].name,
+			         nfctag_strerror(t));
 			return 0;
 		default:
-			log_info("reader %s: unreadable tag: %s", g->cfg.readers[idx].name, nfctag_strerror(t));
+			log_info("reader %s: unreadable tag: %s", g->cfg.readers[idx].name,
+			         nfctag_strerror(t));
 			in.unreadable = 1;
 			break;
 		}
@@ -81,11 +83,12 @@ void *reader_nfc_main(void *arg)
 		struct nfctag *t = nfctag_open(g->cfg.readers[idx].device, err, sizeof(err));
 
 		if (!t) {
-			gate_reader_health(g, idx, READER_FAILED, "cannot open %s: %s (retrying)", g->cfg.readers[idx].device,
-					   err);
+			gate_reader_health(g, idx, READER_FAILED, "cannot open %s: %s (retrying)",
+			                   g->cfg.readers[idx].device, err);
 			if (gate_sleep(g, backoff))
 				break;
-			backoff = backoff * 2 > NFC_BACKOFF_MAX_MS ? NFC_BACKOFF_MAX_MS : backoff * 2;
+			backoff =
+			    backoff * 2 > NFC_BACKOFF_MAX_MS ? NFC_BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
 		gate_reader_health(g, idx, READER_OK, "reading %s", g->cfg.readers[idx].device);
@@ -104,8 +107,8 @@ void *reader_nfc_main(void *arg)
 				break;
 		}
 		if (!g->stopping)
-			gate_reader_health(g, idx, READER_FAILED, "%s: %s (reopening)", g->cfg.readers[idx].device,
-					   nfctag_strerror(t));
+			gate_reader_health(g, idx, READER_FAILED, "%s: %s (reopening)",
+			                   g->cfg.readers[idx].device, nfctag_strerror(t));
 		nfctag_close(t);
 		if (gate_sleep(g, backoff))
 			break;

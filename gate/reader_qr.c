@@ -1,7 +1,7 @@
-/* reader_qr.c: a QR scanner that types one token per line, on a serial tty (or a pty), or on standard
- * input (keyboard-wedge setups). A line longer than GATE_LINE_MAX or holding bytes no pass has is
- * refused with a reason (the event is recorded); an empty line is ignored. A device that fails or
- * goes away is closed and opened again with back-off; the other readers go on. */
+/* reader_qr.c: a QR scanner that types one token per line, on a serial tty (or a pty), or on
+ * standard input (keyboard-wedge setups). A line longer than GATE_LINE_MAX or holding bytes no pass
+ * has is refused with a reason (the event is recorded); an empty line is ignored. A device that
+ * fails or goes away is closed and opened again with back-off; the other readers go on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 #define QR_BACKOFF_MAX_MS 30000
 
 void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
-		   void (*fn)(void *user, const char *line, size_t len, int too_long), void *user)
+                   void (*fn)(void *user, const char *line, size_t len, int too_long), void *user)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = data[i];
@@ -42,16 +42,26 @@ void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
 static speed_t baud_flag(int baud)
 {
 	switch (baud) {
-	case 1200: return B1200;
-	case 2400: return B2400;
-	case 4800: return B4800;
-	case 9600: return B9600;
-	case 19200: return B19200;
-	case 38400: return B38400;
-	case 57600: return B57600;
-	case 115200: return B115200;
-	case 230400: return B230400;
-	default: return 0;
+	case 1200:
+		return B1200;
+	case 2400:
+		return B2400;
+	case 4800:
+		return B4800;
+	case 9600:
+		return B9600;
+	case 19200:
+		return B19200;
+	case 38400:
+		return B38400;
+	case 57600:
+		return B57600;
+	case 115200:
+		return B115200;
+	case 230400:
+		return B230400;
+	default:
+		return 0;
 	}
 }
 
@@ -104,7 +114,7 @@ static void on_line(void *user, const char *line, size_t len, int too_long)
 	if (too_long || i < len) {
 		in.unreadable = 1;
 		log_info("reader %s: refused a %s", lc->g->cfg.readers[lc->idx].name,
-			 too_long ? "line over 1 KiB" : "line with bytes no pass has");
+		         too_long ? "line over 1 KiB" : "line with bytes no pass has");
 	}
 	gate_scan(lc->g, lc->idx, &in, &res);
 }
@@ -123,8 +133,8 @@ void *reader_qr_main(void *arg)
 		int fd = qr_open(g, idx);
 
 		if (fd < 0) {
-			gate_reader_health(g, idx, READER_FAILED, "cannot open %s: %s (retrying)", g->cfg.readers[idx].device,
-					   strerror(errno));
+			gate_reader_health(g, idx, READER_FAILED, "cannot open %s: %s (retrying)",
+			                   g->cfg.readers[idx].device, strerror(errno));
 			if (gate_sleep(g, backoff))
 				break;
 			backoff = backoff * 2 > QR_BACKOFF_MAX_MS ? QR_BACKOFF_MAX_MS : backoff * 2;
@@ -133,7 +143,8 @@ void *reader_qr_main(void *arg)
 		gate_reader_health(g, idx, READER_OK, "reading %s", g->cfg.readers[idx].device);
 		memset(&q, 0, sizeof(q));
 		for (;;) {
-			struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = g->stop_pipe[0], .events = POLLIN}};
+			struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+			                      {.fd = g->stop_pipe[0], .events = POLLIN}};
 			ssize_t n;
 
 			if (poll(p, 2, -1) < 0) {
@@ -148,10 +159,13 @@ void *reader_qr_main(void *arg)
 				continue;
 			if (n <= 0) {
 				if (n == 0 && is_stdin) {
-					gate_reader_health(g, idx, READER_CLOSED, "standard input closed");
+					gate_reader_health(g, idx, READER_CLOSED,
+					                   "standard input closed");
 				} else {
-					gate_reader_health(g, idx, READER_FAILED, "%s: %s (reopening)", g->cfg.readers[idx].device,
-							   n == 0 ? "end of input" : strerror(errno));
+					gate_reader_health(
+					    g, idx, READER_FAILED, "%s: %s (reopening)",
+					    g->cfg.readers[idx].device,
+					    n == 0 ? "end of input" : strerror(errno));
 				}
 				break;
 			}

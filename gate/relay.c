@@ -43,13 +43,14 @@ static void expand(const char *word, char *out, size_t n, const char *const vars
 	out[o] = '\0';
 }
 
-int relay_run(const struct gate_cmd *cmd, int64_t timeout, const char *direction, const char *reader,
-	      uint32_t pass)
+int relay_run(const struct gate_cmd *cmd, int64_t timeout, const char *direction,
+              const char *reader, uint32_t pass)
 {
 	static char words[GATE_ARGS_MAX][GATE_CMD_MAX];
 	static pthread_mutex_t words_lock = PTHREAD_MUTEX_INITIALIZER;
 	char *argv[GATE_ARGS_MAX + 1], passbuf[16];
-	const char *const vars[][2] = {{"{direction}", direction}, {"{reader}", reader}, {"{pass}", passbuf}};
+	const char *const vars[][2] = {
+	    {"{direction}", direction}, {"{reader}", reader}, {"{pass}", passbuf}};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none;

@@ -30,7 +30,8 @@ void gate_reader_health(struct gate *g, int reader, enum reader_health h, const 
 		r->errors++;
 	pthread_mutex_unlock(&g->lock);
 	if (changed)
-		log_msg(h == READER_FAILED ? LOG_WARN : LOG_INFO, "reader %s: %s", g->cfg.readers[reader].name, msg);
+		log_msg(h == READER_FAILED ? LOG_WARN : LOG_INFO, "reader %s: %s",
+		        g->cfg.readers[reader].name, msg);
 }
 
 int gate_sleep(struct gate *g, long ms)
@@ -74,10 +75,12 @@ void gate_latency(struct gate *g, double *p50, double *p99, double *max)
 static int gate_offline_locked(struct gate *g, int64_t now)
 {
 	/* offline: the last exchange failed, or nothing succeeded for two download intervals */
-	return !g->online || !g->last_success || now - g->last_success > 2 * g->cfg.download_interval + 30;
+	return !g->online || !g->last_success ||
+	       now - g->last_success > 2 * g->cfg.download_interval + 30;
 }
 
-static void show(struct gate *g, const struct gate_event *ev, const char *name, const char *unit, double ms)
+static void show(struct gate *g, const struct gate_event *ev, const char *name, const char *unit,
+                 double ms)
 {
 	struct display *d;
 
@@ -113,7 +116,8 @@ static void event_base(struct gate *g, struct gate_event *ev, int reader, int64_
 		snprintf(ev->reader, sizeof(ev->reader), "%s", g->cfg.readers[reader].name);
 }
 
-/* The turnstile: relay, then the passage sensor; no passage in time records the admission undone. */
+/* The turnstile: relay, then the passage sensor; no passage in time records the admission undone.
+ */
 static void open_turnstile(struct gate *g, int reader, const struct gate_event *adm)
 {
 	const char *dir = decide_dir_name(adm->dir);
@@ -126,14 +130,15 @@ static void open_turnstile(struct gate *g, int reader, const struct gate_event *
 		return;
 	rc = relay_run(&g->cfg.relay, g->cfg.relay_timeout, dir, rname, adm->pass);
 	if (rc != 0)
-		log_warn("relay: the command %s (%d) for pass %u", rc == -2 ? "timed out" : "failed", rc, adm->pass);
+		log_warn("relay: the command %s (%d) for pass %u",
+		         rc == -2 ? "timed out" : "failed", rc, adm->pass);
 	if (!g->cfg.sensor.argc)
 		return;
 	rc = relay_run(&g->cfg.sensor, g->cfg.sensor_timeout, dir, rname, adm->pass);
 	if (rc == 0)
 		return;
 	log_info("sensor: no passage for pass %u (%s): the admission is undone", adm->pass,
-		 rc == -2 ? "timeout" : "no");
+	         rc == -2 ? "timeout" : "no");
 	event_base(g, &ev, reader, &now);
 	ev.pass = adm->pass;
 	ev.booking = adm->booking;
@@ -210,8 +215,8 @@ int gate_scan(struct gate *g, int reader, const struct scan_input *in, struct de
 	}
 	show(g, &ev, res->guest_name, res->unit, ms);
 	log_info("scan %s: %s %s %s pass %u%s%s (%.2f ms)", ev.reader, event_kind_name(ev.kind),
-		 decide_dir_name(ev.dir), decide_reason_code(ev.reason), ev.pass, res->guest_name[0] ? " " : "",
-		 res->guest_name, ms);
+	         decide_dir_name(ev.dir), decide_reason_code(ev.reason), ev.pass,
+	         res->guest_name[0] ? " " : "", res->guest_name, ms);
 	if (rc == 0 && ev.kind == EVENT_ADMIT)
 		open_turnstile(g, reader, &ev);
 	return rc;
@@ -238,6 +243,7 @@ int gate_manual(struct gate *g, uint32_t pass, enum decide_dir dir, const char *
 	show(g, &ev, "", "", 0);
 	log_info("manual %s pass %u: %s", decide_dir_name(ev.dir), pass, note);
 	if (g->cfg.relay.argc)
-		relay_run(&g->cfg.relay, g->cfg.relay_timeout, decide_dir_name(ev.dir), "manual", pass);
+		relay_run(&g->cfg.relay, g->cfg.relay_timeout, decide_dir_name(ev.dir), "manual",
+		          pass);
 	return 0;
 }

@@ -15,46 +15,49 @@
 #include "log.h"
 
 static const char *schema =
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS keys ("
-	"  id INTEGER PRIMARY KEY, public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
-	"  valid_until INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS passes ("
-	"  id INTEGER PRIMARY KEY, booking INTEGER NOT NULL, guest INTEGER NOT NULL,"
-	"  guest_name TEXT NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL,"
-	"  valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL," /* minutes since the epoch */
-	"  nfc_uid BLOB, status TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS revocations ("
-	"  pass INTEGER PRIMARY KEY, until INTEGER NOT NULL, reason TEXT NOT NULL);"
-	/* sent: 0 queued for upload, 1 the server holds it, 2 dead-lettered (never sent again) */
-	"CREATE TABLE IF NOT EXISTS events ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, gate INTEGER NOT NULL,"
-	"  pass INTEGER NOT NULL, booking INTEGER NOT NULL, direction TEXT NOT NULL,"
-	"  decision TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, local_at INTEGER NOT NULL,"
-	"  offline INTEGER NOT NULL, note TEXT NOT NULL, reader TEXT NOT NULL,"
-	"  sent INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS events_queue ON events(seq) WHERE sent = 0;"
-	"CREATE TABLE IF NOT EXISTS remote_events ("
-	"  id TEXT PRIMARY KEY, gate INTEGER NOT NULL, pass INTEGER NOT NULL, direction TEXT NOT NULL,"
-	"  decision TEXT NOT NULL, at INTEGER NOT NULL);"
-	/* latest admitted movement of each pass, from every gate: derived from the two event tables */
-	"CREATE TABLE IF NOT EXISTS presence ("
-	"  pass INTEGER PRIMARY KEY, inside INTEGER NOT NULL, at INTEGER NOT NULL, event TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS dead_letter ("
-	"  id TEXT PRIMARY KEY, error TEXT NOT NULL, at INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys ("
+    "  id INTEGER PRIMARY KEY, public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+    "  valid_until INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS passes ("
+    "  id INTEGER PRIMARY KEY, booking INTEGER NOT NULL, guest INTEGER NOT NULL,"
+    "  guest_name TEXT NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL," /* minutes since the epoch */
+    "  nfc_uid BLOB, status TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS revocations ("
+    "  pass INTEGER PRIMARY KEY, until INTEGER NOT NULL, reason TEXT NOT NULL);"
+    /* sent: 0 queued for upload, 1 the server holds it, 2 dead-lettered (never sent again) */
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, gate INTEGER NOT NULL,"
+    "  pass INTEGER NOT NULL, booking INTEGER NOT NULL, direction TEXT NOT NULL,"
+    "  decision TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, local_at INTEGER NOT "
+    "NULL,"
+    "  offline INTEGER NOT NULL, note TEXT NOT NULL, reader TEXT NOT NULL,"
+    "  sent INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS events_queue ON events(seq) WHERE sent = 0;"
+    "CREATE TABLE IF NOT EXISTS remote_events ("
+    "  id TEXT PRIMARY KEY, gate INTEGER NOT NULL, pass INTEGER NOT NULL, direction TEXT NOT NULL,"
+    "  decision TEXT NOT NULL, at INTEGER NOT NULL);"
+    /* latest admitted movement of each pass, from every gate: derived from the two event tables */
+    "CREATE TABLE IF NOT EXISTS presence ("
+    "  pass INTEGER PRIMARY KEY, inside INTEGER NOT NULL, at INTEGER NOT NULL, event TEXT NOT "
+    "NULL);"
+    "CREATE TABLE IF NOT EXISTS dead_letter ("
+    "  id TEXT PRIMARY KEY, error TEXT NOT NULL, at INTEGER NOT NULL);";
 
 enum { ST_INSERT_EVENT, ST_PRESENCE_SET, ST_PASS_ROW, ST_REVOKED, ST_PRESENCE_GET, ST_COUNT };
 
 static const char *stmt_sql[ST_COUNT] = {
-	[ST_INSERT_EVENT] =
-		"INSERT INTO events(id, gate, pass, booking, direction, decision, reason, at, local_at, offline,"
-		" note, reader) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
-	[ST_PRESENCE_SET] = "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?)"
-			    " ON CONFLICT(pass) DO UPDATE SET inside = excluded.inside, at = excluded.at,"
-			    " event = excluded.event",
-	[ST_PASS_ROW] = "SELECT guest_name, unit, status, nfc_uid FROM passes WHERE id = ?",
-	[ST_REVOKED] = "SELECT 1 FROM revocations WHERE pass = ?",
-	[ST_PRESENCE_GET] = "SELECT inside FROM presence WHERE pass = ?",
+    [ST_INSERT_EVENT] = "INSERT INTO events(id, gate, pass, booking, direction, decision, reason, "
+                        "at, local_at, offline,"
+                        " note, reader) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
+    [ST_PRESENCE_SET] =
+        "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?)"
+        " ON CONFLICT(pass) DO UPDATE SET inside = excluded.inside, at = excluded.at,"
+        " event = excluded.event",
+    [ST_PASS_ROW] = "SELECT guest_name, unit, status, nfc_uid FROM passes WHERE id = ?",
+    [ST_REVOKED] = "SELECT 1 FROM revocations WHERE pass = ?",
+    [ST_PRESENCE_GET] = "SELECT inside FROM presence WHERE pass = ?",
 };
 
 struct store {
@@ -112,14 +115,16 @@ struct store *store_open(const char *path, int full_sync, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_open_v2(path, &st->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK)
 		goto sqlfail;
 	if (sqlite3_busy_timeout(st->db, 10000) != SQLITE_OK)
 		goto sqlfail;
-	if (sqlite3_exec(st->db, full_sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-					   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-			 NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(st->db,
+	                 full_sync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	                 NULL, NULL, &msg) != SQLITE_OK)
 		goto execfail;
 	pthread_mutex_lock(&write_lock);
 	if (sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
@@ -128,7 +133,8 @@ struct store *store_open(const char *path, int full_sync, char *err, size_t errl
 	}
 	pthread_mutex_unlock(&write_lock);
 	for (int i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &st->st[i], NULL) != SQLITE_OK)
 			goto sqlfail;
 	return st;
 execfail:
@@ -159,7 +165,8 @@ int store_meta_get(struct store *st, const char *key, char *buf, size_t n)
 	sqlite3_stmt *s;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	switch (sqlite3_step(s)) {
@@ -195,8 +202,10 @@ static int meta_set_tx(struct store *st, const char *key, const char *value)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db,
+	                       "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+	                       "UPDATE SET value = excluded.value",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
@@ -227,10 +236,11 @@ int store_sync_done(struct store *st, int64_t now, int64_t server_time)
 	if (begin(st) < 0)
 		return -1;
 	if (meta_set_tx(st, "last_success", a) < 0 || meta_set_tx(st, "last_sync_server", b) < 0 ||
-	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
-			       " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-			       -1, &s, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(
+	        st->db,
+	        "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
+	        " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+	        -1, &s, NULL) != SQLITE_OK) {
 		rollback(st);
 		return -1;
 	}
@@ -258,10 +268,12 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 	sqlite3_stmt *s;
 	int n = 0, rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key FROM keys ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key FROM keys ORDER BY id", -1, &s,
+	                       NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
-		if (sqlite3_column_bytes(s, 1) != 32 || sqlite3_column_int(s, 0) < 1 || sqlite3_column_int(s, 0) > 255)
+		if (sqlite3_column_bytes(s, 1) != 32 || sqlite3_column_int(s, 0) < 1 ||
+		    sqlite3_column_int(s, 0) > 255)
 			continue;
 		keys[n].id = (uint8_t)sqlite3_column_int(s, 0);
 		memcpy(keys[n].pk, sqlite3_column_blob(s, 1), 32);
@@ -283,7 +295,8 @@ static int lk_pass_row(void *user, uint32_t pass_id, struct decide_pass_row *row
 		return 0;
 	if (rc != SQLITE_ROW)
 		return -1;
-	snprintf(row->guest_name, sizeof(row->guest_name), "%s", (const char *)sqlite3_column_text(s, 0));
+	snprintf(row->guest_name, sizeof(row->guest_name), "%s",
+	         (const char *)sqlite3_column_text(s, 0));
 	snprintf(row->unit, sizeof(row->unit), "%s", (const char *)sqlite3_column_text(s, 1));
 	row->revoked = !strcmp((const char *)sqlite3_column_text(s, 2), "revoked");
 	rc = sqlite3_column_bytes(s, 3);
@@ -411,7 +424,8 @@ fail:
 
 static void event_from_row(sqlite3_stmt *s, struct gate_event *ev)
 {
-	/* columns: seq, id, gate, pass, booking, direction, decision, reason, at, local_at, offline, note, reader */
+	/* columns: seq, id, gate, pass, booking, direction, decision, reason, at, local_at,
+	 * offline, note, reader */
 	memset(ev, 0, sizeof(*ev));
 	ev->seq = sqlite3_column_int64(s, 0);
 	snprintf(ev->id, sizeof(ev->id), "%s", (const char *)sqlite3_column_text(s, 1));
@@ -431,7 +445,9 @@ static void event_from_row(sqlite3_stmt *s, struct gate_event *ev)
 	snprintf(ev->reader, sizeof(ev->reader), "%s", (const char *)sqlite3_column_text(s, 12));
 }
 
-#define EVENT_COLUMNS "seq, id, gate, pass, booking, direction, decision, reason, at, local_at, offline, note, reader"
+#define EVENT_COLUMNS                                                                              \
+	"seq, id, gate, pass, booking, direction, decision, reason, at, local_at, offline, note, " \
+	"reader"
 
 static int events_query(struct store *st, const char *sql, struct gate_event *evs, int max)
 {
@@ -451,12 +467,15 @@ static int events_query(struct store *st, const char *sql, struct gate_event *ev
 
 int store_unsent(struct store *st, struct gate_event *evs, int max)
 {
-	return events_query(st, "SELECT " EVENT_COLUMNS " FROM events WHERE sent = 0 ORDER BY seq LIMIT ?", evs, max);
+	return events_query(
+	    st, "SELECT " EVENT_COLUMNS " FROM events WHERE sent = 0 ORDER BY seq LIMIT ?", evs,
+	    max);
 }
 
 int store_recent(struct store *st, struct gate_event *evs, int max)
 {
-	return events_query(st, "SELECT " EVENT_COLUMNS " FROM events ORDER BY seq DESC LIMIT ?", evs, max);
+	return events_query(st, "SELECT " EVENT_COLUMNS " FROM events ORDER BY seq DESC LIMIT ?",
+	                    evs, max);
 }
 
 int store_mark_sent(struct store *st, char (*ids)[33], int n)
@@ -468,7 +487,8 @@ int store_mark_sent(struct store *st, char (*ids)[33], int n)
 		return 0;
 	if (begin(st) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 1 WHERE id = ? AND sent = 0", -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 1 WHERE id = ? AND sent = 0", -1,
+	                       &s, NULL) != SQLITE_OK) {
 		rollback(st);
 		return -1;
 	}
@@ -492,14 +512,16 @@ int store_dead_letter(struct store *st, const char *id, const char *error)
 
 	if (begin(st) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 2 WHERE id = ? AND sent = 0", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 2 WHERE id = ? AND sent = 0", -1,
+	                       &s, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO dead_letter(id, error, at) VALUES (?, ?, ?)", -1, &s,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db,
+	                       "INSERT OR REPLACE INTO dead_letter(id, error, at) VALUES (?, ?, ?)",
+	                       -1, &s, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
@@ -520,8 +542,9 @@ int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int 
 	sqlite3_stmt *s;
 	int n = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, error FROM dead_letter ORDER BY at DESC, id LIMIT ?", -1, &s, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db,
+	                       "SELECT id, error FROM dead_letter ORDER BY at DESC, id LIMIT ?", -1,
+	                       &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int(s, 1, max);
 	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
@@ -553,19 +576,20 @@ int gate_parse_instant(const char *s, int64_t *out)
 	int y, mo, d, h, mi, se;
 	size_t i = 19;
 
-	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-	    digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
-	    digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
 		return -1;
 	if (s[i] == '.') {
 		i++;
 		while (s[i] >= '0' && s[i] <= '9')
 			i++;
 	}
-	if (s[i] != 'Z' || s[i + 1] || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    se > 60)
+	if (s[i] != 'Z' || s[i + 1] || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || se > 60)
 		return -1;
-	*out = (int64_t)date_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+	*out = (int64_t)date_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+	       se;
 	return 0;
 }
 
@@ -586,10 +610,12 @@ static int apply_keys(struct store *st, json_t *keys)
 		return 0; /* absent: keep what we have */
 	if (sqlite3_exec(st->db, "DELETE FROM keys", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)", -1,
-			       &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        st->db, "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)",
+	        -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		unsigned char pk[32];
 		const char *hex = json_string_value(json_object_get(k, "public_key"));
 		json_int_t id = json_integer_value(json_object_get(k, "id"));
@@ -597,7 +623,8 @@ static int apply_keys(struct store *st, json_t *keys)
 		size_t n = 0;
 
 		if (!hex || id < 1 || id > 255 ||
-		    sodium_hex2bin(pk, sizeof(pk), hex, strlen(hex), NULL, &n, NULL) != 0 || n != 32) {
+		    sodium_hex2bin(pk, sizeof(pk), hex, strlen(hex), NULL, &n, NULL) != 0 ||
+		    n != 32) {
 			log_warn("sync: a malformed key in the page, skipped");
 			continue;
 		}
@@ -623,15 +650,20 @@ static int apply_passes(struct store *st, json_t *passes)
 
 	if (!json_is_array(passes) || !json_array_size(passes))
 		return 0;
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, valid_until, nfc_uid,"
-			       " status) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET booking = excluded.booking,"
-			       " guest = excluded.guest, guest_name = excluded.guest_name, unit = excluded.unit,"
-			       " kind = excluded.kind, valid_from = excluded.valid_from, valid_until = excluded.valid_until,"
-			       " nfc_uid = excluded.nfc_uid, status = excluded.status",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        st->db,
+	        "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, "
+	        "valid_until, nfc_uid,"
+	        " status) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET booking = "
+	        "excluded.booking,"
+	        " guest = excluded.guest, guest_name = excluded.guest_name, unit = excluded.unit,"
+	        " kind = excluded.kind, valid_from = excluded.valid_from, valid_until = "
+	        "excluded.valid_until,"
+	        " nfc_uid = excluded.nfc_uid, status = excluded.status",
+	        -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	json_array_foreach(passes, i, p) {
+	json_array_foreach(passes, i, p)
+	{
 		json_int_t id = json_integer_value(json_object_get(p, "id"));
 		const char *name = json_string_value(json_object_get(p, "guest_name"));
 		const char *unit = json_string_value(json_object_get(p, "unit"));
@@ -648,8 +680,9 @@ static int apply_passes(struct store *st, json_t *passes)
 			log_warn("sync: a malformed pass in the page, skipped");
 			continue;
 		}
-		if (uid && (sodium_hex2bin(ub, sizeof(ub), uid, strlen(uid), NULL, &un, NULL) != 0 ||
-			    (un != 4 && un != 7 && un != 10)))
+		if (uid &&
+		    (sodium_hex2bin(ub, sizeof(ub), uid, strlen(uid), NULL, &un, NULL) != 0 ||
+		     (un != 4 && un != 7 && un != 10)))
 			un = 0;
 		sqlite3_reset(s);
 		sqlite3_bind_int64(s, 1, id);
@@ -682,10 +715,12 @@ static int apply_revocations(struct store *st, json_t *revs)
 
 	if (!json_is_array(revs) || !json_array_size(revs))
 		return 0;
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)", -1,
-			       &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        st->db, "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)",
+	        -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	json_array_foreach(revs, i, r) {
+	json_array_foreach(revs, i, r)
+	{
 		json_int_t pass = json_integer_value(json_object_get(r, "pass"));
 		const char *reason = json_string_value(json_object_get(r, "reason"));
 		int64_t until = 0;
@@ -719,14 +754,18 @@ static int apply_events(struct store *st, json_t *events, int own_gate)
 	if (!json_is_array(events) || !json_array_size(events))
 		return 0;
 	if (sqlite3_prepare_v2(st->db,
-			       "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, decision, at) VALUES (?,?,?,?,?,?)",
-			       -1, &ins, NULL) != SQLITE_OK ||
+	                       "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, "
+	                       "decision, at) VALUES (?,?,?,?,?,?)",
+	                       -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?) ON CONFLICT(pass) DO UPDATE SET"
-			       " inside = excluded.inside, at = excluded.at, event = excluded.event WHERE excluded.at >= presence.at",
-			       -1, &pres, NULL) != SQLITE_OK)
+	                       "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?) ON "
+	                       "CONFLICT(pass) DO UPDATE SET"
+	                       " inside = excluded.inside, at = excluded.at, event = "
+	                       "excluded.event WHERE excluded.at >= presence.at",
+	                       -1, &pres, NULL) != SQLITE_OK)
 		goto out;
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
+	{
 		const char *id = json_string_value(json_object_get(e, "id"));
 		const char *dir = json_string_value(json_object_get(e, "direction"));
 		const char *dec = json_string_value(json_object_get(e, "decision"));
@@ -737,8 +776,9 @@ static int apply_events(struct store *st, json_t *events, int own_gate)
 		int64_t at;
 		int p;
 
-		if (!id || strlen(id) > 64 || decide_dir_parse(dir, &d) < 0 || d == DECIDE_DIR_BOTH ||
-		    event_kind_parse(dec, &k) < 0 || json_instant(e, "at", &at) < 0 || pass < 0 || pass > UINT32_MAX) {
+		if (!id || strlen(id) > 64 || decide_dir_parse(dir, &d) < 0 ||
+		    d == DECIDE_DIR_BOTH || event_kind_parse(dec, &k) < 0 ||
+		    json_instant(e, "at", &at) < 0 || pass < 0 || pass > UINT32_MAX) {
 			log_warn("sync: a malformed event in the page, skipped");
 			continue;
 		}
@@ -781,7 +821,8 @@ int store_apply_page(struct store *st, void *page_json, int own_gate, int64_t no
 	(void)now;
 	if (begin(st) < 0)
 		return -1;
-	if (apply_keys(st, json_object_get(page, "keys")) < 0 || apply_passes(st, json_object_get(page, "passes")) < 0 ||
+	if (apply_keys(st, json_object_get(page, "keys")) < 0 ||
+	    apply_passes(st, json_object_get(page, "passes")) < 0 ||
 	    apply_revocations(st, json_object_get(page, "revocations")) < 0 ||
 	    apply_events(st, json_object_get(page, "events"), own_gate) < 0)
 		goto fail;
@@ -789,7 +830,8 @@ int store_apply_page(struct store *st, void *page_json, int own_gate, int64_t no
 		const char *fr = json_string_value(json_object_get(centre, "name_fr"));
 		const char *ar = json_string_value(json_object_get(centre, "name_ar"));
 
-		if ((fr && meta_set_tx(st, "centre_name_fr", fr) < 0) || (ar && meta_set_tx(st, "centre_name_ar", ar) < 0))
+		if ((fr && meta_set_tx(st, "centre_name_fr", fr) < 0) ||
+		    (ar && meta_set_tx(st, "centre_name_ar", ar) < 0))
 			goto fail;
 	}
 	if (cursor && meta_set_tx(st, "cursor", cursor) < 0)
@@ -823,11 +865,13 @@ int store_counts(struct store *st, int64_t now, struct store_counts *c)
 	memset(c, 0, sizeof(*c));
 	if (count(st, "SELECT COUNT(*) FROM events WHERE sent = 0", 0, &c->queue) < 0 ||
 	    count(st, "SELECT COUNT(*) FROM dead_letter", 0, &c->dead) < 0 ||
-	    /* inside: the latest movement was in, and the pass has not expired (or is unknown here) */
+	    /* inside: the latest movement was in, and the pass has not expired (or is unknown here)
+	     */
 	    count(st,
-		  "SELECT COUNT(*) FROM presence r LEFT JOIN passes p ON p.id = r.pass WHERE r.inside = 1"
-		  " AND (p.valid_until IS NULL OR p.valid_until > ?)",
-		  now / 60, &c->inside) < 0 ||
+	          "SELECT COUNT(*) FROM presence r LEFT JOIN passes p ON p.id = r.pass WHERE "
+	          "r.inside = 1"
+	          " AND (p.valid_until IS NULL OR p.valid_until > ?)",
+	          now / 60, &c->inside) < 0 ||
 	    count(st, "SELECT COUNT(*) FROM passes", 0, &c->passes) < 0 ||
 	    count(st, "SELECT COUNT(*) FROM events", 0, &c->events) < 0 ||
 	    count(st, "SELECT COUNT(*) FROM revocations", 0, &c->revocations) < 0)
@@ -839,10 +883,10 @@ int store_prune(struct store *st, int64_t now)
 {
 	sqlite3_stmt *s;
 	static const char *sql[] = {
-		"DELETE FROM passes WHERE valid_until < ?1 / 60 - 7 * 1440",
-		"DELETE FROM revocations WHERE until < ?1 / 60 - 7 * 1440",
-		"DELETE FROM remote_events WHERE at < ?1 - 90 * 86400",
-		"DELETE FROM events WHERE sent = 1 AND at < ?1 - 90 * 86400",
+	    "DELETE FROM passes WHERE valid_until < ?1 / 60 - 7 * 1440",
+	    "DELETE FROM revocations WHERE until < ?1 / 60 - 7 * 1440",
+	    "DELETE FROM remote_events WHERE at < ?1 - 90 * 86400",
+	    "DELETE FROM events WHERE sent = 1 AND at < ?1 - 90 * 86400",
 	};
 
 	if (begin(st) < 0)

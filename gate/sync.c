@@ -1,10 +1,11 @@
-/* sync.c: the gate's side of docs/sync.md, on its own thread with libcurl. Every cycle uploads first
- * (batches of queued events; an event is marked sent only when the server's answer lists it as
- * stored or duplicate), then downloads pages of keys, passes, revocations and other gates' events
- * until `more` is false (each page and its cursor in one local transaction). Failures are sorted:
- * network, 429 and 5xx are retried with exponential back-off and jitter (Retry-After honoured); an
- * event the server rejects, or a 400 on a single event, goes to the dead-letter table and is never
- * sent again; 413 halves the batch; 401 means this gate was revoked. Also the enrolment call. */
+/* sync.c: the gate's side of docs/sync.md, on its own thread with libcurl. Every cycle uploads
+ * first (batches of queued events; an event is marked sent only when the server's answer lists it
+ * as stored or duplicate), then downloads pages of keys, passes, revocations and other gates'
+ * events until `more` is false (each page and its cursor in one local transaction). Failures are
+ * sorted: network, 429 and 5xx are retried with exponential back-off and jitter (Retry-After
+ * honoured); an event the server rejects, or a 400 on a single event, goes to the dead-letter table
+ * and is never sent again; 413 halves the batch; 401 means this gate was revoked. Also the
+ * enrolment call. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -109,10 +110,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *user)
 	return size * n;
 }
 
-/* One request. Returns the HTTP status, or 0 when the transfer failed (r->err says why). Records the
- * server's clock from the answer. */
+/* One request. Returns the HTTP status, or 0 when the transfer failed (r->err says why). Records
+ * the server's clock from the answer. */
 static long http_do(struct gate *g, CURL *c, const char *method, const char *base, const char *path,
-		    const char *body, int auth, struct http_resp *r)
+                    const char *body, int auth, struct http_resp *r)
 {
 	struct curl_slist *h = NULL;
 	char url[GATE_URL_MAX + 1024], authz[GATE_TOKEN_LEN + 32];
@@ -173,7 +174,8 @@ static long http_do(struct gate *g, CURL *c, const char *method, const char *bas
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	/* the server's clock: "server_time" in the body, else the Date header */
 	j = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
-	if (!(j && gate_parse_instant(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
+	if (!(j &&
+	      gate_parse_instant(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
 		time_t d = r->date[0] ? curl_getdate(r->date, NULL) : -1;
 		st = d > 0 ? (int64_t)d : 0;
 	}
@@ -218,47 +220,68 @@ static void mark_revoked(struct gate *g, struct store *st)
 		g->revoked_at = gate_now_locked(g, NULL);
 		at = g->revoked_at;
 	}
-	snprintf(g->sync_error, sizeof(g->sync_error), "the server refused this gate's token (401): revoked");
+	snprintf(g->sync_error, sizeof(g->sync_error),
+	         "the server refused this gate's token (401): revoked");
 	pthread_mutex_unlock(&g->lock);
 	if (at) {
-		log_err("sync: this gate was revoked (401); it admits for %lld s more, keeps its unsent scans",
-			(long long)g->cfg.revoked_grace);
+		log_err("sync: this gate was revoked (401); it admits for %lld s more, keeps its "
+		        "unsent scans",
+		        (long long)g->cfg.revoked_grace);
 		store_meta_set_int(st, "revoked_at", at);
 	}
 }
 
 /* ---- upload ---- */
 
-static char *upload_body(struct gate *g, const struct gate_event *evs, int n, int64_t queue)
+static json_t *event_json(const struct gate_event *e, const char *note)
 {
-	char at[INSTANT_STRLEN], now[INSTANT_STRLEN];
+	char at[INSTANT_STRLEN];
+
+	instant_format(e->at, at);
+	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", e->id, "pass",
+	                 (json_int_t)e->pass, "booking", (json_int_t)e->booking, "direction",
+	                 decide_dir_name(e->dir), "decision", event_kind_name(e->kind), "reason",
+	                 decide_reason_code(e->reason), "at", at, "seq", (json_int_t)e->seq,
+	                 "offline", e->offline, "manual", e->kind == EVENT_MANUAL, "note", note);
+}
+
+/* The upload body of evs[0..n). An event that cannot be written as JSON even without its note (text
+ * that is not UTF-8 in its id) sets *bad to its index and returns NULL: the caller sets it aside.
+ */
+static char *upload_body(struct gate *g, const struct gate_event *evs, int n, int64_t queue,
+                         int *bad)
+{
+	char now[INSTANT_STRLEN];
 	json_t *root, *arr = json_array();
 	char *s;
 
+	*bad = -1;
 	for (int i = 0; i < n; i++) {
-		const struct gate_event *e = &evs[i];
+		json_t *e = event_json(&evs[i], evs[i].note);
 
-		instant_format(e->at, at);
-		json_array_append_new(
-			arr, json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", e->id, "pass",
-				       (json_int_t)e->pass, "booking", (json_int_t)e->booking, "direction",
-				       decide_dir_name(e->dir), "decision", event_kind_name(e->kind), "reason",
-				       decide_reason_code(e->reason), "at", at, "seq", (json_int_t)e->seq, "offline",
-				       e->offline, "manual", e->kind == EVENT_MANUAL, "note", e->note));
+		if (!e) /* a note that is not UTF-8: sent without it rather than never */
+			e = event_json(&evs[i], "(note not UTF-8)");
+		if (!e || json_array_append_new(arr, e) < 0) {
+			*bad = i;
+			json_decref(arr);
+			return NULL;
+		}
 	}
 	instant_format(gate_now(g), now);
-	root = json_pack("{s:s,s:I,s:o}", "gate_time", now, "queue", (json_int_t)queue, "events", arr);
+	root =
+	    json_pack("{s:s,s:I,s:o}", "gate_time", now, "queue", (json_int_t)queue, "events", arr);
 	s = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	return s;
 }
 
-/* Marks the ids the answer lists as stored or duplicates; dead-letters the rejected ones. Returns how
- * many of the batch were settled, or -1. */
-static int settle(struct gate *g, struct store *st, json_t *ans, const struct gate_event *evs, int n)
+/* Marks the ids the answer lists as stored or duplicates; dead-letters the rejected ones. Returns
+ * how many of the batch were settled, or -1. */
+static int settle(struct gate *g, struct store *st, json_t *ans, const struct gate_event *evs,
+                  int n)
 {
 	static const char *lists[] = {"stored", "duplicates"};
-	char (*ids)[33] = calloc((size_t)n, 33);
+	char(*ids)[33] = calloc((size_t)n, 33);
 	int k = 0, settled = 0, rc;
 	json_t *v, *rej;
 	size_t i;
@@ -266,7 +289,8 @@ static int settle(struct gate *g, struct store *st, json_t *ans, const struct ga
 	if (!ids)
 		return -1;
 	for (int l = 0; l < 2; l++)
-		json_array_foreach(json_object_get(ans, lists[l]), i, v) {
+		json_array_foreach(json_object_get(ans, lists[l]), i, v)
+		{
 			const char *id = json_string_value(v);
 
 			/* only ids of this batch: the answer cannot mark what we did not send */
@@ -282,7 +306,8 @@ static int settle(struct gate *g, struct store *st, json_t *ans, const struct ga
 		return -1;
 	settled += k;
 	rej = json_object_get(ans, "rejected");
-	json_array_foreach(rej, i, v) {
+	json_array_foreach(rej, i, v)
+	{
 		const char *id = json_string_value(json_object_get(v, "id"));
 		const char *why = json_string_value(json_object_get(v, "error"));
 
@@ -290,8 +315,9 @@ static int settle(struct gate *g, struct store *st, json_t *ans, const struct ga
 			if (!strcmp(evs[e].id, id)) {
 				if (store_dead_letter(st, id, why ? why : "rejected") < 0)
 					return -1;
-				log_warn("sync: the server rejected event %s (%s): moved to the dead letters", id,
-					 why ? why : "no reason");
+				log_warn("sync: the server rejected event %s (%s): moved to the "
+				         "dead letters",
+				         id, why ? why : "no reason");
 				settled++;
 				break;
 			}
@@ -300,8 +326,8 @@ static int settle(struct gate *g, struct store *st, json_t *ans, const struct ga
 	return settled;
 }
 
-static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct http_resp *r, int *batch,
-			   int64_t *retry_after)
+static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct http_resp *r,
+                           int *batch, int64_t *retry_after)
 {
 	struct gate_event *evs = calloc(GATE_BATCH_MAX, sizeof(*evs));
 	struct store_counts cnt;
@@ -310,7 +336,7 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 	if (!evs)
 		return SYNC_RETRY;
 	for (;;) {
-		int n = store_unsent(st, evs, *batch), settled;
+		int n = store_unsent(st, evs, *batch), settled, bad;
 		char *body;
 		long status;
 		json_t *ans;
@@ -323,21 +349,33 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 			break;
 		if (store_counts(st, gate_now(g), &cnt) < 0)
 			cnt.queue = n;
-		body = upload_body(g, evs, n, cnt.queue);
-		/* a batch stays under batch_bytes too (the server's body_max): fewer events, same order */
+		body = upload_body(g, evs, n, cnt.queue, &bad);
+		/* a batch stays under batch_bytes too (the server's body_max): fewer events, same
+		 * order */
 		while (body && strlen(body) > g->cfg.batch_bytes && n > 1) {
 			size_t len = strlen(body);
 			int m = (int)((double)n * (double)g->cfg.batch_bytes / (double)len * 0.95);
 
 			n = m < 1 ? 1 : m >= n ? n - 1 : m;
 			free(body);
-			body = upload_body(g, evs, n, cnt.queue);
+			body = upload_body(g, evs, n, cnt.queue, &bad);
+		}
+		if (!body && bad >= 0) {
+			if (store_dead_letter(st, evs[bad].id, "unencodable") < 0) {
+				out = SYNC_RETRY;
+				break;
+			}
+			log_warn("sync: event seq %lld cannot be written as JSON: moved to the "
+			         "dead letters",
+			         (long long)evs[bad].seq);
+			continue;
 		}
 		if (!body) {
 			out = SYNC_RETRY;
 			break;
 		}
-		status = http_do(g, c, "POST", g->cfg.server_url, "/api/gate/v1/events", body, 1, r);
+		status =
+		    http_do(g, c, "POST", g->cfg.server_url, "/api/gate/v1/events", body, 1, r);
 		free(body);
 		if (status == 200) {
 			ans = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
@@ -349,7 +387,10 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 				break;
 			}
 			if (settled == 0) {
-				set_error(g, "upload: the server's answer listed none of the %d events sent", n);
+				set_error(
+				    g,
+				    "upload: the server's answer listed none of the %d events sent",
+				    n);
 				out = SYNC_RETRY;
 				break;
 			}
@@ -363,7 +404,8 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 			break;
 		}
 		if ((status == 413 || status == 400 || status == 422 || status == 409) && n > 1) {
-			/* too big, or something in it is bad: halve until the bad event stands alone */
+			/* too big, or something in it is bad: halve until the bad event stands
+			 * alone */
 			*batch = n / 2;
 			log_warn("sync: upload answered %ld; batch now %d", status, *batch);
 			continue;
@@ -373,20 +415,23 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 			const char *msg = NULL;
 
 			ans = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
-			msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+			msg = json_string_value(
+			    json_object_get(json_object_get(ans, "error"), "message"));
 			if (!msg)
 				msg = json_string_value(json_object_get(ans, "error"));
-			snprintf(why, sizeof(why), "HTTP %ld%s%s", status, msg ? ": " : "", msg ? msg : "");
+			snprintf(why, sizeof(why), "HTTP %ld%s%s", status, msg ? ": " : "",
+			         msg ? msg : "");
 			json_decref(ans);
 			if (store_dead_letter(st, evs[0].id, why) < 0) {
 				out = SYNC_RETRY;
 				break;
 			}
-			log_warn("sync: event %s refused (%s): moved to the dead letters", evs[0].id, why);
+			log_warn("sync: event %s refused (%s): moved to the dead letters",
+			         evs[0].id, why);
 			continue;
 		}
-		/* network, 429, 5xx, and anything unexpected (404, 403: the server's or the setup's fault,
-		 * not the event's): retry later */
+		/* network, 429, 5xx, and anything unexpected (404, 403: the server's or the setup's
+		 * fault, not the event's): retry later */
 		if (status == 0)
 			set_error(g, "upload: %s", r->err);
 		else
@@ -401,7 +446,8 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 
 /* ---- download ---- */
 
-static enum outcome download(struct gate *g, struct store *st, CURL *c, struct http_resp *r, int64_t *retry_after)
+static enum outcome download(struct gate *g, struct store *st, CURL *c, struct http_resp *r,
+                             int64_t *retry_after)
 {
 	for (int pages = 0; pages < SYNC_PAGES_MAX; pages++) {
 		char cursor[512] = "", path[1024], *esc;
@@ -414,15 +460,17 @@ static enum outcome download(struct gate *g, struct store *st, CURL *c, struct h
 		esc = curl_easy_escape(c, cursor, 0);
 		if (!esc)
 			return SYNC_RETRY;
-		snprintf(path, sizeof(path), "/api/gate/v1/sync?cursor=%s&limit=%d", esc, g->cfg.page_limit);
+		snprintf(path, sizeof(path), "/api/gate/v1/sync?cursor=%s&limit=%d", esc,
+		         g->cfg.page_limit);
 		curl_free(esc);
 		status = http_do(g, c, "GET", g->cfg.server_url, path, NULL, 1, r);
 		if (status == 401)
 			return SYNC_REVOKED;
 		if (status == 409 && cursor[0]) {
-			/* the server's database is behind our cursor (restored from a backup): start over;
-			 * upserts make the repeat harmless, our own scans stay */
-			log_warn("sync: the server does not know our cursor (409): syncing from the start");
+			/* the server's database is behind our cursor (restored from a backup):
+			 * start over; upserts make the repeat harmless, our own scans stay */
+			log_warn("sync: the server does not know our cursor (409): syncing from "
+			         "the start");
 			if (store_meta_set(st, "cursor", "") < 0)
 				return SYNC_RETRY;
 			continue;
@@ -446,8 +494,9 @@ static enum outcome download(struct gate *g, struct store *st, CURL *c, struct h
 		if (rc == 0 && json_is_array(json_object_get(page, "keys")))
 			rc = gate_reload_keys(g, st);
 		log_debug("sync: page of %zu pass(es), %zu revocation(s), %zu event(s)%s",
-			  json_array_size(json_object_get(page, "passes")), json_array_size(json_object_get(page, "revocations")),
-			  json_array_size(json_object_get(page, "events")), more ? ", more" : "");
+		          json_array_size(json_object_get(page, "passes")),
+		          json_array_size(json_object_get(page, "revocations")),
+		          json_array_size(json_object_get(page, "events")), more ? ", more" : "");
 		json_decref(page);
 		if (rc < 0) {
 			set_error(g, "download: the local store failed");
@@ -461,7 +510,8 @@ static enum outcome download(struct gate *g, struct store *st, CURL *c, struct h
 
 /* ---- the cycle and the thread ---- */
 
-static int cycle(struct gate *g, struct store *st, CURL *c, int *batch, int do_download, int64_t *retry_after)
+static int cycle(struct gate *g, struct store *st, CURL *c, int *batch, int do_download,
+                 int64_t *retry_after)
 {
 	struct http_resp r;
 	struct store_counts cnt;
@@ -623,8 +673,8 @@ int gate_reload_keys(struct gate *g, struct store *st)
 	return 0;
 }
 
-/* The token file and what enrolment stored: gate id, centre, centre number; the clock and revocation
- * state of the last run. */
+/* The token file and what enrolment stored: gate id, centre, centre number; the clock and
+ * revocation state of the last run. */
 int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errlen)
 {
 	char tok[GATE_TOKEN_LEN + 8] = "", centre[64] = "";
@@ -632,7 +682,9 @@ int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errle
 	FILE *f;
 
 	if (access(g->cfg.token_file, F_OK) < 0 || store_meta_get_int(st, "gate_id", &id) <= 0) {
-		snprintf(err, errlen, "this gate is not enrolled: run estiva-gate -c %s enroll URL CODE", g->cfg.path);
+		snprintf(err, errlen,
+		         "this gate is not enrolled: run estiva-gate -c %s enroll URL CODE",
+		         g->cfg.path);
 		return -1;
 	}
 	if (conf_secret_file_ok(g->cfg.token_file, err, errlen) < 0)
@@ -656,12 +708,15 @@ int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errle
 		return -1;
 	}
 	if (strcmp(centre, g->cfg.centre)) {
-		snprintf(err, errlen, "the store was enrolled for centre %s, the configuration says %s", centre, g->cfg.centre);
+		snprintf(err, errlen,
+		         "the store was enrolled for centre %s, the configuration says %s", centre,
+		         g->cfg.centre);
 		return -1;
 	}
 	if (g->cfg.gate_id && g->cfg.gate_id != id) {
-		snprintf(err, errlen, "the store was enrolled as gate %lld, the configuration says id = %d", (long long)id,
-			 g->cfg.gate_id);
+		snprintf(err, errlen,
+		         "the store was enrolled as gate %lld, the configuration says id = %d",
+		         (long long)id, g->cfg.gate_id);
 		return -1;
 	}
 	pthread_mutex_lock(&g->lock);
@@ -737,31 +792,38 @@ int sync_enroll(struct gate *g, const char *url, const char *code, char *err, si
 	status = http_do(g, c, "POST", base, "/api/gate/v1/enroll", body, 0, &r);
 	ans = r.body.len ? json_loadb(r.body.data, r.body.len, 0, NULL) : NULL;
 	if (status != 200) {
-		const char *m = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+		const char *m =
+		    json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
 
 		if (status == 0)
 			snprintf(err, errlen, "%s: %s", base, r.err);
 		else
-			snprintf(err, errlen, "enrolment refused (HTTP %ld)%s%s", status, m ? ": " : "", m ? m : "");
+			snprintf(err, errlen, "enrolment refused (HTTP %ld)%s%s", status,
+			         m ? ": " : "", m ? m : "");
 		goto out;
 	}
 	token = json_string_value(json_object_get(ans, "token"));
 	centre = json_string_value(json_object_get(ans, "centre"));
 	gate_id = json_integer_value(json_object_get(ans, "gate"));
 	number = json_integer_value(json_object_get(ans, "centre_number"));
-	if (!token || strlen(token) != GATE_TOKEN_LEN || strspn(token, "0123456789abcdefABCDEF") != GATE_TOKEN_LEN ||
-	    !centre || gate_id < 1 || number < 1 || number > 65535) {
-		snprintf(err, errlen, "the server's answer lacks a token, gate, centre or centre number");
+	if (!token || strlen(token) != GATE_TOKEN_LEN ||
+	    strspn(token, "0123456789abcdefABCDEF") != GATE_TOKEN_LEN || !centre || gate_id < 1 ||
+	    number < 1 || number > 65535) {
+		snprintf(err, errlen,
+		         "the server's answer lacks a token, gate, centre or centre number");
 		goto out;
 	}
 	if (strcmp(centre, g->cfg.centre)) {
-		snprintf(err, errlen, "this code enrols a gate of centre %s, but this gate's configuration says %s", centre,
-			 g->cfg.centre);
+		snprintf(
+		    err, errlen,
+		    "this code enrols a gate of centre %s, but this gate's configuration says %s",
+		    centre, g->cfg.centre);
 		goto out;
 	}
 	if (g->cfg.gate_id && g->cfg.gate_id != gate_id) {
-		snprintf(err, errlen, "this code enrols gate %lld, but this gate's configuration says id = %d",
-			 (long long)gate_id, g->cfg.gate_id);
+		snprintf(err, errlen,
+		         "this code enrols gate %lld, but this gate's configuration says id = %d",
+		         (long long)gate_id, g->cfg.gate_id);
 		goto out;
 	}
 	st = store_open(g->cfg.db_path, 1, msg, sizeof(msg));
@@ -774,15 +836,21 @@ int sync_enroll(struct gate *g, const char *url, const char *code, char *err, si
 	store_meta_get_int(st, "gate_id", &old_gate);
 	if (old_gate != gate_id && store_meta_set(st, "cursor", "") < 0)
 		goto store_fail;
-	if (store_meta_set_int(st, "gate_id", gate_id) < 0 || store_meta_set(st, "centre", centre) < 0 ||
-	    store_meta_set_int(st, "centre_number", number) < 0 || store_meta_set(st, "revoked_at", "0") < 0 ||
-	    store_meta_set(st, "gate_name", json_string_value(json_object_get(ans, "name")) ? json_string_value(json_object_get(ans, "name")) : "") < 0)
+	if (store_meta_set_int(st, "gate_id", gate_id) < 0 ||
+	    store_meta_set(st, "centre", centre) < 0 ||
+	    store_meta_set_int(st, "centre_number", number) < 0 ||
+	    store_meta_set(st, "revoked_at", "0") < 0 ||
+	    store_meta_set(st, "gate_name",
+	                   json_string_value(json_object_get(ans, "name"))
+	                       ? json_string_value(json_object_get(ans, "name"))
+	                       : "") < 0)
 		goto store_fail;
 	/* the keys come with the answer: the gate can decide even if the first sync fails */
 	if (json_is_array(json_object_get(ans, "keys"))) {
 		json_t *page = json_pack("{s:O}", "keys", json_object_get(ans, "keys"));
 
-		if (!page || store_apply_page(st, page, (int)gate_id, instant_now()) < 0 || gate_reload_keys(g, st) < 0) {
+		if (!page || store_apply_page(st, page, (int)gate_id, instant_now()) < 0 ||
+		    gate_reload_keys(g, st) < 0) {
 			json_decref(page);
 			goto store_fail;
 		}
@@ -794,15 +862,17 @@ int sync_enroll(struct gate *g, const char *url, const char *code, char *err, si
 	g->centre_number = (uint16_t)number;
 	snprintf(g->centre, sizeof(g->centre), "%s", centre);
 	pthread_mutex_unlock(&g->lock);
-	printf("enrolled as gate %lld of %s (centre number %lld); token in %s\n", (long long)gate_id, centre,
-	       (long long)number, g->cfg.token_file);
+	printf("enrolled as gate %lld of %s (centre number %lld); token in %s\n",
+	       (long long)gate_id, centre, (long long)number, g->cfg.token_file);
 	/* the first sync, so the gate has keys and passes before its first scan */
 	{
 		char sbase[GATE_URL_MAX];
 
 		snprintf(sbase, sizeof(sbase), "%s", g->cfg.server_url);
 		if (strcmp(sbase, base))
-			log_warn("enrol: the URL given differs from [server] url = %s; syncing with the latter", sbase);
+			log_warn("enrol: the URL given differs from [server] url = %s; syncing "
+			         "with the latter",
+			         sbase);
 	}
 	if (sync_cycle(g, st) == 0)
 		printf("first sync done\n");

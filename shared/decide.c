@@ -1,4 +1,5 @@
-/* decide.c: the admission rules (see decide.h for their order). Pure: no I/O but the caller's lookups. */
+/* decide.c: the admission rules (see decide.h for their order). Pure: no I/O but the caller's
+ * lookups. */
 #include "decide.h"
 
 #include <string.h>
@@ -8,24 +9,29 @@ struct reason_text {
 };
 
 static const struct reason_text reasons[DECIDE_REASON_COUNT] = {
-	[DECIDE_OK] = {"ok", "Bienvenue", "مرحبا"},
-	[DECIDE_INSIDE_WARNING] = {"inside_warning", "Entrée acceptée, mais déjà à l'intérieur",
-				   "دخول مقبول، لكنه مسجل بالداخل"},
-	[DECIDE_NOT_INSIDE] = {"not_inside", "Sortie sans entrée enregistrée", "خروج دون دخول مسجل"},
-	[DECIDE_BAD_FORMAT] = {"bad_format", "Code illisible", "رمز غير مقروء"},
-	[DECIDE_BAD_SIGNATURE] = {"bad_signature", "Pass falsifié ou modifié", "بطاقة مزورة أو معدلة"},
-	[DECIDE_UNKNOWN_KEY] = {"unknown_key", "Pass inconnu (clé non reconnue)", "بطاقة غير معروفة (مفتاح غير معروف)"},
-	[DECIDE_OTHER_CENTRE] = {"other_centre", "Pass d'un autre centre", "بطاقة مركز آخر"},
-	[DECIDE_NOT_YET_VALID] = {"not_yet_valid", "Pass pas encore valable", "البطاقة غير صالحة بعد"},
-	[DECIDE_EXPIRED] = {"expired", "Pass expiré", "البطاقة منتهية الصلاحية"},
-	[DECIDE_REVOKED] = {"revoked", "Pass annulé", "البطاقة ملغاة"},
-	[DECIDE_WRONG_KIND] = {"wrong_kind", "Pass non accepté à cette porte", "البطاقة غير مقبولة في هذا الباب"},
-	[DECIDE_ALREADY_INSIDE] = {"already_inside", "Déjà à l'intérieur", "موجود بالداخل"},
-	[DECIDE_UID_MISMATCH] = {"uid_mismatch", "Copie du pass (mauvaise carte)", "نسخة من البطاقة (بطاقة خاطئة)"},
-	[DECIDE_GATE_REVOKED] = {"gate_revoked", "Porte désactivée : appelez l'accueil", "الباب معطل: اتصلوا بالاستقبال"},
-	[DECIDE_NO_PASSAGE] = {"no_passage", "Passage non effectué", "لم يتم العبور"},
-	[DECIDE_MANUAL] = {"manual", "Entrée manuelle", "دخول يدوي"},
-	[DECIDE_INTERNAL] = {"internal", "Erreur interne : appelez l'accueil", "خطأ داخلي: اتصلوا بالاستقبال"},
+    [DECIDE_OK] = {"ok", "Bienvenue", "مرحبا"},
+    [DECIDE_INSIDE_WARNING] = {"inside_warning", "Entrée acceptée, mais déjà à l'intérieur",
+                               "دخول مقبول، لكنه مسجل بالداخل"},
+    [DECIDE_NOT_INSIDE] = {"not_inside", "Sortie sans entrée enregistrée", "خروج دون دخول مسجل"},
+    [DECIDE_BAD_FORMAT] = {"bad_format", "Code illisible", "رمز غير مقروء"},
+    [DECIDE_BAD_SIGNATURE] = {"bad_signature", "Pass falsifié ou modifié", "بطاقة مزورة أو معدلة"},
+    [DECIDE_UNKNOWN_KEY] = {"unknown_key", "Pass inconnu (clé non reconnue)",
+                            "بطاقة غير معروفة (مفتاح غير معروف)"},
+    [DECIDE_OTHER_CENTRE] = {"other_centre", "Pass d'un autre centre", "بطاقة مركز آخر"},
+    [DECIDE_NOT_YET_VALID] = {"not_yet_valid", "Pass pas encore valable", "البطاقة غير صالحة بعد"},
+    [DECIDE_EXPIRED] = {"expired", "Pass expiré", "البطاقة منتهية الصلاحية"},
+    [DECIDE_REVOKED] = {"revoked", "Pass annulé", "البطاقة ملغاة"},
+    [DECIDE_WRONG_KIND] = {"wrong_kind", "Pass non accepté à cette porte",
+                           "البطاقة غير مقبولة في هذا الباب"},
+    [DECIDE_ALREADY_INSIDE] = {"already_inside", "Déjà à l'intérieur", "موجود بالداخل"},
+    [DECIDE_UID_MISMATCH] = {"uid_mismatch", "Copie du pass (mauvaise carte)",
+                             "نسخة من البطاقة (بطاقة خاطئة)"},
+    [DECIDE_GATE_REVOKED] = {"gate_revoked", "Porte désactivée : appelez l'accueil",
+                             "الباب معطل: اتصلوا بالاستقبال"},
+    [DECIDE_NO_PASSAGE] = {"no_passage", "Passage non effectué", "لم يتم العبور"},
+    [DECIDE_MANUAL] = {"manual", "Entrée manuelle", "دخول يدوي"},
+    [DECIDE_INTERNAL] = {"internal", "Erreur interne : appelez l'accueil",
+                         "خطأ داخلي: اتصلوا بالاستقبال"},
 };
 
 const char *decide_reason_code(enum decide_reason r)
@@ -102,16 +108,20 @@ static void verdict(struct decide_result *out, enum decide_verdict v, enum decid
 static enum decide_reason from_pass_err(enum pass_err e)
 {
 	switch (e) {
-	case PASS_OK: return DECIDE_OK;
-	case PASS_ERR_KEY: return DECIDE_UNKNOWN_KEY;
-	case PASS_ERR_SIGNATURE: return DECIDE_BAD_SIGNATURE;
-	default: return DECIDE_BAD_FORMAT;
+	case PASS_OK:
+		return DECIDE_OK;
+	case PASS_ERR_KEY:
+		return DECIDE_UNKNOWN_KEY;
+	case PASS_ERR_SIGNATURE:
+		return DECIDE_BAD_SIGNATURE;
+	default:
+		return DECIDE_BAD_FORMAT;
 	}
 }
 
 /* A tag-bound pass must come from a tag with that UID; the server's row may bind it too. */
-static int uid_ok(const struct decide_input *in, const struct pass *p, const struct decide_pass_row *row,
-		  int have_row)
+static int uid_ok(const struct decide_input *in, const struct pass *p,
+                  const struct decide_pass_row *row, int have_row)
 {
 	const uint8_t *want = p->uid;
 	size_t want_len = p->uid_len;
@@ -122,11 +132,13 @@ static int uid_ok(const struct decide_input *in, const struct pass *p, const str
 	}
 	if (!want_len)
 		return 1;
-	return in->bin && in->tag_uid && in->tag_uid_len == want_len && !memcmp(in->tag_uid, want, want_len);
+	return in->bin && in->tag_uid && in->tag_uid_len == want_len &&
+	       !memcmp(in->tag_uid, want, want_len);
 }
 
 void decide(const struct decide_input *in, const struct pass_key *keys, int nkeys,
-	    const struct decide_config *cfg, const struct decide_lookup *lk, struct decide_result *out)
+            const struct decide_config *cfg, const struct decide_lookup *lk,
+            struct decide_result *out)
 {
 	struct decide_pass_row row;
 	enum pass_err pe;

@@ -1,7 +1,8 @@
-/* decide.h: the admission rules, one implementation for the gate daemon and the server's online check.
- * decide() takes what was scanned (a QR text, or an NFC payload and the tag's UID), the key set, the
- * instant, the gate's settings and a few lookups into local data (through callbacks, so this file does
- * no I/O), and says admit or deny, with a reason code and messages in French and Arabic.
+/* decide.h: the admission rules, one implementation for the gate daemon and the server's online
+ * check. decide() takes what was scanned (a QR text, or an NFC payload and the tag's UID), the key
+ * set, the instant, the gate's settings and a few lookups into local data (through callbacks, so
+ * this file does no I/O), and says admit or deny, with a reason code and messages in French and
+ * Arabic.
  *
  * The rules, in order (the first that fails gives the reason):
  *   1. the gate itself: revoked and past its grace                          gate_revoked
@@ -37,8 +38,10 @@ enum decide_verdict { DECIDE_DENY = 0, DECIDE_ADMIT = 1 };
 
 enum decide_reason {
 	DECIDE_OK = 0,
-	DECIDE_INSIDE_WARNING, /* admitted (policy warn): the record says the pass is already inside */
-	DECIDE_NOT_INSIDE,     /* exit while the record says not inside: denied (strict) or warned (warn) */
+	DECIDE_INSIDE_WARNING, /* admitted (policy warn): the record says the pass is already inside
+	                        */
+	DECIDE_NOT_INSIDE,     /* exit while the record says not inside: denied (strict) or warned
+	                          (warn) */
 	DECIDE_BAD_FORMAT,     /* not a pass: garbage, truncated, too long, bad fields */
 	DECIDE_BAD_SIGNATURE,
 	DECIDE_UNKNOWN_KEY,
@@ -48,11 +51,11 @@ enum decide_reason {
 	DECIDE_REVOKED,
 	DECIDE_WRONG_KIND,
 	DECIDE_ALREADY_INSIDE,
-	DECIDE_UID_MISMATCH,   /* bound to another tag, or a tag-bound pass shown as a QR code */
-	DECIDE_GATE_REVOKED,   /* this gate was revoked and its grace is over */
-	DECIDE_NO_PASSAGE,     /* (undone events) the turnstile reported no passage */
-	DECIDE_MANUAL,         /* (manual events) admitted by staff by hand */
-	DECIDE_INTERNAL,       /* a lookup failed: denied, say so */
+	DECIDE_UID_MISMATCH, /* bound to another tag, or a tag-bound pass shown as a QR code */
+	DECIDE_GATE_REVOKED, /* this gate was revoked and its grace is over */
+	DECIDE_NO_PASSAGE,   /* (undone events) the turnstile reported no passage */
+	DECIDE_MANUAL,       /* (manual events) admitted by staff by hand */
+	DECIDE_INTERNAL,     /* a lookup failed: denied, say so */
 	DECIDE_REASON_COUNT
 };
 
@@ -60,7 +63,8 @@ enum decide_dir { DECIDE_DIR_IN = 0, DECIDE_DIR_OUT = 1, DECIDE_DIR_BOTH = 2 };
 enum decide_policy { DECIDE_POLICY_STRICT = 0, DECIDE_POLICY_WARN = 1, DECIDE_POLICY_OFF = 2 };
 
 /* Bits of decide_config.kinds: 1 << enum pass_kind. */
-#define DECIDE_KINDS_ALL ((1u << PASS_KIND_GUEST) | (1u << PASS_KIND_DAY_VISITOR) | (1u << PASS_KIND_STAFF))
+#define DECIDE_KINDS_ALL                                                                           \
+	((1u << PASS_KIND_GUEST) | (1u << PASS_KIND_DAY_VISITOR) | (1u << PASS_KIND_STAFF))
 
 #define DECIDE_NAME_MAX 64
 #define DECIDE_UNIT_MAX 16
@@ -69,13 +73,13 @@ enum decide_policy { DECIDE_POLICY_STRICT = 0, DECIDE_POLICY_WARN = 1, DECIDE_PO
 struct decide_pass_row {
 	char guest_name[DECIDE_NAME_MAX]; /* first name, UTF-8, NUL-terminated */
 	char unit[DECIDE_UNIT_MAX];
-	int revoked;                      /* the row's status is "revoked" */
-	uint8_t nfc_uid[PASS_UID_MAX];    /* the tag the server bound it to, if any */
+	int revoked;                   /* the row's status is "revoked" */
+	uint8_t nfc_uid[PASS_UID_MAX]; /* the tag the server bound it to, if any */
 	uint8_t nfc_uid_len;
 };
 
-/* Lookups, each 1 found / 0 not found / -1 error (an error denies with DECIDE_INTERNAL). Any pointer
- * may be NULL: "not found". */
+/* Lookups, each 1 found / 0 not found / -1 error (an error denies with DECIDE_INTERNAL). Any
+ * pointer may be NULL: "not found". */
 struct decide_lookup {
 	void *user;
 	int (*pass_row)(void *user, uint32_t pass_id, struct decide_pass_row *row);
@@ -87,38 +91,39 @@ struct decide_lookup {
 };
 
 struct decide_config {
-	uint16_t centre;       /* this centre's number */
-	int grace_minutes;     /* validity window widened by this on both sides */
+	uint16_t centre;   /* this centre's number */
+	int grace_minutes; /* validity window widened by this on both sides */
 	enum decide_policy policy;
-	unsigned kinds;        /* allowed kinds (DECIDE_KINDS_ALL); 0 means all */
-	int gate_revoked;      /* 1: the gate was revoked and its grace is over */
+	unsigned kinds;   /* allowed kinds (DECIDE_KINDS_ALL); 0 means all */
+	int gate_revoked; /* 1: the gate was revoked and its grace is over */
 };
 
 struct decide_input {
-	const char *text;           /* QR: the scanned line (not NUL-terminated), or NULL */
+	const char *text; /* QR: the scanned line (not NUL-terminated), or NULL */
 	size_t text_len;
-	const unsigned char *bin;   /* NFC: the pass record's payload, or NULL */
+	const unsigned char *bin; /* NFC: the pass record's payload, or NULL */
 	size_t bin_len;
 	const unsigned char *tag_uid; /* NFC: the tag's UID (with bin) */
 	size_t tag_uid_len;
-	int64_t now;                /* seconds since the epoch, UTC (the gate's corrected time) */
-	enum decide_dir dir;        /* the reader's direction */
+	int64_t now;         /* seconds since the epoch, UTC (the gate's corrected time) */
+	enum decide_dir dir; /* the reader's direction */
 };
 
 struct decide_result {
 	enum decide_verdict verdict;
 	enum decide_reason reason;
-	enum decide_dir dir;       /* the direction taken: DECIDE_DIR_IN or DECIDE_DIR_OUT */
-	int have_pass;             /* the signature verified: pass is filled */
+	enum decide_dir dir; /* the direction taken: DECIDE_DIR_IN or DECIDE_DIR_OUT */
+	int have_pass;       /* the signature verified: pass is filled */
 	struct pass pass;
-	int have_row;              /* the local row was found: name and unit are set */
+	int have_row; /* the local row was found: name and unit are set */
 	char guest_name[DECIDE_NAME_MAX];
 	char unit[DECIDE_UNIT_MAX];
 };
 
 /* Decides; fills *out (always, never fails: a failed lookup is a deny with DECIDE_INTERNAL). */
 void decide(const struct decide_input *in, const struct pass_key *keys, int nkeys,
-	    const struct decide_config *cfg, const struct decide_lookup *lk, struct decide_result *out);
+            const struct decide_config *cfg, const struct decide_lookup *lk,
+            struct decide_result *out);
 
 /* The reason's code as it travels in the sync protocol ("ok", "bad_format", ...); never NULL. */
 const char *decide_reason_code(enum decide_reason r);

@@ -183,3 +183,56 @@ E.it("on a phone in Arabic: the booking form, then an ended session sends the me
   await checkPage(page, "ar");
   await shot(page, "login-ar");
 });
+
+E.it("the portal works with the keyboard alone, with a visible focus", async () => {
+  const { env } = E;
+  const page = await E.page({ lang: "fr" });
+  await page.goto(env.url + "/");
+  await page.waitForSelector("#login-member:focus");
+  await page.keyboard.type("100004");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "login-password");
+  await page.keyboard.type(require("./lib/env.js").PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#centres");
+  // tab to the first centre's link and open it
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(() => document.activeElement.matches('[data-centre="al-arz"] a'))) break;
+  }
+  const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(ring, "none", "the focused link shows a focus ring");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#cal-grid");
+  // in the calendar: arrows move between days, Enter chooses
+  const arrival = env.addDays(env.today, 3);
+  const dep = env.addDays(arrival, 2);
+  let cell = '#cal-grid [data-date="' + arrival + '"]';
+  if (!(await page.$(cell))) {
+    await page.focus("#cal-next");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(cell);
+  }
+  await page.focus(cell);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(cell + '[aria-pressed="true"]');
+  await page.waitForFunction((c) => document.activeElement && document.activeElement.matches(c), cell);
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  if (!(await page.evaluate((d) => document.activeElement.dataset.date === d, dep))) {
+    // the departure is in the next month: go there and pick it
+    await page.focus("#cal-next");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('#cal-grid [data-date="' + dep + '"]');
+    await page.focus('#cal-grid [data-date="' + dep + '"]');
+  }
+  await page.keyboard.press("Enter");
+  await page.waitForSelector('#cal-grid [data-date="' + dep + '"].departure');
+  await page.focus("#guest-h0");
+  await page.keyboard.press("Space");
+  await page.waitForSelector("#book-submit:not([disabled])");
+  await page.focus("#book-submit");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector('#booking-status[data-status="held"]');
+  await checkPage(page, "fr");
+});

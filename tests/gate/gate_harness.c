@@ -49,7 +49,8 @@ int gt_admin(const char **o, const char *a1, ...)
 	return rc;
 }
 
-long long gt_booking(int member, const char *centre, const char *type, int arrival, int nights, const char *guests)
+long long gt_booking(int member, const char *centre, const char *type, int arrival, int nights,
+                     const char *guests)
 {
 	char num[16], id[32];
 	struct hc *c = hc_login_ok(hx_member(member, num, sizeof num));
@@ -72,8 +73,9 @@ long long gt_pass(long long booking, int guest, char *token, size_t n)
 	char sql[256], idtxt[32];
 	long long id = 0;
 
-	snprintf(sql, sizeof sql, "SELECT id FROM passes WHERE booking = %lld AND guest = %d AND status = 'active'",
-		 booking, guest);
+	snprintf(sql, sizeof sql,
+	         "SELECT id FROM passes WHERE booking = %lld AND guest = %d AND status = 'active'",
+	         booking, guest);
 	assert_int_equal(hx_db_int(sql, &id), 0);
 	snprintf(idtxt, sizeof idtxt, "%lld", id);
 	assert_int_equal(hx_db_text("SELECT token FROM passes WHERE id = ?", idtxt, token, n), 0);
@@ -202,15 +204,20 @@ int gt_last_event(struct gt *g, struct gt_event *ev)
 	if (sqlite3_open_v2(g->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, "SELECT seq, pass, decision, reason, direction, id FROM events ORDER BY seq DESC LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT seq, pass, decision, reason, direction, id FROM events "
+	                       "ORDER BY seq DESC LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		ev->seq = sqlite3_column_int64(st, 0);
 		ev->pass = sqlite3_column_int64(st, 1);
-		snprintf(ev->decision, sizeof ev->decision, "%s", (const char *)sqlite3_column_text(st, 2));
-		snprintf(ev->reason, sizeof ev->reason, "%s", (const char *)sqlite3_column_text(st, 3));
-		snprintf(ev->direction, sizeof ev->direction, "%s", (const char *)sqlite3_column_text(st, 4));
+		snprintf(ev->decision, sizeof ev->decision, "%s",
+		         (const char *)sqlite3_column_text(st, 2));
+		snprintf(ev->reason, sizeof ev->reason, "%s",
+		         (const char *)sqlite3_column_text(st, 3));
+		snprintf(ev->direction, sizeof ev->direction, "%s",
+		         (const char *)sqlite3_column_text(st, 4));
 		snprintf(ev->id, sizeof ev->id, "%s", (const char *)sqlite3_column_text(st, 5));
 		rc = 0;
 	}
@@ -250,7 +257,8 @@ static void new_pty(struct gt *g, int i)
 	tcgetattr(s, &tio);
 	cfmakeraw(&tio);
 	tcsetattr(s, TCSANOW, &tio);
-	/* keep our own slave fd open: without one the master reads EIO whenever the gate closes it */
+	/* keep our own slave fd open: without one the master reads EIO whenever the gate closes it
+	 */
 	fcntl(m, F_SETFD, FD_CLOEXEC);
 	fcntl(s, F_SETFD, FD_CLOEXEC);
 	g->master[i] = m;
@@ -265,23 +273,29 @@ static void write_conf(struct gt *g, const struct gt_opts *o, const char *url)
 	FILE *f = fopen(g->conf, "w");
 
 	assert_non_null(f);
-	fprintf(f, "[gate]\ncentre = %s\nname = %s\ndatabase = %s\ntoken_file = %s\nlog_level = debug\n\n",
-		o->centre ? o->centre : "test-a", o->name ? o->name : "Gate", g->db, g->token);
+	fprintf(
+	    f,
+	    "[gate]\ncentre = %s\nname = %s\ndatabase = %s\ntoken_file = %s\nlog_level = debug\n\n",
+	    o->centre ? o->centre : "test-a", o->name ? o->name : "Gate", g->db, g->token);
 	fprintf(f, "[server]\nurl = %s\ntimeout = 5s\n\n", url);
-	fprintf(f, "[sync]\nupload_interval = 1s\ndownload_interval = 1s\nbackoff_max = 2s\nbatch = %d\n\n",
-		o->batch ? o->batch : 200);
-	fprintf(f, "[rules]\nanti_passback = %s\ngrace = 3d\nrevoked_grace = %s\n\n", o->policy ? o->policy : "strict",
-		o->revoked_grace ? o->revoked_grace : "1h");
+	fprintf(f,
+	        "[sync]\nupload_interval = 1s\ndownload_interval = 1s\nbackoff_max = 2s\nbatch = "
+	        "%d\n\n",
+	        o->batch ? o->batch : 200);
+	fprintf(f, "[rules]\nanti_passback = %s\ngrace = 3d\nrevoked_grace = %s\n\n",
+	        o->policy ? o->policy : "strict", o->revoked_grace ? o->revoked_grace : "1h");
 	for (int i = 0; i < g->nqr; i++)
 		fprintf(f, "[reader qr%d]\nqr = %s\ndirection = %s\n\n", i, g->link[i], o->dirs[i]);
 	if (o->nfc)
 		fprintf(f, "[reader nfc]\nnfc = %s\ndirection = in\n\n", o->nfc);
 	if (o->relay || o->sensor)
-		fprintf(f, "[relay]\ncommand = %s\ntimeout = 2s\n%s%s\nsensor_timeout = 1s\n\n", o->relay ? o->relay : "true",
-			o->sensor ? "sensor = " : "", o->sensor ? o->sensor : "");
+		fprintf(f, "[relay]\ncommand = %s\ntimeout = 2s\n%s%s\nsensor_timeout = 1s\n\n",
+		        o->relay ? o->relay : "true", o->sensor ? "sensor = " : "",
+		        o->sensor ? o->sensor : "");
 	/* PIN 4711 */
 	fprintf(f, "[status]\nlisten = 127.0.0.1\nport = 0\npin_hash = "
-		   "$argon2id$v=19$m=19456,t=2,p=1$hy8KMD5woeTy/z1DPgRueg$mnrDrnl3Tx4FJfllKXtOsslo3ZKIkfB5h1wvass+vLM\n\n");
+	           "$argon2id$v=19$m=8192,t=3,p=1$1vFIYKjf1OL3wlEDjUqvOA$"
+	           "yGifjeisEa9zRb8bnFasWaBV5h/byfWgEZOlt94VRno\n\n");
 	if (o->extra)
 		fprintf(f, "%s\n", o->extra);
 	assert_int_equal(fclose(f), 0);
@@ -317,9 +331,11 @@ struct gt *gt_new(const struct gt_opts *o)
 			new_pty(g, i);
 		write_conf(g, &oo, hx_url(HX));
 		if (!o->no_enroll) {
-			char *argv[] = {gate_bin, "-c", g->conf, "enroll", (char *)hx_url(HX), code, NULL};
+			char *argv[] = {gate_bin,           "-c", g->conf, "enroll",
+			                (char *)hx_url(HX), code, NULL};
 
-			if (gt_admin(&res, "gate", "add", "--centre", o->centre ? o->centre : "test-a", "--name", name, NULL) != 0)
+			if (gt_admin(&res, "gate", "add", "--centre",
+			             o->centre ? o->centre : "test-a", "--name", name, NULL) != 0)
 				fail_msg("gate add: %s", res);
 			assert_int_equal(sscanf(res, "gate %lld", &g->id), 1);
 			p = strstr(res, "\ncode ");
@@ -400,6 +416,19 @@ void gt_stop(struct gt *g)
 
 	if (g->pid <= 0)
 		return;
+	{
+		/* the gate's peak memory, for the record */
+		char path[64], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/%d/status", (int)g->pid);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof line, f))
+			if (!strncmp(line, "VmHWM:", 6))
+				fprintf(stderr, "gate %lld peak memory: %s", g->id, line + 6);
+		if (f)
+			fclose(f);
+	}
 	kill(g->pid, SIGTERM);
 	for (int t = 0; t < 15000; t += 20) {
 		if (waitpid(g->pid, &st, WNOHANG) == g->pid) {
@@ -474,8 +503,10 @@ void gt_settle(struct gt *g)
 		if (t % 500 == 0)
 			gt_sync_now(g);
 		now = -1;
-		if (query_int(g->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'cycles'", &now) == 0 &&
-		    now >= before + 2 && gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 0") == 0)
+		if (query_int(g->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'cycles'",
+		              &now) == 0 &&
+		    now >= before + 2 &&
+		    gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 0") == 0)
 			return;
 		hx_sleep_ms(20);
 	}

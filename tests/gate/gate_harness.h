@@ -1,7 +1,7 @@
 /* gate_harness.h: the real estiva-gate driven from tests, beside the real estiva-server of the
- * integration harness (tests/integration/harness.h): a gate's folder and configuration, enrolment with
- * estiva-admin gate add + estiva-gate enroll, QR readers on pseudo-terminals the test types into,
- * start/stop/kill -9, and queries on the gate's own database. */
+ * integration harness (tests/integration/harness.h): a gate's folder and configuration, enrolment
+ * with estiva-admin gate add + estiva-gate enroll, QR readers on pseudo-terminals the test types
+ * into, start/stop/kill -9, and queries on the gate's own database. */
 #ifndef ESTIVA_GATE_HARNESS_H
 #define ESTIVA_GATE_HARNESS_H
 
@@ -13,16 +13,17 @@
 #define GT_READERS 4
 
 struct gt_opts {
-	const char *centre;            /* default test-a */
-	const char *name;              /* default "Gate" */
-	const char *dirs[GT_READERS];  /* QR readers on ptys: "in", "out", "both"; default one "in" */
-	const char *nfc;               /* a libnfc connstring for one NFC reader (direction in), or NULL */
-	const char *policy;            /* anti_passback, default strict */
-	const char *revoked_grace;     /* default 1h */
-	const char *url;               /* [server] url after enrolment; default the test server */
-	const char *relay, *sensor;    /* [relay] command and sensor, or NULL */
-	const char *extra;             /* more configuration lines appended to the file */
-	int batch;                     /* [sync] batch, default 200 */
+	const char *centre; /* default test-a */
+	const char *name;   /* default "Gate" */
+	const char
+	    *dirs[GT_READERS]; /* QR readers on ptys: "in", "out", "both"; default one "in" */
+	const char *nfc;       /* a libnfc connstring for one NFC reader (direction in), or NULL */
+	const char *policy;    /* anti_passback, default strict */
+	const char *revoked_grace;  /* default 1h */
+	const char *url;            /* [server] url after enrolment; default the test server */
+	const char *relay, *sensor; /* [relay] command and sensor, or NULL */
+	const char *extra;          /* more configuration lines appended to the file */
+	int batch;                  /* [sync] batch, default 200 */
 	int no_enroll;
 };
 
@@ -31,7 +32,7 @@ struct gt {
 	long long id;
 	int nqr;
 	int master[GT_READERS];
-	char link[GT_READERS][600];    /* the config names this symlink to the pty's slave */
+	char link[GT_READERS][600]; /* the config names this symlink to the pty's slave */
 	pid_t pid;
 	int port;
 };
@@ -58,13 +59,15 @@ struct gt_event {
 int gt_last_event(struct gt *g, struct gt_event *ev);
 /* Types a line and waits for the event it makes. */
 void gt_scan(struct gt *g, int reader, const char *line, struct gt_event *ev);
-/* Waits until the integer query on the gate's store returns want (timeout ms): fails the test if not. */
+/* Waits until the integer query on the gate's store returns want (timeout ms): fails the test if
+ * not. */
 void gt_wait_int(struct gt *g, const char *sql, long long want, long timeout_ms);
 long long gt_int(struct gt *g, const char *sql);
 /* The same on the server's database. */
 void gt_wait_server_int(const char *sql, long long want, long timeout_ms);
 long long gt_server_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Waits until the gate has sent everything and downloaded once more (a full cycle after the call). */
+/* Waits until the gate has sent everything and downloaded once more (a full cycle after the call).
+ */
 void gt_settle(struct gt *g);
 /* The tail of the gate's log on stderr (for failures). */
 void gt_dump_log(struct gt *g);
@@ -73,7 +76,8 @@ void gt_dump_log(struct gt *g);
 /* estiva-admin -c CONF args... (NULL-terminated): its exit status; output in *out (static). */
 int gt_admin(const char **out, const char *a1, ...);
 /* A confirmed booking of member i (passes issued): its id. */
-long long gt_booking(int member, const char *centre, const char *type, int arrival, int nights, const char *guests);
+long long gt_booking(int member, const char *centre, const char *type, int arrival, int nights,
+                     const char *guests);
 /* The active pass of (booking, guest): id and token. */
 long long gt_pass(long long booking, int guest, char *token, size_t n);
 /* The server's signing key (id 1), for passes the server would never issue (expired, other centre,

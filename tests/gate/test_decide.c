@@ -1,7 +1,7 @@
 /* test_decide.c: the admission rules (shared/decide.c), table-driven: every reason code, both input
- * forms (QR text, NFC binary with a tag UID), the grace edges, anti-passback under each policy, exits,
- * readers set to "both", tag binding, a revoked gate and failing lookups. Passes are signed here with
- * test keys through shared/pass.h. */
+ * forms (QR text, NFC binary with a tag UID), the grace edges, anti-passback under each policy,
+ * exits, readers set to "both", tag binding, a revoked gate and failing lookups. Passes are signed
+ * here with test keys through shared/pass.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,12 +29,12 @@ static const uint8_t uid7_other[7] = {0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
 
 /* ---- what the lookups answer ---- */
 struct world {
-	int row;        /* 1: the pass row exists */
+	int row; /* 1: the pass row exists */
 	int row_revoked;
-	int row_uid;    /* 1: the row binds uid7 */
-	int listed;     /* on the revocation list */
-	int presence;   /* -1 never seen, 0 outside, 1 inside */
-	int fail;       /* 1: pass_row fails, 2: revoked fails, 3: presence fails */
+	int row_uid;  /* 1: the row binds uid7 */
+	int listed;   /* on the revocation list */
+	int presence; /* -1 never seen, 0 outside, 1 inside */
+	int fail;     /* 1: pass_row fails, 2: revoked fails, 3: presence fails */
 };
 
 static int w_row(void *user, uint32_t id, struct decide_pass_row *row)
@@ -95,7 +95,7 @@ struct tcase {
 	unsigned kinds;
 	int gate_revoked;
 	struct world w;
-	int nkeys;          /* 0: key A only; 2: A and B */
+	int nkeys; /* 0: key A only; 2: A and B */
 	enum decide_verdict want_v;
 	enum decide_reason want_r;
 	enum decide_dir want_dir;
@@ -103,6 +103,8 @@ struct tcase {
 
 #define NOW_OK 60
 
+/* clang-format off: one case per line pair reads better than one field per line */
+// clang-format off
 static const struct tcase cases[] = {
 	{"ok, QR", TEXT, SIGN_A, 0, 0, 0, NULL, NOW_OK, DECIDE_DIR_IN, DECIDE_POLICY_STRICT, 0, 0, {1, 0, 0, 0, -1, 0}, 0,
 	 DECIDE_ADMIT, DECIDE_OK, DECIDE_DIR_IN},
@@ -191,6 +193,7 @@ static const struct tcase cases[] = {
 	{"presence lookup fails", TEXT, SIGN_A, 0, 0, 0, NULL, NOW_OK, DECIDE_DIR_IN, 0, 0, 0, {1, 0, 0, 0, -1, 3}, 0,
 	 DECIDE_DENY, DECIDE_INTERNAL, DECIDE_DIR_IN},
 };
+// clang-format on
 
 static int setup(void **state)
 {
@@ -287,8 +290,9 @@ static void run_case(const struct tcase *c)
 	decide(&in, keys, c->nkeys ? 2 : 1, &cfg, &lk, &res);
 	if (res.verdict != c->want_v || res.reason != c->want_r || res.dir != c->want_dir)
 		fail_msg("%s: got %s/%s/%s, want %s/%s/%s", c->name, res.verdict ? "admit" : "deny",
-			 decide_reason_code(res.reason), decide_dir_name(res.dir), c->want_v ? "admit" : "deny",
-			 decide_reason_code(c->want_r), decide_dir_name(c->want_dir));
+		         decide_reason_code(res.reason), decide_dir_name(res.dir),
+		         c->want_v ? "admit" : "deny", decide_reason_code(c->want_r),
+		         decide_dir_name(c->want_dir));
 	if (res.verdict == DECIDE_ADMIT) {
 		assert_true(res.have_pass);
 		assert_int_equal(res.pass.pass_id, 17);
@@ -323,7 +327,7 @@ static void test_reasons(void **state)
 		assert_true(strlen(decide_message_ar((enum decide_reason)r)) > 0);
 		/* the Arabic one is Arabic: it has bytes of the U+06xx block */
 		assert_true(strstr(decide_message_ar((enum decide_reason)r), "\xd8") ||
-			    strstr(decide_message_ar((enum decide_reason)r), "\xd9"));
+		            strstr(decide_message_ar((enum decide_reason)r), "\xd9"));
 	}
 	{
 		enum decide_reason back;
@@ -406,8 +410,9 @@ static void test_every_byte(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),     cmocka_unit_test(test_reasons), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_no_lookups), cmocka_unit_test(test_every_byte),
+	    cmocka_unit_test(test_table),      cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_names),      cmocka_unit_test(test_no_lookups),
+	    cmocka_unit_test(test_every_byte),
 	};
 
 	return cmocka_run_group_tests_name("decide", tests, setup, NULL);

@@ -1,8 +1,8 @@
 /* test_gate.c: the real estiva-gate against the real estiva-server (label gate): offline decisions
  * with every refusal reason, anti-passback across two gates after sync, a cancelled booking and a
  * re-issued pass, QR lines on a pty (garbage, very long, the device gone and back), the staff page
- * (PIN, CSRF, manual admission synced), the turnstile's sensor (undone), a revoked gate (401), and the
- * dead-letter path. argv: estiva-server estiva-admin estiva-gate. */
+ * (PIN, CSRF, manual admission synced), the turnstile's sensor (undone), a revoked gate (401), and
+ * the dead-letter path. argv: estiva-server estiva-admin estiva-gate. */
 #include <errno.h>
 #include <pty.h>
 #include <signal.h>
@@ -20,14 +20,17 @@
 
 #define GUESTS_COUPLE HX_GUESTS_COUPLE
 
-static void expect_event(const struct gt_event *ev, const char *decision, const char *reason, const char *dir)
+static void expect_event(const struct gt_event *ev, const char *decision, const char *reason,
+                         const char *dir)
 {
-	if (strcmp(ev->decision, decision) || strcmp(ev->reason, reason) || (dir && strcmp(ev->direction, dir)))
-		fail_msg("event %lld: %s/%s/%s, wanted %s/%s/%s", ev->seq, ev->decision, ev->reason, ev->direction, decision,
-			 reason, dir ? dir : "*");
+	if (strcmp(ev->decision, decision) || strcmp(ev->reason, reason) ||
+	    (dir && strcmp(ev->direction, dir)))
+		fail_msg("event %lld: %s/%s/%s, wanted %s/%s/%s", ev->seq, ev->decision, ev->reason,
+		         ev->direction, decision, reason, dir ? dir : "*");
 }
 
-static void scan_expect(struct gt *g, int reader, const char *line, const char *decision, const char *reason)
+static void scan_expect(struct gt *g, int reader, const char *line, const char *decision,
+                        const char *reason)
 {
 	struct gt_event ev;
 
@@ -75,7 +78,9 @@ static void altered(const char *token, char *outbuf, size_t n)
 	unsigned char bin[PASS_BIN_MAX];
 	size_t bn = 0;
 
-	assert_int_equal(base45_decode(token + PASS_PREFIX_LEN, strlen(token) - PASS_PREFIX_LEN, bin, sizeof bin, &bn), 0);
+	assert_int_equal(base45_decode(token + PASS_PREFIX_LEN, strlen(token) - PASS_PREFIX_LEN,
+	                               bin, sizeof bin, &bn),
+	                 0);
 	bin[5] ^= 0x01;
 	memcpy(outbuf, PASS_PREFIX, PASS_PREFIX_LEN);
 	assert_int_equal(base45_encode(bin, bn, outbuf + PASS_PREFIX_LEN, n - PASS_PREFIX_LEN), 0);
@@ -181,10 +186,16 @@ static void offline_decisions(void **state)
 	assert_int_equal(events, 14);
 	server_restart();
 	gt_settle(g);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id), events);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND offline = 1", g->id) > 0, 1);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'admit'", g->id),
-			 3);
+	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id),
+	                 events);
+	assert_int_equal(
+	    gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND offline = 1",
+	                  g->id) > 0,
+	    1);
+	assert_int_equal(
+	    gt_server_int(
+	        "SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'admit'", g->id),
+	    3);
 	gt_stop(g);
 	gt_free(g);
 }
@@ -192,7 +203,8 @@ static void offline_decisions(void **state)
 /* ---- two gates, one pass: anti-passback holds after sync ---- */
 static void two_gates(void **state)
 {
-	struct gt_opts oa = {.name = "North", .dirs = {"in", "out"}}, ob = {.name = "South", .dirs = {"in", "out"}};
+	struct gt_opts oa = {.name = "North", .dirs = {"in", "out"}},
+	               ob = {.name = "South", .dirs = {"in", "out"}};
 	struct gt *a, *b;
 	char tok[PASS_TEXT_MAX + 1];
 	long long bk, pid;
@@ -220,20 +232,24 @@ static void two_gates(void **state)
 	gt_wait_int(a, sql, 0, 5000);
 	scan_expect(a, 0, tok, "admit", "ok");
 	gt_settle(a);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE pass = %lld AND decision = 'admit'", pid), 3);
+	assert_int_equal(
+	    gt_server_int(
+	        "SELECT COUNT(*) FROM gate_events WHERE pass = %lld AND decision = 'admit'", pid),
+	    3);
 	gt_stop(a);
 	gt_stop(b);
 	gt_free(a);
 	gt_free(b);
 }
 
-/* ---- a cancelled booking's passes are refused after the next sync; a re-issued pass works and its old
- * one does not ---- */
+/* ---- a cancelled booking's passes are refused after the next sync; a re-issued pass works and its
+ * old one does not ---- */
 static void cancel_and_reissue(void **state)
 {
 	struct gt_opts o = {.name = "Reissue gate", .dirs = {"in"}, .policy = "off"};
 	struct gt *g;
-	char tok[PASS_TEXT_MAX + 1], tok2[PASS_TEXT_MAX + 1], newtok[PASS_TEXT_MAX + 1], num[16], path[64];
+	char tok[PASS_TEXT_MAX + 1], tok2[PASS_TEXT_MAX + 1], newtok[PASS_TEXT_MAX + 1], num[16],
+	    path[64];
 	long long b1, b2, p2, np;
 	struct hc *c;
 	struct hres r;
@@ -305,7 +321,8 @@ static void qr_pty(void **state)
 	scan_expect(g, 1, "junk\r", "deny", "bad_format");
 	scan_expect(g, 0, tok, "admit", "ok");
 
-	/* the device goes away: the reader is reported failed, the other goes on, then it comes back */
+	/* the device goes away: the reader is reported failed, the other goes on, then it comes
+	 * back */
 	close(g->master[0]);
 	g->master[0] = -1;
 	unlink(g->link[0]);
@@ -325,12 +342,16 @@ static void qr_pty(void **state)
 	}
 	/* reopened within the back-off (at most a few seconds here) */
 	for (int t = 0; t < 8000; t += 200) {
-		if (gt_int(g, "SELECT COUNT(*) FROM events WHERE reason = 'bad_format' AND reader = 'qr0'") >= 5)
+		if (gt_int(g, "SELECT COUNT(*) FROM events WHERE reason = 'bad_format' AND reader "
+		              "= 'qr0'") >= 5)
 			break;
 		gt_type(g, 0, "probe", -1);
 		hx_sleep_ms(200);
 	}
-	assert_true(gt_int(g, "SELECT COUNT(*) FROM events WHERE reason = 'bad_format' AND reader = 'qr0'") >= 5);
+	assert_true(
+	    gt_int(g,
+	           "SELECT COUNT(*) FROM events WHERE reason = 'bad_format' AND reader = 'qr0'") >=
+	    5);
 	gt_stop(g);
 	gt_free(g);
 }
@@ -368,7 +389,8 @@ static size_t page_header(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
-static long page_do(CURL *c, struct gt *g, const char *method, const char *path, const char *form, struct page *pg)
+static long page_do(CURL *c, struct gt *g, const char *method, const char *path, const char *form,
+                    struct page *pg)
 {
 	char url[256];
 
@@ -441,18 +463,25 @@ static void status_page(void **state)
 	assert_non_null(strstr(pg.body, "\"inside\""));
 	assert_non_null(strstr(pg.body, "\"readers\""));
 	/* POST without the CSRF token, and without a reason */
-	assert_int_equal(page_do(c, g, "POST", "/manual", "direction=in&reason=lost+pass", &pg), 403);
+	assert_int_equal(page_do(c, g, "POST", "/manual", "direction=in&reason=lost+pass", &pg),
+	                 403);
+	snprintf(form, sizeof form, "csrf=%s&direction=in&reason=%%FF%%FE", csrf);
+	assert_int_equal(page_do(c, g, "POST", "/manual", form, &pg), 400);
 	snprintf(form, sizeof form, "csrf=%s&direction=in&reason=", csrf);
 	assert_int_equal(page_do(c, g, "POST", "/manual", form, &pg), 400);
-	snprintf(form, sizeof form, "csrf=%s&direction=in&pass=&reason=Guest+lost+her+pass+%%28ID+checked%%29", csrf);
+	snprintf(form, sizeof form,
+	         "csrf=%s&direction=in&pass=&reason=Guest+lost+her+pass+%%28ID+checked%%29", csrf);
 	assert_int_equal(page_do(c, g, "POST", "/manual", form, &pg), 303);
-	manual = gt_int(g, "SELECT COUNT(*) FROM events WHERE decision = 'manual' AND note = 'Guest lost her pass (ID checked)'");
+	manual = gt_int(g, "SELECT COUNT(*) FROM events WHERE decision = 'manual' AND note = "
+	                   "'Guest lost her pass (ID checked)'");
 	assert_int_equal(manual, 1);
 	gt_settle(g);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'manual' AND"
-				       " note = 'Guest lost her pass (ID checked)'",
-				       g->id),
-			 1);
+	assert_int_equal(
+	    gt_server_int(
+	        "SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'manual' AND"
+	        " note = 'Guest lost her pass (ID checked)'",
+	        g->id),
+	    1);
 	assert_int_equal(page_do(c, g, "GET", "/status.json", NULL, &pg), 200);
 	assert_non_null(strstr(pg.body, "\"decision\":\"manual\""));
 	/* logout ends the session */
@@ -484,7 +513,10 @@ static void relay_sensor(void **state)
 	gt_start(g);
 	gt_settle(g);
 	scan_expect(g, 0, tok, "admit", "ok");
-	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM events WHERE decision = 'undone' AND reason = 'no_passage' AND pass = %lld", pid);
+	snprintf(sql, sizeof sql,
+	         "SELECT COUNT(*) FROM events WHERE decision = 'undone' AND reason = 'no_passage' "
+	         "AND pass = %lld",
+	         pid);
 	gt_wait_int(g, sql, 1, 5000);
 	snprintf(path + strlen(path), sizeof path - strlen(path), ".in.%lld", pid);
 	assert_int_equal(stat(path, &sb), 0);
@@ -493,7 +525,11 @@ static void relay_sensor(void **state)
 	assert_int_equal(gt_int(g, sql), 0);
 	scan_expect(g, 0, tok, "admit", "ok");
 	gt_settle(g);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'undone'", g->id) >= 1, 1);
+	assert_int_equal(
+	    gt_server_int(
+	        "SELECT COUNT(*) FROM gate_events WHERE gate = %lld AND decision = 'undone'",
+	        g->id) >= 1,
+	    1);
 	gt_stop(g);
 	gt_free(g);
 }
@@ -517,7 +553,8 @@ static void revoked_gate(void **state)
 	if (gt_admin(&res, "gate", "revoke", id, NULL) != 0)
 		fail_msg("gate revoke: %s", res);
 	gt_sync_now(g);
-	gt_wait_int(g, "SELECT CAST(value AS INTEGER) > 0 FROM meta WHERE key = 'revoked_at'", 1, 5000);
+	gt_wait_int(g, "SELECT CAST(value AS INTEGER) > 0 FROM meta WHERE key = 'revoked_at'", 1,
+	            5000);
 	/* within the grace: still admits; the scan stays queued (401) */
 	scan_expect(g, 0, tok, "admit", "ok");
 	hx_sleep_ms(2200);
@@ -525,7 +562,8 @@ static void revoked_gate(void **state)
 	gt_sync_now(g);
 	hx_sleep_ms(500);
 	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 0"), 2);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id), 0);
+	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id),
+	                 0);
 	/* a restart remembers it */
 	gt_stop(g);
 	gt_start(g);
@@ -540,7 +578,7 @@ static void dead_letters(void **state)
 {
 	struct gt_opts o = {.name = "Dead letters"};
 	struct gt *g;
-	char cmd[1024];
+	char cmd[2048];
 	long long before;
 
 	(void)state;
@@ -550,25 +588,39 @@ static void dead_letters(void **state)
 	scan_expect(g, 0, "noise", "deny", "bad_format");
 	gt_settle(g);
 	gt_stop(g);
-	/* two events the server must reject (a clock two years back, an id that is not one), one good */
+	/* two events the server must reject (a clock two years back, an id that is not one), one
+	 * the gate cannot even write as JSON (an id that is not UTF-8), one good */
 	snprintf(cmd, sizeof cmd,
-		 "sqlite3 %s \"INSERT INTO events(id, gate, pass, booking, direction, decision, reason, at, local_at,"
-		 " offline, note, reader) VALUES ('%s', %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, '', 'qr0'),"
-		 " ('not-an-id', %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, '', 'qr0'),"
-		 " ('%s', %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, '', 'qr0')\"",
-		 g->db, "0123456789abcdef0123456789abcdef", g->id, (long long)time(NULL) - 2 * 366 * 86400, g->id,
-		 (long long)time(NULL), "fedcba9876543210fedcba9876543210", g->id, (long long)time(NULL));
+	         "sqlite3 %s \"INSERT INTO events(id, gate, pass, booking, direction, decision, "
+	         "reason, at, local_at,"
+	         " offline, note, reader) VALUES ('%s', %lld, 0, 0, 'in', 'deny', 'bad_format', "
+	         "%lld, 0, 1, '', 'qr0'),"
+	         " ('not-an-id', %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, '', 'qr0'),"
+	         " (CAST(X'ff6869' AS TEXT), %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, "
+	         "'', 'qr0'),"
+	         " ('%s', %lld, 0, 0, 'in', 'deny', 'bad_format', %lld, 0, 1, '', 'qr0')\"",
+	         g->db, "0123456789abcdef0123456789abcdef", g->id,
+	         (long long)time(NULL) - 2 * 366 * 86400, g->id, (long long)time(NULL), g->id,
+	         (long long)time(NULL), "fedcba9876543210fedcba9876543210", g->id,
+	         (long long)time(NULL));
 	assert_int_equal(system(cmd), 0);
 	before = gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id);
 	gt_start(g);
 	gt_settle(g);
-	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM dead_letter"), 2);
-	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 2"), 2);
-	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM dead_letter WHERE id = 'not-an-id' AND error = 'bad_id'"), 1);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id), before + 1);
+	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM dead_letter"), 3);
+	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 2"), 3);
+	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM dead_letter WHERE error = 'unencodable'"),
+	                 1);
+	assert_int_equal(
+	    gt_int(g,
+	           "SELECT COUNT(*) FROM dead_letter WHERE id = 'not-an-id' AND error = 'bad_id'"),
+	    1);
+	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id),
+	                 before + 1);
 	/* never again */
 	gt_settle(g);
-	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id), before + 1);
+	assert_int_equal(gt_server_int("SELECT COUNT(*) FROM gate_events WHERE gate = %lld", g->id),
+	                 before + 1);
 	gt_stop(g);
 	gt_free(g);
 }
@@ -586,8 +638,10 @@ static void config_errors(void **state)
 	snprintf(path, sizeof path, "%s/bad.conf", hx_dir(HX));
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "[gate]\ncentre = test-a\ndatabase = x.db\ntoken_file = t\n[server]\nurl = http://x\n"
-		   "[status]\nport = off\n[reader a]\nqr = /dev/null\ndirection = sideways\n");
+	fprintf(
+	    f,
+	    "[gate]\ncentre = test-a\ndatabase = x.db\ntoken_file = t\n[server]\nurl = http://x\n"
+	    "[status]\nport = off\n[reader a]\nqr = /dev/null\ndirection = sideways\n");
 	fclose(f);
 	assert_int_equal(hx_exec(argv, NULL, outb, sizeof outb), 2);
 	assert_non_null(strstr(outb, "bad.conf:11:"));
@@ -599,9 +653,11 @@ char gt_bin_path[512];
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(offline_decisions), cmocka_unit_test(two_gates),   cmocka_unit_test(cancel_and_reissue),
-		cmocka_unit_test(qr_pty),            cmocka_unit_test(status_page), cmocka_unit_test(relay_sensor),
-		cmocka_unit_test(revoked_gate),      cmocka_unit_test(dead_letters), cmocka_unit_test(config_errors),
+	    cmocka_unit_test(offline_decisions),  cmocka_unit_test(two_gates),
+	    cmocka_unit_test(cancel_and_reissue), cmocka_unit_test(qr_pty),
+	    cmocka_unit_test(status_page),        cmocka_unit_test(relay_sensor),
+	    cmocka_unit_test(revoked_gate),       cmocka_unit_test(dead_letters),
+	    cmocka_unit_test(config_errors),
 	};
 	const struct hx_opts opts = {.members = 12, .body_max = "1m"};
 

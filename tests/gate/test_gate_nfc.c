@@ -1,8 +1,8 @@
 /* test_gate_nfc.c: the gate's NFC reader through libnfc's real pn532_uart driver against the PN532
- * emulator (tools/pn532emu) on a pseudo-terminal, in this process; the gate is the real estiva-gate.
- * A tag bound to its UID is admitted; the same record on another tag is a copy (uid_mismatch); a blank
- * tag is unreadable; a tag pulled away mid-read makes no scan, and put back it is read.
- * argv: estiva-server estiva-admin estiva-gate. */
+ * emulator (tools/pn532emu) on a pseudo-terminal, in this process; the gate is the real
+ * estiva-gate. A tag bound to its UID is admitted; the same record on another tag is a copy
+ * (uid_mismatch); a blank tag is unreadable; a tag pulled away mid-read makes no scan, and put back
+ * it is read. argv: estiva-server estiva-admin estiva-gate. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,8 @@ static struct pn532emu_tag tag_with(const unsigned char *uid, const unsigned cha
 }
 
 /* The memory of an NTAG213 with this UID holding the pass record. */
-static size_t image_of(const unsigned char *uid, const unsigned char *pass, size_t n, unsigned char *img)
+static size_t image_of(const unsigned char *uid, const unsigned char *pass, size_t n,
+                       unsigned char *img)
 {
 	struct pn532emu_tag blank = tag_with(uid, NULL, 0);
 	unsigned char tlv[NDEF_PASS_TLV_MAX];
@@ -71,7 +72,8 @@ static void nfc_reader(void **state)
 	(void)state;
 	bk = gt_booking(1, "test-a", "chalet", 1, 2, HX_GUESTS_SELF);
 	pid = gt_pass(bk, 0, tok, sizeof tok);
-	/* the server issues QR passes; a reception desk binds one to a tag: the same pass, bound to uid_a */
+	/* the server issues QR passes; a reception desk binds one to a tag: the same pass, bound to
+	 * uid_a */
 	gt_parse(tok, &p);
 	p.flags = PASS_FLAG_NFC;
 	p.uid_len = 7;
@@ -132,7 +134,8 @@ static void nfc_reader(void **state)
 		fail_msg("tag put back: %s/%s", ev.decision, ev.reason);
 	pn532emu_remove_tag();
 
-	/* the reader goes away (emulator stopped): reported, the gate keeps running and stops cleanly */
+	/* the reader goes away (emulator stopped): reported, the gate keeps running and stops
+	 * cleanly */
 	pn532emu_stop();
 	hx_sleep_ms(500);
 	gt_stop(g);

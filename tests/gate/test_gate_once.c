@@ -1,8 +1,8 @@
 /* test_gate_once.c: exactly once. Scans pile up while the server is down; then the gate is killed
- * with SIGKILL at random moments of its sync, many times over, and restarted; the server is killed the
- * same way during uploads. At the end every scan the gate recorded is on the server exactly once (the
- * server's gate_events compared id by id with the gate's events), and the gate's queue is empty.
- * argv: estiva-server estiva-admin estiva-gate. */
+ * with SIGKILL at random moments of its sync, many times over, and restarted; the server is killed
+ * the same way during uploads. At the end every scan the gate recorded is on the server exactly
+ * once (the server's gate_events compared id by id with the gate's events), and the gate's queue is
+ * empty. argv: estiva-server estiva-admin estiva-gate. */
 #include <dirent.h>
 #include <signal.h>
 #include <sodium.h>
@@ -41,7 +41,8 @@ static void pin_server_port(void)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* The running estiva-server of the harness: the child whose command line names its configuration. */
+/* The running estiva-server of the harness: the child whose command line names its configuration.
+ */
 static pid_t server_pid(void)
 {
 	DIR *d = opendir("/proc");
@@ -66,7 +67,8 @@ static pid_t server_pid(void)
 		for (size_t i = 0; i + 1 < n; i++)
 			if (!cmd[i])
 				cmd[i] = ' ';
-		if (strstr(cmd, "estiva-server") && strstr(cmd, hx_conf_path(HX)) && !strstr(cmd, "estiva-admin"))
+		if (strstr(cmd, "estiva-server") && strstr(cmd, hx_conf_path(HX)) &&
+		    !strstr(cmd, "estiva-admin"))
 			found = (pid_t)strtol(e->d_name, NULL, 10);
 	}
 	closedir(d);
@@ -84,27 +86,34 @@ static void check_exactly_once(struct gt *g)
 	{
 		char sql[2048];
 
-		snprintf(sql, sizeof sql, "ATTACH DATABASE 'file:%s?mode=ro' AS gate; ATTACH DATABASE 'file:%s?mode=ro' AS srv;",
-			 g->db, hx_db_path(HX));
-		assert_int_equal(sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL), SQLITE_OK);
+		snprintf(sql, sizeof sql,
+		         "ATTACH DATABASE 'file:%s?mode=ro' AS gate; ATTACH DATABASE "
+		         "'file:%s?mode=ro' AS srv;",
+		         g->db, hx_db_path(HX));
+		assert_int_equal(
+		    sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL),
+		    SQLITE_OK);
 		sqlite3_busy_timeout(db, 5000);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			fail_msg("attach: %s", sqlite3_errmsg(db));
-		snprintf(sql, sizeof sql,
-			 "SELECT (SELECT COUNT(*) FROM gate.events),"
-			 " (SELECT COUNT(*) FROM srv.gate_events WHERE gate = %lld),"
-			 " (SELECT COUNT(*) FROM gate.events e JOIN srv.gate_events s ON s.id = e.id AND s.gate = %lld"
-			 "   AND s.seq = e.seq AND s.decision = e.decision AND s.reason = e.reason),"
-			 " (SELECT COUNT(*) FROM gate.events WHERE sent <> 1)",
-			 g->id, g->id);
+		snprintf(
+		    sql, sizeof sql,
+		    "SELECT (SELECT COUNT(*) FROM gate.events),"
+		    " (SELECT COUNT(*) FROM srv.gate_events WHERE gate = %lld),"
+		    " (SELECT COUNT(*) FROM gate.events e JOIN srv.gate_events s ON s.id = e.id "
+		    "AND s.gate = %lld"
+		    "   AND s.seq = e.seq AND s.decision = e.decision AND s.reason = e.reason),"
+		    " (SELECT COUNT(*) FROM gate.events WHERE sent <> 1)",
+		    g->id, g->id);
 		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		n = sqlite3_column_int64(st, 0);
-		if (n < SCANS || sqlite3_column_int64(st, 1) != n || sqlite3_column_int64(st, 2) != n ||
-		    sqlite3_column_int64(st, 3) != 0)
+		if (n < SCANS || sqlite3_column_int64(st, 1) != n ||
+		    sqlite3_column_int64(st, 2) != n || sqlite3_column_int64(st, 3) != 0)
 			fail_msg("gate %lld events, server %lld, matching %lld, unsent %lld", n,
-				 (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
-				 (long long)sqlite3_column_int64(st, 3));
+			         (long long)sqlite3_column_int64(st, 1),
+			         (long long)sqlite3_column_int64(st, 2),
+			         (long long)sqlite3_column_int64(st, 3));
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);

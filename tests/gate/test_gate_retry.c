@@ -1,8 +1,8 @@
-/* test_gate_retry.c: Retry-After honoured. The gate is enrolled with the real server, then pointed at a
- * tiny fake upstream in this process that answers its first upload 429 with Retry-After: 3 (and a
- * later one 503 without it): the next upload comes no sooner than 3 s later, even when asked to sync
- * now, and the events are marked sent only once the fake lists them. The only fake in the gate tests.
- * argv: estiva-server estiva-admin estiva-gate. */
+/* test_gate_retry.c: Retry-After honoured. The gate is enrolled with the real server, then pointed
+ * at a tiny fake upstream in this process that answers its first upload 429 with Retry-After: 3
+ * (and a later one 503 without it): the next upload comes no sooner than 3 s later, even when asked
+ * to sync now, and the events are marked sent only once the fake lists them. The only fake in the
+ * gate tests. argv: estiva-server estiva-admin estiva-gate. */
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -33,9 +33,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *body, const char *retry_after)
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *body,
+                              const char *retry_after)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "Content-Type", "application/json");
@@ -46,8 +48,9 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 	return ret;
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			       const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
 {
 	char now[32], buf[256 * 1024];
 	time_t t = time(NULL);
@@ -76,7 +79,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!strcmp(method, "GET") && !strncmp(url, "/api/gate/v1/sync", 17)) {
-		snprintf(buf, sizeof buf, "{\"server_time\":\"%s\",\"cursor\":\"p0.e0\",\"more\":false}", now);
+		snprintf(buf, sizeof buf,
+		         "{\"server_time\":\"%s\",\"cursor\":\"p0.e0\",\"more\":false}", now);
 		return answer(c, 200, buf, NULL);
 	}
 	if (strcmp(method, "POST") || strcmp(url, "/api/gate/v1/events"))
@@ -93,8 +97,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		char *js;
 
 		json_array_foreach(json_object_get(req, "events"), i, e)
-			json_array_append(ids, json_object_get(e, "id"));
-		json_t *ans = json_pack("{s:o,s:[],s:[],s:s}", "stored", ids, "duplicates", "rejected", "server_time", now);
+		    json_array_append(ids, json_object_get(e, "id"));
+		json_t *ans = json_pack("{s:o,s:[],s:[],s:s}", "stored", ids, "duplicates",
+		                        "rejected", "server_time", now);
 
 		js = json_dumps(ans, JSON_COMPACT);
 		json_decref(ans);
@@ -133,8 +138,8 @@ static void retry_after(void **state)
 	(void)state;
 	fk.plan[0] = 429;
 	fk.plan[1] = 503;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, NULL,
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler,
+	                     NULL, MHD_OPTION_END);
 	assert_non_null(d);
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(url, sizeof url, "http://127.0.0.1:%u", info->port);
@@ -155,7 +160,8 @@ static void retry_after(void **state)
 	assert_true(gap >= 2.95);
 	assert_true(gap < 3.0 + 2.0 + 1.0); /* at most the back-off cap (2 s here) more */
 	assert_int_equal(gt_int(g, "SELECT COUNT(*) FROM events WHERE sent = 0"), 1);
-	/* 503 without Retry-After: back-off (0.5-1 s after a second failure... up to the 2 s cap), then 200 */
+	/* 503 without Retry-After: back-off (0.5-1 s after a second failure... up to the 2 s cap),
+	 * then 200 */
 	for (int t = 0; t < 10000 && posts() < 3; t += 10)
 		hx_sleep_ms(10);
 	assert_int_equal(posts(), 3);

@@ -1,7 +1,7 @@
 /* test_gate_unit.c: the gate's own pieces without a server: QR line splitting, command splitting,
- * configuration errors with file:line, Retry-After and back-off, instants, the store (scans, presence,
- * undone, pages, sent, dead letters), and the decision time with its durable write on 100 000 local
- * passes (printed; p99 must stay under 5 ms). */
+ * configuration errors with file:line, Retry-After and back-off, instants, the store (scans,
+ * presence, undone, pages, sent, dead letters), and the decision time with its durable write on 100
+ * 000 local passes (printed; p99 must stay under 5 ms). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +28,8 @@ static int setup(void **state)
 	(void)state;
 	if (sodium_init() < 0)
 		return -1;
-	snprintf(tmpdir, sizeof tmpdir, "%s/estiva-gate-unit-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(tmpdir, sizeof tmpdir, "%s/estiva-gate-unit-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	log_set_level(LOG_WARN);
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
@@ -134,20 +135,24 @@ static void test_config(void **state)
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
-		{"[gate]\ncentre = Al Arz\n", ":2: centre must be"},
-		{"[gate]\ncentre = x\n[rules]\nanti_passback = maybe\n", ":4: anti_passback must be strict, warn or off"},
-		{"[gate]\ncentre = x\n[reader a]\nqr = ttyUSB0\n", ":4: qr wants a device path"},
-		{"[gate]\ncentre = x\n[reader a]\nqr = /dev/x\nnfc = pn532_uart:/dev/y\n", ":5: a reader is either qr or nfc"},
-		{"[reader a]\nqr = /dev/x\n[reader a]\nqr = /dev/y\n", ":3: a second [reader a]"},
-		{"[reader A]\nqr = /dev/x\n", ":1: [reader NAME]"},
-		{"[relay]\ncommand = \"oops\n", ":2: command: not a command"},
-		{"[sync]\nbatch = 501\n", ":2: batch must be a whole number from 1 to 500"},
-		{"[status]\npin_hash = 1234\n", ":2: pin_hash must come from"},
-		{"[nonsense]\nx = 1\n", ":2: unknown section [nonsense]"},
-		{"[gate]\ncolour = red\n", ":2: unknown setting \"colour\" in [gate]"},
-		{"[gate]\ncentre = x\ndatabase = d\ntoken_file = t\n[server]\nurl = http://h\n", "pin_hash is required"},
-		{"[gate]\ncentre = x\ndatabase = d\ntoken_file = t\n[server]\nurl = http://h\n[status]\nport = off\n[reader q]\ndirection = in\n",
-		 "[reader q] needs qr"},
+	    {"[gate]\ncentre = Al Arz\n", ":2: centre must be"},
+	    {"[gate]\ncentre = x\n[rules]\nanti_passback = maybe\n",
+	     ":4: anti_passback must be strict, warn or off"},
+	    {"[gate]\ncentre = x\n[reader a]\nqr = ttyUSB0\n", ":4: qr wants a device path"},
+	    {"[gate]\ncentre = x\n[reader a]\nqr = /dev/x\nnfc = pn532_uart:/dev/y\n",
+	     ":5: a reader is either qr or nfc"},
+	    {"[reader a]\nqr = /dev/x\n[reader a]\nqr = /dev/y\n", ":3: a second [reader a]"},
+	    {"[reader A]\nqr = /dev/x\n", ":1: [reader NAME]"},
+	    {"[relay]\ncommand = \"oops\n", ":2: command: not a command"},
+	    {"[sync]\nbatch = 501\n", ":2: batch must be a whole number from 1 to 500"},
+	    {"[status]\npin_hash = 1234\n", ":2: pin_hash must come from"},
+	    {"[nonsense]\nx = 1\n", ":2: unknown section [nonsense]"},
+	    {"[gate]\ncolour = red\n", ":2: unknown setting \"colour\" in [gate]"},
+	    {"[gate]\ncentre = x\ndatabase = d\ntoken_file = t\n[server]\nurl = http://h\n",
+	     "pin_hash is required"},
+	    {"[gate]\ncentre = x\ndatabase = d\ntoken_file = t\n[server]\nurl = "
+	     "http://h\n[status]\nport = off\n[reader q]\ndirection = in\n",
+	     "[reader q] needs qr"},
 	};
 
 	(void)state;
@@ -158,13 +163,16 @@ static void test_config(void **state)
 			fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, err, bad[i].want);
 	}
 	/* the shipped examples are valid */
-	assert_int_equal(config_read(ESTIVA_SOURCE_DIR "/config/gate/estiva-gate.conf", &cfg, err, sizeof err), 0);
+	assert_int_equal(
+	    config_read(ESTIVA_SOURCE_DIR "/config/gate/estiva-gate.conf", &cfg, err, sizeof err),
+	    0);
 	assert_int_equal(cfg.nreaders, 3);
 	assert_int_equal(cfg.readers[2].type, READER_NFC);
 	assert_int_equal(cfg.readers[1].dir, DECIDE_DIR_OUT);
 	assert_int_equal(cfg.grace_minutes, 30);
 	assert_int_equal(cfg.relay.argc, 5);
-	assert_int_equal(config_read(ESTIVA_SOURCE_DIR "/config/gate/demo.conf", &cfg, err, sizeof err), 0);
+	assert_int_equal(
+	    config_read(ESTIVA_SOURCE_DIR "/config/gate/demo.conf", &cfg, err, sizeof err), 0);
 	assert_int_equal(cfg.readers[0].dir, DECIDE_DIR_BOTH);
 }
 
@@ -185,7 +193,8 @@ static void test_retry_after(void **state)
 	assert_int_equal(sync_retry_after(NULL, now), -1);
 	for (int f = 1; f < 20; f++)
 		for (int k = 0; k < 50; k++) {
-			int64_t d = sync_backoff_ms(f, 300), base = f >= 10 ? 300000 : (int64_t)1000 << (f - 1);
+			int64_t d = sync_backoff_ms(f, 300),
+			        base = f >= 10 ? 300000 : (int64_t)1000 << (f - 1);
 
 			if (base > 300000)
 				base = 300000;
@@ -231,19 +240,29 @@ static void test_store(void **state)
 	st = store_open(path, 1, err, sizeof err);
 	assert_non_null(st);
 	store_lookup(st, &lk);
-	/* a page: keys, a pass, a revocation, another gate's entry of pass 18 and our own (ignored) */
-	page = json_loads("{\"cursor\":\"p9.e3\",\"more\":false,\"centre\":{\"id\":\"al-arz\",\"number\":1,"
-			  "\"name_fr\":\"Centre Al Arz\",\"name_ar\":\"مركز الأرز\"},"
-			  "\"keys\":[{\"id\":1,\"public_key\":\"0000000000000000000000000000000000000000000000000000000000000001\",\"valid_until\":null},"
-			  "{\"id\":300,\"public_key\":\"00\"}],"
-			  "\"passes\":[{\"id\":17,\"booking\":5,\"guest\":0,\"guest_name\":\"Karim\",\"unit\":\"B01\",\"kind\":\"guest\","
-			  "\"valid_from\":\"2027-01-14T14:00:00Z\",\"valid_until\":\"2027-01-17T10:00:00Z\",\"nfc_uid\":\"04A1B2C3D4E5F6\","
-			  "\"status\":\"active\"},{\"id\":-1}],"
-			  "\"revocations\":[{\"pass\":12,\"until\":\"2027-01-20T10:00:00Z\",\"reason\":\"cancelled\"}],"
-			  "\"events\":[{\"id\":\"aa\",\"gate\":4,\"pass\":18,\"direction\":\"in\",\"decision\":\"admit\",\"at\":\"2027-01-15T07:00:00Z\"},"
-			  "{\"id\":\"bb\",\"gate\":3,\"pass\":19,\"direction\":\"in\",\"decision\":\"admit\",\"at\":\"2027-01-15T07:00:00Z\"},"
-			  "{\"id\":\"cc\",\"gate\":4,\"pass\":20,\"direction\":\"sideways\",\"decision\":\"admit\",\"at\":\"2027-01-15T07:00:00Z\"}]}",
-			  0, NULL);
+	/* a page: keys, a pass, a revocation, another gate's entry of pass 18 and our own (ignored)
+	 */
+	page = json_loads(
+	    "{\"cursor\":\"p9.e3\",\"more\":false,\"centre\":{\"id\":\"al-arz\",\"number\":1,"
+	    "\"name_fr\":\"Centre Al Arz\",\"name_ar\":\"مركز الأرز\"},"
+	    "\"keys\":[{\"id\":1,\"public_key\":"
+	    "\"0000000000000000000000000000000000000000000000000000000000000001\",\"valid_until\":"
+	    "null},"
+	    "{\"id\":300,\"public_key\":\"00\"}],"
+	    "\"passes\":[{\"id\":17,\"booking\":5,\"guest\":0,\"guest_name\":\"Karim\",\"unit\":"
+	    "\"B01\",\"kind\":\"guest\","
+	    "\"valid_from\":\"2027-01-14T14:00:00Z\",\"valid_until\":\"2027-01-17T10:00:00Z\","
+	    "\"nfc_uid\":\"04A1B2C3D4E5F6\","
+	    "\"status\":\"active\"},{\"id\":-1}],"
+	    "\"revocations\":[{\"pass\":12,\"until\":\"2027-01-20T10:00:00Z\",\"reason\":"
+	    "\"cancelled\"}],"
+	    "\"events\":[{\"id\":\"aa\",\"gate\":4,\"pass\":18,\"direction\":\"in\",\"decision\":"
+	    "\"admit\",\"at\":\"2027-01-15T07:00:00Z\"},"
+	    "{\"id\":\"bb\",\"gate\":3,\"pass\":19,\"direction\":\"in\",\"decision\":\"admit\","
+	    "\"at\":\"2027-01-15T07:00:00Z\"},"
+	    "{\"id\":\"cc\",\"gate\":4,\"pass\":20,\"direction\":\"sideways\",\"decision\":"
+	    "\"admit\",\"at\":\"2027-01-15T07:00:00Z\"}]}",
+	    0, NULL);
 	assert_non_null(page);
 	assert_int_equal(store_apply_page(st, page, 3, now), 0);
 	json_decref(page);
@@ -266,7 +285,8 @@ static void test_store(void **state)
 		assert_string_equal(cur, "p9.e3");
 	}
 
-	/* our scans: admit in, undone (back out), admit again, a denial; ids random, seq monotonic */
+	/* our scans: admit in, undone (back out), admit again, a denial; ids random, seq monotonic
+	 */
 	memset(&ev, 0, sizeof ev);
 	ev.gate = 3;
 	ev.pass = 17;
@@ -289,9 +309,10 @@ static void test_store(void **state)
 	assert_int_equal(store_record(st, &ev), 0);
 	snprintf(ids[1], 33, "%s", ev.id);
 	/* an older entry of another gate does not override our newer movement */
-	page = json_loads("{\"cursor\":\"p9.e4\",\"events\":[{\"id\":\"dd\",\"gate\":4,\"pass\":17,\"direction\":\"in\","
-			  "\"decision\":\"admit\",\"at\":\"2027-01-15T06:00:00Z\"}]}",
-			  0, NULL);
+	page = json_loads("{\"cursor\":\"p9.e4\",\"events\":[{\"id\":\"dd\",\"gate\":4,\"pass\":17,"
+	                  "\"direction\":\"in\","
+	                  "\"decision\":\"admit\",\"at\":\"2027-01-15T06:00:00Z\"}]}",
+	                  0, NULL);
 	assert_int_equal(store_apply_page(st, page, 3, now), 0);
 	json_decref(page);
 	assert_int_equal(lk.presence(lk.user, 17, &inside), 1);
@@ -345,9 +366,11 @@ static void test_latency(void **state)
 	crypto_sign_keypair(pk, sk);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO passes VALUES (?, ?, 0, 'Guest', 'B01', 'guest', ?, ?, NULL, 'active')",
-					    -1, &ins, NULL),
-			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "INSERT INTO passes VALUES (?, ?, 0, 'Guest', 'B01', "
+	                                    "'guest', ?, ?, NULL, 'active')",
+	                                    -1, &ins, NULL),
+	                 SQLITE_OK);
 	for (int i = 1; i <= PASSES; i++) {
 		sqlite3_reset(ins);
 		sqlite3_bind_int(ins, 1, i);
@@ -380,7 +403,8 @@ static void test_latency(void **state)
 		memcpy(k.pk, pk, 32);
 		t0 = clock_mono();
 		for (int i = 0; i < SCANS; i++)
-			assert_int_equal(pass_verify_text(tokens[i], strlen(tokens[i]), &k, 1, &p), PASS_OK);
+			assert_int_equal(pass_verify_text(tokens[i], strlen(tokens[i]), &k, 1, &p),
+			                 PASS_OK);
 		verify_s = clock_mono() - t0;
 		g.keys[0] = k;
 		g.nkeys = 1;
@@ -407,11 +431,13 @@ static void test_latency(void **state)
 		admitted += res.verdict == DECIDE_ADMIT;
 	}
 	qsort(ms, SCANS, sizeof ms[0], cmp);
-	fprintf(stderr,
-		"decision with durable write (synchronous=FULL), %d local passes, %d scans: mean %.3f ms, p50 %.3f ms,"
-		" p99 %.3f ms, max %.3f ms; %.0f decisions/s; raw Ed25519 verify %.0f/s (%.1f us)\n",
-		PASSES, SCANS, sum / SCANS, ms[SCANS / 2], ms[SCANS * 99 / 100], ms[SCANS - 1], SCANS / (sum / 1000),
-		SCANS / verify_s, verify_s / SCANS * 1e6);
+	fprintf(
+	    stderr,
+	    "decision with durable write (synchronous=FULL), %d local passes, %d scans: mean %.3f "
+	    "ms, p50 %.3f ms,"
+	    " p99 %.3f ms, max %.3f ms; %.0f decisions/s; raw Ed25519 verify %.0f/s (%.1f us)\n",
+	    PASSES, SCANS, sum / SCANS, ms[SCANS / 2], ms[SCANS * 99 / 100], ms[SCANS - 1],
+	    SCANS / (sum / 1000), SCANS / verify_s, verify_s / SCANS * 1e6);
 	assert_int_equal(admitted, SCANS); /* "both": in, then out, then in... */
 	assert_true(ms[SCANS * 99 / 100] < 5.0 * ESTIVA_LATENCY_SLACK);
 	store_close(g.scan_store);
@@ -420,9 +446,10 @@ static void test_latency(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qr_lines), cmocka_unit_test(test_split_cmd), cmocka_unit_test(test_config),
-		cmocka_unit_test(test_retry_after), cmocka_unit_test(test_instants), cmocka_unit_test(test_store),
-		cmocka_unit_test(test_latency),
+	    cmocka_unit_test(test_qr_lines), cmocka_unit_test(test_split_cmd),
+	    cmocka_unit_test(test_config),   cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_instants), cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_latency),
 	};
 
 	return cmocka_run_group_tests_name("gate_unit", tests, setup, teardown);

@@ -24,6 +24,7 @@ export default {
   "common.error_title": "حدث خطأ",
   "common.back_home": "العودة إلى الصفحة الرئيسية",
   "common.cancel": "إلغاء",
+  "common.comma": "، ",
   "common.csv": "تصدير بصيغة CSV",
 
   "login.title": "تسجيل الدخول",
@@ -47,8 +48,8 @@ export default {
 
   "cal.prev": "الشهر السابق",
   "cal.next": "الشهر التالي",
-  "cal.prev_short": "‹ السابق",
-  "cal.next_short": "التالي ›",
+  "cal.prev_short": "الشهر السابق",
+  "cal.next_short": "الشهر التالي",
   "cal.caption": "{type}: الوحدات الشاغرة والأسعار لكل ليلة، {month}",
   "cal.past": "تاريخ مضى",
   "cal.closed": "غير مفتوح للحجز",
@@ -91,6 +92,8 @@ export default {
   "book.guests_label": "الأشخاص",
   "book.guests_out_of_range": "اختاروا بين {min} و{max} أشخاص لهذه الوحدة.",
   "book.dates": "التواريخ",
+  "book.range": "من {from} إلى {to}",
+  "book.from_only": "ابتداءً من {from}: اختاروا يوم المغادرة",
   "book.pick_dates": "اختاروا يوم الوصول ثم يوم المغادرة في التقويم.",
   "book.nights_label": "الليالي",
   "book.nights": {
@@ -134,7 +137,7 @@ export default {
   "booking.expired": "انتهت مهلة الأداء: انتهى هذا الحجز وتم تحرير الوحدة.",
   "booking.cancelled": "تم إلغاء هذا الحجز.",
   "booking.book_again": "الحجز من جديد",
-  "booking.back_to_list": "‹ جميع حجوزاتي",
+  "booking.back_to_list": "العودة إلى جميع حجوزاتي",
 
   "status.held": "في انتظار الأداء",
   "status.confirmed": "مؤكد",

@@ -23,6 +23,7 @@ export default {
   "common.error_title": "Un problème est survenu",
   "common.back_home": "Retour à l'accueil",
   "common.cancel": "Annuler",
+  "common.comma": ", ",
   "common.csv": "Exporter en CSV",
 
   "login.title": "Connexion",
@@ -79,6 +80,8 @@ export default {
   "book.guests_label": "Personnes",
   "book.guests_out_of_range": "Choisissez entre {min} et {max} personnes pour ce logement.",
   "book.dates": "Dates",
+  "book.range": "du {from} au {to}",
+  "book.from_only": "à partir du {from} : choisissez le départ",
   "book.pick_dates": "Choisissez l'arrivée puis le départ dans le calendrier.",
   "book.nights_label": "Nuits",
   "book.nights": { one: "{count} nuit", other: "{count} nuits" },

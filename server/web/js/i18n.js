@@ -165,6 +165,11 @@ export function weekdayNames() {
   return out;
 }
 
+// "a, b and c" in the language ("أ وب وج" in Arabic).
+export function fmtList(items) {
+  return new Intl.ListFormat(locale(), { style: "long", type: "conjunction" }).format(items);
+}
+
 // An instant (ISO 8601 UTC) in the centres' time zone.
 export function fmtInstant(iso, withDate) {
   if (!iso) return "—";

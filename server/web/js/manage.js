@@ -3,7 +3,7 @@
 // now and the gates (from the gates' sync), revenue collected and refunded; each table exported as CSV.
 // Managers see their centres, admins every centre. The choice is kept in the address:
 // #centre=al-arz&from=YYYY-MM-DD&to=YYYY-MM-DD&date=YYYY-MM-DD.
-import { t, onLangChange, fmtMoney, fmtDate, fmtInstant, fmtNumber, today, addDays, daysBetween, nameOf, getLang } from "./i18n.js";
+import { t, onLangChange, fmtMoney, fmtDate, fmtInstant, fmtNumber, fmtList, today, addDays, daysBetween, nameOf, getLang } from "./i18n.js";
 import { api, errorText, session, onSessionExpired, ApiError } from "./api.js";
 import { h, clear, notice, heading, frame, field, loginForm, logout, focusHeading, table, csvLink } from "./ui.js";
 import { barChart } from "./chart.js";
@@ -199,7 +199,7 @@ function render() {
     };
     const cols = [
       { key: "mov.name", cell: (m) => h("span", null, getLang() === "ar" && m.name_ar.trim() ? m.name_ar : m.name,
-        h("span", { class: "muted block" }, m.guest_names.join(", "))) },
+        h("span", { class: "muted block" }, fmtList(m.guest_names))) },
       { key: "mov.member", cell: (m) => m.member },
       { key: "mov.unit", cell: (m) => m.unit + " · " + typeName(m.unit_type) },
       { key: "mov.household", num: true, cell: (m) => fmtNumber(m.guests) },

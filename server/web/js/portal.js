@@ -4,7 +4,7 @@
 // seeing the refund. Views are chosen by the address's #fragment: #/, #/centre/ID, #/bookings, #/booking/ID.
 import {
   t, onLangChange, fmtMoney, fmtDate, fmtMonth, fmtInstant, fmtDuration, fmtNumber, weekdayNames, today,
-  addDays, daysBetween, dateOf, isoDate, nameOf, getLang,
+  addDays, daysBetween, dateOf, isoDate, nameOf, getLang, fmtList,
 } from "./i18n.js";
 import { api, errorText, session, onSessionExpired, serverNow, randomKey, ApiError } from "./api.js";
 import { h, clear, notice, heading, frame, field, loginForm, logout, focusHeading } from "./ui.js";
@@ -413,7 +413,7 @@ async function viewCentre(id) {
         on: { change: () => { if (box.checked) p.guests.add(g.id); else p.guests.delete(g.id); p.key = null; drawForm();
           const again = document.getElementById("guest-" + g.id); if (again) again.focus(); } } });
       gset.appendChild(h("div", { class: "check" }, box, h("label", { for: box.id }, g.name, " ",
-        h("span", { class: "muted" }, "(" + t("relation." + g.relation) + (g.birth_year ? ", " + fmtYear(g.birth_year) : "") + ")"))));
+        h("span", { class: "muted" }, "(" + t("relation." + g.relation) + (g.birth_year ? t("common.comma") + fmtYear(g.birth_year) : "") + ")"))));
     }
     if (unit) gset.appendChild(h("p", { class: "hint" }, t("book.guests_hint", { min: fmtNumber(unit.min_guests), max: fmtNumber(unit.max_guests) })));
     form.appendChild(gset);
@@ -431,7 +431,8 @@ async function viewCentre(id) {
     const count = p.guests.size;
     const sum = h("dl", { class: "summary", id: "summary" },
       h("dt", null, t("book.unit_type")), h("dd", null, unit ? nameOf(unit) : "—"),
-      h("dt", null, t("book.dates")), h("dd", null, p.arrival ? fmtDate(p.arrival) + (p.departure ? " → " + fmtDate(p.departure) : "") : t("book.pick_dates")),
+      h("dt", null, t("book.dates")), h("dd", null, p.arrival && p.departure ? t("book.range", { from: fmtDate(p.arrival), to: fmtDate(p.departure) })
+        : p.arrival ? t("book.from_only", { from: fmtDate(p.arrival) }) : t("book.pick_dates")),
       h("dt", null, t("book.nights_label")), h("dd", null, nights ? t("book.nights", { n: nights, count: fmtNumber(nights) }) : "—"),
       h("dt", null, t("book.guests_label")), h("dd", null, t("book.people", { n: count, count: fmtNumber(count) })),
       h("dt", null, t("book.total")), h("dd", { id: "estimate" }, complete ? fmtMoney({ centimes: total, currency: "MAD" }) : "—"));
@@ -523,7 +524,7 @@ function bookingList(list) {
     return h("li", { class: "card booking-item", "data-booking": b.id },
       h("div", { class: "row" }, h("a", { href: "#/booking/" + b.id, class: "strong" }, t("booking.title", { id: fmtNumber(b.id) })), statusBadge(b.status)),
       h("p", null, c ? nameOf(c) : b.centre, " · ", u ? nameOf(u) : b.unit_type, " ", b.unit),
-      h("p", null, fmtDate(b.arrival), " → ", fmtDate(b.departure), " · ", t("book.nights", { n: b.nights, count: fmtNumber(b.nights) })),
+      h("p", null, t("book.range", { from: fmtDate(b.arrival), to: fmtDate(b.departure) }), " · ", t("book.nights", { n: b.nights, count: fmtNumber(b.nights) })),
       h("p", { class: "row" }, h("span", { class: "amount" }, fmtMoney(b.amount)), cd));
   }));
 }
@@ -606,7 +607,7 @@ function renderBooking(box, b, payResult) {
     h("dt", null, t("book.arrival")), h("dd", null, fmtDate(b.arrival, "long"), c ? " · " + t("booking.from_time", { time: c.check_in }) : ""),
     h("dt", null, t("book.departure")), h("dd", null, fmtDate(b.departure, "long"), c ? " · " + t("booking.until_time", { time: c.check_out }) : ""),
     h("dt", null, t("book.nights_label")), h("dd", null, t("book.nights", { n: b.nights, count: fmtNumber(b.nights) })),
-    h("dt", null, t("book.guests_label")), h("dd", null, b.guests.map((g) => g.name + " (" + t("relation." + g.relation) + ")").join(", ")),
+    h("dt", null, t("book.guests_label")), h("dd", null, fmtList(b.guests.map((g) => g.name + " (" + t("relation." + g.relation) + ")"))),
     h("dt", null, t("booking.amount")), h("dd", { id: "booking-amount", class: "amount" }, fmtMoney(b.amount))));
   box.appendChild(card);
 

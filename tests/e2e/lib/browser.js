@@ -20,8 +20,8 @@ async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 }
 
-// A new context in a language (its navigator.language) and size; console errors of our i18n and
-// uncaught exceptions are collected in page.problems.
+// A new context in a language (its navigator.language) and size; missing strings, anything the
+// Content-Security-Policy refused, and uncaught exceptions are collected in page.problems.
 async function newPage(browser, opts) {
   const o = Object.assign({ lang: "fr", width: 1280, height: 900 }, opts || {});
   const ctx = await browser.newContext({
@@ -35,7 +35,8 @@ async function newPage(browser, opts) {
   const page = await ctx.newPage();
   page.problems = [];
   page.on("console", (m) => {
-    if (m.type() === "error" && m.text().startsWith("i18n:")) page.problems.push(m.text());
+    const text = m.text();
+    if (m.type() === "error" && (text.startsWith("i18n:") || /Content Security Policy/i.test(text))) page.problems.push(text);
   });
   page.on("pageerror", (e) => page.problems.push("page error: " + e.message));
   return page;
