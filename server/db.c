@@ -283,7 +283,9 @@ sqlite3 *db_open(const char *path, int sync_full, int busy_ms, char *err, size_t
 	if (sqlite3_busy_timeout(db, busy_ms) != SQLITE_OK)
 		goto sqlfail;
 	snprintf(sql, sizeof(sql),
-		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
+		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;"
+		 /* reads from a memory map and a bigger page cache instead of a pread per page */
+		 " PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;",
 		 sync_full ? "FULL" : "NORMAL");
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
