@@ -74,54 +74,9 @@ int config_split_cmd(const char *line, struct gate_cmd *cmd)
 	return cmd->argc > 0 ? 0 : -1;
 }
 
-static int set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
-{
-	char dir[GATE_PATH_MAX];
-	int n;
 
-	if (value[0] == '/' || value[0] == '\0') {
-		n = snprintf(dst, dstlen, "%s", value);
-	} else {
-		snprintf(dir, sizeof(dir), "%s", ctx->path);
-		n = snprintf(dst, dstlen, "%s/%s", dirname(dir), value);
-	}
-	if (n < 0 || (size_t)n >= dstlen)
-		return conf_error(ctx, 0, "path too long");
-	return 1;
-}
 
-static int set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
-{
-	if ((size_t)snprintf(dst, dstlen, "%s", value) >= dstlen)
-		return conf_error(ctx, 0, "value too long");
-	return 1;
-}
 
-static int set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min,
-                   long max)
-{
-	long v;
-
-	if (conf_parse_long(value, min, max, &v) < 0)
-		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"",
-		                  name, min, max, value);
-	*dst = (int)v;
-	return 1;
-}
-
-static int set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
-                        int64_t min, int64_t max)
-{
-	int64_t v;
-
-	if (conf_parse_duration(value, &v) < 0 || v < min || v > max)
-		return conf_error(ctx, 0,
-		                  "%s must be a duration such as 30s, 10m or 2h (from %llds to "
-		                  "%llds), not \"%s\"",
-		                  name, (long long)min, (long long)max, value);
-	*dst = v;
-	return 1;
-}
 
 static int set_cmd(struct conf_ctx *ctx, struct gate_cmd *cmd, const char *name, const char *value)
 {
@@ -141,7 +96,7 @@ static int set_kinds(struct conf_ctx *ctx, unsigned *kinds, const char *value)
 	char buf[128], *save = NULL, *w;
 	unsigned k = 0;
 
-	if (set_str(ctx, buf, sizeof(buf), value) == 0)
+	if (conf_set_str(ctx, buf, sizeof(buf), value) == 0)
 		return 0;
 	for (w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
 		if (!strcmp(w, "guest"))
@@ -210,7 +165,7 @@ static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char 
 			return conf_error(ctx, 0,
 			                  "qr wants a device path (/dev/...) or stdin, not \"%s\"",
 			                  value);
-		return set_str(ctx, r->device, sizeof(r->device), value);
+		return conf_set_str(ctx, r->device, sizeof(r->device), value);
 	}
 	if (!strcmp(name, "direction")) {
 		if (decide_dir_parse(value, &r->dir) < 0)
@@ -219,7 +174,7 @@ static int reader_line(struct conf_ctx *ctx, struct parse_state *ps, const char 
 		return 1;
 	}
 	if (!strcmp(name, "baud"))
-		return set_int(ctx, &r->baud, name, value, 0, 4000000);
+		return conf_set_int(ctx, &r->baud, name, value, 0, 4000000);
 	return conf_error(ctx, 0, "unknown setting \"%s\" in [reader %s]", name, r->name);
 }
 
@@ -237,16 +192,16 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 				return conf_error(
 				    ctx, 0, "centre must be a centre id such as al-arz, not \"%s\"",
 				    value);
-			return set_str(ctx, cfg->centre, sizeof(cfg->centre), value);
+			return conf_set_str(ctx, cfg->centre, sizeof(cfg->centre), value);
 		}
 		if (!strcmp(name, "id"))
-			return set_int(ctx, &cfg->gate_id, name, value, 0, 1000000000);
+			return conf_set_int(ctx, &cfg->gate_id, name, value, 0, 1000000000);
 		if (!strcmp(name, "name"))
-			return set_str(ctx, cfg->name, sizeof(cfg->name), value);
+			return conf_set_str(ctx, cfg->name, sizeof(cfg->name), value);
 		if (!strcmp(name, "database"))
-			return set_path(ctx, cfg->db_path, sizeof(cfg->db_path), value);
+			return conf_set_path(ctx, cfg->db_path, sizeof(cfg->db_path), value);
 		if (!strcmp(name, "token_file"))
-			return set_path(ctx, cfg->token_file, sizeof(cfg->token_file), value);
+			return conf_set_path(ctx, cfg->token_file, sizeof(cfg->token_file), value);
 		if (!strcmp(name, "log_level")) {
 			if (strcmp(value, "debug") && strcmp(value, "info"))
 				return conf_error(ctx, 0, "log_level must be info or debug");
@@ -260,7 +215,7 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 				                  "url must start with https:// (or http:// on "
 				                  "loopback), not \"%s\"",
 				                  value);
-			if (set_str(ctx, cfg->server_url, sizeof(cfg->server_url), value) == 0)
+			if (conf_set_str(ctx, cfg->server_url, sizeof(cfg->server_url), value) == 0)
 				return 0;
 			for (size_t n = strlen(cfg->server_url);
 			     n > 0 && cfg->server_url[n - 1] == '/'; n--)
@@ -268,18 +223,18 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "ca_file"))
-			return set_path(ctx, cfg->ca_file, sizeof(cfg->ca_file), value);
+			return conf_set_path(ctx, cfg->ca_file, sizeof(cfg->ca_file), value);
 		if (!strcmp(name, "timeout"))
-			return set_duration(ctx, &cfg->http_timeout, name, value, 1, 600);
+			return conf_set_duration(ctx, &cfg->http_timeout, name, value, 1, 600);
 	} else if (!strcmp(section, "sync")) {
 		if (!strcmp(name, "upload_interval"))
-			return set_duration(ctx, &cfg->upload_interval, name, value, 1, 86400);
+			return conf_set_duration(ctx, &cfg->upload_interval, name, value, 1, 86400);
 		if (!strcmp(name, "download_interval"))
-			return set_duration(ctx, &cfg->download_interval, name, value, 1, 86400);
+			return conf_set_duration(ctx, &cfg->download_interval, name, value, 1, 86400);
 		if (!strcmp(name, "backoff_max"))
-			return set_duration(ctx, &cfg->backoff_max, name, value, 1, 86400);
+			return conf_set_duration(ctx, &cfg->backoff_max, name, value, 1, 86400);
 		if (!strcmp(name, "batch"))
-			return set_int(ctx, &cfg->batch, name, value, 1, GATE_BATCH_MAX);
+			return conf_set_int(ctx, &cfg->batch, name, value, 1, GATE_BATCH_MAX);
 		if (!strcmp(name, "batch_bytes")) {
 			if (conf_parse_size(value, &cfg->batch_bytes) < 0 ||
 			    cfg->batch_bytes < 4096 || cfg->batch_bytes > GATE_UPLOAD_BYTES_MAX)
@@ -289,7 +244,7 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "page_limit"))
-			return set_int(ctx, &cfg->page_limit, name, value, 1, GATE_PAGE_LIMIT_MAX);
+			return conf_set_int(ctx, &cfg->page_limit, name, value, 1, GATE_PAGE_LIMIT_MAX);
 	} else if (!strcmp(section, "rules")) {
 		if (!strcmp(name, "anti_passback")) {
 			if (decide_policy_parse(value, &cfg->policy) < 0)
@@ -301,7 +256,7 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "grace")) {
 			int64_t s = 0;
 
-			if (!set_duration(ctx, &s, name, value, 0, 7 * 86400))
+			if (!conf_set_duration(ctx, &s, name, value, 0, 7 * 86400))
 				return 0;
 			cfg->grace_minutes = (int)(s / 60);
 			return 1;
@@ -309,39 +264,39 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "kinds"))
 			return set_kinds(ctx, &cfg->kinds, value);
 		if (!strcmp(name, "skew_warn"))
-			return set_duration(ctx, &cfg->skew_warn, name, value, 1, 86400 * 365);
+			return conf_set_duration(ctx, &cfg->skew_warn, name, value, 1, 86400 * 365);
 		if (!strcmp(name, "skew_correct"))
-			return set_duration(ctx, &cfg->skew_correct, name, value, 1, 86400 * 365);
+			return conf_set_duration(ctx, &cfg->skew_correct, name, value, 1, 86400 * 365);
 		if (!strcmp(name, "revoked_grace"))
-			return set_duration(ctx, &cfg->revoked_grace, name, value, 0, 30 * 86400);
+			return conf_set_duration(ctx, &cfg->revoked_grace, name, value, 0, 30 * 86400);
 	} else if (!strcmp(section, "relay")) {
 		if (!strcmp(name, "command"))
 			return set_cmd(ctx, &cfg->relay, name, value);
 		if (!strcmp(name, "timeout"))
-			return set_duration(ctx, &cfg->relay_timeout, name, value, 1, 600);
+			return conf_set_duration(ctx, &cfg->relay_timeout, name, value, 1, 600);
 		if (!strcmp(name, "sensor"))
 			return set_cmd(ctx, &cfg->sensor, name, value);
 		if (!strcmp(name, "sensor_timeout"))
-			return set_duration(ctx, &cfg->sensor_timeout, name, value, 1, 600);
+			return conf_set_duration(ctx, &cfg->sensor_timeout, name, value, 1, 600);
 	} else if (!strcmp(section, "status")) {
 		if (!strcmp(name, "listen"))
-			return set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
+			return conf_set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
 		if (!strcmp(name, "port")) {
 			if (!strcmp(value, "off")) {
 				cfg->port = -1;
 				return 1;
 			}
-			return set_int(ctx, &cfg->port, name, value, 0, 65535);
+			return conf_set_int(ctx, &cfg->port, name, value, 0, 65535);
 		}
 		if (!strcmp(name, "pin_hash")) {
 			if (strncmp(value, "$argon2id$", 10))
 				return conf_error(ctx, 0,
 				                  "pin_hash must come from `estiva-gate hash-pin` "
 				                  "($argon2id$...)");
-			return set_str(ctx, cfg->pin_hash, sizeof(cfg->pin_hash), value);
+			return conf_set_str(ctx, cfg->pin_hash, sizeof(cfg->pin_hash), value);
 		}
 		if (!strcmp(name, "session"))
-			return set_duration(ctx, &cfg->session_ttl, name, value, 60, 7 * 86400);
+			return conf_set_duration(ctx, &cfg->session_ttl, name, value, 60, 7 * 86400);
 	} else {
 		return conf_error(ctx, 0, "unknown section [%s]", section);
 	}

@@ -65,6 +65,9 @@ static const struct route {
 	{"GET", "/api/v1/admin/gates", sync_admin_list, LOGIN, "admin_gates"},
 	{"POST", "/api/v1/admin/gates", sync_admin_add, LOGIN, "admin_gate_add"},
 	{"POST", "/api/v1/admin/gates/{}/revoke", sync_admin_revoke, LOGIN, "admin_gate_revoke"},
+	/* online check (check.c) */
+	{"POST", "/api/gate/v1/check", check_gate_route, GATE, "gate_check"},
+	{"POST", "/api/v1/manage/centres/{}/check", check_staff_route, LOGIN, "manage_check"},
 	{"GET", "/healthz", api_healthz, PUBLIC, "healthz"},
 	{"GET", "/metrics", api_metrics, PUBLIC, "metrics"},
 };

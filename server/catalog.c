@@ -253,16 +253,6 @@ static int parse_units(struct conf_ctx *ctx, struct unit_type *t, const char *va
 	return 1;
 }
 
-static int set_count(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
-{
-	long v;
-
-	if (conf_parse_long(value, min, max, &v) < 0)
-		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name,
-				  min, max, value);
-	*dst = (int)v;
-	return 1;
-}
 
 static int set_date(struct conf_ctx *ctx, int32_t *dst, const char *name, const char *value)
 {
@@ -291,7 +281,7 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "number"))
-			return set_count(ctx, &c->number, name, value, 1, 65535);
+			return conf_set_int(ctx, &c->number, name, value, 1, 65535);
 		if (!strcmp(name, "name_fr"))
 			return copy_name(ctx, c->name_fr, value);
 		if (!strcmp(name, "name_ar"))
@@ -328,9 +318,9 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "name_ar"))
 			return copy_name(ctx, t->name_ar, value);
 		if (!strcmp(name, "min_guests"))
-			return set_count(ctx, &t->min_guests, name, value, 1, MAX_GUESTS);
+			return conf_set_int(ctx, &t->min_guests, name, value, 1, MAX_GUESTS);
 		if (!strcmp(name, "max_guests"))
-			return set_count(ctx, &t->max_guests, name, value, 1, MAX_GUESTS);
+			return conf_set_int(ctx, &t->max_guests, name, value, 1, MAX_GUESTS);
 		if (!strcmp(name, "units")) {
 			if (cp->type_has_units[i]++)
 				return conf_error(ctx, 0, "units given twice");
@@ -374,11 +364,11 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "rotation_start"))
 			return set_date(ctx, &s->rotation_start, name, value);
 		if (!strcmp(name, "min_nights"))
-			return set_count(ctx, &s->min_nights, name, value, 1, 90);
+			return conf_set_int(ctx, &s->min_nights, name, value, 1, 90);
 		if (!strcmp(name, "max_nights"))
-			return set_count(ctx, &s->max_nights, name, value, 1, 90);
+			return conf_set_int(ctx, &s->max_nights, name, value, 1, 90);
 		if (!strcmp(name, "rotation_nights"))
-			return set_count(ctx, &s->rotation_nights, name, value, 1, 90);
+			return conf_set_int(ctx, &s->rotation_nights, name, value, 1, 90);
 	} else if (!strcmp(section, "tariffs")) {
 		struct tariff_line *tl;
 

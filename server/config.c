@@ -77,51 +77,9 @@ static int set_refund_tiers(struct conf_ctx *ctx, struct config *cfg, const char
 }
 
 /* Relative paths are taken from the folder of the configuration file. */
-static int set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
-{
-	char dir[4096];
-	int n;
 
-	if (value[0] == '/' || value[0] == '\0') {
-		n = snprintf(dst, dstlen, "%s", value);
-	} else {
-		snprintf(dir, sizeof(dir), "%s", ctx->path);
-		n = snprintf(dst, dstlen, "%s/%s", dirname(dir), value);
-	}
-	if (n < 0 || (size_t)n >= dstlen)
-		return conf_error(ctx, 0, "path too long");
-	return 1;
-}
 
-static int set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
-{
-	long v;
 
-	if (conf_parse_long(value, min, max, &v) < 0)
-		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name,
-				  min, max, value);
-	*dst = (int)v;
-	return 1;
-}
-
-static int set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
-			int64_t min)
-{
-	int64_t v;
-
-	if (conf_parse_duration(value, &v) < 0 || v < min)
-		return conf_error(ctx, 0, "%s must be a duration such as 90s, 20m or 2h (at least %llds), not \"%s\"",
-				  name, (long long)min, value);
-	*dst = v;
-	return 1;
-}
-
-static int set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
-{
-	if ((size_t)snprintf(dst, dstlen, "%s", value) >= dstlen)
-		return conf_error(ctx, 0, "value too long");
-	return 1;
-}
 
 static int config_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
 {
@@ -130,17 +88,17 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 
 	if (!strcmp(section, "server")) {
 		if (!strcmp(name, "listen"))
-			return set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
+			return conf_set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
 		if (!strcmp(name, "port"))
-			return set_int(ctx, &cfg->port, name, value, 0, 65535);
+			return conf_set_int(ctx, &cfg->port, name, value, 0, 65535);
 		if (!strcmp(name, "threads"))
-			return set_int(ctx, &cfg->threads, name, value, 1, 64);
+			return conf_set_int(ctx, &cfg->threads, name, value, 1, 64);
 		if (!strcmp(name, "max_connections"))
-			return set_int(ctx, &cfg->max_connections, name, value, 1, 100000);
+			return conf_set_int(ctx, &cfg->max_connections, name, value, 1, 100000);
 		if (!strcmp(name, "per_ip_connections"))
-			return set_int(ctx, &cfg->per_ip_connections, name, value, 1, 100000);
+			return conf_set_int(ctx, &cfg->per_ip_connections, name, value, 1, 100000);
 		if (!strcmp(name, "connection_timeout")) {
-			if (!set_duration(ctx, &d, name, value, 1))
+			if (!conf_set_duration(ctx, &d, name, value, 1, 0))
 				return 0;
 			cfg->conn_timeout = (int)(d > 3600 ? 3600 : d);
 			return 1;
@@ -152,14 +110,14 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "web_root"))
-			return set_path(ctx, cfg->web_root, sizeof(cfg->web_root), value);
+			return conf_set_path(ctx, cfg->web_root, sizeof(cfg->web_root), value);
 		if (!strcmp(name, "tls_cert"))
-			return set_path(ctx, cfg->tls_cert, sizeof(cfg->tls_cert), value);
+			return conf_set_path(ctx, cfg->tls_cert, sizeof(cfg->tls_cert), value);
 		if (!strcmp(name, "tls_key"))
-			return set_path(ctx, cfg->tls_key, sizeof(cfg->tls_key), value);
+			return conf_set_path(ctx, cfg->tls_key, sizeof(cfg->tls_key), value);
 	} else if (!strcmp(section, "database")) {
 		if (!strcmp(name, "path"))
-			return set_path(ctx, cfg->db_path, sizeof(cfg->db_path), value);
+			return conf_set_path(ctx, cfg->db_path, sizeof(cfg->db_path), value);
 		if (!strcmp(name, "synchronous")) {
 			if (!strcmp(value, "full"))
 				cfg->sync_full = 1;
@@ -170,56 +128,56 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "busy_timeout")) {
-			if (!set_duration(ctx, &d, name, value, 0))
+			if (!conf_set_duration(ctx, &d, name, value, 0, 0))
 				return 0;
 			cfg->busy_timeout_ms = (int)(d > 600 ? 600000 : d * 1000);
 			return 1;
 		}
 	} else if (!strcmp(section, "bookings")) {
 		if (!strcmp(name, "hold"))
-			return set_duration(ctx, &cfg->hold_seconds, name, value, 1);
+			return conf_set_duration(ctx, &cfg->hold_seconds, name, value, 1, 0);
 		if (!strcmp(name, "sweep_interval"))
-			return set_duration(ctx, &cfg->sweep_seconds, name, value, 1);
+			return conf_set_duration(ctx, &cfg->sweep_seconds, name, value, 1, 0);
 		if (!strcmp(name, "max_request_nights"))
-			return set_int(ctx, &cfg->max_request_nights, name, value, 1, 366);
+			return conf_set_int(ctx, &cfg->max_request_nights, name, value, 1, 366);
 	} else if (!strcmp(section, "sessions")) {
 		if (!strcmp(name, "idle"))
-			return set_duration(ctx, &cfg->session_idle, name, value, 10);
+			return conf_set_duration(ctx, &cfg->session_idle, name, value, 10, 0);
 		if (!strcmp(name, "absolute"))
-			return set_duration(ctx, &cfg->session_absolute, name, value, 10);
+			return conf_set_duration(ctx, &cfg->session_absolute, name, value, 10, 0);
 	} else if (!strcmp(section, "catalog")) {
 		if (!strcmp(name, "dir"))
-			return set_path(ctx, cfg->catalog_dir, sizeof(cfg->catalog_dir), value);
+			return conf_set_path(ctx, cfg->catalog_dir, sizeof(cfg->catalog_dir), value);
 		if (!strcmp(name, "categories"))
-			return set_path(ctx, cfg->categories_path, sizeof(cfg->categories_path), value);
+			return conf_set_path(ctx, cfg->categories_path, sizeof(cfg->categories_path), value);
 		if (!strcmp(name, "timezone"))
-			return set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
+			return conf_set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
 	} else if (!strcmp(section, "payment")) {
 		if (!strcmp(name, "gateway_url"))
-			return set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url), value);
+			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url), value);
 		if (!strcmp(name, "api_url"))
-			return set_str(ctx, cfg->pay_api_url, sizeof(cfg->pay_api_url), value);
+			return conf_set_str(ctx, cfg->pay_api_url, sizeof(cfg->pay_api_url), value);
 		if (!strcmp(name, "public_url"))
-			return set_str(ctx, cfg->pay_public_url, sizeof(cfg->pay_public_url), value);
+			return conf_set_str(ctx, cfg->pay_public_url, sizeof(cfg->pay_public_url), value);
 		if (!strcmp(name, "credentials"))
-			return set_path(ctx, cfg->pay_credentials, sizeof(cfg->pay_credentials), value);
+			return conf_set_path(ctx, cfg->pay_credentials, sizeof(cfg->pay_credentials), value);
 		if (!strcmp(name, "ca_file"))
-			return set_path(ctx, cfg->pay_ca_file, sizeof(cfg->pay_ca_file), value);
+			return conf_set_path(ctx, cfg->pay_ca_file, sizeof(cfg->pay_ca_file), value);
 		if (!strcmp(name, "api_timeout"))
-			return set_duration(ctx, &cfg->pay_api_timeout, name, value, 1);
+			return conf_set_duration(ctx, &cfg->pay_api_timeout, name, value, 1, 0);
 		if (!strcmp(name, "api_retries"))
-			return set_int(ctx, &cfg->pay_api_retries, name, value, 1, 10);
+			return conf_set_int(ctx, &cfg->pay_api_retries, name, value, 1, 10);
 		if (!strcmp(name, "session"))
-			return set_duration(ctx, &cfg->pay_session, name, value, 1);
+			return conf_set_duration(ctx, &cfg->pay_session, name, value, 1, 0);
 		if (!strcmp(name, "callback_margin"))
-			return set_duration(ctx, &cfg->pay_margin, name, value, 0);
+			return conf_set_duration(ctx, &cfg->pay_margin, name, value, 0, 0);
 		if (!strcmp(name, "reconcile_after"))
-			return set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1);
+			return conf_set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1, 0);
 		if (!strcmp(name, "reconcile_interval"))
-			return set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1);
+			return conf_set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1, 0);
 	} else if (!strcmp(section, "passes")) {
 		if (!strcmp(name, "key_dir"))
-			return set_path(ctx, cfg->key_dir, sizeof(cfg->key_dir), value);
+			return conf_set_path(ctx, cfg->key_dir, sizeof(cfg->key_dir), value);
 	} else if (!strcmp(section, "cancellation")) {
 		if (!strcmp(name, "refund"))
 			return set_refund_tiers(ctx, cfg, value);

@@ -414,6 +414,12 @@ int sync_admin_revoke(struct app *app, struct request *rq, struct reply *rp);
 /* estiva-admin gate add|revoke|list: argv after "gate"; returns the exit status. */
 int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv);
 
+/* check.c: the online check (docs/sync.md): the decision the server would make now for a scanned
+ * pass, with the gates' own rules (shared/decide.c); records nothing. The gate's route (bearer token,
+ * its centre) and the staff's (managers of the centre, admins). */
+int check_gate_route(struct app *app, struct request *rq, struct reply *rp);
+int check_staff_route(struct app *app, struct request *rq, struct reply *rp);
+
 /* manage.c: read APIs of the manager dashboard (managers: their centres; admins: all) and of the admin
  * pages (admins only); each centre report also as CSV with ?format=csv. */
 int manage_occupancy(struct app *app, struct request *rq, struct reply *rp);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -252,4 +253,55 @@ int conf_secret_file_ok(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int conf_set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
+{
+	if ((size_t)snprintf(dst, dstlen, "%s", value) >= dstlen)
+		return conf_error(ctx, 0, "value too long");
+	return 1;
+}
+
+int conf_set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value)
+{
+	char dir[4096];
+	int n;
+
+	if (value[0] == '/' || value[0] == '\0') {
+		n = snprintf(dst, dstlen, "%s", value);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", ctx->path);
+		n = snprintf(dst, dstlen, "%s/%s", dirname(dir), value);
+	}
+	if (n < 0 || (size_t)n >= dstlen)
+		return conf_error(ctx, 0, "path too long");
+	return 1;
+}
+
+int conf_set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
+{
+	long v;
+
+	if (conf_parse_long(value, min, max, &v) < 0)
+		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name, min, max,
+				  value);
+	*dst = (int)v;
+	return 1;
+}
+
+int conf_set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value, int64_t min,
+		      int64_t max)
+{
+	int64_t v;
+
+	if (conf_parse_duration(value, &v) < 0 || v < min || (max > 0 && v > max)) {
+		if (max > 0)
+			return conf_error(ctx, 0,
+					  "%s must be a duration such as 90s, 20m or 2h (from %llds to %llds), not \"%s\"",
+					  name, (long long)min, (long long)max, value);
+		return conf_error(ctx, 0, "%s must be a duration such as 90s, 20m or 2h (at least %llds), not \"%s\"",
+				  name, (long long)min, value);
+	}
+	*dst = v;
+	return 1;
 }
