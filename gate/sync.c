@@ -699,6 +699,11 @@ int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errle
 	fclose(f);
 	tok[strcspn(tok, "\r\n")] = '\0';
 	if (strlen(tok) != GATE_TOKEN_LEN) {
+		snprintf(err, errlen, "%s: not a gate token (%d characters expected)", g->cfg.token_file,
+		         GATE_TOKEN_LEN);
+		return -1;
+	}
+	if (strlen(tok) != GATE_TOKEN_LEN) {
 		snprintf(err, errlen, "%s: not a gate token (64 hex digits)", g->cfg.token_file);
 		return -1;
 	}
@@ -720,10 +725,10 @@ int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errle
 		return -1;
 	}
 	pthread_mutex_lock(&g->lock);
-	snprintf(g->token, sizeof(g->token), "%s", tok);
+	memcpy(g->token, tok, GATE_TOKEN_LEN + 1); /* length checked above */
 	g->gate_id = (int)id;
 	g->centre_number = (uint16_t)number;
-	snprintf(g->centre, sizeof(g->centre), "%s", centre);
+	memcpy(g->centre, centre, strlen(centre) + 1); /* equal to cfg.centre, which fits */
 	if (store_meta_get_int(st, "last_sync_server", &v) > 0)
 		g->last_sync_server = v;
 	if (store_meta_get_int(st, "last_success", &v) > 0)

@@ -179,19 +179,22 @@ static int body_parse(struct request *rq, struct reply *rp, json_t **body, struc
 	}
 	s = json_string_value(json_object_get(*body, "direction"));
 	if (!s || decide_dir_parse(s, &cb->dir) < 0) {
-		reply_error(rp, 400, "bad_request", "direction must be \"in\", \"out\" or \"both\"");
+		reply_error(rp, 400, "bad_request",
+		            "direction must be \"in\", \"out\" or \"both\"");
 		return -1;
 	}
 	v = json_object_get(*body, "policy");
 	if (v && !json_is_null(v) && decide_policy_parse(json_string_value(v), &cb->policy) < 0) {
-		reply_error(rp, 400, "bad_request", "policy must be \"strict\", \"warn\" or \"off\"");
+		reply_error(rp, 400, "bad_request",
+		            "policy must be \"strict\", \"warn\" or \"off\"");
 		return -1;
 	}
 	v = json_object_get(*body, "grace_minutes");
 	if (v && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > CHECK_GRACE_MAX) {
-			reply_error(rp, 400, "bad_request", "grace_minutes must be an integer 0..10080");
+			reply_error(rp, 400, "bad_request",
+			            "grace_minutes must be an integer 0..10080");
 			return -1;
 		}
 		cb->grace = (int)json_integer_value(v);
@@ -203,10 +206,12 @@ static int body_parse(struct request *rq, struct reply *rp, json_t **body, struc
 		s = json_string_value(v);
 		hexlen = s ? strlen(s) : 0;
 		if (!s || (hexlen != 8 && hexlen != 14 && hexlen != 20) ||
-		    sodium_hex2bin(cb->uid, sizeof(cb->uid), s, hexlen, NULL, &cb->uid_len, NULL) != 0 ||
+		    sodium_hex2bin(cb->uid, sizeof(cb->uid), s, hexlen, NULL, &cb->uid_len, NULL) !=
+		        0 ||
 		    cb->uid_len * 2 != hexlen) {
-			reply_error(rp, 400, "bad_request",
-			            "nfc_uid must be the tag's UID: 4, 7 or 10 bytes in hex, or null");
+			reply_error(
+			    rp, 400, "bad_request",
+			    "nfc_uid must be the tag's UID: 4, 7 or 10 bytes in hex, or null");
 			return -1;
 		}
 		cb->have_uid = 1;
@@ -243,7 +248,8 @@ static int check_reply(struct app *app, sqlite3 *db, int ci, const struct check_
 	in.now = now;
 	in.dir = cb->dir;
 	/* an NFC read: the record's bytes and the tag's UID, as the gate hands them to decide() */
-	if (cb->have_uid && tlen > PASS_PREFIX_LEN && !strncmp(cb->token, PASS_PREFIX, PASS_PREFIX_LEN) &&
+	if (cb->have_uid && tlen > PASS_PREFIX_LEN &&
+	    !strncmp(cb->token, PASS_PREFIX, PASS_PREFIX_LEN) &&
 	    base45_decode(cb->token + PASS_PREFIX_LEN, tlen - PASS_PREFIX_LEN, bin, sizeof(bin),
 	                  &binlen) == 0) {
 		in.bin = bin;
@@ -288,7 +294,8 @@ static int check_gate(struct app *app, sqlite3 *db, struct request *rq, struct r
 	}
 	h += 7;
 	if (strlen(h) != 2 * CHECK_TOKEN_BYTES ||
-	    sodium_hex2bin(tok, sizeof(tok), h, strlen(h), NULL, &n, NULL) != 0 || n != sizeof(tok)) {
+	    sodium_hex2bin(tok, sizeof(tok), h, strlen(h), NULL, &n, NULL) != 0 ||
+	    n != sizeof(tok)) {
 		reply_error(rp, 401, "bad_token", "unknown gate token");
 		return -1;
 	}
