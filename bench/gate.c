@@ -683,16 +683,14 @@ static int bench_sync(const struct opts *o, const char *dir)
 		FILE *fp;
 
 		snprintf(alog, sizeof alog, "%s/gate-add.out", dir);
-		if (admin(o, &f, alog, "gate", "add", "--centre", "bench", "--name=Bench gate", NULL) !=
-		    0) {
-			/* older argument style */
+		{
 			char conf[1200];
 			char *argv[] = {(char *)o->admin, "-c", conf, "gate", "add", "--centre",
 			                "bench", "--name", "Bench gate", NULL};
 
 			snprintf(conf, sizeof conf, "%s/estiva-server.conf", f.dir);
-			unlink(alog);
 			if (run_program(argv, NULL, alog, &st) != 0 || st != 0) {
+				fprintf(stderr, "estiva-admin gate add failed (%d)\n", st);
 				print_tail(alog, 10);
 				goto out;
 			}
