@@ -29,8 +29,9 @@ static int start_sim(const char *bin)
 {
 	char port_file[320], port[16] = "", db[320];
 	FILE *f;
+	const char *tmp = getenv("TMPDIR");
 
-	snprintf(sim_dir, sizeof(sim_dir), "/tmp/estiva-paytest-XXXXXX");
+	snprintf(sim_dir, sizeof(sim_dir), "%s/estiva-paytest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(sim_dir))
 		return -1;
 	snprintf(cred_path, sizeof(cred_path), "%s/cmi.ini", sim_dir);
