@@ -146,6 +146,8 @@ int store_apply_page(struct store *st, void *page, int own_gate, int64_t now);
 struct store_counts {
 	int64_t queue, dead, inside, passes, events, revocations;
 };
+/* Unsent events only (cheap: a partial index); store_counts() reads every table. */
+int store_queue(struct store *st, int64_t *n);
 int store_counts(struct store *st, int64_t now, struct store_counts *c);
 /* Removes what is past use: passes and revocations expired a week ago, sent events of 90 days ago.
  */

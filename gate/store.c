@@ -860,6 +860,12 @@ static int count(struct store *st, const char *sql, int64_t arg, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+int store_queue(struct store *st, int64_t *n)
+{
+	/* the partial index events_queue holds exactly the unsent events */
+	return count(st, "SELECT COUNT(*) FROM events WHERE sent = 0", 0, n);
+}
+
 int store_counts(struct store *st, int64_t now, struct store_counts *c)
 {
 	memset(c, 0, sizeof(*c));

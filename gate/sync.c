@@ -332,9 +332,15 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 	struct gate_event *evs = calloc(GATE_BATCH_MAX, sizeof(*evs));
 	struct store_counts cnt;
 	enum outcome out = SYNC_DONE;
+	int64_t queue = 0;
 
 	if (!evs)
 		return SYNC_RETRY;
+	/* the queue length the server is told: counted once per cycle, then kept by subtraction (a
+	 * count per batch made a long backlog's upload quadratic) */
+	if (store_queue(st, &queue) < 0)
+		queue = 0;
+	memset(&cnt, 0, sizeof(cnt));
 	for (;;) {
 		int n = store_unsent(st, evs, *batch), settled, bad;
 		char *body;
@@ -347,8 +353,7 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 		}
 		if (n == 0)
 			break;
-		if (store_counts(st, gate_now(g), &cnt) < 0)
-			cnt.queue = n;
+		cnt.queue = queue > n ? queue : n;
 		body = upload_body(g, evs, n, cnt.queue, &bad);
 		/* a batch stays under batch_bytes too (the server's body_max): fewer events, same
 		 * order */
@@ -395,6 +400,7 @@ static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct htt
 				break;
 			}
 			log_debug("sync: uploaded %d event(s), %d settled", n, settled);
+			queue -= settled;
 			if (*batch < g->cfg.batch)
 				*batch = *batch * 2 > g->cfg.batch ? g->cfg.batch : *batch * 2;
 			continue;
