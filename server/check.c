@@ -14,7 +14,6 @@
 #include "log.h"
 #include "server.h"
 
-#define CHECK_TOKEN_BYTES 32       /* a gate's bearer token (sync.c) */
 #define CHECK_MAX_KEYS 255         /* key ids are 1..255 */
 #define CHECK_GRACE_MAX (7 * 1440) /* grace_minutes above a week is a mistake */
 
@@ -24,7 +23,6 @@ struct check_ctx {
 	const char *centre;
 };
 
-static const char sql_gate[] = "SELECT centre, revoked_at FROM gates WHERE token_hash = ?";
 static const char sql_keys[] = "SELECT id, public_key FROM signing_keys"
                                " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id";
 static const char sql_row[] =
@@ -276,57 +274,14 @@ static int check_reply(struct app *app, sqlite3 *db, int ci, const struct check_
 	              res.have_row ? json_string(res.unit) : json_null(), "server_time", when));
 }
 
-/* The gate of the bearer token: 0 with its centre's catalog index, or -1 after replying 401/500
- * (the same answers as the sync routes). */
+/* The gate of the bearer token (sync.c's check, the same 401 answers): its centre's catalog index. */
 static int check_gate(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, int *ci)
 {
-	const char *h = request_header(rq, "Authorization");
-	unsigned char tok[CHECK_TOKEN_BYTES], key[32];
-	char centre[ID_MAX + 1] = "";
-	sqlite3_stmt *st;
-	size_t n = 0;
-	int found = 0, revoked = 0, rc;
+	struct gate_who g;
 
-	if (!h || strncasecmp(h, "Bearer ", 7)) {
-		reply_error(rp, 401, "unauthenticated",
-		            "this route needs Authorization: Bearer <gate token>");
+	if (gate_auth(app, db, rq, rp, &g) < 0)
 		return -1;
-	}
-	h += 7;
-	if (strlen(h) != 2 * CHECK_TOKEN_BYTES ||
-	    sodium_hex2bin(tok, sizeof(tok), h, strlen(h), NULL, &n, NULL) != 0 ||
-	    n != sizeof(tok)) {
-		reply_error(rp, 401, "bad_token", "unknown gate token");
-		return -1;
-	}
-	crypto_generichash(key, sizeof(key), tok, sizeof(tok), NULL, 0);
-	sodium_memzero(tok, sizeof(tok));
-	if (!(st = db_stmt(db, sql_gate))) {
-		reply_error(rp, 500, "internal", "database error");
-		return -1;
-	}
-	sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		found = 1;
-		snprintf(centre, sizeof(centre), "%s", (const char *)sqlite3_column_text(st, 0));
-		revoked = sqlite3_column_type(st, 1) != SQLITE_NULL;
-	}
-	db_done(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		reply_error(rp, 500, "internal", "database error");
-		return -1;
-	}
-	if (!found) {
-		log_warn("gate check: unknown token from %s", rq->ip);
-		reply_error(rp, 401, "bad_token", "unknown gate token");
-		return -1;
-	}
-	if (revoked) {
-		reply_error(rp, 401, "gate_revoked", "this gate was revoked");
-		return -1;
-	}
-	*ci = catalog_centre(&app->cat, centre);
+	*ci = catalog_centre(&app->cat, g.centre);
 	if (*ci < 0) {
 		reply_error(rp, 500, "internal", "the gate's centre is not in the catalog");
 		return -1;

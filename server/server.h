@@ -403,6 +403,16 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
 #define GATE_CODE_TTL (24 * 3600) /* a one-time enrolment code */
 #define GATE_NAME_MAX 64
 /* Gate routes (access GATE in api.c: a bearer token, no session, no CSRF; the handlers check it). */
+/* A gate, as its bearer token identifies it. */
+struct gate_who {
+	int64_t id;
+	char centre[ID_MAX + 1];
+	char name[GATE_NAME_MAX + 1];
+	int64_t last_sync_at;
+};
+/* The gate of the request's "Authorization: Bearer" token: 0 with *g filled, or -1 after replying
+ * 401 (unauthenticated, bad_token, gate_revoked) or 500. */
+int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, struct gate_who *g);
 int sync_enroll(struct app *app, struct request *rq, struct reply *rp);
 int sync_events(struct app *app, struct request *rq, struct reply *rp);
 int sync_download(struct app *app, struct request *rq, struct reply *rp);

@@ -26,12 +26,6 @@
 /* Crockford's base32: no I, L, O, U, so a code read aloud or typed survives */
 static const char code_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-struct gate {
-	int64_t id;
-	char centre[ID_MAX + 1];
-	char name[GATE_NAME_MAX + 1];
-	int64_t last_sync_at;
-};
 
 /* ---- small helpers ---- */
 
@@ -195,8 +189,8 @@ static void code_make(char norm[CODE_CHARS + 1], char shown[CODE_SHOWN])
 /* ---- gates ---- */
 
 /* The bearer token of the request's gate: 0 with *g filled, or -1 after replying 401/500. */
-static int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp,
-                     struct gate *g)
+int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp,
+                     struct gate_who *g)
 {
 	const char *h = request_header(rq, "Authorization");
 	unsigned char tok[TOKEN_BYTES], key[32];
@@ -635,7 +629,7 @@ struct upload_stmts {
 
 /* Why a scan conflicts with what the server knew when it arrived (NULL when it does not): the scans
  * are stored anyway, these are facts. */
-static const char *event_conflict(struct upload_stmts *u, const struct gate *g,
+static const char *event_conflict(struct upload_stmts *u, const struct gate_who *g,
                                   const struct event *ev, int64_t *booking)
 {
 	const char *why = NULL;
@@ -684,7 +678,7 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	struct upload_stmts u = {NULL, NULL, NULL};
-	struct gate g;
+	struct gate_who g;
 	json_t *body = NULL, *events, *e, *v, *stored = NULL, *dups = NULL, *rejected = NULL;
 	int64_t now = instant_now(), gate_time = 0, queue = -1;
 	sqlite3_stmt *st = NULL;
@@ -876,7 +870,7 @@ static int read_edge(sqlite3 *db, int64_t *edge)
 /* Feeds again, as changes, the active passes whose stay start the horizon (now + SYNC_HORIZON_DAYS)
  * has reached since it was last moved, and notes that the gate came by. One short write, at most
  * once a minute for the horizon and once every SEEN_EVERY seconds per gate. */
-static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate *g, int64_t now)
+static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate_who *g, int64_t now)
 {
 	int64_t edge = 0, target = now / 60 + HORIZON_MIN;
 	sqlite3_stmt *st = NULL;
@@ -957,7 +951,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	        max_row, n;
 	json_t *passes = NULL, *revs = NULL, *events = NULL, *keys = NULL, *centre = NULL;
 	sqlite3_stmt *st = NULL;
-	struct gate g;
+	struct gate_who g;
 	char cursor[64];
 	int ok = 1, more = 0, in_read = 0, budget;
 	size_t k;
