@@ -462,6 +462,22 @@ static void status_page(void **state)
 	assert_int_equal(page_do(c, g, "GET", "/status.json", NULL, &pg), 200);
 	assert_non_null(strstr(pg.body, "\"inside\""));
 	assert_non_null(strstr(pg.body, "\"readers\""));
+	/* the server's time from the sync answers was recorded and shown (one machine: a small
+	 * offset, no warning, no correction, trusted) */
+	{
+		const char *key = "\"clock_offset_s\":", *p = strstr(pg.body, key);
+		char *end;
+		double off;
+
+		assert_non_null(p);
+		p += strlen(key);
+		off = strtod(p, &end);
+		assert_true(end != p); /* a number, not null */
+		assert_true(off > -5 && off < 5);
+		assert_non_null(strstr(pg.body, "\"clock_warning\":false"));
+		assert_non_null(strstr(pg.body, "\"clock_corrected\":false"));
+		assert_non_null(strstr(pg.body, "\"clock_distrusted\":false"));
+	}
 	/* POST without the CSRF token, and without a reason */
 	assert_int_equal(page_do(c, g, "POST", "/manual", "direction=in&reason=lost+pass", &pg),
 	                 403);
