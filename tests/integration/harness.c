@@ -1249,3 +1249,30 @@ void hx_assert_jint_at(json_t *o, const char *path, int64_t want, const char *fi
 		_fail(file, line);
 	}
 }
+
+int hx_admin_run(char *out, size_t n, const char *a1, ...)
+{
+	char *argv[16] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX)};
+	int k = 3;
+	va_list ap;
+	const char *a;
+
+	va_start(ap, a1);
+	for (a = a1; a && k < 15; a = va_arg(ap, const char *))
+		argv[k++] = (char *)a;
+	va_end(ap);
+	argv[k] = NULL;
+	return hx_exec(argv, NULL, out, n);
+}
+
+void hx_db_write(const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}

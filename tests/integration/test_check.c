@@ -24,34 +24,7 @@ static char out[OUT_MAX];
 
 /* ---- helpers ---- */
 
-static int admin(const char *a1, ...)
-{
-	char *argv[16] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX)};
-	int n = 3;
-	va_list ap;
-	const char *a;
-
-	va_start(ap, a1);
-	for (a = a1; a && n < 15; a = va_arg(ap, const char *))
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	return hx_exec(argv, NULL, out, sizeof out);
-}
-
-/* Writes to the server's database behind its back (a tag binding). */
-static void db_write(const char *sql)
-{
-	sqlite3 *db = NULL;
-	char *msg = NULL;
-
-	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL),
-	                 SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg ? msg : "?");
-	sqlite3_close(db);
-}
+#define admin(...) hx_admin_run(out, sizeof out, __VA_ARGS__)
 
 static long long db_int(const char *sql)
 {
@@ -413,7 +386,7 @@ static void tag_binding(void **state)
 	confirmed_booking(9, "test-a", "chalet", 1, HX_GUESTS_COUPLE, token, sizeof token, &pass);
 	snprintf(sql, sizeof sql, "UPDATE passes SET nfc_uid = x'04A1B2C3D4E5F6' WHERE id = %lld",
 	         pass);
-	db_write(sql);
+	hx_db_write(sql);
 	gate_check(&g, token, "in", NULL, GRACE, "04a1b2c3d4e5f6", "admit", "ok");
 	gate_check(&g, token, "in", NULL, GRACE, "04A1B2C3D4E5F7", "deny", "uid_mismatch");
 	gate_check(&g, token, "in", NULL, GRACE, "04a1b2c3", "deny", "uid_mismatch");

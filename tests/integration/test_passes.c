@@ -8,12 +8,7 @@
 
 #define GUESTS3 "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}]"
 
-static int admin(char *out, size_t n, const char *a1, const char *a2, const char *a3)
-{
-	char *argv[] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX), (char *)a1, (char *)a2,
-			(char *)a3, NULL};
-	return hx_exec(argv, NULL, out, n);
-}
+#define admin(out, n, a1, a2, a3) hx_admin_run(out, n, a1, a2, a3, (const char *)NULL)
 
 /* Holds and confirms a booking of member i at test-a; returns its id. */
 static long long confirmed_booking(struct hc *c, int arrival, const char *guests)

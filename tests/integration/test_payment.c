@@ -266,11 +266,7 @@ static const char *payment_status(const char *oid, char *buf, size_t n)
 	return buf;
 }
 
-static int admin(char *out, size_t n, const char *a1, const char *a2)
-{
-	char *argv[] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX), (char *)a1, (char *)a2, NULL};
-	return hx_exec(argv, NULL, out, n);
-}
+#define admin(out, n, a1, a2) hx_admin_run(out, n, a1, a2, (const char *)NULL)
 
 /* ---- tests ---- */
 

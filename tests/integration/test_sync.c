@@ -29,35 +29,7 @@ static char out[OUT_MAX];
 
 /* ---- helpers ---- */
 
-/* estiva-admin -c CONF args... (NULL-terminated); output into `out`. */
-static int admin(const char *a1, ...)
-{
-	char *argv[16] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX)};
-	int n = 3;
-	va_list ap;
-	const char *a;
-
-	va_start(ap, a1);
-	for (a = a1; a && n < 15; a = va_arg(ap, const char *))
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	return hx_exec(argv, NULL, out, sizeof out);
-}
-
-/* Writes to the server's database behind its back: only to move time (code expiry, the horizon). */
-static void db_write(const char *sql)
-{
-	sqlite3 *db = NULL;
-	char *msg = NULL;
-
-	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL),
-	                 SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg ? msg : "?");
-	sqlite3_close(db);
-}
+#define admin(...) hx_admin_run(out, sizeof out, __VA_ARGS__)
 
 static long long db_int(const char *fmt, ...)
 {
@@ -417,7 +389,7 @@ static void enrolment(void **state)
 		char sql[128];
 		snprintf(sql, sizeof sql, "UPDATE gates SET code_expires_at = %lld WHERE id = %lld",
 		         (long long)time(NULL) - 1, id2);
-		db_write(sql);
+		hx_db_write(sql);
 	}
 	enroll(code2, &r);
 	EXPECT(r, 401, "bad_code");
@@ -654,10 +626,10 @@ static void download_pages(void **state)
 	/* time passes: the far stay comes within the horizon and its passes reach the gate */
 	snprintf(sql, sizeof sql, "UPDATE passes SET valid_from = %lld WHERE booking = %lld",
 	         (long long)time(NULL) / 60 + 3 * 1440, far);
-	db_write(sql);
+	hx_db_write(sql);
 	snprintf(sql, sizeof sql, "UPDATE sync_horizon SET edge = %lld",
 	         (long long)time(NULL) / 60);
-	db_write(sql);
+	hx_db_write(sql);
 	sync_all(g.token, s.cursor, 0, &s2);
 	assert_true(has_key(s2.passes, pass_of(far, 0)));
 	assert_true(has_key(s2.passes, pass_of(far, 1)));
