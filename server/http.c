@@ -17,6 +17,7 @@
 #include "server.h"
 
 static atomic_int in_flight;
+static atomic_int draining; /* set by http_stop(): new requests get 503 */
 static char *tls_cert_pem, *tls_key_pem;
 
 static const int metric_statuses[METRIC_STATUSES - 1] = {200, 201, 204, 304, 400, 401, 403, 404,
@@ -243,6 +244,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		buf_init(&rq->body, app->cfg.body_max);
 		client_ip(conn, rq->ip, sizeof(rq->ip));
 		*con_cls = rq;
+		if (atomic_load(&draining)) {
+			/* answered on the first call, so libmicrohttpd closes the connection after it */
+			memset(&rp, 0, sizeof(rp));
+			reply_error(&rp, 503, "shutting_down", "the server is stopping; try again in a moment");
+			return send_reply(app, rq, &rp);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			errno = 0;
@@ -447,14 +454,13 @@ int http_port(struct MHD_Daemon *d)
 
 void http_stop(struct MHD_Daemon *d)
 {
-	/* stop accepting, let the requests in flight finish (10 s at most), then close */
-	MHD_socket s = MHD_quiesce_daemon(d);
-
+	/* Drain: new requests are answered 503 at once, the requests in flight finish (10 s at most),
+	 * then the daemon stops. (MHD_quiesce_daemon() with a thread pool on epoll can abort the process
+	 * in libmicrohttpd 0.9.75: "Failed to remove listen FD from epoll set", seen here.) */
+	atomic_store(&draining, 1);
 	for (int i = 0; i < 1000 && atomic_load(&in_flight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(d);
-	if (s != MHD_INVALID_SOCKET)
-		close(s);
 	free(tls_cert_pem);
 	free(tls_key_pem);
 	tls_cert_pem = tls_key_pem = NULL;
