@@ -318,6 +318,7 @@ export default {
   "err.payments_off": "Le paiement en ligne est momentanément indisponible. Réessayez plus tard ou contactez le centre d'appel.",
   "err.busy": "Le serveur est très sollicité. Réessayez dans un instant.",
   "err.unavailable": "Le service est momentanément indisponible.",
+  "err.shutting_down": "Le serveur redémarre. Réessayez dans un instant.",
   "err.internal": "Erreur du serveur. Elle a été enregistrée ; réessayez dans un instant.",
   "err.revoked": "Ce laissez-passer a été annulé ou remplacé.",
   "err.not_reissuable": "Ce laissez-passer ne peut pas être réémis.",
