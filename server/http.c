@@ -64,6 +64,19 @@ int reply_text(struct reply *rp, int status, const char *content_type, const cha
 	return 0;
 }
 
+void html_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		const char *e = *s == '<'    ? "&lt;"
+				: *s == '>'  ? "&gt;"
+				: *s == '&'  ? "&amp;"
+				: *s == '"'  ? "&quot;"
+				: *s == '\'' ? "&#39;"
+					     : NULL;
+		buf_append(b, e ? e : s, e ? strlen(e) : 1);
+	}
+}
+
 const char *request_header(struct request *rq, const char *name)
 {
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);

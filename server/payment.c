@@ -421,17 +421,6 @@ dbfail:
 	return reply_error(rp, 500, "internal", "database error");
 }
 
-static int html_escape_into(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;"
-											      : *s == '\'' ? "&#39;" : NULL;
-		if (buf_append(b, e ? e : s, e ? strlen(e) : 1) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* GET /payments/{oid}/form: a page that posts the signed fields to the gateway (pay.js submits it). */
 int payment_form(struct app *app, struct request *rq, struct reply *rp)
 {
@@ -465,13 +454,13 @@ int payment_form(struct app *app, struct request *rq, struct reply *rp)
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 		       "<title>Paiement — الأداء</title></head><body>"
 		       "<form id=\"pay\" method=\"post\" action=\"");
-	html_escape_into(&b, app->cfg.pay_gateway_url);
+	html_escape(&b, app->cfg.pay_gateway_url);
 	buf_printf(&b, "\">");
 	json_object_foreach(fields, k, v) {
 		buf_printf(&b, "<input type=\"hidden\" name=\"");
-		html_escape_into(&b, k);
+		html_escape(&b, k);
 		buf_printf(&b, "\" value=\"");
-		html_escape_into(&b, json_string_value(v) ? json_string_value(v) : "");
+		html_escape(&b, json_string_value(v) ? json_string_value(v) : "");
 		buf_printf(&b, "\">");
 	}
 	buf_printf(&b, "<p>Redirection vers la page de paiement sécurisée… — جارٍ التوجيه إلى صفحة الأداء الآمنة…</p>"

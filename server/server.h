@@ -454,6 +454,8 @@ int reply_text(struct reply *rp, int status, const char *content_type, const cha
 /* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied. */
 int request_json(struct request *rq, struct reply *rp, json_t **out);
 const char *request_header(struct request *rq, const char *name);
+/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
+void html_escape(struct buf *b, const char *s);
 const char *request_query(struct request *rq, const char *name);
 void metrics_render(struct app *app, struct buf *out);
 
