@@ -94,6 +94,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	if (sodium_init() < 0) { /* before payment_init: it keeps the credentials in sodium_malloc memory */
+		fprintf(stderr, "libsodium failed to start\n");
+		return 1;
+	}
 	if (check) {
 		struct catalog cat;
 		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0) {
@@ -105,8 +109,8 @@ int main(int argc, char **argv)
 		printf("ok\n");
 		return 0;
 	}
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_err("libsodium or libcurl failed to start");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("libcurl failed to start");
 		return 1;
 	}
 	setenv("TZ", app.cfg.timezone, 1);
