@@ -139,6 +139,14 @@ static void operation(struct request *rq, struct reply *rp, const char *oid, enu
 		api_error(rq, rp, 500, oid, "the simulator's database failed");
 		return;
 	}
+	if (settings_take_lost_answer()) {
+		/* done, but the answer never reaches the merchant: what a proxy's 502 looks like */
+		reply_text(rp, 502, "text/html; charset=utf-8",
+		           "<html><body><h1>502 Bad Gateway</h1></body></html>\n");
+		snprintf(rq->note, sizeof(rq->note), "oid=%s %s -> %s, answer lost (simulated)", oid,
+		         t.type, t.response);
+		return;
+	}
 	sb_init(&b, PAYSIM_BODY_MAX);
 	head(&b, oid, t.response, t.proc_ret, t.err_msg, t.trans_id, t.auth_code, t.host_ref);
 	order_extra(&b, o.oid[0] ? &o : NULL, oid);
@@ -260,9 +268,10 @@ static void settings_reply(struct reply *rp, int status, const struct settings *
 	char *text;
 
 	settings_callback_name(s, cb, sizeof(cb));
-	j = json_pack("{s:s,s:i,s:i,s:i,s:s}", "callback", cb, "callback_retries", s->cb_retries,
-	              "callback_backoff_ms", s->cb_backoff_ms, "callback_timeout", s->cb_timeout,
-	              "api", s->api_down ? "down" : "up");
+	j = json_pack("{s:s,s:i,s:i,s:i,s:s,s:i,s:s}", "callback", cb, "callback_retries",
+	              s->cb_retries, "callback_backoff_ms", s->cb_backoff_ms, "callback_timeout",
+	              s->cb_timeout, "api", s->api_down ? "down" : "up", "lose_answers",
+	              s->lose_answers, "postauth", s->ignore_postauth ? "ignore" : "normal");
 	if (j && settled >= 0)
 		json_object_set_new(j, "settled", json_integer(settled));
 	if (j && error)
@@ -305,6 +314,16 @@ static int control_one(const char *name, const char *value, struct settings *s, 
 			return 0;
 		}
 		snprintf(why, whylen, "api must be up or down");
+	} else if (!strcmp(name, "lose_answers")) {
+		if (parse_int(value, 0, 100, &s->lose_answers) == 0)
+			return 0;
+		snprintf(why, whylen, "lose_answers must be 0 to 100");
+	} else if (!strcmp(name, "postauth")) {
+		if (!strcmp(value, "normal") || !strcmp(value, "ignore")) {
+			s->ignore_postauth = !strcmp(value, "ignore");
+			return 0;
+		}
+		snprintf(why, whylen, "postauth must be normal or ignore");
 	} else if (!strcmp(name, "settle")) {
 		if (parse_int(value, 0, 1, &n) == 0 || !strcmp(value, "true") ||
 		    !strcmp(value, "false")) {

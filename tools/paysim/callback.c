@@ -134,12 +134,14 @@ int callback_attempt(struct cb_job *job)
 	rc = post(job->url, job->body, s.cb_timeout, &status, &rb, err, sizeof(err));
 	tidy(rb.data, reply, sizeof(reply));
 	if (rc == 0 && status / 100 == 2) {
-		if (!strcmp(reply, "ACTION=POSTAUTH"))
-			delivered = postauth = 1;
-		else if (!strcmp(reply, "APPROVED"))
+		if (!strcmp(reply, "ACTION=POSTAUTH")) {
 			delivered = 1;
-		else
+			postauth = !s.ignore_postauth; /* ignore: as if the reply never arrived */
+		} else if (!strcmp(reply, "APPROVED")) {
+			delivered = 1;
+		} else {
 			snprintf(err, sizeof(err), "reply is not ACTION=POSTAUTH or APPROVED");
+		}
 	} else if (rc == 0) {
 		snprintf(err, sizeof(err), "HTTP status %ld", status);
 	}

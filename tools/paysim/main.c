@@ -37,6 +37,19 @@ void settings_put(const struct settings *in)
 	pthread_mutex_unlock(&settings_lock);
 }
 
+int settings_take_lost_answer(void)
+{
+	int lost = 0;
+
+	pthread_mutex_lock(&settings_lock);
+	if (current.lose_answers > 0) {
+		current.lose_answers--;
+		lost = 1;
+	}
+	pthread_mutex_unlock(&settings_lock);
+	return lost;
+}
+
 int settings_parse_callback(const char *s, struct settings *st)
 {
 	if (!strcmp(s, "normal"))

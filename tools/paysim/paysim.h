@@ -114,9 +114,13 @@ struct settings {
 	int cb_backoff_ms; /* wait before retry k is cb_backoff_ms * 2^(k-1), at most 60 s */
 	int cb_timeout;    /* seconds for one callback attempt */
 	int api_down;      /* /fim/api answers 503 */
+	int lose_answers;  /* the next N PostAuth/Void/Credit are done, then answered 502 (a lost answer) */
+	int ignore_postauth; /* a merchant's ACTION=POSTAUTH reply is not acted on (it never arrived) */
 };
 void settings_get(struct settings *out);
 void settings_put(const struct settings *in);
+/* 1 when this money operation's answer is to be lost (and counts it), else 0 */
+int settings_take_lost_answer(void);
 /* "normal", "drop", "twice", "delay=SECONDS"; 0 on success */
 int settings_parse_callback(const char *s, struct settings *st);
 void settings_callback_name(const struct settings *st, char *out, size_t len);
