@@ -34,6 +34,7 @@ void config_defaults(struct config *cfg)
 	cfg->pay_margin = DEF_PAY_MARGIN;
 	cfg->pay_reconcile_after = DEF_PAY_RECONCILE_AFTER;
 	cfg->pay_reconcile_interval = DEF_PAY_RECONCILE_INTERVAL;
+	cfg->pay_unknown_after = DEF_PAY_UNKNOWN_AFTER;
 	/* the published policy by default: all back 14 days or more before arrival, half from 3 days */
 	cfg->nrefund_tiers = 3;
 	cfg->refund_tiers[0].days = 14;
@@ -175,6 +176,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1, 0);
 		if (!strcmp(name, "reconcile_interval"))
 			return conf_set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1, 0);
+		if (!strcmp(name, "unknown_after"))
+			return conf_set_int(ctx, &cfg->pay_unknown_after, name, value, 1, 1000);
 	} else if (!strcmp(section, "passes")) {
 		if (!strcmp(name, "key_dir"))
 			return conf_set_path(ctx, cfg->key_dir, sizeof(cfg->key_dir), value);

@@ -253,6 +253,50 @@ static const char *migrations[] = {
 	"  SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = p.booking ORDER BY p.id;"
 	"INSERT INTO pass_changes(pass, centre, kind)"
 	"  SELECT pass, centre, 'revocation' FROM revocations ORDER BY revoked_at, pass;",
+
+	/* 5: the states payments really pass through (docs/payments.md): refunded in part or in full, and
+	 * unknown at the gateway; what the gateway says it refunded; how often reconciliation asked in vain;
+	 * a lease so that one process at a time talks to the gateway about a payment. Refunds a void made
+	 * needless are superseded. SQLite cannot change a CHECK: both tables are rebuilt (db_migrate runs
+	 * migrations with foreign keys off and checks them before committing). */
+	"CREATE TABLE payments_v5 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  oid TEXT NOT NULL UNIQUE,"
+	"  amount INTEGER NOT NULL, currency TEXT NOT NULL DEFAULT 'MAD',"
+	"  status TEXT NOT NULL CHECK (status IN ('pending','declined','approved','captured',"
+	"    'voiding','voided','abandoned','refunded_part','refunded','unknown')),"
+	"  fields TEXT NOT NULL,"
+	"  trans_id TEXT, auth_code TEXT, proc_return_code TEXT, masked_pan TEXT, err_msg TEXT,"
+	"  callbacks INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	"  refunded INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0),"
+	"  unanswered INTEGER NOT NULL DEFAULT 0,"
+	"  lease_until INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO payments_v5(id, booking, oid, amount, currency, status, fields, trans_id, auth_code,"
+	"  proc_return_code, masked_pan, err_msg, callbacks, created_at, updated_at)"
+	"  SELECT id, booking, oid, amount, currency, status, fields, trans_id, auth_code, proc_return_code,"
+	"  masked_pan, err_msg, callbacks, created_at, updated_at FROM payments;"
+	"DROP TABLE payments;"
+	"ALTER TABLE payments_v5 RENAME TO payments;"
+	"CREATE INDEX payments_booking ON payments(booking);"
+	"CREATE INDEX payments_open ON payments(status, id);"
+	"CREATE TABLE refunds_v5 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  booking INTEGER NOT NULL REFERENCES bookings(id),"
+	"  payment INTEGER NOT NULL REFERENCES payments(id),"
+	"  amount INTEGER NOT NULL CHECK (amount > 0),"
+	"  percent INTEGER NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('requested','succeeded','failed','superseded')),"
+	"  tries INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"INSERT INTO refunds_v5 SELECT * FROM refunds;"
+	"DROP TABLE refunds;"
+	"ALTER TABLE refunds_v5 RENAME TO refunds;"
+	"CREATE INDEX refunds_open ON refunds(status, id);"
+	"CREATE INDEX refunds_payment ON refunds(payment);"
+	"UPDATE payments SET refunded = (SELECT COALESCE(SUM(amount), 0) FROM refunds"
+	"  WHERE refunds.payment = payments.id AND refunds.status = 'succeeded');",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -310,12 +354,32 @@ static int user_version(sqlite3 *db)
 	return v;
 }
 
+/* 1 when PRAGMA foreign_key_check reports a row (or cannot run), else 0 */
+static int foreign_keys_broken(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return 1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc != SQLITE_DONE;
+}
+
 int db_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	return db_migrate_to(db, db_schema_version, err, errlen);
+}
+
+int db_migrate_to(sqlite3 *db, int target, char *err, size_t errlen)
 {
 	char sql[64];
 	int v;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	/* a migration may rebuild a table others refer to: foreign keys are checked once, before COMMIT */
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
 	v = user_version(db);
 	if (v < 0)
@@ -324,24 +388,35 @@ int db_migrate(sqlite3 *db, char *err, size_t errlen)
 		snprintf(err, errlen, "the database has schema version %d, newer than this program's %d", v,
 			 db_schema_version);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
 		return -1;
 	}
-	for (; v < db_schema_version; v++) {
+	for (; v < target && v < db_schema_version; v++) {
 		if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
 			goto rollback;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			goto rollback;
 	}
+	if (foreign_keys_broken(db)) {
+		snprintf(err, errlen, "migration: a row refers to a row that does not exist (PRAGMA foreign_key_check)");
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+		return -1;
+	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto rollback;
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
 	return 0;
 rollback:
 	snprintf(err, errlen, "migration: %s", sqlite3_errmsg(db));
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
 	return -1;
 sqlfail:
 	snprintf(err, errlen, "migration: %s", sqlite3_errmsg(db));
+	sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
 	return -1;
 }
 

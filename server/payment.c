@@ -91,45 +91,63 @@ int payment_refund_percent(const struct config *cfg, int days)
 	return 0;
 }
 
-/* ---- gateway calls, with retries ---- */
+/* ---- gateway calls ---- */
 
-static int gateway(struct app *app, const char *type, const char *oid, int64_t total, struct cmi_result *r)
+/* ORDERSTATUS QUERY, retried with back-off: asking changes nothing at the gateway. */
+static int gateway_ask(struct app *app, const char *oid, struct cmi_result *r)
 {
 	long timeout_ms = (long)app->cfg.pay_api_timeout * 1000;
 
 	for (int i = 0; i < app->cfg.pay_api_retries; i++) {
 		if (i > 0)
 			usleep((useconds_t)(200000u << (i - 1)));
-		if (cmi_api(app->cfg.pay_api_url, app->cfg.pay_ca_file, timeout_ms, app->cred, type, oid, total, r) == 0)
+		if (cmi_api(app->cfg.pay_api_url, app->cfg.pay_ca_file, timeout_ms, app->cred, NULL, oid, 0, r) == 0)
 			return 0;
-		log_warn("gateway %s %s: %s (try %d of %d)", type ? type : "ORDERSTATUS", oid, r->err_msg, i + 1,
-			 app->cfg.pay_api_retries);
+		log_warn("gateway ORDERSTATUS %s: %s (try %d of %d)", oid, r->err_msg, i + 1, app->cfg.pay_api_retries);
 	}
 	return -1;
 }
 
-static int approved(const struct cmi_result *r)
+/* A money operation (PostAuth, Void, Credit) is sent once and never blindly again: its answer may be
+ * lost after the gateway acted (a proxy's 502, a timeout). Whatever the answer, the gateway is then asked
+ * what it holds: 0 with r the order's state after the operation, -1 when it cannot be asked. Callers
+ * decide from that state alone, so a repeated call does no harm. */
+static int gateway_do(struct app *app, const char *type, const char *oid, int64_t total, struct cmi_result *r)
 {
-	return !strcmp(r->response, "Approved") && !strcmp(r->proc_return_code, "00");
+	struct cmi_result op;
+
+	if (cmi_api(app->cfg.pay_api_url, app->cfg.pay_ca_file, (long)app->cfg.pay_api_timeout * 1000, app->cred, type,
+		    oid, total, &op) < 0)
+		log_warn("gateway %s %s: %s; asking what it did", type, oid, op.err_msg);
+	else if (strcmp(op.response, "Approved"))
+		log_warn("gateway %s %s refused: %s", type, oid, op.err_msg[0] ? op.err_msg : op.response);
+	return gateway_ask(app, oid, r);
+}
+
+static int is_state(const struct cmi_result *r, const char *a, const char *b)
+{
+	return !strcmp(r->trans_stat, a) || (b && !strcmp(r->trans_stat, b));
+}
+
+/* authorised and not captured: the money is held on the card */
+static int held(const struct cmi_result *r)
+{
+	return is_state(r, "A", "PA");
+}
+
+/* captured, perhaps refunded in part (C) or in full (R) */
+static int taken(const struct cmi_result *r)
+{
+	return is_state(r, "C", "R");
+}
+
+/* our name for a captured order's state, from what the gateway refunded of it */
+static const char *taken_status(const struct cmi_result *r)
+{
+	return r->refunded <= 0 ? "captured" : r->refunded >= r->capture_amount ? "refunded" : "refunded_part";
 }
 
 /* ---- small database helpers ---- */
-
-static int set_payment(sqlite3 *db, int64_t id, const char *status)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "UPDATE payments SET status = ?, updated_at = ? WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, instant_now());
-	sqlite3_bind_int64(st, 3, id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
 
 static void durable(struct app *app, sqlite3 *db, int on)
 {
@@ -515,13 +533,22 @@ static int reply_plain(struct reply *rp, const char *text)
 	return reply_text(rp, 200, "text/plain; charset=utf-8", text);
 }
 
+/* The fields of the gateway's verdict, which our request form never has: Response is one of its three
+ * words, ProcReturnCode two digits. */
+static int gateway_answer(const char *response, const char *code)
+{
+	if (!response || !code || strlen(code) != 2 || code[0] < '0' || code[0] > '9' || code[1] < '0' || code[1] > '9')
+		return 0;
+	return !strcmp(response, "Approved") || !strcmp(response, "Declined") || !strcmp(response, "Error");
+}
+
 int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	struct form f;
 	struct payment_row p;
-	const char *oid, *amount_s, *currency, *client, *code;
-	char *raw = NULL, verdict[64];
+	const char *oid, *amount_s, *currency, *client, *code, *response;
+	char *raw = NULL, verdict[96];
 	int64_t amount = -1;
 	int found, c, rc = 0;
 	sqlite3_stmt *st;
@@ -539,16 +566,20 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 	currency = form_get(&f, "currency");
 	client = form_get(&f, "clientid");
 	code = form_get(&f, "ProcReturnCode");
+	response = form_get(&f, "Response");
 	found = oid ? payment_by_oid(db, oid, &p) : 0;
 	if (amount_s)
 		cmi_parse_amount(amount_s, &amount);
+	/* Only the gateway says how the card went (Response, ProcReturnCode): without them this is our own
+	 * signed request form posted back, which carries the same hash. */
 	if (!cmi_hash_ok(&f, app->cred->store_key) || !client || strcmp(client, app->cred->client_id) || found != 1 ||
-	    amount != p.amount || !currency || strcmp(currency, "504")) {
+	    amount != p.amount || !currency || strcmp(currency, "504") || !gateway_answer(response, code)) {
 		const char *why = !cmi_hash_ok(&f, app->cred->store_key) ? "bad hash"
 				  : !client || strcmp(client, app->cred->client_id) ? "other clientid"
 				  : found != 1 ? "unknown oid"
 				  : amount != p.amount ? "other amount"
-							: "other currency";
+				  : !currency || strcmp(currency, "504") ? "other currency"
+									 : "not a gateway answer (no Response or ProcReturnCode)";
 		log_warn("callback refused (%s) oid=%s from %s", why, oid ? oid : "-", rq->ip);
 		snprintf(verdict, sizeof(verdict), "payment.callback.refused: %s", why);
 		audit_callback(app, db, found == 1 ? p.id : 0, verdict, raw ? raw : "{}");
@@ -568,7 +599,7 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	if (!code || strcmp(code, "00")) {
+	if (strcmp(response, "Approved") || strcmp(code, "00")) {
 		/* declined: the booking stays held until its hold ends; a later attempt may succeed */
 		if (!strcmp(p.status, "pending")) {
 			if (sqlite3_prepare_v2(db,
@@ -595,7 +626,8 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 		goto done;
 	}
 	/* approved */
-	if (!strcmp(p.status, "approved") || !strcmp(p.status, "captured")) {
+	if (!strcmp(p.status, "approved") || !strcmp(p.status, "captured") || !strcmp(p.status, "refunded_part") ||
+	    !strcmp(p.status, "refunded") || !strcmp(p.status, "unknown")) {
 		db_audit(db, "gateway", "payment.callback.replay", "payment", p.id, p.status, raw);
 		if (db_commit(app, db) < 0)
 			goto fail;
@@ -812,34 +844,155 @@ int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, 
 	return rid;
 }
 
-void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
+/* ---- one process at a time per payment ---- */
+
+/* Talking to the gateway about a payment takes a lease on its row, so that the server's worker, a
+ * member's cancellation and `estiva-admin reconcile` never act on one order at once (two refunds read
+ * the same "refunded so far" and both send a Credit). 1 when taken, 0 when another holds it, -1 on a
+ * database error. A lease left by a crash ends by itself; what it was doing is asked again, never
+ * repeated blindly. */
+static int lease_take(struct app *app, sqlite3 *db, int64_t id)
+{
+	int64_t now = instant_now();
+	int64_t span = (int64_t)app->cfg.pay_api_timeout * (2 * app->cfg.pay_api_retries + 2) + 30;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_begin(app, db) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, "UPDATE payments SET lease_until = ? WHERE id = ? AND lease_until <= ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now + span);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_rollback(app, db);
+		return -1;
+	}
+	rc = sqlite3_changes(db);
+	if (db_commit(app, db) < 0)
+		return -1;
+	return rc == 1;
+}
+
+static void lease_drop(struct app *app, sqlite3 *db, int64_t id)
 {
 	sqlite3_stmt *st;
-	char oid[72] = "", status[16] = "";
-	int64_t amount = 0, booking = 0;
-	int tries = 0, ok;
-	struct cmi_result r;
 
-	if (!app->cred)
+	if (db_begin(app, db) < 0)
+		return;
+	if (sqlite3_prepare_v2(db, "UPDATE payments SET lease_until = 0 WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	db_commit(app, db);
+}
+
+/* ---- recording what the gateway holds ---- */
+
+static int exec_id(sqlite3 *db, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside a transaction: the payment's state, what the gateway says it refunded of it (-1: unchanged), the
+ * count of questions without an answer back to 0. A void makes the refunds still asked for needless. */
+static int record_locked(sqlite3 *db, int64_t id, const char *status, int64_t refunded, const char *what,
+			 const char *oid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE payments SET status = ?, refunded = CASE WHEN ? < 0 THEN refunded ELSE ? END,"
+			       " unanswered = 0, updated_at = ? WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, refunded);
+	sqlite3_bind_int64(st, 3, refunded);
+	sqlite3_bind_int64(st, 4, instant_now());
+	sqlite3_bind_int64(st, 5, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (!strcmp(status, "voided") &&
+	    exec_id(db,
+		    "UPDATE refunds SET status = 'superseded', last_error = 'the authorisation was voided: nothing was taken',"
+		    " updated_at = unixepoch() WHERE payment = ? AND status = 'requested'",
+		    id) < 0)
+		return -1;
+	return what ? db_audit(db, "reconcile", what, "payment", id, NULL, oid) : 0;
+}
+
+static void record(struct app *app, sqlite3 *db, int64_t id, const char *status, int64_t refunded, const char *what,
+		   const char *oid)
+{
+	if (db_begin(app, db) < 0)
+		return;
+	if (record_locked(db, id, status, refunded, what, oid) < 0) {
+		log_err("payment %s: %s", oid, sqlite3_errmsg(db));
+		db_rollback(app, db);
+		return;
+	}
+	db_commit(app, db);
+}
+
+/* The gateway does not know an order we hold as approved (or it answers nonsense about it): after
+ * unknown_after rounds it is an alert for an administrator, not a question asked for ever. */
+static void unanswered(struct app *app, sqlite3 *db, int64_t id, const char *oid, const char *gateway_says)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (db_begin(app, db) < 0)
 		return;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT p.oid, r.amount, r.status, r.tries, r.booking FROM refunds r JOIN payments p"
-			       " ON p.id = r.payment WHERE r.id = ?",
+			       "UPDATE payments SET unanswered = unanswered + 1, updated_at = ? WHERE id = ?"
+			       " RETURNING unanswered",
 			       -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, refund);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(oid, sizeof(oid), "%s", (const char *)sqlite3_column_text(st, 0));
-		amount = sqlite3_column_int64(st, 1);
-		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 2));
-		tries = sqlite3_column_int(st, 3);
-		booking = sqlite3_column_int64(st, 4);
-	}
+		goto fail;
+	sqlite3_bind_int64(st, 1, instant_now());
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (strcmp(status, "requested"))
-		return;
-	/* the network call happens outside any transaction */
-	ok = gateway(app, "Credit", oid, amount, &r) == 0 && approved(&r);
+	if (n >= app->cfg.pay_unknown_after) {
+		if (record_locked(db, id, "unknown", -1, "payment.unknown_at_gateway", oid) < 0)
+			goto fail;
+		log_err("ALERT payment %s: the gateway says %s after %d rounds; marked unknown: see docs/payments.md", oid,
+			gateway_says, n);
+	}
+	db_commit(app, db);
+	return;
+fail:
+	db_rollback(app, db);
+}
+
+/* ---- refunds ---- */
+
+static void refund_set(struct app *app, sqlite3 *db, int64_t refund, int64_t booking, const char *status,
+		       const char *error)
+{
+	sqlite3_stmt *st;
+
 	if (db_begin(app, db) < 0)
 		return;
 	if (sqlite3_prepare_v2(db,
@@ -849,46 +1002,122 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 		db_rollback(app, db);
 		return;
 	}
-	sqlite3_bind_text(st, 1, ok ? "succeeded" : tries + 1 >= app->cfg.pay_api_retries * 3 ? "failed" : "requested", -1,
-			  SQLITE_STATIC);
-	if (ok)
-		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	if (error)
+		sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
 	else
-		sqlite3_bind_text(st, 2, r.err_msg[0] ? r.err_msg : r.response, -1, SQLITE_STATIC);
+		sqlite3_bind_null(st, 2);
 	sqlite3_bind_int64(st, 3, instant_now());
 	sqlite3_bind_int64(st, 4, refund);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	db_audit(db, "gateway", ok ? "refund.succeeded" : "refund.error", "booking", booking, NULL,
-		 ok ? oid : (r.err_msg[0] ? r.err_msg : "declined"));
+	db_audit(db, "gateway", !strcmp(status, "requested") ? "refund.error" : "refund.failed", "booking", booking, NULL,
+		 error);
 	db_commit(app, db);
-	if (ok)
-		log_info("refund %lld of booking %lld: %lld centimes credited", (long long)refund, (long long)booking,
-			 (long long)amount);
-	else
-		log_warn("refund %lld of booking %lld not done yet: %s", (long long)refund, (long long)booking,
-			 r.err_msg[0] ? r.err_msg : r.response);
+}
+
+/* A refund is idempotent by construction: the gateway is asked what it refunded of the order before a
+ * Credit is sent, and the Credit goes only when the refunds we know of are all it has done. */
+void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
+{
+	sqlite3_stmt *st;
+	char oid[72] = "", status[16] = "", why[200];
+	int64_t amount = 0, booking = 0, pid = 0, before = 0;
+	int tries = 0;
+	struct cmi_result r;
+
+	if (!app->cred)
+		return;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT p.oid, r.amount, r.status, r.tries, r.booking, p.id,"
+			       " (SELECT COALESCE(SUM(amount), 0) FROM refunds o WHERE o.payment = p.id AND o.status = 'succeeded')"
+			       " FROM refunds r JOIN payments p ON p.id = r.payment WHERE r.id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, refund);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(oid, sizeof(oid), "%s", (const char *)sqlite3_column_text(st, 0));
+		amount = sqlite3_column_int64(st, 1);
+		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 2));
+		tries = sqlite3_column_int(st, 3);
+		booking = sqlite3_column_int64(st, 4);
+		pid = sqlite3_column_int64(st, 5);
+		before = sqlite3_column_int64(st, 6);
+	}
+	sqlite3_finalize(st);
+	if (strcmp(status, "requested") || lease_take(app, db, pid) != 1)
+		return; /* done, or another process is talking to the gateway about this order */
+	/* the network calls happen outside any transaction */
+	if (gateway_ask(app, oid, &r) < 0) {
+		snprintf(why, sizeof(why), "%s", r.err_msg);
+		goto retry;
+	}
+	if (held(&r)) /* never captured (our capture was lost): release the authorisation instead */
+		gateway_do(app, "Void", oid, 0, &r);
+	if (is_state(&r, "V", NULL)) {
+		record(app, db, pid, "voided", -1, "payment.voided", oid);
+		log_info("refund %lld of booking %lld: the authorisation was voided instead", (long long)refund,
+			 (long long)booking);
+		goto out;
+	}
+	if (!taken(&r)) {
+		snprintf(why, sizeof(why), "the gateway holds the order as %s, not captured", r.trans_stat);
+		goto retry;
+	}
+	if (r.refunded == before) /* nothing of this refund done yet: send it, once */
+		if (gateway_do(app, "Credit", oid, amount, &r) < 0 || !taken(&r)) {
+			snprintf(why, sizeof(why), "Credit sent, then the gateway could not be asked what it did");
+			goto retry;
+		}
+	if (r.refunded < before + amount) {
+		snprintf(why, sizeof(why), "the gateway has refunded %lld centimes of the order; we expect %lld",
+			 (long long)r.refunded, (long long)(before + amount));
+		if (r.refunded == before)
+			goto retry; /* the Credit was refused or lost before it acted: asked again next round */
+		/* some other amount was given back: a person must look (payments-report shows it) */
+		refund_set(app, db, refund, booking, "failed", why);
+		log_err("ALERT refund %lld of booking %lld: %s", (long long)refund, (long long)booking, why);
+		goto out;
+	}
+	if (db_begin(app, db) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE refunds SET status = 'succeeded', tries = tries + 1, last_error = NULL, updated_at = ?"
+			       " WHERE id = ? AND status = 'requested'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_rollback(app, db);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, instant_now());
+	sqlite3_bind_int64(st, 2, refund);
+	if (sqlite3_step(st) != SQLITE_DONE || record_locked(db, pid, taken_status(&r), r.refunded, NULL, oid) < 0 ||
+	    db_audit(db, "gateway", "refund.succeeded", "booking", booking, NULL, oid) < 0) {
+		sqlite3_finalize(st);
+		db_rollback(app, db);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	db_commit(app, db);
+	if (r.refunded > before + amount)
+		log_err("ALERT payment %s: the gateway has refunded %lld centimes, more than the %lld we asked for", oid,
+			(long long)r.refunded, (long long)(before + amount));
+	log_info("refund %lld of booking %lld: %lld centimes credited", (long long)refund, (long long)booking,
+		 (long long)amount);
+	goto out;
+retry:
+	refund_set(app, db, refund, booking, tries + 1 >= app->cfg.pay_api_retries * 3 ? "failed" : "requested", why);
+	log_warn("refund %lld of booking %lld not done yet: %s", (long long)refund, (long long)booking, why);
+out:
+	lease_drop(app, db, pid);
 }
 
 /* ---- reconciliation ---- */
 
-static void settle_status(struct app *app, sqlite3 *db, int64_t id, const char *status, const char *what, const char *oid)
-{
-	if (db_begin(app, db) < 0)
-		return;
-	if (set_payment(db, id, status) < 0 || db_audit(db, "reconcile", what, "payment", id, NULL, oid) < 0) {
-		db_rollback(app, db);
-		return;
-	}
-	db_commit(app, db);
-}
-
 /* A payment the gateway says is authorised (or captured) without our having heard: confirm and capture,
  * or void. */
 static void settle_authorised(struct app *app, sqlite3 *db, int64_t id, int64_t booking, const char *oid,
-			      const struct cmi_result *st)
+			      struct cmi_result *r)
 {
-	struct cmi_result r;
 	int c;
 
 	durable(app, db, 1);
@@ -897,108 +1126,182 @@ static void settle_authorised(struct app *app, sqlite3 *db, int64_t id, int64_t 
 		return;
 	}
 	c = confirm_locked(app, db, booking, "reconcile");
-	if (c < 0 || set_payment(db, id, c ? "approved" : "voiding") < 0 ||
-	    db_audit(db, "reconcile", c ? "payment.reconcile.confirm" : "payment.reconcile.too_late", "payment", id, NULL,
-		     oid) < 0) {
+	if (c < 0 || record_locked(db, id, c ? "approved" : "voiding", -1,
+				   c ? "payment.reconcile.confirm" : "payment.reconcile.too_late", oid) < 0) {
 		db_rollback(app, db);
 		durable(app, db, 0);
 		return;
 	}
 	db_commit(app, db);
 	durable(app, db, 0);
-	if (c && strcmp(st->trans_stat, "C")) {
-		if (gateway(app, "PostAuth", oid, 0, &r) == 0 && approved(&r))
-			settle_status(app, db, id, "captured", "payment.reconcile.captured", oid);
-	} else if (c) {
-		settle_status(app, db, id, "captured", "payment.reconcile.captured", oid);
-	}
+	if (!c)
+		gateway_do(app, "Void", oid, 0, r);
+	else if (held(r))
+		gateway_do(app, "PostAuth", oid, 0, r);
+	if (!c && is_state(r, "V", NULL))
+		record(app, db, id, "voided", -1, "payment.voided", oid);
+	else if (c && taken(r))
+		record(app, db, id, taken_status(r), r->refunded, "payment.reconcile.captured", oid);
 }
 
+struct open_payment {
+	int64_t id, booking, updated, created;
+	char oid[72], status[16], booking_status[16];
+};
+
+/* A capture we did not want (the booking could not be honoured) that can no longer be voided: the
+ * payment is recorded as captured and a refund of what is left of it is asked for, in one transaction. */
+static void refund_all(struct app *app, sqlite3 *db, const struct open_payment *o, const struct cmi_result *r)
+{
+	int64_t left = r->capture_amount - r->refunded, now = instant_now();
+	sqlite3_stmt *st;
+
+	if (db_begin(app, db) < 0)
+		return;
+	if (record_locked(db, o->id, taken_status(r), r->refunded, "payment.reconcile.captured_unwanted", o->oid) < 0)
+		goto fail;
+	if (left > 0) {
+		if (sqlite3_prepare_v2(db,
+				       "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at)"
+				       " SELECT ?, ?, ?, 100, 'requested', ?, ? WHERE NOT EXISTS (SELECT 1 FROM refunds WHERE"
+				       " payment = ? AND status = 'requested')",
+				       -1, &st, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int64(st, 1, o->booking);
+		sqlite3_bind_int64(st, 2, o->id);
+		sqlite3_bind_int64(st, 3, left);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_int64(st, 6, o->id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		sqlite3_finalize(st);
+	}
+	db_commit(app, db);
+	log_warn("payment %s: captured although the booking could not be honoured; %lld centimes to refund", o->oid,
+		 (long long)left);
+	return;
+fail:
+	log_err("payment %s: %s", o->oid, sqlite3_errmsg(db));
+	db_rollback(app, db);
+}
+
+/* One open payment: ask the gateway, then act on what it holds. 1 when the payment changed state. */
+static int settle_one(struct app *app, sqlite3 *db, const struct open_payment *o)
+{
+	struct cmi_result r;
+	int64_t now = instant_now();
+	int keep;
+
+	if (gateway_ask(app, o->oid, &r) < 0)
+		return 0; /* unreachable: next round */
+	if (!strcmp(o->status, "pending")) {
+		if (held(&r) || taken(&r)) {
+			settle_authorised(app, db, o->id, o->booking, o->oid, &r);
+		} else if (is_state(&r, "V", NULL)) {
+			record(app, db, o->id, "voided", -1, "payment.voided", o->oid);
+		} else if (is_state(&r, "D", NULL)) {
+			record(app, db, o->id, "declined", -1, "payment.reconcile.declined", o->oid);
+		} else if (now - o->created > app->cfg.pay_session + app->cfg.pay_margin) {
+			/* the member never paid: the gateway has no transaction */
+			record(app, db, o->id, "abandoned", -1, "payment.reconcile.abandoned", o->oid);
+		} else {
+			return 0;
+		}
+		return 1;
+	}
+	/* approved or voiding: the gateway approved it once. Keep the money only for a confirmed booking. */
+	keep = !strcmp(o->status, "approved") && !strcmp(o->booking_status, "confirmed");
+	if (held(&r))
+		gateway_do(app, keep ? "PostAuth" : "Void", o->oid, 0, &r);
+	else if (!strcmp(o->status, "voiding") && is_state(&r, "C", NULL) && r.refunded == 0)
+		gateway_do(app, "Void", o->oid, 0, &r); /* captured against our wish: void it while that is allowed */
+	if (is_state(&r, "V", NULL)) {
+		record(app, db, o->id, "voided", -1, "payment.voided", o->oid);
+	} else if (taken(&r) && !strcmp(o->status, "voiding")) {
+		/* captured although we never wanted this money, too late to void: all of it goes back */
+		refund_all(app, db, o, &r);
+	} else if (taken(&r)) {
+		/* captured: a cancelled booking's refund goes through the refunds table, as with any cancellation */
+		record(app, db, o->id, taken_status(&r), r.refunded, "payment.reconcile.captured", o->oid);
+	} else if (held(&r)) {
+		return 0; /* the operation did not take: next round */
+	} else {
+		unanswered(app, db, o->id, o->oid, r.trans_stat[0] ? r.trans_stat : "nothing");
+		return 0;
+	}
+	return 1;
+}
+
+/* Every open payment and every refund still asked for, in pages by id: one old payment the gateway
+ * cannot settle never hides the ones after it. Returns how many changed, or -1. */
 int payment_reconcile(struct app *app, sqlite3 *db, int force)
 {
-	struct open {
-		int64_t id, booking, updated, created;
-		char oid[72], status[16];
-	} *open = NULL;
-	int64_t now = instant_now(), refunds[64];
-	int n = 0, nrefunds = 0, done = 0;
+	enum { PAGE = 128 };
+	struct open_payment *page = NULL;
+	int64_t now = instant_now(), last = 0, refunds[PAGE];
+	int n, done = 0;
 	sqlite3_stmt *st;
 
 	if (!app->cred)
 		return 0;
-	open = calloc(128, sizeof(*open));
-	if (!open)
+	page = calloc(PAGE, sizeof(*page));
+	if (!page)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, booking, updated_at, created_at, oid, status FROM payments"
-			       " WHERE status IN ('pending', 'approved', 'voiding') ORDER BY id LIMIT 128",
-			       -1, &st, NULL) != SQLITE_OK) {
-		free(open);
-		return -1;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct open *o = &open[n];
-		o->id = sqlite3_column_int64(st, 0);
-		o->booking = sqlite3_column_int64(st, 1);
-		o->updated = sqlite3_column_int64(st, 2);
-		o->created = sqlite3_column_int64(st, 3);
-		snprintf(o->oid, sizeof(o->oid), "%s", (const char *)sqlite3_column_text(st, 4));
-		snprintf(o->status, sizeof(o->status), "%s", (const char *)sqlite3_column_text(st, 5));
-		/* voids go at once; the others wait for the gateway's own news first */
-		if (!strcmp(o->status, "voiding") || force || now - o->updated >= app->cfg.pay_reconcile_after)
-			n++;
-	}
-	sqlite3_finalize(st);
-	for (int i = 0; i < n; i++) {
-		struct open *o = &open[i];
-		struct cmi_result r;
-
-		if (!strcmp(o->status, "voiding")) {
-			if (gateway(app, "Void", o->oid, 0, &r) == 0 && approved(&r)) {
-				settle_status(app, db, o->id, "voided", "payment.voided", o->oid);
-				done++;
-			}
-			continue;
+	do {
+		n = 0;
+		if (sqlite3_prepare_v2(db,
+				       "SELECT p.id, p.booking, p.updated_at, p.created_at, p.oid, p.status, b.status"
+				       " FROM payments p JOIN bookings b ON b.id = p.booking"
+				       " WHERE p.status IN ('pending', 'approved', 'voiding') AND p.id > ? ORDER BY p.id LIMIT ?",
+				       -1, &st, NULL) != SQLITE_OK) {
+			free(page);
+			return -1;
 		}
-		if (gateway(app, NULL, o->oid, 0, &r) < 0)
-			continue; /* unreachable: next round */
-		if (!strcmp(o->status, "pending")) {
-			if (!strcmp(r.trans_stat, "A") || !strcmp(r.trans_stat, "PA") || !strcmp(r.trans_stat, "C")) {
-				settle_authorised(app, db, o->id, o->booking, o->oid, &r);
-				done++;
-			} else if (!strcmp(r.trans_stat, "D")) {
-				settle_status(app, db, o->id, "declined", "payment.reconcile.declined", o->oid);
-				done++;
-			} else if (now - o->created > app->cfg.pay_session + app->cfg.pay_margin) {
-				/* the member never paid: the gateway has no transaction */
-				settle_status(app, db, o->id, "abandoned", "payment.reconcile.abandoned", o->oid);
-				done++;
-			}
-		} else if (!strcmp(o->status, "approved")) {
-			if (!strcmp(r.trans_stat, "C")) {
-				settle_status(app, db, o->id, "captured", "payment.reconcile.captured", o->oid);
-				done++;
-			} else if (!strcmp(r.trans_stat, "A") || !strcmp(r.trans_stat, "PA")) {
-				/* our ACTION=POSTAUTH was lost: capture through the API */
-				if (gateway(app, "PostAuth", o->oid, 0, &r) == 0 && approved(&r)) {
-					settle_status(app, db, o->id, "captured", "payment.reconcile.captured", o->oid);
-					done++;
-				}
-			} else {
-				log_warn("payment %s: we hold it approved, the gateway says %s", o->oid, r.trans_stat);
-			}
+		sqlite3_bind_int64(st, 1, last);
+		sqlite3_bind_int(st, 2, PAGE);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			struct open_payment *o = &page[n++];
+			o->id = sqlite3_column_int64(st, 0);
+			o->booking = sqlite3_column_int64(st, 1);
+			o->updated = sqlite3_column_int64(st, 2);
+			o->created = sqlite3_column_int64(st, 3);
+			snprintf(o->oid, sizeof(o->oid), "%s", (const char *)sqlite3_column_text(st, 4));
+			snprintf(o->status, sizeof(o->status), "%s", (const char *)sqlite3_column_text(st, 5));
+			snprintf(o->booking_status, sizeof(o->booking_status), "%s", (const char *)sqlite3_column_text(st, 6));
+			last = o->id;
 		}
-	}
-	free(open);
-	if (sqlite3_prepare_v2(db, "SELECT id FROM refunds WHERE status = 'requested' ORDER BY id LIMIT 64", -1, &st,
-			       NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW)
-			refunds[nrefunds++] = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
-	}
-	for (int i = 0; i < nrefunds; i++)
-		payment_refund_send(app, db, refunds[i]);
-	return done + nrefunds;
+		for (int i = 0; i < n; i++) {
+			const struct open_payment *o = &page[i];
+			/* voids go at once; the others wait for the gateway's own news first */
+			if (strcmp(o->status, "voiding") && !force && now - o->updated < app->cfg.pay_reconcile_after)
+				continue;
+			if (lease_take(app, db, o->id) != 1)
+				continue; /* another process is on it */
+			done += settle_one(app, db, o);
+			lease_drop(app, db, o->id);
+		}
+	} while (n == PAGE);
+	free(page);
+	last = 0;
+	do {
+		n = 0;
+		if (sqlite3_prepare_v2(db, "SELECT id FROM refunds WHERE status = 'requested' AND id > ? ORDER BY id LIMIT ?",
+				       -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, last);
+		sqlite3_bind_int(st, 2, PAGE);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			last = refunds[n++] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		for (int i = 0; i < n; i++)
+			payment_refund_send(app, db, refunds[i]);
+		done += n;
+	} while (n == PAGE);
+	return done;
 }
 
 /* ---- the daily report ---- */
@@ -1047,21 +1350,27 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 		char amt[24], ref[24];
 
 		total++;
-		if (gateway(app, NULL, oid, 0, &r) < 0) {
+		if (gateway_ask(app, oid, &r) < 0) {
 			fprintf(out, "  %s  ours=%s  gateway=UNREACHABLE (%s)\n", oid, ours, r.err_msg);
 			diffs++;
 			continue;
 		}
-		if ((!strcmp(ours, "captured") || !strcmp(ours, "approved")) && strcmp(r.trans_stat, "C"))
+		/* the refunded states first: a refunded order is captured (R in full, C in part), not "not captured" */
+		if ((!strcmp(ours, "refunded") && !is_state(&r, "R", NULL)) ||
+		    (!strcmp(ours, "refunded_part") && !is_state(&r, "C", NULL)))
+			why = "we hold it refunded; the gateway does not";
+		else if (!strcmp(ours, "unknown"))
+			why = "the gateway did not know this payment after several rounds (audit: payment.unknown_at_gateway)";
+		else if ((!strcmp(ours, "captured") || !strcmp(ours, "approved")) && !taken(&r))
 			why = "we confirmed and asked for capture; the gateway did not capture";
 		else if ((!strcmp(ours, "declined") || !strcmp(ours, "abandoned") || !strcmp(ours, "pending")) &&
-			 (!strcmp(r.trans_stat, "A") || !strcmp(r.trans_stat, "C")))
+			 (held(&r) || taken(&r)))
 			why = "the gateway holds money we did not book";
-		else if (!strcmp(ours, "voided") && strcmp(r.trans_stat, "V"))
+		else if (!strcmp(ours, "voided") && !is_state(&r, "V", NULL))
 			why = "we voided; the gateway did not";
 		else if (r.refunded != refunded)
 			why = "refunded amounts differ";
-		else if (!strcmp(ours, "captured") && strcmp(bstatus, "confirmed") && strcmp(bstatus, "cancelled"))
+		else if (taken(&r) && strcmp(bstatus, "confirmed") && strcmp(bstatus, "cancelled"))
 			why = "captured but the booking is not confirmed";
 		cmi_amount(amount, amt);
 		cmi_amount(r.refunded, ref);

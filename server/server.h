@@ -60,6 +60,7 @@
 #define DEF_PAY_MARGIN (10 * 60)
 #define DEF_PAY_RECONCILE_AFTER (15 * 60)
 #define DEF_PAY_RECONCILE_INTERVAL (5 * 60)
+#define DEF_PAY_UNKNOWN_AFTER 5
 
 struct config {
 	char path[4096]; /* the file it was read from */
@@ -96,6 +97,7 @@ struct config {
 	int64_t pay_margin;          /* added to it for the callback */
 	int64_t pay_reconcile_after; /* a payment without news this long is asked about */
 	int64_t pay_reconcile_interval;
+	int pay_unknown_after;       /* reconcile rounds the gateway may not know a payment before an alert */
 	/* [passes] */
 	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only */
 	/* [cancellation]: refund = DAYS:PERCENT, ... (days before arrival, from the most days down) */
@@ -285,6 +287,8 @@ int stay_assign(int nunits, int width, const unsigned char *busy, int off, int l
 /* db.c */
 sqlite3 *db_open(const char *path, int sync_full, int busy_ms, char *err, size_t errlen);
 int db_migrate(sqlite3 *db, char *err, size_t errlen);
+/* Up to schema version target only (tests of a migration start from the version before it). */
+int db_migrate_to(sqlite3 *db, int target, char *err, size_t errlen);
 int db_exec(sqlite3 *db, const char *sql);
 /* The calling thread's connection to the database (opened on first use). */
 sqlite3 *db_thread(struct app *app);

@@ -501,6 +501,8 @@ static void dropped_callback_is_reconciled(void **state)
 	hc_free(c);
 }
 
+static void report_agrees(const char *oid);
+
 static void refund_tiers(void **state)
 {
 	static const struct {
@@ -546,6 +548,7 @@ static void refund_tiers(void **state)
 						  " (SELECT id FROM payments WHERE oid = '%s')", oid), 0);
 		}
 		json_decref(j);
+		report_agrees(oid); /* refunded orders are not "not captured" */
 		/* the nights are free at once */
 		assert_int_equal(db_count("SELECT COUNT(*) FROM booking_nights WHERE booking ="
 					  " (SELECT booking FROM payments WHERE oid = '%s')", oid), 0);
@@ -588,6 +591,217 @@ static void gateway_down_then_back(void **state)
 	hc_free(c);
 }
 
+/* The simulator's record of an order as JSON: its refunded and captured totals. */
+static void sim_amounts(const char *oid, char *refunded, char *captured, size_t n)
+{
+	char path[160];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/sim/orders?oid=%s", oid);
+	j = sim_get(path);
+	snprintf(refunded, n, "%s", j && jstr(j, "orders.0.refunded") ? jstr(j, "orders.0.refunded") : "?");
+	snprintf(captured, n, "%s", j && jstr(j, "orders.0.captured") ? jstr(j, "orders.0.captured") : "?");
+	json_decref(j);
+}
+
+static void money(long long centimes, char *out, size_t n)
+{
+	snprintf(out, n, "%lld.%02lld", centimes / 100, centimes % 100);
+}
+
+static void cancel(struct hc *c, long long b)
+{
+	struct hres r;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/api/v1/bookings/%lld/cancel", b);
+	hc_do(c, "POST", path, "{}", NULL, &r);
+	EXPECT(r, 200, NULL);
+	ASSERT_JSTR(r.json, "status", "cancelled");
+	hres_free(&r);
+}
+
+/* The day's report says nothing against this order. */
+static void report_agrees(const char *oid)
+{
+	char out[65536], needle[120];
+
+	admin(out, sizeof(out), "payments-report", NULL);
+	snprintf(needle, sizeof(needle), "DIFF %s ", oid);
+	if (strstr(out, needle))
+		fail_msg("payments-report disagrees about %s:\n%s", oid, out);
+}
+
+/* Our signed request form, posted back to the callback URL, carries the same hash: it is not the
+ * gateway's answer and changes nothing. */
+static void request_form_is_not_a_callback(void **state)
+{
+	struct hc *c = hc_login_ok("200011");
+	long long b = hold(c, "chalet", 80, 2);
+	char path[96], oid[80], s[32], *form, *reply;
+	struct hres r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/api/v1/bookings/%lld/payment", b);
+	hc_do(c, "POST", path, "{\"lang\":\"fr\"}", NULL, &r);
+	EXPECT(r, 201, NULL);
+	snprintf(oid, sizeof(oid), "%s", jstr(r.json, "oid"));
+	form = form_from_fields(jget(r.json, "fields"));
+	hres_free(&r);
+	reply = post_callback(form);
+	assert_string_equal(reply, "FAILURE");
+	free(reply);
+	free(form);
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "pending");
+	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused: not a gateway%%'"
+				  " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
+				  oid),
+			 1);
+	assert_string_equal(booking_status(c, b, s, sizeof(s)), "held");
+	hc_free(c);
+}
+
+/* The gateway does a refund and its answer is lost (a proxy's 502): the refund is not sent again; the
+ * gateway is asked what it did. */
+static void lost_refund_answer_refunds_once(void **state)
+{
+	struct hc *c = hc_login_ok("200012");
+	long long b = hold(c, "chalet", 5, 2), paid, half;
+	char oid[80], s[32], want[32], refunded[32], captured[32], out[4096], *page;
+
+	(void)state;
+	page = pay(c, b, APPROVE, oid, sizeof(oid));
+	free(page);
+	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
+	paid = db_count("SELECT amount FROM payments WHERE oid = '%s'", oid);
+	half = paid * 50 / 100; /* 5 days before arrival: the 50 % tier */
+	sim_control("lose_answers=1");
+	cancel(c, b);
+	money(half, want, sizeof(want));
+	sim_amounts(oid, refunded, captured, sizeof(refunded));
+	assert_string_equal(refunded, want); /* once, not twice */
+	hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s, sizeof(s));
+	assert_string_equal(s, "succeeded");
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "refunded_part");
+	assert_int_equal(db_count("SELECT refunded FROM payments WHERE oid = '%s'", oid), half);
+	/* reconciliation afterwards changes nothing at the gateway */
+	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+	sim_amounts(oid, refunded, captured, sizeof(refunded));
+	assert_string_equal(refunded, want);
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "refunded_part");
+	report_agrees(oid);
+	/* a refund whose answer is lost with the gateway unreachable afterwards stays asked for, then is
+	 * settled by asking, not by sending it again */
+	sim_control("lose_answers=0");
+	hc_free(c);
+}
+
+/* The member cancels a booking whose capture never reached the gateway: reconciliation voids the
+ * authorisation; the card is never charged. */
+static void cancelled_before_capture_is_voided(void **state)
+{
+	struct hc *c = hc_login_ok("200013");
+	long long b = hold(c, "chalet", 6, 2);
+	char oid[80], s[32], refunded[32], captured[32], out[4096], *page;
+
+	(void)state;
+	sim_control("postauth=ignore");
+	page = pay(c, b, APPROVE, oid, sizeof(oid));
+	free(page);
+	sim_control("postauth=normal");
+	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
+	sim_status(oid, s, sizeof(s));
+	assert_string_equal(s, "A"); /* our ACTION=POSTAUTH never reached it */
+	sim_control("api=down");
+	cancel(c, b);
+	sim_control("api=up");
+	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+	sim_status(oid, s, sizeof(s));
+	assert_string_equal(s, "V");
+	sim_amounts(oid, refunded, captured, sizeof(refunded));
+	assert_string_equal(captured, "0.00");
+	assert_string_equal(refunded, "0.00");
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "voided");
+	hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s, sizeof(s));
+	assert_string_equal(s, "superseded");
+	report_agrees(oid);
+	hc_free(c);
+}
+
+/* 500 payments refunded in full at the gateway that we still hold as approved (as a database from
+ * before the refunded states has them), then a lost callback: one reconciliation settles them all. */
+static void reconcile_reaches_every_payment(void **state)
+{
+	struct hc *c = hc_login_ok("200014");
+	char oid[80], lost[80], s[32], out[4096], *page;
+	long long b, first = 0;
+
+	(void)state;
+	for (int i = 0; i < 500; i++) {
+		b = hold(c, "studio", 25, 2);
+		page = pay(c, b, APPROVE, oid, sizeof(oid));
+		free(page);
+		cancel(c, b); /* 25 days ahead: refunded in full */
+		if (!first)
+			first = db_count("SELECT id FROM payments WHERE oid = '%s'", oid);
+	}
+	hx_db_write("UPDATE payments SET status = 'approved', refunded = 0 WHERE status = 'refunded'");
+	assert_true(db_count("SELECT COUNT(*) FROM payments WHERE status = 'approved' AND id >= %lld", first) >= 500);
+	sim_control("callback=drop");
+	b = hold(c, "chalet", 26, 2);
+	page = pay(c, b, APPROVE, lost, sizeof(lost));
+	free(page);
+	sim_control("callback=normal");
+	assert_string_equal(booking_status(c, b, s, sizeof(s)), "held");
+	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
+	assert_string_equal(payment_status(lost, s, sizeof(s)), "captured");
+	assert_int_equal(db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'approved'", first), 0);
+	assert_true(db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'refunded'", first) >= 500);
+	hc_free(c);
+}
+
+/* A payment the gateway has never heard of: asked unknown_after times, then an alert, not a loop. */
+static void unknown_at_gateway_is_an_alert(void **state)
+{
+	struct hc *c = hc_login_ok("200015");
+	long long b = hold(c, "chalet", 90, 2);
+	char path[96], oid[80], s[32], out[65536];
+	struct hres r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/api/v1/bookings/%lld/payment", b);
+	hc_do(c, "POST", path, "{\"lang\":\"fr\"}", NULL, &r);
+	EXPECT(r, 201, NULL);
+	snprintf(oid, sizeof(oid), "%s", jstr(r.json, "oid"));
+	hres_free(&r);
+	{
+		char sql[256];
+		snprintf(sql, sizeof(sql), "UPDATE payments SET status = 'voiding' WHERE oid = '%s'", oid);
+		hx_db_write(sql);
+	}
+	for (int i = 0; i < 2; i++) { /* unknown_after = 3 in this configuration */
+		assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+		assert_string_equal(payment_status(oid, s, sizeof(s)), "voiding");
+	}
+	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "unknown");
+	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action = 'payment.unknown_at_gateway'"
+				  " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
+				  oid),
+			 1);
+	/* no longer asked about; the report shows it to an administrator */
+	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
+	assert_string_equal(payment_status(oid, s, sizeof(s)), "unknown");
+	assert_int_not_equal(admin(out, sizeof(out), "payments-report", NULL), 0);
+	{
+		char needle[120];
+		snprintf(needle, sizeof(needle), "DIFF %s ", oid);
+		assert_non_null(strstr(out, needle));
+	}
+	hc_free(c);
+}
+
 /* A free loopback port for the server: the gateway's callbackUrl must name it before it starts. */
 static int free_port(void)
 {
@@ -608,7 +822,7 @@ static int free_port(void)
 int main(int argc, char **argv)
 {
 	int port = free_port();
-	struct hx_opts opts = {.members = 10, .hold = "3s", .sweep_interval = "1s"};
+	struct hx_opts opts = {.members = 16, .hold = "3s", .sweep_interval = "1s"};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pay_and_confirm),
 		cmocka_unit_test(decline_then_pay),
@@ -617,6 +831,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(dropped_callback_is_reconciled),
 		cmocka_unit_test(refund_tiers),
 		cmocka_unit_test(gateway_down_then_back),
+		cmocka_unit_test(request_form_is_not_a_callback),
+		cmocka_unit_test(lost_refund_answer_refunds_once),
+		cmocka_unit_test(cancelled_before_capture_is_voided),
+		cmocka_unit_test(reconcile_reaches_every_payment),
+		cmocka_unit_test(unknown_at_gateway_is_an_alert),
 	};
 	int rc;
 
@@ -633,7 +852,7 @@ int main(int argc, char **argv)
 		 "[server]\nport = %d\n\n"
 		 "[payment]\ngateway_url = %s/fim/est3Dgate\napi_url = %s/fim/api\npublic_url = http://127.0.0.1:%d\n"
 		 "credentials = %s\napi_timeout = 2s\napi_retries = 2\nsession = 2s\ncallback_margin = 1s\n"
-		 "reconcile_after = 1s\nreconcile_interval = 1h\n\n[cancellation]\nrefund = 14:100, 3:50, 0:0\n",
+		 "reconcile_after = 1s\nreconcile_interval = 1h\nunknown_after = 3\n\n[cancellation]\nrefund = 14:100, 3:50, 0:0\n",
 		 port, sim_url, sim_url, port, cred_path);
 	opts.extra_conf = extra_conf;
 	rc = hx_main(argc, argv, &opts, "payment", tests, sizeof(tests) / sizeof(tests[0]));

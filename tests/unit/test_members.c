@@ -353,6 +353,82 @@ static int db_teardown(void **state)
 	return 0;
 }
 
+static long long q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s", msg ? msg : "?");
+}
+
+/* Schema 5 rebuilds payments and refunds (new states): rows and references survive, the refunded
+ * total is filled in, foreign keys are on again afterwards. */
+static void test_migrate_payments(void **state)
+{
+	char err[512] = "", *dir = ut_tempdir(), path[2048];
+	struct catalog cat;
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/estiva.db", dir);
+	db = db_open(path, 0, 1000, err, sizeof(err));
+	assert_non_null(db);
+	assert_int_equal(db_migrate_to(db, 4, err, sizeof(err)), 0);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
+	make_catalog(&cat);
+	assert_int_equal(catalog_store(db, &cat, err, sizeof(err)), 0);
+	exec_ok(db,
+			 "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out) VALUES"
+			 " ('arz', 'Al Arz', 'الأرز', 'Ifrane', 'إفران', 900, 720);"
+			 "INSERT INTO unit_types(id, centre, code, name_fr, name_ar, min_guests, max_guests) VALUES"
+			 " (1, 'arz', 'chalet', 'Chalet', 'شاليه', 1, 6);"
+			 "INSERT INTO units(id, unit_type, code) VALUES (1, 1, 'C1');"
+			 "INSERT INTO members(id, number, cin, last_name, first_name, last_name_ar, first_name_ar, email,"
+			 " phone, status, category) VALUES (1, '100001', 'AB1', 'A', 'B', 'A', 'B', 'a@b.ma', '06', 'active',"
+			 " 'cat-a');"
+			 "INSERT INTO bookings(id, member, centre, unit_type, unit, arrival, departure, guests, nguests, status,"
+			 " amount, created_at, updated_at) SELECT 7, 1, t.centre, u.unit_type, u.id, '2027-07-01', '2027-07-03',"
+			 " '[]', 1, 'cancelled', 50000, 1, 1 FROM units u JOIN unit_types t ON t.id = u.unit_type LIMIT 1;"
+			 "INSERT INTO payments(id, booking, oid, amount, status, fields, created_at, updated_at) VALUES"
+			 " (1, 7, 'EST7-a', 50000, 'declined', '{}', 1, 1), (2, 7, 'EST7-b', 50000, 'captured', '{}', 1, 1);"
+			 "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at) VALUES"
+			 " (7, 2, 25000, 50, 'succeeded', 2, 2), (7, 2, 100, 50, 'failed', 2, 2);");
+	assert_int_equal(db_migrate(db, err, sizeof(err)), 0);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), db_schema_version);
+	assert_int_equal(q_int(db, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(q_int(db, "SELECT COUNT(*) FROM payments"), 2);
+	assert_int_equal(q_int(db, "SELECT refunded FROM payments WHERE oid = 'EST7-b'"), 25000);
+	assert_int_equal(q_int(db, "SELECT refunded FROM payments WHERE oid = 'EST7-a'"), 0);
+	assert_int_equal(q_int(db, "SELECT COUNT(*) FROM refunds WHERE payment = 2"), 2);
+	assert_int_equal(q_int(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+	/* the new states are accepted, others still refused; references are still enforced */
+	assert_int_equal(sqlite3_exec(db, "UPDATE payments SET status = 'refunded_part' WHERE id = 2", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE payments SET status = 'lost' WHERE id = 2", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db,
+					  "INSERT INTO refunds(booking, payment, amount, percent, status, created_at,"
+					  " updated_at) VALUES (7, 99, 1, 1, 'requested', 1, 1)",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+	catalog_free(&cat);
+	ut_rmtree(dir);
+	free(dir);
+}
+
 /* The members and household tables as text, in a stable order, for before/after comparisons. */
 static char *dump(sqlite3 *db)
 {
@@ -566,6 +642,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_csv_good),
 	    cmocka_unit_test(test_csv_bad),
+	    cmocka_unit_test(test_migrate_payments),
 	    cmocka_unit_test_setup_teardown(test_import, db_setup, db_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_again, db_setup, db_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_all_or_nothing, db_setup, db_teardown),
