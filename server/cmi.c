@@ -2,6 +2,8 @@
 #include "cmi.h"
 
 #include <curl/curl.h>
+#include <expat.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,38 +277,196 @@ static int xml_escape_into(struct buf *b, const char *s)
 	return 0;
 }
 
-/* The text of the first <tag>...</tag> in xml, unescaped, into out: 0, or -1 when absent. */
-static int xml_get(const char *xml, const char *tag, char *out, size_t outlen)
-{
-	char open[64], close[64];
-	const char *s, *e;
-	size_t k = 0;
+/* ---- the gateway's answer (CC5Response), read with expat ---- */
 
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	s = strstr(xml, open);
-	if (!s)
-		return -1;
-	s += strlen(open);
-	e = strstr(s, close);
-	if (!e)
-		return -1;
-	while (s < e && k + 1 < outlen) {
-		if (!strncmp(s, "&lt;", 4)) {
-			out[k++] = '<';
-			s += 4;
-		} else if (!strncmp(s, "&gt;", 4)) {
-			out[k++] = '>';
-			s += 4;
-		} else if (!strncmp(s, "&amp;", 5)) {
-			out[k++] = '&';
-			s += 5;
-		} else {
-			out[k++] = *s++;
-		}
+/* The answer's shape: <CC5Response> holds leaf elements and one <Extra>, which holds leaf elements.
+ * Nothing deeper, no text outside leaves, no DOCTYPE (so no entities: no "billion laughs"), each field we
+ * read at most once and only at its own place: a <Response> inside <Extra> is not the answer's. */
+#define CMI_ANSWER_MAX (64 * 1024)
+
+enum { AT_TOP = 1, AT_EXTRA = 2 };
+
+struct answer_field {
+	const char *name;
+	int where;
+	size_t off, len; /* into struct cmi_result */
+	int money;       /* an amount: parsed into the int64 at money_off */
+	size_t money_off;
+};
+
+#define TEXT_FIELD(n, w, m) {n, w, offsetof(struct cmi_result, m), sizeof(((struct cmi_result *)0)->m), 0, 0}
+#define MONEY_FIELD(n, m) {n, AT_EXTRA, 0, 0, 1, offsetof(struct cmi_result, m)}
+
+static const struct answer_field answer_fields[] = {
+	TEXT_FIELD("Response", AT_TOP, response),
+	TEXT_FIELD("ProcReturnCode", AT_TOP, proc_return_code),
+	TEXT_FIELD("ErrMsg", AT_TOP, err_msg),
+	TEXT_FIELD("TransId", AT_TOP, trans_id),
+	TEXT_FIELD("TRANS_STAT", AT_EXTRA, trans_stat),
+	MONEY_FIELD("AUTH_AMT", auth_amount),
+	MONEY_FIELD("CAPTURE_AMT", capture_amount),
+	MONEY_FIELD("TOTAL_REFUNDED", refunded),
+};
+#define NFIELDS (sizeof(answer_fields) / sizeof(answer_fields[0]))
+
+struct answer_parse {
+	XML_Parser p;
+	struct cmi_result *r;
+	int depth, in_extra, seen_extra;
+	const struct answer_field *field; /* the leaf being read, or NULL */
+	unsigned seen;                    /* bit i: answer_fields[i] read */
+	char text[256];
+	size_t tlen;
+	int leaf_open; /* inside a leaf (known or not): text allowed */
+	char why[120];
+};
+
+static void answer_fail(struct answer_parse *a, const char *why, const char *name)
+{
+	if (!a->why[0])
+		snprintf(a->why, sizeof(a->why), "%s%s%s", why, name ? " " : "", name ? name : "");
+	XML_StopParser(a->p, XML_FALSE);
+}
+
+static void XMLCALL answer_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+	struct answer_parse *a = ud;
+
+	(void)attrs;
+	a->depth++;
+	if (a->depth == 1) {
+		if (strcmp(name, "CC5Response"))
+			answer_fail(a, "the answer is not a CC5Response but", name);
+		return;
 	}
-	out[k] = '\0';
-	return 0;
+	if (a->leaf_open) {
+		/* a field holds text only; <Extra> is the one container below the root */
+		if (!(a->depth == 3 && a->in_extra))
+			answer_fail(a, "unexpected element inside a field:", name);
+		return;
+	}
+	if (a->depth == 2 && !strcmp(name, "Extra")) {
+		if (a->seen_extra++)
+			answer_fail(a, "two elements", "Extra");
+		a->in_extra = 1;
+		return;
+	}
+	if (a->depth > 3 || (a->depth == 3 && !a->in_extra)) {
+		answer_fail(a, "element too deep:", name);
+		return;
+	}
+	a->leaf_open = 1;
+	a->field = NULL;
+	a->tlen = 0;
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (!strcmp(answer_fields[i].name, name) && answer_fields[i].where == (a->in_extra ? AT_EXTRA : AT_TOP)) {
+			if (a->seen & (1u << i)) {
+				answer_fail(a, "a field given twice:", name);
+				return;
+			}
+			a->seen |= 1u << i;
+			a->field = &answer_fields[i];
+		}
+}
+
+static void XMLCALL answer_text(void *ud, const XML_Char *s, int len)
+{
+	struct answer_parse *a = ud;
+
+	if (!a->leaf_open) {
+		for (int i = 0; i < len; i++)
+			if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+				answer_fail(a, "text outside a field", NULL);
+				return;
+			}
+		return;
+	}
+	if (!a->field)
+		return; /* a field we do not read */
+	if (a->tlen + (size_t)len >= sizeof(a->text)) {
+		answer_fail(a, "a field too long:", a->field->name);
+		return;
+	}
+	memcpy(a->text + a->tlen, s, (size_t)len);
+	a->tlen += (size_t)len;
+}
+
+static void XMLCALL answer_end(void *ud, const XML_Char *name)
+{
+	struct answer_parse *a = ud;
+	const struct answer_field *f = a->field;
+
+	(void)name;
+	if (a->leaf_open && a->depth >= 2) {
+		a->leaf_open = 0;
+		a->field = NULL;
+		if (f) {
+			a->text[a->tlen] = '\0';
+			if (f->money) {
+				int64_t *v = (int64_t *)((char *)a->r + f->money_off);
+				if (a->tlen && cmi_parse_amount(a->text, v) < 0)
+					answer_fail(a, "not an amount:", f->name);
+			} else if (a->tlen >= f->len && f->off == offsetof(struct cmi_result, err_msg)) {
+				memcpy(a->r->err_msg, a->text, f->len - 1); /* a message only: cut, not refused */
+				a->r->err_msg[f->len - 1] = '\0';
+			} else if (a->tlen >= f->len) {
+				answer_fail(a, "a field too long:", f->name);
+			} else {
+				memcpy((char *)a->r + f->off, a->text, a->tlen + 1);
+			}
+		}
+	} else if (a->depth == 2 && a->in_extra) {
+		a->in_extra = 0;
+	}
+	a->depth--;
+}
+
+static void XMLCALL answer_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+				   int internal)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)internal;
+	answer_fail(ud, "a DOCTYPE in the answer", NULL);
+}
+
+int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r)
+{
+	struct answer_parse a = {0};
+	int status = r->http_status, ok;
+
+	memset(r, 0, sizeof(*r));
+	r->http_status = status;
+	if (len > CMI_ANSWER_MAX) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer over %d bytes", CMI_ANSWER_MAX);
+		return -1;
+	}
+	a.p = XML_ParserCreate("UTF-8");
+	if (!a.p) {
+		snprintf(r->err_msg, sizeof(r->err_msg), "out of memory");
+		return -1;
+	}
+	a.r = r;
+	XML_SetUserData(a.p, &a);
+	XML_SetElementHandler(a.p, answer_start, answer_end);
+	XML_SetCharacterDataHandler(a.p, answer_text);
+	XML_SetStartDoctypeDeclHandler(a.p, answer_doctype);
+	ok = XML_Parse(a.p, xml, (int)len, XML_TRUE) == XML_STATUS_OK && !a.why[0];
+	if (!ok) {
+		char why[sizeof(a.why)];
+		snprintf(why, sizeof(why), "%s", a.why[0] ? a.why : XML_ErrorString(XML_GetErrorCode(a.p)));
+		memset(r, 0, sizeof(*r));
+		r->http_status = status;
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer refused: %.120s", why);
+	} else if (!r->response[0]) {
+		ok = 0;
+		memset(r, 0, sizeof(*r));
+		r->http_status = status;
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer without <Response>");
+	}
+	XML_ParserFree(a.p);
+	return ok ? 0 : -1;
 }
 
 int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct cmi_credentials *cred,
@@ -314,7 +474,7 @@ int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct c
 {
 	struct buf req, resp;
 	struct curl_slist *hdr = NULL;
-	char amount[24], tmp[32];
+	char amount[24];
 	CURL *c = NULL;
 	CURLcode cc;
 	long status = 0;
@@ -374,20 +534,8 @@ int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct c
 		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answered HTTP %ld", status);
 		goto out;
 	}
-	if (xml_get(buf_cstr(&resp), "Response", r->response, sizeof(r->response)) < 0) {
-		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer without <Response>");
+	if (cmi_parse_answer(resp.data ? resp.data : "", resp.len, r) < 0)
 		goto out;
-	}
-	xml_get(resp.data, "ProcReturnCode", r->proc_return_code, sizeof(r->proc_return_code));
-	xml_get(resp.data, "ErrMsg", r->err_msg, sizeof(r->err_msg));
-	xml_get(resp.data, "TransId", r->trans_id, sizeof(r->trans_id));
-	xml_get(resp.data, "TRANS_STAT", r->trans_stat, sizeof(r->trans_stat));
-	if (xml_get(resp.data, "AUTH_AMT", tmp, sizeof(tmp)) == 0)
-		cmi_parse_amount(tmp, &r->auth_amount);
-	if (xml_get(resp.data, "CAPTURE_AMT", tmp, sizeof(tmp)) == 0)
-		cmi_parse_amount(tmp, &r->capture_amount);
-	if (xml_get(resp.data, "TOTAL_REFUNDED", tmp, sizeof(tmp)) == 0)
-		cmi_parse_amount(tmp, &r->refunded);
 	rc = 0;
 out:
 	curl_slist_free_all(hdr);

@@ -63,4 +63,10 @@ struct cmi_result {
 int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct cmi_credentials *cred,
 	    const char *type, const char *oid, int64_t total, struct cmi_result *r);
 
+/* The gateway's XML answer (a CC5Response, at most 64 KiB) into r, strictly: the root, the fields at
+ * their own places (Response, ProcReturnCode, ErrMsg, TransId under the root; TRANS_STAT and the amounts
+ * under Extra), each at most once, no DOCTYPE or entities. 0, or -1 with r->err_msg saying why (r is
+ * then empty but for http_status). */
+int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -140,12 +141,112 @@ static void test_amounts(void **state)
 	assert_int_equal(cmi_parse_amount("-1.00", &c), -1);
 }
 
+#define HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+/* A real ORDERSTATUS answer, as the gateway (and estiva-paysim) writes it. */
+static const char good_answer[] = HEAD
+	"<CC5Response>\n  <OrderId>EST7-a</OrderId>\n  <Response>Approved</Response>\n  <AuthCode>123456</AuthCode>\n"
+	"  <ProcReturnCode>00</ProcReturnCode>\n  <TransId>T1 &amp; 2</TransId>\n  <ErrMsg>Record(s) found</ErrMsg>\n"
+	"  <Extra>\n    <TRANS_STAT>C</TRANS_STAT>\n    <AUTH_AMT>625.00</AUTH_AMT>\n    <CAPTURE_AMT>625.00</CAPTURE_AMT>\n"
+	"    <TOTAL_REFUNDED>312.50</TOTAL_REFUNDED>\n    <SETTLED>0</SETTLED>\n    <VOID_DTTM></VOID_DTTM>\n  </Extra>\n"
+	"</CC5Response>\n";
+
+static int parse(const char *xml, struct cmi_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	return cmi_parse_answer(xml, strlen(xml), r);
+}
+
+static void test_answer_good(void **state)
+{
+	struct cmi_result r;
+
+	(void)state;
+	assert_int_equal(parse(good_answer, &r), 0);
+	assert_string_equal(r.response, "Approved");
+	assert_string_equal(r.proc_return_code, "00");
+	assert_string_equal(r.trans_id, "T1 & 2");
+	assert_string_equal(r.err_msg, "Record(s) found");
+	assert_string_equal(r.trans_stat, "C");
+	assert_int_equal(r.auth_amount, 62500);
+	assert_int_equal(r.capture_amount, 62500);
+	assert_int_equal(r.refunded, 31250);
+}
+
+/* What strstr took for the answer: each of these must be refused, or read at its proper place only. */
+static void test_answer_shape(void **state)
+{
+	static const char *const bad[] = {
+		/* the only Response is inside Extra */
+		HEAD "<CC5Response><ProcReturnCode>00</ProcReturnCode><Extra><Response>Approved</Response></Extra>"
+		     "</CC5Response>",
+		/* two Responses: which one is the answer? */
+		HEAD "<CC5Response><Response>Declined</Response><Response>Approved</Response></CC5Response>",
+		/* two TOTAL_REFUNDED */
+		HEAD "<CC5Response><Response>Approved</Response><Extra><TOTAL_REFUNDED>1.00</TOTAL_REFUNDED>"
+		     "<TOTAL_REFUNDED>0.00</TOTAL_REFUNDED></Extra></CC5Response>",
+		/* another root */
+		HEAD "<html><Response>Approved</Response></html>",
+		/* a proxy's error page */
+		"<html><body><h1>502 Bad Gateway</h1></body></html>",
+		/* truncated */
+		HEAD "<CC5Response><Response>Approved</Response><Extra><TRANS_STAT>C</TRA",
+		/* an element inside a field */
+		HEAD "<CC5Response><Response><b>Approved</b></Response></CC5Response>",
+		/* too deep */
+		HEAD "<CC5Response><Response>Approved</Response><Extra><X><TRANS_STAT>C</TRANS_STAT></X></Extra>"
+		     "</CC5Response>",
+		/* text loose in the root */
+		HEAD "<CC5Response>Approved<Response>Approved</Response></CC5Response>",
+		/* entities: a billion laughs, or an external file */
+		HEAD "<!DOCTYPE CC5Response [<!ENTITY a \"Approved\">]><CC5Response><Response>&a;</Response>"
+		     "</CC5Response>",
+		HEAD "<!DOCTYPE CC5Response SYSTEM \"file:///etc/passwd\"><CC5Response><Response>Approved</Response>"
+		     "</CC5Response>",
+		/* an amount that is not one */
+		HEAD "<CC5Response><Response>Approved</Response><Extra><TOTAL_REFUNDED>1e9</TOTAL_REFUNDED></Extra>"
+		     "</CC5Response>",
+		/* a state too long for its field */
+		HEAD "<CC5Response><Response>ApprovedApprovedApproved</Response></CC5Response>",
+		/* two Extras */
+		HEAD "<CC5Response><Response>Approved</Response><Extra></Extra><Extra></Extra></CC5Response>",
+		/* no Response at all */
+		HEAD "<CC5Response><ProcReturnCode>00</ProcReturnCode></CC5Response>",
+		"",
+	};
+	struct cmi_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i], &r) == 0)
+			fail_msg("answer %zu accepted (Response=%s TRANS_STAT=%s): %s", i, r.response, r.trans_stat, bad[i]);
+		assert_string_equal(r.response, "");
+		assert_string_equal(r.trans_stat, "");
+		assert_true(r.err_msg[0] != '\0');
+	}
+	/* a TRANS_STAT under the root is not the order's state; unknown fields are ignored */
+	assert_int_equal(parse(HEAD "<CC5Response><Response>Approved</Response><TRANS_STAT>C</TRANS_STAT>"
+				    "<NewField>x</NewField></CC5Response>",
+			       &r),
+			 0);
+	assert_string_equal(r.trans_stat, "");
+	/* a long message is cut, not refused */
+	{
+		char xml[1024];
+		snprintf(xml, sizeof(xml), HEAD "<CC5Response><Response>Declined</Response><ErrMsg>%0250d</ErrMsg></CC5Response>",
+			 0);
+		assert_int_equal(parse(xml, &r), 0);
+		assert_int_equal(strlen(r.err_msg), sizeof(r.err_msg) - 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_natural_order), cmocka_unit_test(test_hash_worked_example),
 		cmocka_unit_test(test_hash_escapes),  cmocka_unit_test(test_form_parse),
-		cmocka_unit_test(test_amounts),
+		cmocka_unit_test(test_amounts),       cmocka_unit_test(test_answer_good),
+		cmocka_unit_test(test_answer_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
