@@ -36,19 +36,44 @@ static void usage(void)
 		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n");
 }
 
-static int read_password(char *out, size_t len)
+/* The password from the first line of standard input into out (PASSWORD_MAX + 1 bytes), whole: a longer
+ * line is refused, never cut. 0, or -1 after saying why. */
+static int read_password(char *out)
 {
-	size_t n;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	int rc = -1;
 
-	if (!fgets(out, (int)len, stdin))
-		return -1;
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	if (n < 8) {
-		fprintf(stderr, "estiva-admin: the password must have at least 8 characters\n");
-		return -1;
+	if (n < 0) {
+		fprintf(stderr, "estiva-admin: no password on standard input (give it on the first line)\n");
+		goto out;
 	}
-	return 0;
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if ((size_t)n > PASSWORD_MAX) {
+		fprintf(stderr, "estiva-admin: %s\n", password_refused(line, (size_t)n, NULL));
+		goto out;
+	}
+	memcpy(out, line, (size_t)n);
+	out[n] = '\0';
+	rc = 0;
+out:
+	if (line)
+		sodium_memzero(line, cap);
+	free(line);
+	return rc;
+}
+
+/* 0 when pw may be account's password, else -1 after saying why */
+static int password_ok(const char *pw, const char *account)
+{
+	const char *why = password_refused(pw, strlen(pw), account);
+
+	if (why)
+		fprintf(stderr, "estiva-admin: %s%s%s; no password was changed\n", account ? account : "",
+			account ? ": " : "", why);
+	return why ? -1 : 0;
 }
 
 static int load_catalog(const struct config *cfg, sqlite3 *db)
@@ -113,39 +138,28 @@ out:
 
 static int set_password(sqlite3 *db, char **accounts, int n)
 {
-	char pw[1024], hash[128];
-	sqlite3_stmt *m = NULL, *u = NULL;
+	char pw[PASSWORD_MAX + 1], hash[128];
 	int rc = 1;
 
 	if (n == 0) {
 		usage();
 		return 2;
 	}
-	if (read_password(pw, sizeof(pw)) < 0)
+	if (read_password(pw) < 0)
 		return 1;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "UPDATE members SET password_hash = ? WHERE number = ?", -1, &m, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "UPDATE users SET password_hash = ? WHERE name = ?", -1, &u, NULL) != SQLITE_OK)
+	for (int i = 0; i < n; i++)
+		if (password_ok(pw, accounts[i]) < 0)
+			goto out;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	for (int i = 0; i < n; i++) {
 		int changed;
 		/* each account gets its own salt */
 		if (password_hash(pw, hash) < 0)
 			goto fail;
-		sqlite3_bind_text(m, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(m, 2, accounts[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(m) != SQLITE_DONE)
+		changed = account_set_password(db, accounts[i], hash);
+		if (changed < 0)
 			goto fail;
-		changed = sqlite3_changes(db);
-		sqlite3_reset(m);
-		if (!changed) {
-			sqlite3_bind_text(u, 1, hash, -1, SQLITE_STATIC);
-			sqlite3_bind_text(u, 2, accounts[i], -1, SQLITE_STATIC);
-			if (sqlite3_step(u) != SQLITE_DONE)
-				goto fail;
-			changed = sqlite3_changes(db);
-			sqlite3_reset(u);
-		}
 		if (!changed) {
 			fprintf(stderr, "estiva-admin: no member or user \"%s\"; no password was changed\n", accounts[i]);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -156,7 +170,7 @@ static int set_password(sqlite3 *db, char **accounts, int n)
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	printf("password set for %d account(s)\n", n);
+	printf("password set for %d account(s); their sessions are ended\n", n);
 	rc = 0;
 	goto out;
 fail:
@@ -164,15 +178,13 @@ fail:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
 	sodium_memzero(pw, sizeof(pw));
-	sqlite3_finalize(m);
-	sqlite3_finalize(u);
 	return rc;
 }
 
 static int add_user(sqlite3 *db, int argc, char **argv)
 {
 	const char *name = NULL, *role = NULL, *centres[MAX_CENTRES];
-	char pw[1024], hash[128];
+	char pw[PASSWORD_MAX + 1], hash[128];
 	sqlite3_stmt *st = NULL;
 	int ncentres = 0, rc = 1;
 	int64_t id;
@@ -197,7 +209,7 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 		fprintf(stderr, "estiva-admin: a manager needs at least one --centre\n");
 		return 2;
 	}
-	if (read_password(pw, sizeof(pw)) < 0 || password_hash(pw, hash) < 0)
+	if (read_password(pw) < 0 || password_ok(pw, name) < 0 || password_hash(pw, hash) < 0)
 		goto out;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
@@ -211,6 +223,14 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto fail;
 	id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* saving a user again sets a new password and role: the sessions of the old ones end */
+	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
 	sqlite3_finalize(st);
 	st = NULL;
 	if (sqlite3_prepare_v2(db, "DELETE FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)

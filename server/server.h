@@ -332,6 +332,13 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 		      struct member_row **rows, int *nrows, char *err, size_t errlen);
 int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *err, size_t errlen);
 int password_hash(const char *password, char out[128]);
+#define PASSWORD_MIN 10   /* characters */
+#define PASSWORD_MAX 1023 /* bytes */
+/* NULL when pw (len bytes) may be the password of account (may be NULL), else why not, for the user */
+const char *password_refused(const char *pw, size_t len, const char *account);
+/* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session of
+ * the account ends. 1 set, 0 no such account, -1 database error. */
+int account_set_password(sqlite3 *db, const char *account, const char *hash);
 
 /* auth.c */
 int auth_login(struct app *app, struct request *rq, struct reply *rp);

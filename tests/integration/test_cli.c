@@ -214,6 +214,77 @@ static void set_password_changes_the_login(void **state)
 	hc_free(c);
 }
 
+/* A new password ends the sessions opened with the old one (a leaked password is changed for that). */
+static void set_password_ends_sessions(void **state)
+{
+	struct hc *c = hc_login_ok("200005");
+	struct hres r;
+
+	(void)state;
+	hc_do(c, "GET", "/api/v1/me", NULL, NULL, &r);
+	EXPECT(r, 200, NULL);
+	hres_free(&r);
+	assert_int_equal(admin("Fresh-pass-12345\n", "set-password", "200005", NULL), 0);
+	hc_do(c, "GET", "/api/v1/me", NULL, NULL, &r);
+	EXPECT(r, 401, NULL);
+	hres_free(&r);
+	hc_free(c);
+}
+
+/* The password rules, with a message for each; nothing is changed when one is broken. */
+static void password_policy(void **state)
+{
+	static const struct {
+		const char *input, *says;
+	} bad[] = {
+		{"\n", "empty"},
+		{"Short-9\n", "at least 10 characters"},
+		{"200006\n", "at least 10"},
+		{"1234567890\n", "most common"},
+		{"BASKETBALL\n", "most common"}, /* the list is compared without case */
+		{"éléphants\n", "at least 10 characters"}, /* 9 characters, 12 bytes */
+	};
+	struct hc *c = hc_new(HX);
+	struct hres r;
+	char *long_pw = malloc(1100 + 2);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(admin(bad[i].input, "set-password", "200006", NULL), 0);
+		if (!strstr(out, bad[i].says))
+			fail_msg("password %zu: \"%s\" not in: %s", i, bad[i].says, out);
+	}
+	/* over 1,023 bytes: refused, never cut to its first 1,023 */
+	memset(long_pw, 'x', 1100);
+	memcpy(long_pw, "Long-", 5);
+	long_pw[1100] = '\n';
+	long_pw[1101] = '\0';
+	assert_int_not_equal(admin(long_pw, "set-password", "200006", NULL), 0);
+	assert_non_null(strstr(out, "longer than 1023 bytes"));
+	/* the account's own number is refused as a password (a 10-character account: a user name) */
+	{
+		char prog[512], conf[512];
+		char *argv[] = {prog, "-c", conf, "add-user", "clerk-0042", "--role", "admin", NULL};
+		snprintf(prog, sizeof prog, "%s", hx_admin_path(HX));
+		snprintf(conf, sizeof conf, "%s", hx_conf_path(HX));
+		assert_int_not_equal(hx_exec(argv, "CLERK-0042\n", out, sizeof out), 0);
+		assert_non_null(strstr(out, "must not be the account"));
+	}
+	hc_login(c, "200006", HX_PASSWORD, &r);
+	EXPECT(r, 200, NULL); /* unchanged */
+	hres_free(&r);
+	/* exactly 1,023 bytes is accepted */
+	long_pw[1023] = '\n';
+	long_pw[1024] = '\0';
+	assert_int_equal(admin(long_pw, "set-password", "200006", NULL), 0);
+	long_pw[1023] = '\0';
+	hc_login(c, "200006", long_pw, &r);
+	EXPECT(r, 200, NULL);
+	hres_free(&r);
+	free(long_pw);
+	hc_free(c);
+}
+
 static void show_booking_prints_it(void **state)
 {
 	struct hc *c = hc_login_ok("200001");
@@ -244,9 +315,11 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(check_config_reads_every_centre),
 	    cmocka_unit_test(import_is_all_or_nothing),
 	    cmocka_unit_test(set_password_changes_the_login),
+	    cmocka_unit_test(set_password_ends_sessions),
+	    cmocka_unit_test(password_policy),
 	    cmocka_unit_test(show_booking_prints_it),
 	};
-	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 4};
+	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 6};
 
 	return hx_main(argc, argv, &o, "cli", tests, sizeof tests / sizeof tests[0]);
 }
