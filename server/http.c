@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,8 +150,15 @@ static enum MHD_Result send_reply(struct app *app, struct request *rq, struct re
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
 	if (rp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	/* every 503 says when to come back; every 401 says how to authenticate (RFC 9110 15.5.2, 15.6.4) */
+	if (rp->status == 503 && !rp->retry_after[0])
+		snprintf(rp->retry_after, sizeof(rp->retry_after), "%d", atomic_load(&draining) ? 10 : 2);
 	if (rp->retry_after[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rp->retry_after);
+	if (rp->status == 401)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					!strncmp(rq->path, "/api/gate/", 10) ? "Bearer realm=\"estiva-gate\""
+									     : "Session realm=\"estiva\"");
 	if (rp->disposition[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, rp->disposition);
 	rq->status = rp->status;
@@ -231,6 +239,30 @@ static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+struct header_counter {
+	const char *name;
+	int n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_counter *c = cls;
+
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, c->name))
+		c->n++;
+	return MHD_YES;
+}
+
+static int header_count(struct MHD_Connection *conn, const char *name)
+{
+	struct header_counter c = {name, 0};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &c);
+	return c.n;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				 const char *version, const char *upload_data, size_t *upload_data_size,
 				 void **con_cls)
@@ -261,6 +293,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			/* answered on the first call, so libmicrohttpd closes the connection after it */
 			memset(&rp, 0, sizeof(rp));
 			reply_error(&rp, 503, "shutting_down", "the server is stopping; try again in a moment");
+			return send_reply(app, rq, &rp);
+		}
+		/* HTTP/1.1 requires Host; two Content-Lengths are how requests get smuggled past a proxy */
+		if (header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
+		    (!strcmp(version, MHD_HTTP_VERSION_1_1) && header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
+			memset(&rp, 0, sizeof(rp));
+			rq->too_large = 1; /* nothing of a body is read */
+			reply_error(&rp, 400, "bad_request",
+				    header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1
+					? "the request has more than one Content-Length header"
+					: "an HTTP/1.1 request needs exactly one Host header");
 			return send_reply(app, rq, &rp);
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -280,6 +280,87 @@ static void health_and_metrics(void **state)
 	hc_free(c);
 }
 
+/* Sends req as it is and returns what the server answers (free it), at most 5 s. */
+static char *raw_exchange(const char *req)
+{
+	struct sockaddr_in sa;
+	char *resp = calloc(1, 16384);
+	size_t got = 0;
+	int fd;
+	struct pollfd pfd;
+	long deadline = (long)time(NULL) + 5;
+
+	assert_non_null(resp);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)hx_port(HX));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while ((long)time(NULL) < deadline && got < 16383) {
+		ssize_t n;
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = recv(fd, resp + got, 16383 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (strstr(resp, "\r\n\r\n") && strstr(resp, "}"))
+			break;
+	}
+	close(fd);
+	return resp;
+}
+
+/* Two Content-Lengths (request smuggling through a proxy), or HTTP/1.1 without Host: 400. */
+static void ambiguous_requests_are_400(void **state)
+{
+	char req[512], *resp;
+
+	(void)state;
+	snprintf(req, sizeof req,
+		 "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+		 "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
+		 hx_port(HX));
+	resp = raw_exchange(req);
+	if (strncmp(resp, "HTTP/1.1 400", 12) || !strstr(resp, "more than one Content-Length"))
+		fail_msg("two Content-Lengths: %s", resp);
+	free(resp);
+	resp = raw_exchange("GET /api/v1/centres HTTP/1.1\r\n\r\n");
+	if (strncmp(resp, "HTTP/1.1 400", 12))
+		fail_msg("no Host: %s", resp);
+	free(resp);
+	/* HTTP/1.0 needs no Host */
+	resp = raw_exchange("GET /api/v1/centres HTTP/1.0\r\n\r\n");
+	if (strncmp(resp, "HTTP/1.0 200", 12) && strncmp(resp, "HTTP/1.1 200", 12))
+		fail_msg("HTTP/1.0 without Host: %s", resp);
+	free(resp);
+}
+
+/* A 401 says how to authenticate: a session for people, a bearer token for gates. */
+static void unauthorised_says_how(void **state)
+{
+	struct hc *c = hc_new(HX);
+	struct hres r;
+
+	(void)state;
+	hc_do(c, "GET", "/api/v1/me", NULL, NULL, &r);
+	EXPECT(r, 401, NULL);
+	if (!strstr(r.headers, "WWW-Authenticate: Session realm=\"estiva\""))
+		fail_msg("no WWW-Authenticate on a 401: %s", r.headers);
+	hres_free(&r);
+	hc_do(c, "GET", "/api/gate/v1/sync", NULL, NULL, &r);
+	EXPECT(r, 401, NULL);
+	if (!strstr(r.headers, "WWW-Authenticate: Bearer realm=\"estiva-gate\""))
+		fail_msg("no Bearer challenge on the gate API: %s", r.headers);
+	hres_free(&r);
+	hc_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +370,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(non_json_body_is_415),
 	    cmocka_unit_test(malformed_json_is_400),
 	    cmocka_unit_test(health_and_metrics),
+	    cmocka_unit_test(ambiguous_requests_are_400),
+	    cmocka_unit_test(unauthorised_says_how),
 	};
 	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "4k", .members = 3};
 
