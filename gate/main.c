@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -140,6 +141,7 @@ static int run(struct gate *g, const char *port_file)
 	}
 	log_info("estiva-gate running: %d reader(s), anti-passback %s, grace %d min",
 	         g->cfg.nreaders, decide_policy_name(g->cfg.policy), g->cfg.grace_minutes);
+	sd_notify(0, "READY=1"); /* Type=notify: readers, sync and status page started */
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -152,6 +154,7 @@ static int run(struct gate *g, const char *port_file)
 		}
 		if (sig == SIGHUP)
 			continue;
+		sd_notify(0, "STOPPING=1");
 		log_info("signal %d: stopping", sig);
 		break;
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "date.h"
@@ -180,7 +181,9 @@ int main(int argc, char **argv)
 		db_close_all(&app);
 		return 1;
 	}
+	sd_notify(0, "READY=1"); /* Type=notify: listening, the hold timer running; no-op outside systemd */
 	sigwait(&set, &sig);
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: finishing the requests in flight", sig);
 	http_stop(d);
 	pthread_mutex_lock(&stop_lock);

@@ -63,7 +63,16 @@ for unit in "$units"/estiva-*.service; do
 	estiva-server.service) url=http://127.0.0.1:$port/healthz ;;
 	*) echo "note: $name ExecStart not run here (needs an enrolled gate); its ExecStartPre was"; continue ;;
 	esac
-	bash -c "exec $cmd" 2>"$stage/$name.log" &
+	# Type=notify: a NOTIFY_SOCKET that records what the program says
+	sock=$stage/notify.sock
+	python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.bind(sys.argv[1]); open(sys.argv[1]+".up","w").close()
+while True:
+    m=s.recv(4096).decode()
+    with open(sys.argv[2],"a") as f: f.write(m+"\n")' "$sock" "$stage/notify.txt" &
+	pids+=("$!")
+	for _ in $(seq 50); do [ -e "$sock.up" ] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$sock bash -c "exec $cmd" 2>"$stage/$name.log" &
 	pid=$!
 	pids+=("$pid")
 	up=0
@@ -73,10 +82,15 @@ for unit in "$units"/estiva-*.service; do
 		sleep 0.1
 	done
 	[ $up -eq 1 ] || bad "$name: $url never answered: $(cat "$stage/$name.log")"
+	if [ "$type" = notify ]; then
+		sleep 0.2
+		grep -qx 'READY=1' "$stage/notify.txt" 2>/dev/null || bad "$name: Type=notify but no READY=1"
+	fi
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
 	rc=$?
 	[ $rc -eq 0 ] || bad "$name: exit $rc after SIGTERM: $(tail -3 "$stage/$name.log")"
+	[ "$type" = notify ] && ! grep -qx 'STOPPING=1' "$stage/notify.txt" && bad "$name: no STOPPING=1 at SIGTERM"
 	[ $fail -eq 0 ] && echo "ok: $name (started, /healthz, stopped on SIGTERM)"
 done
 exit $fail
