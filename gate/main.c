@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -17,17 +18,18 @@
 #include "gate.h"
 #include "log.h"
 
-static void usage(void)
+static void usage(FILE *out)
 {
 	fprintf(
-	    stderr,
+	    out,
 	    "usage: estiva-gate [-c FILE] [--port-file PATH] [run]   run the gate (the default)\n"
 	    "       estiva-gate [-c FILE] --check-config\n"
 	    "       estiva-gate [-c FILE] enroll URL CODE              trade an enrolment code for "
 	    "this gate's token\n"
+	    "       estiva-gate --help | --version\n"
 	    "       estiva-gate hash-pin                               read a staff PIN on "
 	    "standard input, print its hash\n"
-	    "The configuration defaults to " GATE_DEFAULT_CONFIG "; see docs/gate.md.\n");
+	    "The configuration defaults to " GATE_DEFAULT_CONFIG "; see estiva-gate(8).\n");
 }
 
 static int hash_pin(void)
@@ -139,6 +141,7 @@ static int run(struct gate *g, const char *port_file)
 	}
 	log_info("estiva-gate running: %d reader(s), anti-passback %s, grace %d min",
 	         g->cfg.nreaders, decide_policy_name(g->cfg.policy), g->cfg.grace_minutes);
+	sd_notify(0, "READY=1"); /* Type=notify: readers, sync and status page started */
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -151,6 +154,7 @@ static int run(struct gate *g, const char *port_file)
 		}
 		if (sig == SIGHUP)
 			continue;
+		sd_notify(0, "STOPPING=1");
 		log_info("signal %d: stopping", sig);
 		break;
 	}
@@ -187,7 +191,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--check-config"))
 			check = 1;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage();
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("estiva-gate %s\n", ESTIVA_VERSION);
 			return 0;
 		} else
 			break;
@@ -201,7 +208,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "hash-pin") && i == argc)
 		return hash_pin();
 	if ((strcmp(cmd, "run") || i != argc) && (strcmp(cmd, "enroll") || i + 2 != argc)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (config_read(conf, &g.cfg, err, sizeof(err)) < 0) {

@@ -12,10 +12,11 @@
 #include "log.h"
 #include "server.h"
 
-static void usage(void)
+static void usage_to(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: estiva-admin [-c FILE] COMMAND\n"
+		"       estiva-admin --help | --version\n"
 		"  init                         create or migrate the database, load the catalog\n"
 		"  catalog                      reload categories and centres from configuration\n"
 		"  import-members FILE.csv      import members (all or nothing)\n"
@@ -33,7 +34,13 @@ static void usage(void)
 		"  gate revoke ID               end a gate: its token is refused from now on\n"
 		"  gate list                    the gates, their last sync and queue as last reported\n"
 		"  reconcile                    ask the card gateway about every open payment and settle it\n"
-		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n");
+		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n"
+		"FILE defaults to /etc/estiva/estiva-server.conf. See estiva-admin(8).\n");
+}
+
+static void usage(void)
+{
+	usage_to(stderr);
 }
 
 /* The password from the first line of standard input into out (PASSWORD_MAX + 1 bytes), whole: a longer
@@ -418,6 +425,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) { /* before the configuration is read */
+		usage_to(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("estiva-admin %s\n", ESTIVA_VERSION);
+		return 0;
+	}
 	umask(077); /* a database made by estiva-admin is readable by its owner only */
 	if (config_read(conf, &app.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "date.h"
@@ -20,9 +21,15 @@ static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
 static int stopping;
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n");
+	fprintf(out, "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n"
+		     "       estiva-server --help | --version\n"
+		     "  -c FILE           the configuration (default /etc/estiva/estiva-server.conf)\n"
+		     "  --port-file PATH  write the port listened on to PATH once listening\n"
+		     "  --check-config    read the configuration, the categories, the centres and the\n"
+		     "                    payment credentials; print ok and exit 0, or FILE:LINE: problem, exit 2\n"
+		     "See estiva-server(8).\n");
 }
 
 /* The timer that releases expired holds even when no request comes. */
@@ -84,8 +91,14 @@ int main(int argc, char **argv)
 			port_file = argv[++i];
 		else if (!strcmp(argv[i], "--check-config"))
 			check = 1;
-		else {
-			usage();
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("estiva-server %s\n", ESTIVA_VERSION);
+			return 0;
+		} else {
+			usage(stderr);
 			return 2;
 		}
 	}
@@ -168,7 +181,9 @@ int main(int argc, char **argv)
 		db_close_all(&app);
 		return 1;
 	}
+	sd_notify(0, "READY=1"); /* Type=notify: listening, the hold timer running; no-op outside systemd */
 	sigwait(&set, &sig);
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: finishing the requests in flight", sig);
 	http_stop(d);
 	pthread_mutex_lock(&stop_lock);

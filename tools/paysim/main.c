@@ -77,9 +77,9 @@ void settings_callback_name(const struct settings *st, char *out, size_t len)
 
 /* ---- options ---- */
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 	        "usage: estiva-paysim [-c FILE] [--check-config] [--listen ADDR] [--port N] "
 	        "[--port-file PATH]\n"
 	        "         --client-id ID --store-key-file FILE --api-user NAME --api-password-file "
@@ -90,6 +90,7 @@ static void usage(void)
 	        "         [--db PATH|:memory:] [--session-timeout SECONDS]\n"
 	        "         [--callback normal|drop|twice|delay=SECONDS] [--callback-retries N]\n"
 	        "         [--callback-backoff-ms MS] [--callback-timeout SECONDS] [--api up|down]\n"
+	        "       estiva-paysim --help | --version\n"
 	        "The card gateway simulator; see docs/paysim.md.\n");
 }
 
@@ -248,6 +249,17 @@ static int read_options(int argc, char **argv, struct config *c, int *check)
 	c->initial.cb_backoff_ms = 1000;
 	c->initial.cb_timeout = 10;
 
+	/* --help and --version before any file is read */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("estiva-paysim %s\n", ESTIVA_VERSION);
+			exit(0);
+		}
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			struct ini_ctx ctx = {c, ""};
@@ -275,13 +287,9 @@ static int read_options(int argc, char **argv, struct config *c, int *check)
 			*check = 1;
 			continue;
 		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage();
-			exit(0);
-		}
 		if (strncmp(argv[i], "--", 2) || i + 1 >= argc ||
 		    strlen(argv[i]) >= sizeof(name) + 2) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		snprintf(name, sizeof(name), "%s", argv[i] + 2);

@@ -338,6 +338,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("estiva-pn532emu %s\n", ESTIVA_VERSION);
+			return 0;
 		} else {
 			usage(stderr);
 			return 2;
