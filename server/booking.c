@@ -111,6 +111,8 @@ static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h,
 		x->relation = json_string_value(json_object_get(g, "relation"));
 		if (!json_is_object(g) || !x->name || !x->relation || !*x->name || strlen(x->name) >= NAME_MAX_LEN)
 			return "each guest needs a name and a relation";
+		if (!text_is_plain(x->name))
+			return "a guest's name may not contain control characters (line breaks, tabs)";
 		if (strcmp(x->relation, "self") && strcmp(x->relation, "spouse") && strcmp(x->relation, "child") &&
 		    strcmp(x->relation, "parent"))
 			return "relation must be self, spouse, child or parent";
@@ -133,6 +135,36 @@ static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h,
 		return "this centre has no such unit type";
 	}
 	return NULL;
+}
+
+/* The guests as the booking keeps them (JSON text, free it): the "self" guest is the member, named as
+ * in the member record whatever the request said. NULL on error. */
+static char *guests_as_booked(sqlite3 *db, int64_t member, json_t *guests)
+{
+	json_t *copy = json_deep_copy(guests), *g;
+	char name[2 * NAME_MAX_LEN + 2] = "";
+	sqlite3_stmt *st;
+	char *text;
+	size_t i;
+
+	if (!copy)
+		return NULL;
+	if ((st = db_stmt(db, "SELECT first_name || ' ' || last_name FROM members WHERE id = ?"))) {
+		sqlite3_bind_int64(st, 1, member);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
+		db_done(st);
+	}
+	if (!name[0]) {
+		json_decref(copy);
+		return NULL;
+	}
+	json_array_foreach(copy, i, g)
+		if (!strcmp(json_string_value(json_object_get(g, "relation")), "self"))
+			json_object_set_new(g, "name", json_string(name));
+	text = json_dumps(copy, JSON_COMPACT);
+	json_decref(copy);
+	return text;
 }
 
 /* Every guest but the member must be a distinct person of the member's household. */
@@ -407,7 +439,7 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		goto out;
 	}
 	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	guests_text = json_dumps(json_object_get(body, "guests"), JSON_COMPACT);
+	guests_text = guests_as_booked(db, rq->who.member_id, json_object_get(body, "guests"));
 	if (!canon || !guests_text) {
 		reply_error(rp, 500, "internal", "out of memory");
 		goto out;

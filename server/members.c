@@ -67,7 +67,7 @@ static int csv_record(const char *text, size_t len, size_t *pos, int *line, char
 	return nf + 1;
 }
 
-static int valid_utf8_text(const char *s)
+int text_is_plain(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
@@ -75,7 +75,6 @@ static int valid_utf8_text(const char *s)
 	return 1;
 }
 
-static int valid_utf8_text(const char *s);
 
 static int parse_person(const char *item, char *name, size_t namelen, int *year)
 {
@@ -95,7 +94,7 @@ static int parse_person(const char *item, char *name, size_t namelen, int *year)
 		return -1;
 	memcpy(name, item, n);
 	name[n] = '\0';
-	if (!valid_utf8_text(name))
+	if (!text_is_plain(name))
 		return -1;
 	if (slash) {
 		if (conf_parse_long(slash + 1, 1900, 2100, &y) < 0)
@@ -145,7 +144,7 @@ static const char *member_check(char f[][NAME_MAX_LEN * 2], const struct catalog
 	if (!valid_cin(f[1]))
 		return "cin must be 1 or 2 capital letters then 1 to 8 digits";
 	for (int i = 2; i < 8; i++) {
-		if (!valid_utf8_text(f[i]))
+		if (!text_is_plain(f[i]))
 			return "control characters in a field";
 		if (strlen(f[i]) >= NAME_MAX_LEN)
 			return "a field is too long";

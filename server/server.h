@@ -332,6 +332,8 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 		      struct member_row **rows, int *nrows, char *err, size_t errlen);
 int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *err, size_t errlen);
 int password_hash(const char *password, char out[128]);
+/* 1 when s has no control character (below 0x20, or DEL): CR, LF and TAB included */
+int text_is_plain(const char *s);
 #define PASSWORD_MIN 10   /* characters */
 #define PASSWORD_MAX 1023 /* bytes */
 /* NULL when pw (len bytes) may be the password of account (may be NULL), else why not, for the user */

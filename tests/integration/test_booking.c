@@ -110,7 +110,7 @@ static void hold_read_list_and_cancel(void **state)
 	assert_true(strlen(unit) == 3 && unit[0] == 'A' && unit[1] == '0' && unit[2] >= '1' &&
 	            unit[2] <= '8');
 	assert_int_equal(json_array_size(jget(b, "guests")), 1);
-	ASSERT_JSTR(b, "guests.0.name", "Karim");
+	ASSERT_JSTR(b, "guests.0.name", "Karim Tester");
 	ASSERT_JSTR(b, "guests.0.relation", "self");
 	expires = hx_instant(jstr(b, "hold_expires_at"));
 	created = hx_instant(jstr(b, "created_at"));
@@ -466,6 +466,32 @@ static void guests_match_household_case_insensitively(void **state)
 	hc_free(c);
 }
 
+/* The "self" guest is the member: named from the member record, not from what the request says (it
+ * is the name on the pass). Names with control characters are refused, as the members import does. */
+static void self_is_the_member_and_names_are_plain(void **state)
+{
+	struct hc *c = hc_login_ok("200015");
+	json_t *b = book_ok(c, "test-a", "chalet", 84, 86,
+	                    "[{\"name\":\"Somebody Else\",\"relation\":\"self\",\"birth_year\":1980}]");
+	struct hres r;
+	static const char *const bad[] = {"Amina\\r\\nX-Injected: 1", "Amina\\tA", "Ami\\u007fna", "Amina\\u0000"};
+
+	(void)state;
+	ASSERT_JSTR(b, "guests.0.name", "Karim Tester");
+	json_decref(b);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char guests[256];
+		snprintf(guests, sizeof guests,
+		         "[" HX_GUEST_SELF ",{\"name\":\"%s\",\"relation\":\"spouse\",\"birth_year\":1982}]",
+		         bad[i]);
+		hc_book(c, "test-a", "chalet", 88, 90, guests, &r);
+		if (r.status != 400)
+			fail_msg("guest name %zu: %ld %s", i, r.status, r.body);
+		hres_free(&r);
+	}
+	hc_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +503,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(last_unit_then_sold_out),
 	    cmocka_unit_test(others_bookings_are_404),
 	    cmocka_unit_test(guests_match_household_case_insensitively),
+	    cmocka_unit_test(self_is_the_member_and_names_are_plain),
 	};
 	struct hx_opts o = {
 	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 16};
