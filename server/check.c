@@ -34,7 +34,7 @@ static const char sql_revoked[] = "SELECT 1 FROM revocations WHERE pass = ?";
  * 'undone' cancels the admission just before it. */
 static const char sql_presence[] =
     "SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2"
-    " AND decision IN ('admit','manual','undone') ORDER BY at DESC, rowid DESC";
+    " AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at DESC, rowid DESC";
 
 /* Copies at most n - 1 bytes of s without cutting a UTF-8 sequence. */
 static void copy_utf8(char *out, size_t n, const char *s)

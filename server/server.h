@@ -351,6 +351,11 @@ int auth_csrf_ok(const struct request *rq);
 int auth_can_see_centre(const struct principal *who, int centre);
 void auth_init(struct app *app);
 
+/* Scans stamped later than their gate's clock could have been (sync.c) are kept as facts, flagged
+ * future_time, and never count for presence: every presence query adds this. */
+#define EVENT_TIME_TRUSTED " AND (conflict_reason IS NULL OR conflict_reason != 'future_time')"
+#define EVENT_TIME_TOLERANCE (5 * 60) /* seconds beyond the gate's measured clock */
+
 /* booking.c */
 int booking_hold(struct app *app, struct request *rq, struct reply *rp);
 int booking_cancel(struct app *app, struct request *rq, struct reply *rp);

@@ -625,23 +625,39 @@ struct upload_stmts {
  * read. */
 #define STATE_SQL                                                                                  \
 	"SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2 AND at <= ?3" \
-	" AND decision IN ('admit','manual','undone') ORDER BY at DESC, rowid DESC"
+	" AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at DESC, rowid DESC"
 
 /* Why a scan conflicts with what the server knew when it arrived (NULL when it does not): the scans
  * are stored anyway, these are facts. */
 static const char *event_conflict(struct upload_stmts *u, const struct gate_who *g,
-                                  const struct event *ev, int64_t *booking)
+                                  const struct event *ev, int64_t latest, int64_t *booking)
 {
 	const char *why = NULL;
 	int admit = !strcmp(ev->decision, "admit"), manual = !strcmp(ev->decision, "manual");
 
-	if ((!admit && !manual) || ev->pass == 0)
-		return NULL;
+	if (ev->at > latest)
+		why = "future_time"; /* later than the gate's own clock: never used for presence */
+	if (ev->pass == 0) {
+		*booking = 0; /* no pass, no booking of ours: what the gate says is not kept */
+		return why ? why : admit ? "unknown_pass" : NULL;
+	}
+	/* the booking is the pass's, from our rows; a gate that says otherwise is flagged */
 	sqlite3_reset(u->pass);
 	sqlite3_bind_int64(u->pass, 1, ev->pass);
 	if (sqlite3_step(u->pass) == SQLITE_ROW) {
-		if (!*booking)
-			*booking = sqlite3_column_int64(u->pass, 2);
+		int64_t ours = sqlite3_column_int64(u->pass, 2);
+		if (!why && *booking && *booking != ours)
+			why = "booking_mismatch";
+		*booking = ours;
+	} else {
+		*booking = 0;
+	}
+	sqlite3_reset(u->pass);
+	if (why || (!admit && !manual))
+		return why;
+	sqlite3_reset(u->pass);
+	sqlite3_bind_int64(u->pass, 1, ev->pass);
+	if (sqlite3_step(u->pass) == SQLITE_ROW) {
 		if (admit && strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
 			why = "other_centre";
 		else if (admit && sqlite3_column_type(u->pass, 1) != SQLITE_NULL &&
@@ -680,7 +696,7 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	struct upload_stmts u = {NULL, NULL, NULL};
 	struct gate_who g;
 	json_t *body = NULL, *events, *e, *v, *stored = NULL, *dups = NULL, *rejected = NULL;
-	int64_t now = instant_now(), gate_time = 0, queue = -1;
+	int64_t now = instant_now(), gate_time = 0, queue = -1, latest;
 	sqlite3_stmt *st = NULL;
 	size_t i;
 	int have_time = 0, in_tx = 0, flagged = 0;
@@ -731,6 +747,20 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
 	}
 	in_tx = 1;
+	/* The latest time a scan can carry: now on the gate's clock (measured from this upload's gate_time,
+	 * or the last one it sent), plus a little. */
+	{
+		int64_t ahead = have_time ? gate_time - now : 0;
+		if (!have_time && sqlite3_prepare_v2(db, "SELECT -last_offset_s FROM gates WHERE id = ?", -1, &st, NULL) ==
+		                      SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, g.id);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				ahead = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+			st = NULL;
+		}
+		latest = now + (ahead > 0 ? ahead : 0) + EVENT_TIME_TOLERANCE;
+	}
 	/* the gate may have been revoked since its token was checked: decided here, in the
 	 * transaction */
 	if (sqlite3_prepare_v2(
@@ -787,7 +817,7 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 			continue;
 		}
 		booking = ev.booking;
-		why = event_conflict(&u, &g, &ev, &booking);
+		why = event_conflict(&u, &g, &ev, latest, &booking);
 		sqlite3_reset(u.insert);
 		sqlite3_bind_text(u.insert, 1, ev.id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(u.insert, 2, g.id);
@@ -1060,7 +1090,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	if (sqlite3_prepare_v2(
 	        db,
 	        "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
-	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3 ORDER BY rowid LIMIT ?4",
+	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED " ORDER BY rowid LIMIT ?4",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
 	sqlite3_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
@@ -1133,7 +1163,7 @@ int sync_onsite(struct app *app, struct request *rq, struct reply *rp)
 	        " a AS (SELECT e.pass, e.direction, e.decision, e.at, e.rowid AS r,"
 	        "  LEAD(e.decision) OVER (PARTITION BY e.pass ORDER BY e.at, e.rowid) AS nxt"
 	        "  FROM gate_events e WHERE e.centre = ?1 AND e.pass IN (SELECT id FROM cur)"
-	        "  AND e.decision IN ('admit','manual','undone')),"
+	        "  AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED "),"
 	        " k AS (SELECT direction, ROW_NUMBER() OVER (PARTITION BY pass ORDER BY at DESC, r "
 	        "DESC) AS rn"
 	        "  FROM a WHERE decision != 'undone' AND (nxt IS NULL OR nxt != 'undone'))"

@@ -857,6 +857,80 @@ static void onsite_count(void **state)
 	hc_free(anon);
 }
 
+/* Scans stamped far ahead of the gate's clock are kept, flagged, and never count for presence; a
+ * gate's claims about passes are checked against our rows. */
+static void gate_claims_are_checked(void **state)
+{
+	struct gate_id g = gate_new("test-b", "Side gate"), g2 = gate_new("test-b", "Back gate");
+	struct hc *mgr = hc_login_ok(HX_MANAGER);
+	long long b1 = confirmed_booking(10, "test-b", "room", 5, GUESTS3);
+	long long b2 = confirmed_booking(11, "test-b", "room", 6, GUESTS3);
+	long long p1 = pass_of(b1, 0), p2 = pass_of(b2, 0), now = (long long)time(NULL), before;
+	char id[33], why[64], path[256];
+	struct hres r;
+	size_t i;
+	json_t *v;
+
+	(void)state;
+	before = onsite(mgr, "test-b", 200, NULL);
+	/* a +300-day exit for p1 would let it in and out for ever; a +300-day entry for p2 would lock it out */
+	upload_one(g.token, p1, "in", "admit", now - 60, NULL);
+	upload_one(g.token, p1, "out", "admit", now + 300LL * 86400, id);
+	assert_string_equal(conflict_of(id, why, sizeof why), "future_time");
+	upload_one(g.token, p2, "in", "admit", now + 300LL * 86400, id);
+	assert_string_equal(conflict_of(id, why, sizeof why), "future_time");
+	assert_int_equal(onsite(mgr, "test-b", 200, NULL), before + 1); /* p1 inside; p2 not */
+	/* p1 is still inside: a second entry conflicts; p2 can come in */
+	upload_one(g.token, p1, "in", "admit", now - 30, id);
+	assert_string_equal(conflict_of(id, why, sizeof why), "already_inside");
+	upload_one(g.token, p2, "in", "admit", now - 20, id);
+	assert_string_equal(conflict_of(id, why, sizeof why), "-");
+	/* the other gates are not told of the future scans */
+	snprintf(path, sizeof path, "/api/gate/v1/sync?limit=1000");
+	gate_do(g2.token, "GET", path, NULL, &r);
+	EXPECT(r, 200, NULL);
+	{
+		int from_g = 0;
+		json_array_foreach(jget(r.json, "events"), i, v)
+		{
+			const char *at = json_string_value(json_object_get(v, "at"));
+			if (at && hx_instant(at) > now + 86400)
+				fail_msg("a future scan was sent to another gate: %s", at);
+			from_g += json_integer_value(json_object_get(v, "gate")) == g.id;
+		}
+		assert_int_equal(from_g, 3); /* p1 in, p1 in again, p2 in: the facts with trusted times */
+	}
+	hres_free(&r);
+	/* a scan within the gate's own (fast) clock is fine: the upload says what time the gate has */
+	{
+		char when[32], eid[33];
+		json_t *b = json_pack("{s:[o],s:s,s:i}", "events", event(new_event_id(eid), p2, "out", "admit", now + 3600),
+		                      "gate_time", iso(now + 3590, when, sizeof when), "queue", 0);
+		char *body = json_dumps(b, JSON_COMPACT);
+		gate_do(g.token, "POST", "/api/gate/v1/events", body, &r);
+		EXPECT(r, 200, NULL);
+		hres_free(&r);
+		free(body);
+		json_decref(b);
+		assert_string_equal(conflict_of(eid, why, sizeof why), "-");
+	}
+	/* an admission of pass 0 (no pass) is flagged; a manual one is not */
+	upload_one(g.token, 0, "in", "admit", now, id);
+	assert_string_equal(conflict_of(id, why, sizeof why), "unknown_pass");
+	/* a booking that contradicts the pass's: ours is kept, the claim flagged */
+	{
+		char eid[33];
+		json_t *e = event(new_event_id(eid), p1, "out", "admit", now);
+		json_object_set_new(e, "booking", json_integer(b2));
+		upload(g.token, json_pack("[o]", e), &r);
+		EXPECT(r, 200, NULL);
+		hres_free(&r);
+		assert_string_equal(conflict_of(eid, why, sizeof why), "booking_mismatch");
+		assert_int_equal(db_int("SELECT booking FROM gate_events WHERE id = '%s'", eid), b1);
+	}
+	hc_free(mgr);
+}
+
 static void admin_http(void **state)
 {
 	struct hc *boss = hc_login_ok(HX_ADMIN), *mgr = hc_login_ok(HX_MANAGER), *mem = member(10),
@@ -977,6 +1051,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(download_pages), cmocka_unit_test(other_gates_events),
 	    cmocka_unit_test(revoked_gate),   cmocka_unit_test(onsite_count),
 	    cmocka_unit_test(admin_http),
+	    cmocka_unit_test(gate_claims_are_checked),
 	};
 
 	return hx_main(argc, argv, &opts, "sync", tests, sizeof(tests) / sizeof(tests[0]));
