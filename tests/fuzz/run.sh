@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh [SECONDS]: builds the libFuzzer targets with clang in build-fuzz/ (at the top of the
-# tree) and runs each one for SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/NAME/.
+# tests/fuzz/run.sh [SECONDS|LONG]: builds the libFuzzer targets with clang in build-fuzz/ (at the top of
+# the tree) and runs each one for SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/NAME/.
+# LONG is the long run: each target for ESTIVA_FUZZ_LONG_SECS seconds (default 3600, one hour each).
 # New inputs go to build-fuzz/corpus/NAME/ (the checked-in seeds are never written); a crash leaves its
 # input in build-fuzz/ and makes this script fail. Exits 77 (skipped) when clang or libFuzzer is
 # missing: on Debian 12 they are the packages clang and libclang-rt-14-dev.
 set -euo pipefail
 
 secs=${1:-60}
+if [[ $secs == LONG ]]; then
+	secs=${ESTIVA_FUZZ_LONG_SECS:-3600}
+fi
 if [[ ! $secs =~ ^[0-9]+$ ]] || ((secs == 0)); then
-	echo "usage: tests/fuzz/run.sh [SECONDS]" >&2
+	echo "usage: tests/fuzz/run.sh [SECONDS|LONG] (LONG: ESTIVA_FUZZ_LONG_SECS each, default 3600)" >&2
 	exit 2
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
