@@ -488,7 +488,9 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_HTTPS_MEM_KEY,
-				     tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem, MHD_OPTION_END);
+				     tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem,
+				     /* GnuTLS's NORMAL without the old versions: TLS 1.2 and 1.3 only */
+				     MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
 				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int conf_parse_long(const char *s, long min, long max, long *out)
 {
@@ -247,9 +248,13 @@ int conf_secret_file_ok(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "%s: readable by others (mode %03o); it holds a secret: chmod 600 it", path,
-			 (unsigned)(st.st_mode & 0777));
+	/* the owner's alone (600), or also the service's own group's to read (640, group = our group), as
+	 * docs/operations.md installs a TLS key root:estiva; never anybody else's */
+	if ((st.st_mode & 037) || ((st.st_mode & 040) && st.st_gid != getegid())) {
+		snprintf(err, errlen,
+			 "%s: readable by others (mode %03o, group %u); it holds a secret: chmod 600 it, or 640 with"
+			 " the service's own group",
+			 path, (unsigned)(st.st_mode & 0777), (unsigned)st.st_gid);
 		return -1;
 	}
 	return 0;
