@@ -5,6 +5,8 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -554,35 +556,79 @@ int booking_get(struct app *app, struct request *rq, struct reply *rp)
 	return reply_json(rp, 200, j);
 }
 
+/* GET /api/v1/bookings[?limit=N&cursor=C]: newest first, the caller's own (a member) or those of the
+ * centres they manage (a manager; an admin sees every centre), filtered in SQL, in pages: `next` is the
+ * cursor of the following page, null on the last. */
 int booking_list(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	sqlite3_stmt *st;
-	json_t *list = json_array();
+	json_t *list = json_array(), *centres = NULL;
+	const char *qs;
+	char *centres_text = NULL, *end;
+	long long limit = 100, cursor = INT64_MAX, last = 0;
+	int n = 0, more = 0;
 
 	if (!db || !list)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	if (rq->who.role == ROLE_MEMBER) {
-		if (!(st = db_stmt(db, "SELECT id, centre FROM bookings WHERE member = ? ORDER BY id DESC LIMIT 500")))
-			goto fail;
-		sqlite3_bind_int64(st, 1, rq->who.member_id);
-	} else {
-		if (!(st = db_stmt(db, "SELECT id, centre FROM bookings ORDER BY id DESC LIMIT 500")))
+	if ((qs = request_query(rq, "limit"))) {
+		errno = 0;
+		limit = strtoll(qs, &end, 10);
+		if (errno || end == qs || *end || limit < 1 || limit > 500) {
+			json_decref(list);
+			return reply_error(rp, 400, "bad_request", "limit must be a number from 1 to 500");
+		}
+	}
+	if ((qs = request_query(rq, "cursor"))) {
+		errno = 0;
+		cursor = strtoll(qs, &end, 10);
+		if (errno || end == qs || *end || cursor < 1) {
+			json_decref(list);
+			return reply_error(rp, 400, "bad_request", "cursor must be the next value of a previous page");
+		}
+	}
+	if (rq->who.role == ROLE_MANAGER) {
+		centres = json_array();
+		for (int i = 0; i < app->cat.ncentres && centres; i++)
+			if (auth_can_see_centre(&rq->who, i))
+				json_array_append_new(centres, json_string(app->cat.centres[i]->id));
+		centres_text = centres ? json_dumps(centres, JSON_COMPACT) : NULL;
+		json_decref(centres);
+		if (!centres_text)
 			goto fail;
 	}
+	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE id < ?1 AND (?2 IS NULL OR member = ?2)"
+			       " AND (?3 IS NULL OR centre IN (SELECT value FROM json_each(?3))) ORDER BY id DESC LIMIT ?4")))
+		goto fail;
+	sqlite3_bind_int64(st, 1, cursor);
+	if (rq->who.role == ROLE_MEMBER)
+		sqlite3_bind_int64(st, 2, rq->who.member_id);
+	if (centres_text)
+		sqlite3_bind_text(st, 3, centres_text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, limit + 1);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_t *j;
 
-		if (rq->who.role != ROLE_MEMBER &&
-		    !auth_can_see_centre(&rq->who, catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1))))
-			continue;
-		j = booking_json(app, db, sqlite3_column_int64(st, 0));
+		if (n == limit) {
+			more = 1;
+			break;
+		}
+		last = sqlite3_column_int64(st, 0);
+		j = booking_json(app, db, last);
 		if (j)
 			json_array_append_new(list, j);
+		n++;
 	}
 	db_done(st);
-	return reply_json(rp, 200, json_pack("{s:o}", "bookings", list));
+	free(centres_text);
+	if (more) {
+		char next[24];
+		snprintf(next, sizeof(next), "%lld", last);
+		return reply_json(rp, 200, json_pack("{s:o,s:s}", "bookings", list, "next", next));
+	}
+	return reply_json(rp, 200, json_pack("{s:o,s:n}", "bookings", list, "next"));
 fail:
+	free(centres_text);
 	json_decref(list);
 	return reply_error(rp, 500, "internal", "database error");
 }
