@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "conf.h"
 #include "date.h"
 #include "log.h"
 #include "server.h"
@@ -113,7 +114,8 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		struct catalog cat;
-		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0) {
+		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0 ||
+		    (app.cfg.tls_cert[0] && conf_secret_file_ok(app.cfg.tls_key, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
 		}

@@ -81,6 +81,8 @@ if [[ -n $other && $other != "$(id -g)" ]]; then
 	if "$server" -c "$dir/server.conf" 2>"$dir/refused.log"; then
 		fail "the server started with a key readable by another group"
 	fi
+	"$server" --check-config -c "$dir/server.conf" >/dev/null 2>&1 &&
+		fail "--check-config (the unit's ExecStartPre) passed a key readable by another group"
 	grep -q 'readable by others' "$dir/refused.log" || fail "no clear message: $(cat "$dir/refused.log")"
 	chgrp "$(id -g)" "$dir/key.pem"
 fi
