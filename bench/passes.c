@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	double secs = argc > 1 ? atof(argv[1]) : 2.0, t0, t;
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[64], msg[34];
 	char text[PASS_TEXT_MAX + 1];
-	struct pass_key key;
+	struct pass_key key = {0};
 	struct pass p, out;
 	struct buf png;
 	long n, bad = 0;

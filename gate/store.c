@@ -268,7 +268,7 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 	sqlite3_stmt *s;
 	int n = 0, rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key FROM keys ORDER BY id", -1, &s,
+	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key, valid_until FROM keys ORDER BY id", -1, &s,
 	                       NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
@@ -277,6 +277,7 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 			continue;
 		keys[n].id = (uint8_t)sqlite3_column_int(s, 0);
 		memcpy(keys[n].pk, sqlite3_column_blob(s, 1), 32);
+		keys[n].valid_until = sqlite3_column_int64(s, 2) / 60; /* stored in seconds; 0: the signing key */
 		n++;
 	}
 	sqlite3_finalize(s);

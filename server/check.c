@@ -23,7 +23,8 @@ struct check_ctx {
 	const char *centre;
 };
 
-static const char sql_keys[] = "SELECT id, public_key FROM signing_keys"
+static const char sql_keys[] = "SELECT id, public_key, CASE WHEN retired_at IS NULL THEN 0 ELSE last_valid_until END"
+                               " FROM signing_keys"
                                " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id";
 static const char sql_row[] =
     "SELECT p.guest_name, COALESCE(u.code, ''), p.status, p.nfc_uid FROM passes p"
@@ -140,6 +141,7 @@ static int load_keys(sqlite3 *db, int64_t now, struct pass_key *keys, int max)
 			continue;
 		keys[n].id = (uint8_t)id;
 		memcpy(keys[n].pk, sqlite3_column_blob(st, 1), 32);
+		keys[n].valid_until = sqlite3_column_int64(st, 2);
 		n++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -32,6 +32,8 @@ static const struct reason_text reasons[DECIDE_REASON_COUNT] = {
     [DECIDE_MANUAL] = {"manual", "Entrée manuelle", "دخول يدوي"},
     [DECIDE_INTERNAL] = {"internal", "Erreur interne : appelez l'accueil",
                          "خطأ داخلي: اتصلوا بالاستقبال"},
+    [DECIDE_KEY_EXPIRED] = {"key_expired", "Pass signé d'une clé retirée : passez à l'accueil",
+                            "بطاقة موقعة بمفتاح متجاوز: توجهوا إلى الاستقبال"},
 };
 
 const char *decide_reason_code(enum decide_reason r)
@@ -225,6 +227,12 @@ void decide(const struct decide_input *in, const struct pass_key *keys, int nkey
 		verdict(out, DECIDE_DENY, DECIDE_REVOKED);
 		return;
 	}
+	for (int k = 0; k < nkeys; k++)
+		if (keys[k].id == out->pass.key_id && keys[k].valid_until > 0 &&
+		    (int64_t)out->pass.valid_until > keys[k].valid_until) {
+			verdict(out, DECIDE_DENY, DECIDE_KEY_EXPIRED);
+			return;
+		}
 	/* floor division: an instant before 1970 is not a valid "now", but stay exact anyway */
 	now_min = in->now >= 0 ? in->now / 60 : -((-in->now + 59) / 60);
 	from = (int64_t)out->pass.valid_from - cfg->grace_minutes;

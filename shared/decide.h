@@ -18,6 +18,8 @@
  *   leave):
  *   6. pass kind allowed at this gate                                       wrong_kind
  *   7. revocation (revocation list, or the local pass row says revoked)     revoked
+ *      the pass ends after its signing key's published validity             key_expired
+ *      (a retired or leaked key signs nothing the gates still trust)
  *   8. validity window, widened by grace minutes on each side               not_yet_valid / expired
  *   9. anti-passback (the latest admitted event of this pass, from any gate):
  *      entry while inside: strict → deny already_inside, warn → admit inside_warning, off → ok
@@ -56,6 +58,7 @@ enum decide_reason {
 	DECIDE_NO_PASSAGE,   /* (undone events) the turnstile reported no passage */
 	DECIDE_MANUAL,       /* (manual events) admitted by staff by hand */
 	DECIDE_INTERNAL,     /* a lookup failed: denied, say so */
+	DECIDE_KEY_EXPIRED,  /* the pass's validity ends after its key's published validity */
 	DECIDE_REASON_COUNT
 };
 

@@ -377,6 +377,41 @@ static void test_no_lookups(void **state)
 	assert_int_equal(res.reason, DECIDE_UNKNOWN_KEY);
 }
 
+/* A retired (or leaked) key is trusted only for passes that end within its published validity: a pass
+ * it signs that runs longer is refused on entry (key_expired); exits are never refused. */
+static void test_key_expired(void **state)
+{
+	struct pass p;
+	char text[PASS_TEXT_MAX + 1];
+	struct decide_config cfg = {1, 0, DECIDE_POLICY_OFF, 0, 0};
+	struct decide_input in = {0};
+	struct decide_result res;
+	struct tcase c = {0};
+	struct pass_key k = key_a;
+
+	(void)state;
+	make_pass(&c, &p);
+	assert_int_equal(pass_sign_text(&p, sk_a, text, sizeof(text)), PASS_OK);
+	in.text = text;
+	in.text_len = strlen(text);
+	in.now = ((int64_t)T0 + 5) * 60;
+	k.valid_until = p.valid_until; /* the pass ends exactly when the key does: fine */
+	decide(&in, &k, 1, &cfg, NULL, &res);
+	assert_int_equal(res.verdict, DECIDE_ADMIT);
+	k.valid_until = p.valid_until - 1; /* one minute too long */
+	decide(&in, &k, 1, &cfg, NULL, &res);
+	assert_int_equal(res.verdict, DECIDE_DENY);
+	assert_int_equal(res.reason, DECIDE_KEY_EXPIRED);
+	assert_string_equal(decide_reason_code(res.reason), "key_expired");
+	in.dir = DECIDE_DIR_OUT;
+	decide(&in, &k, 1, &cfg, NULL, &res);
+	assert_int_equal(res.verdict, DECIDE_ADMIT);
+	in.dir = DECIDE_DIR_IN;
+	k.valid_until = 0; /* the signing key: no end */
+	decide(&in, &k, 1, &cfg, NULL, &res);
+	assert_int_equal(res.verdict, DECIDE_ADMIT);
+}
+
 /* Every single-byte change of a signed binary pass is refused (never admitted). */
 static void test_every_byte(void **state)
 {
@@ -412,7 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),      cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_names),      cmocka_unit_test(test_no_lookups),
-	    cmocka_unit_test(test_every_byte),
+	    cmocka_unit_test(test_every_byte),  cmocka_unit_test(test_key_expired),
 	};
 
 	return cmocka_run_group_tests_name("decide", tests, setup, NULL);

@@ -60,6 +60,7 @@ static int load_keys(struct pass_key *keys, int max)
 		if (hx_db_text(sql, NULL, hex, sizeof(hex)) != 0)
 			continue;
 		keys[n].id = (uint8_t)id;
+		keys[n].valid_until = 0;
 		for (int i = 0; i < 32; i++) {
 			unsigned v;
 			sscanf(hex + 2 * i, "%2x", &v);
