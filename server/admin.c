@@ -27,6 +27,7 @@ static void usage_to(FILE *out)
 		"  confirm ID                   confirm a held booking without online payment (desk, tests)\n"
 		"  keys rotate                  make a new pass signing key that signs from now on\n"
 		"  keys list                    the signing keys and until when gates need them\n"
+		"  keys revoke ID               distrust a retired key: its passes are issued again, gates drop it\n"
 		"  verify-pass TOKEN            print a pass's fields and whether its signature is good\n"
 		"  write-nfc PASS_ID [--device CONNSTRING] [--timeout SECONDS]\n"
 		"                               write a pass to an NFC card (NTAG213/215/216), bound to its UID\n"
@@ -490,6 +491,26 @@ int main(int argc, char **argv)
 		else
 			printf("signing key %d made; it signs every pass from now on\n", id);
 		rc = id < 0;
+	} else if (!strcmp(cmd, "keys") && i + 2 == argc && !strcmp(argv[i], "revoke")) {
+		long id = 0;
+		int n;
+		if (conf_parse_long(argv[i + 1], 1, 255, &id) < 0) {
+			fprintf(stderr, "estiva-admin: keys revoke ID: a key id from estiva-admin keys list\n");
+			rc = 2;
+			goto out;
+		}
+		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+			fprintf(stderr, "estiva-admin: %s\n", err);
+			goto out;
+		}
+		n = passes_key_revoke(&app, db, (int)id, err, sizeof(err));
+		catalog_free(&app.cat);
+		if (n < 0)
+			fprintf(stderr, "estiva-admin: %s\n", err);
+		else
+			printf("key %ld revoked: %d pass(es) issued again under the current key; gates drop the key at"
+			       " their next sync\n", id, n);
+		rc = n < 0;
 	} else if (!strcmp(cmd, "keys") && i + 1 == argc && !strcmp(argv[i], "list")) {
 		rc = list_keys(db);
 	} else if (!strcmp(cmd, "write-nfc") && i < argc) {

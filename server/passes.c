@@ -90,6 +90,9 @@ int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	int any = 0;
 
+	if (passes_check_key_files(app, err, errlen) < 0)
+		return -1;
+
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -171,6 +174,14 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 		goto sqlfail;
 	}
 	close(fd);
+	/* the retired keys sign nothing any more: their secrets leave key_dir (the public halves stay in the
+	 * database, published while passes they signed are valid) */
+	for (int old = 1; old < id; old++) {
+		char oldpath[4200];
+		key_path(app, old, oldpath, sizeof(oldpath));
+		if (unlink(oldpath) < 0 && errno != ENOENT)
+			log_warn("%s: %s (delete it by hand)", oldpath, strerror(errno));
+	}
 	sodium_memzero(hex, sizeof(hex));
 	sodium_free(sk);
 	return id;
@@ -808,5 +819,125 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	rc = 0;
 out:
 	nfctag_close(tag);
+	return rc;
+}
+
+/* ---- distrusting a key ---- */
+
+/* estiva-admin keys revoke ID: a retired key that must no longer be trusted (leaked, or kept too long).
+ * In one transaction: every active pass it signed is revoked and issued again, same guest and window,
+ * under the current key; the key leaves the set published to gates (its validity is set to 0, so the
+ * gates drop it at their next sync and refuse its passes: unknown_key, and revoked). After the commit
+ * its secret file is deleted. Returns how many passes were re-issued, or -1 with err. */
+int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t errlen)
+{
+	struct old {
+		int64_t id, booking, from, until;
+		int guest;
+		char name[NAME_MAX_LEN];
+	} *olds = NULL;
+	sqlite3_stmt *st = NULL;
+	char path[4200];
+	int n = 0, cap = 0, retired = -1;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	if (sqlite3_prepare_v2(db, "SELECT retired_at IS NOT NULL FROM signing_keys WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto sqlfail;
+	sqlite3_bind_int(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		retired = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (retired < 0) {
+		snprintf(err, errlen, "no signing key %d (estiva-admin keys list)", id);
+		goto rollback;
+	}
+	if (!retired) {
+		snprintf(err, errlen, "key %d signs passes now: run estiva-admin keys rotate first, then revoke it", id);
+		goto rollback;
+	}
+	if (key_current(app, db, err, errlen) < 0)
+		goto rollback;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, booking, guest, guest_name, valid_from, valid_until FROM passes"
+			       " WHERE key_id = ? AND status = 'active' ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto sqlfail;
+	sqlite3_bind_int(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			struct old *more = realloc(olds, (size_t)(cap ? cap * 2 : 64) * sizeof(*olds));
+			if (!more) {
+				snprintf(err, errlen, "out of memory");
+				goto rollback;
+			}
+			olds = more;
+			cap = cap ? cap * 2 : 64;
+		}
+		olds[n].id = sqlite3_column_int64(st, 0);
+		olds[n].booking = sqlite3_column_int64(st, 1);
+		olds[n].guest = sqlite3_column_int(st, 2);
+		snprintf(olds[n].name, sizeof(olds[n].name), "%s", (const char *)sqlite3_column_text(st, 3));
+		olds[n].from = sqlite3_column_int64(st, 4);
+		olds[n].until = sqlite3_column_int64(st, 5);
+		n++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (int i = 0; i < n; i++) {
+		struct booking_info bi;
+		int64_t new_id;
+		int bad = booking_info(app, db, olds[i].booking, &bi) < 0 || !bi.c;
+
+		json_decref(bi.guests);
+		if (bad || revoke_where(db, "p.id = ?", olds[i].id, "key_revoked") < 0 ||
+		    issue_one(app, db, olds[i].booking, olds[i].guest, olds[i].name, bi.c, olds[i].from, olds[i].until,
+			      olds[i].id, &new_id) < 0)
+			goto sqlfail;
+	}
+	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET last_valid_until = 0 WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto sqlfail;
+	sqlite3_bind_int(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto sqlfail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (db_audit(db, "estiva-admin", "keys.revoke", "signing_key", id, NULL, NULL) < 0 ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	free(olds);
+	key_path(app, id, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("%s: %s (delete it by hand)", path, strerror(errno));
+	return n;
+sqlfail:
+	snprintf(err, errlen, "keys revoke: %s", sqlite3_errmsg(db));
+rollback:
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	free(olds);
+	return -1;
+}
+
+/* Every secret key file in key_dir is the service's alone (conf_secret_file_ok): checked at start. */
+int passes_check_key_files(const struct app *app, char *err, size_t errlen)
+{
+	DIR *d = opendir(app->cfg.key_dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", app->cfg.key_dir, strerror(errno)), -1);
+	while (rc == 0 && (e = readdir(d))) {
+		char path[4400];
+		if (strncmp(e->d_name, "pass-signing-", 13))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", app->cfg.key_dir, e->d_name);
+		rc = conf_secret_file_ok(path, err, errlen);
+	}
+	closedir(d);
 	return rc;
 }

@@ -400,6 +400,11 @@ int passes_issue(struct app *app, sqlite3 *db, int64_t booking);
 int passes_revoke_booking(sqlite3 *db, int64_t booking, const char *reason);
 /* Makes a new signing key (its secret in key_dir, mode 0600) that signs from now on: its id, or -1. */
 int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen);
+/* estiva-admin keys revoke ID (passes.c): re-issues the key's active passes under the current key and
+ * unpublishes it, in one transaction; deletes its secret. The count re-issued, or -1 with err. */
+int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t errlen);
+/* Every pass-signing-*.key in key_dir is readable by the service alone: 0, or -1 with err. */
+int passes_check_key_files(const struct app *app, char *err, size_t errlen);
 /* Drops revocations of passes that have expired anyway, and public keys no pass needs any more. */
 int passes_prune(struct app *app, sqlite3 *db);
 void passes_free(struct app *app);

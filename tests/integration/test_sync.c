@@ -931,6 +931,55 @@ static void gate_claims_are_checked(void **state)
 	hc_free(mgr);
 }
 
+/* A retired key that must not be trusted any more: `estiva-admin keys revoke` re-issues its passes under
+ * the current key and the gates drop it at their next sync. */
+static void key_revoke_through_sync(void **state)
+{
+	struct gate_id g = gate_new("test-b", "Key gate");
+	long long b = confirmed_booking(12, "test-b", "room", 3, GUESTS3), p = pass_of(b, 0), old_key, new_key,
+	          fresh;
+	char k[16], path[512], key_file[600];
+	struct synced s, s2;
+	struct hres r;
+	size_t i;
+	json_t *v;
+
+	(void)state;
+	old_key = db_int("SELECT key_id FROM passes WHERE id = %lld", p);
+	sync_all(g.token, "", 0, &s);
+	snprintf(k, sizeof k, "%lld", p);
+	assert_non_null(json_object_get(s.passes, k));
+	assert_int_equal(admin("keys", "rotate", NULL), 0);
+	new_key = db_int("SELECT MAX(id) FROM signing_keys");
+	/* the key that signs now cannot be revoked: rotate first */
+	snprintf(k, sizeof k, "%lld", new_key);
+	assert_int_not_equal(admin("keys", "revoke", k, NULL), 0);
+	assert_non_null(strstr(out, "rotate first"));
+	snprintf(k, sizeof k, "%lld", old_key);
+	assert_int_equal(admin("keys", "revoke", k, NULL), 0);
+	assert_int_equal(db_int("SELECT COUNT(*) FROM passes WHERE key_id = %lld AND status = 'active'", old_key), 0);
+	fresh = pass_of(b, 0);
+	assert_true(fresh != p);
+	assert_int_equal(db_int("SELECT key_id FROM passes WHERE id = %lld", fresh), new_key);
+	snprintf(key_file, sizeof key_file, "%s/keys/pass-signing-%lld.key", hx_dir(HX), old_key);
+	assert_int_not_equal(access(key_file, F_OK), 0); /* the secret is gone */
+	/* the gate's next sync: the old pass revoked, its replacement, and a key set without the old key */
+	sync_all(g.token, s.cursor, 0, &s2);
+	snprintf(k, sizeof k, "%lld", p);
+	assert_non_null(json_object_get(s2.revocations, k));
+	snprintf(k, sizeof k, "%lld", fresh);
+	assert_non_null(json_object_get(s2.passes, k));
+	snprintf(path, sizeof path, "/api/gate/v1/sync?cursor=%s", s2.cursor);
+	gate_do(g.token, "GET", path, NULL, &r);
+	EXPECT(r, 200, NULL);
+	assert_true(json_array_size(jget(r.json, "keys")) >= 1);
+	json_array_foreach(jget(r.json, "keys"), i, v)
+		assert_int_not_equal(json_integer_value(json_object_get(v, "id")), old_key);
+	hres_free(&r);
+	synced_free(&s);
+	synced_free(&s2);
+}
+
 static void admin_http(void **state)
 {
 	struct hc *boss = hc_login_ok(HX_ADMIN), *mgr = hc_login_ok(HX_MANAGER), *mem = member(10),
@@ -1052,6 +1101,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(revoked_gate),   cmocka_unit_test(onsite_count),
 	    cmocka_unit_test(admin_http),
 	    cmocka_unit_test(gate_claims_are_checked),
+	    cmocka_unit_test(key_revoke_through_sync),
 	};
 
 	return hx_main(argc, argv, &opts, "sync", tests, sizeof(tests) / sizeof(tests[0]));
