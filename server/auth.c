@@ -202,7 +202,7 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	snprintf(uname, sizeof(uname), "%s", name);
 	name = uname; /* the body is freed below */
 	snprintf(akey, sizeof(akey), "account:%s", name);
-	snprintf(ikey, sizeof(ikey), "address:%s", rq->ip);
+	snprintf(ikey, sizeof(ikey), "address:%s", rq->ip_key);
 	wait = failures_delay(db, akey, LOGIN_FAILS_ACCOUNT, now);
 	if (!wait)
 		wait = failures_delay(db, ikey, LOGIN_FAILS_ADDRESS, now);

@@ -46,6 +46,24 @@ void config_defaults(struct config *cfg)
 }
 
 /* "14:100, 3:50, 0:0": days before arrival (strictly decreasing) and the percent refunded from then on. */
+/* "ADDR[/BITS], ..." : the reverse proxies whose X-Forwarded-For and Forwarded headers are believed */
+static int set_trusted_proxies(struct conf_ctx *ctx, struct config *cfg, const char *value)
+{
+	char buf[2048], *save = NULL, *tok;
+
+	if (snprintf(buf, sizeof(buf), "%s", value) >= (int)sizeof(buf))
+		return conf_error(ctx, 0, "trusted_proxies is too long");
+	cfg->ntrusted_proxies = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (cfg->ntrusted_proxies == TRUSTED_PROXIES_MAX)
+			return conf_error(ctx, 0, "trusted_proxies: at most %d entries", TRUSTED_PROXIES_MAX);
+		if (cidr_parse(tok, &cfg->trusted_proxies[cfg->ntrusted_proxies]) < 0)
+			return conf_error(ctx, 0, "trusted_proxies: \"%s\" is not an address or ADDRESS/BITS", tok);
+		cfg->ntrusted_proxies++;
+	}
+	return 1;
+}
+
 static int set_refund_tiers(struct conf_ctx *ctx, struct config *cfg, const char *value)
 {
 	char list[256], *save = NULL, *item;
@@ -178,6 +196,10 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1, 0);
 		if (!strcmp(name, "unknown_after"))
 			return conf_set_int(ctx, &cfg->pay_unknown_after, name, value, 1, 1000);
+	} else if (!strcmp(section, "http")) {
+		if (!strcmp(name, "trusted_proxies"))
+			return set_trusted_proxies(ctx, cfg, value);
+		return conf_error(ctx, 0, "unknown key %s in [http]", name);
 	} else if (!strcmp(section, "passes")) {
 		if (!strcmp(name, "key_dir"))
 			return conf_set_path(ctx, cfg->key_dir, sizeof(cfg->key_dir), value);

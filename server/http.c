@@ -239,6 +239,182 @@ static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+/* ---- the client behind a trusted reverse proxy ---- */
+
+int cidr_parse(const char *s, struct cidr *c)
+{
+	char buf[80], *slash, *end;
+	long bits;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	memset(c, 0, sizeof(*c));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = AF_INET;
+		c->bits = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->bits = 128;
+	} else {
+		return -1;
+	}
+	if (slash) {
+		errno = 0;
+		bits = strtol(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || bits < 0 || bits > c->bits)
+			return -1;
+		c->bits = (int)bits;
+	}
+	return 0;
+}
+
+static int cidr_has(const struct cidr *c, int family, const unsigned char *a)
+{
+	int full = c->bits / 8, rest = c->bits % 8;
+
+	if (c->family != family || memcmp(c->addr, a, (size_t)full))
+		return 0;
+	return !rest || ((c->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static int trusted_proxy(const struct config *cfg, int family, const unsigned char *a)
+{
+	for (int i = 0; i < cfg->ntrusted_proxies; i++)
+		if (cidr_has(&cfg->trusted_proxies[i], family, a))
+			return 1;
+	return 0;
+}
+
+/* One hop of X-Forwarded-For ("203.0.113.5", "2001:db8::1") or of Forwarded's for= ("203.0.113.5:4711",
+ * "\"[2001:db8::1]:4711\""), into its address: 0, or -1 when it is none (unknown, obfuscated, garbage). */
+static int hop_address(const char *s, size_t n, int *family, unsigned char a[16])
+{
+	char buf[80];
+	char *p = buf, *e;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
+		s++, n -= 2;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (buf[0] == '[') {
+		e = strchr(buf, ']');
+		if (!e)
+			return -1;
+		*e = '\0';
+		p = buf + 1;
+	} else if (strchr(buf, '.') && (e = strchr(buf, ':'))) {
+		*e = '\0'; /* IPv4 with a port */
+	}
+	if (inet_pton(AF_INET, p, a) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, p, a) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/* The hops a header lists, left (the client's side) to right (ours), as [start, end) offsets into h. For
+ * Forwarded, only the for= parameter of each element. Returns how many, at most max. */
+static int header_hops(const char *h, int forwarded, size_t starts[], size_t ends[], int max)
+{
+	int n = 0;
+	size_t i = 0, len = strlen(h);
+
+	while (i <= len && n < max) {
+		size_t j = i;
+		while (j < len && h[j] != ',')
+			j++;
+		if (!forwarded) {
+			starts[n] = i;
+			ends[n++] = j;
+		} else {
+			/* "for=...;proto=https;by=..." : find for= among the ;-separated pairs */
+			size_t k = i;
+			while (k < j) {
+				size_t m = k;
+				while (m < j && h[m] != ';')
+					m++;
+				while (k < m && (h[k] == ' ' || h[k] == '\t'))
+					k++;
+				if (m - k > 4 && !strncasecmp(h + k, "for=", 4)) {
+					starts[n] = k + 4;
+					ends[n++] = m;
+					break;
+				}
+				k = m + 1;
+			}
+			if (k >= j) {
+				starts[n] = ends[n] = i; /* an element without for=: an unknown hop */
+				n++;
+			}
+		}
+		i = j + 1;
+	}
+	return n;
+}
+
+/* rq->ip: the peer, unless the peer is a trusted proxy: then the rightmost hop of X-Forwarded-For (or,
+ * without it, Forwarded) that is not itself a trusted proxy. A hop that is not an address stops the walk:
+ * the last trusted address is the client then. rq->ip_key: the address, IPv6 cut to its /64. */
+static void request_client(const struct app *app, struct MHD_Connection *conn, struct request *rq)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	unsigned char a[16] = {0};
+	int family = 0;
+
+	client_ip(conn, rq->ip, sizeof(rq->ip));
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+		family = AF_INET;
+		memcpy(a, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
+	} else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+		family = AF_INET6;
+		memcpy(a, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+			family = AF_INET;
+			memmove(a, a + 12, 4);
+		}
+	}
+	if (family && trusted_proxy(&app->cfg, family, a)) {
+		const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+		const char *fwd = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Forwarded");
+		const char *h = xff ? xff : fwd;
+		size_t starts[32], ends[32];
+		int n = h ? header_hops(h, !xff, starts, ends, 32) : 0;
+
+		for (int i = n - 1; i >= 0; i--) {
+			unsigned char b[16];
+			int f;
+			if (hop_address(h + starts[i], ends[i] - starts[i], &f, b) < 0)
+				break;
+			family = f;
+			memcpy(a, b, 16);
+			inet_ntop(f, b, rq->ip, sizeof(rq->ip));
+			if (!trusted_proxy(&app->cfg, f, b))
+				break;
+		}
+	}
+	if (family == AF_INET6) {
+		char net[INET6_ADDRSTRLEN];
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, net, sizeof(net));
+		snprintf(rq->ip_key, sizeof(rq->ip_key), "%s/64", net);
+	} else {
+		snprintf(rq->ip_key, sizeof(rq->ip_key), "%s", rq->ip);
+	}
+}
+
 struct header_counter {
 	const char *name;
 	int n;
@@ -287,7 +463,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		rq->conn = conn;
 		rq->route = -1;
 		buf_init(&rq->body, app->cfg.body_max);
-		client_ip(conn, rq->ip, sizeof(rq->ip));
+		request_client(app, conn, rq);
 		*con_cls = rq;
 		if (atomic_load(&draining)) {
 			/* answered on the first call, so libmicrohttpd closes the connection after it */

@@ -62,6 +62,14 @@
 #define DEF_PAY_RECONCILE_INTERVAL (5 * 60)
 #define DEF_PAY_UNKNOWN_AFTER 5
 
+/* An address block: [http] trusted_proxies. */
+#define TRUSTED_PROXIES_MAX 32
+struct cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int bits;
+};
+
 struct config {
 	char path[4096]; /* the file it was read from */
 	char listen[64];
@@ -74,6 +82,8 @@ struct config {
 	char web_root[4096];
 	char tls_cert[4096];
 	char tls_key[4096];
+	struct cidr trusted_proxies[TRUSTED_PROXIES_MAX]; /* [http] trusted_proxies */
+	int ntrusted_proxies;
 	char db_path[4096];
 	int sync_full;
 	int busy_timeout_ms;
@@ -229,7 +239,8 @@ struct request {
 	struct MHD_Connection *conn;
 	struct buf body;
 	int too_large;
-	char ip[64];
+	char ip[64];      /* the client: the peer, or what a trusted proxy says */
+	char ip_key[72];  /* ip as the login slow-down counts it: an IPv6 client by its /64 */
 	const char *params[4]; /* {} segments of the route */
 	int route;
 	struct principal who;
@@ -249,7 +260,10 @@ struct reply {
 	char disposition[192]; /* Content-Disposition when set (CSV exports) */
 };
 
-/* config.c */
+/* http.c: the client of a request behind [http] trusted_proxies (exposed for tests) */
+/* Parses "ADDR" or "ADDR/BITS" into c: 0, or -1. */
+int cidr_parse(const char *s, struct cidr *c);
+
 /* Reads FILE into cfg; on error writes "file:line: problem" into err and returns -1. */
 int config_read(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_defaults(struct config *cfg);
