@@ -15,6 +15,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = DEF_MAX_CONNECTIONS;
 	cfg->per_ip_connections = DEF_PER_IP_CONNECTIONS;
 	cfg->conn_timeout = DEF_CONN_TIMEOUT;
+	cfg->request_timeout = 30;
 	cfg->body_max = DEF_BODY_MAX;
 	snprintf(cfg->web_root, sizeof(cfg->web_root), "/usr/share/estiva/web");
 	snprintf(cfg->db_path, sizeof(cfg->db_path), "/var/lib/estiva/estiva.db");
@@ -116,6 +117,12 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_int(ctx, &cfg->max_connections, name, value, 1, 100000);
 		if (!strcmp(name, "per_ip_connections"))
 			return conf_set_int(ctx, &cfg->per_ip_connections, name, value, 1, 100000);
+		if (!strcmp(name, "request_timeout")) {
+			if (!conf_set_duration(ctx, &d, name, value, 1, 0))
+				return 0;
+			cfg->request_timeout = (int)(d > 3600 ? 3600 : d);
+			return 1;
+		}
 		if (!strcmp(name, "connection_timeout")) {
 			if (!conf_set_duration(ctx, &d, name, value, 1, 0))
 				return 0;

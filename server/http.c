@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +417,104 @@ static void request_client(const struct app *app, struct MHD_Connection *conn, s
 	}
 }
 
+/* ---- slow clients: a whole request (headers and body) must arrive within request_timeout ---- */
+
+/* libmicrohttpd's connection timeout is an idle timeout: a client that trickles a byte every few seconds
+ * keeps a connection (and, 512 of them, the server) for ever. Every connection is listed from its start;
+ * the clock runs while a request is being received (from the connection's start, or the end of the
+ * previous reply on a kept-alive connection, to the last byte of the body); a reaper shuts down the
+ * sockets over the limit, and libmicrohttpd then closes them. */
+struct live_conn {
+	int fd;
+	int64_t since_us;
+	int receiving;
+	struct live_conn *prev, *next;
+};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
+static struct live_conn *live_head;
+static pthread_t reaper;
+static int reaper_running, reaper_stop;
+static int64_t request_limit_us;
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct live_conn *lc = *socket_context;
+
+	(void)cls;
+	pthread_mutex_lock(&live_lock);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		lc = calloc(1, sizeof(*lc));
+		if (lc && ci) {
+			lc->fd = ci->connect_fd;
+			lc->since_us = now_us();
+			lc->receiving = 1;
+			lc->next = live_head;
+			if (live_head)
+				live_head->prev = lc;
+			live_head = lc;
+		} else {
+			free(lc);
+			lc = NULL;
+		}
+		*socket_context = lc;
+	} else if (lc) {
+		if (lc->prev)
+			lc->prev->next = lc->next;
+		else
+			live_head = lc->next;
+		if (lc->next)
+			lc->next->prev = lc->prev;
+		free(lc);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* receiving: 1 from the end of a reply (the next request may start), 0 once a request is all in */
+static void live_mark(struct MHD_Connection *conn, int receiving)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct live_conn *lc = ci ? ci->socket_context : NULL;
+
+	if (!lc)
+		return;
+	pthread_mutex_lock(&live_lock);
+	lc->receiving = receiving;
+	lc->since_us = now_us();
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void *reap(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&live_lock);
+	while (!reaper_stop) {
+		struct timespec ts;
+		int64_t now = now_us();
+
+		for (struct live_conn *lc = live_head; lc; lc = lc->next)
+			if (lc->receiving && now - lc->since_us > request_limit_us) {
+				lc->receiving = 0;
+				shutdown(lc->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+				log_warn("a request took over %llds to arrive: connection closed",
+					 (long long)(request_limit_us / 1000000));
+			}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&live_cond, &live_lock, &ts);
+	}
+	pthread_mutex_unlock(&live_lock);
+	return NULL;
+}
+
 struct header_counter {
 	const char *name;
 	int n;
@@ -506,6 +606,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	}
 	memset(&rp, 0, sizeof(rp));
+	live_mark(conn, 0); /* the whole request is in: no more clock on this connection until the reply */
 	if (rq->too_large) {
 		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
 		return send_reply(app, rq, &rp);
@@ -534,6 +635,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	double sec;
 	int b;
 
+	live_mark(conn, 1); /* a kept-alive connection's next request starts its clock now */
 	if (!rq)
 		return;
 	us = now_us() - rq->started_us;
@@ -663,7 +765,8 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_HTTPS_MEM_KEY,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, app, MHD_OPTION_HTTPS_MEM_KEY,
 				     tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem,
 				     /* GnuTLS's NORMAL without the old versions: TLS 1.2 and 1.3 only */
 				     MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
@@ -673,9 +776,20 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_END);
-	if (!d)
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, app, MHD_OPTION_END);
+	if (!d) {
 		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)", cfg->listen, cfg->port);
+		return NULL;
+	}
+	request_limit_us = (int64_t)cfg->request_timeout * 1000000;
+	reaper_stop = 0;
+	if (pthread_create(&reaper, NULL, reap, NULL) != 0) {
+		MHD_stop_daemon(d);
+		snprintf(err, errlen, "cannot start the slow-request reaper thread");
+		return NULL;
+	}
+	reaper_running = 1;
 	return d;
 }
 
@@ -695,6 +809,14 @@ void http_stop(struct MHD_Daemon *d)
 	for (int i = 0; i < 1000 && atomic_load(&in_flight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(d);
+	if (reaper_running) {
+		pthread_mutex_lock(&live_lock);
+		reaper_stop = 1;
+		pthread_cond_signal(&live_cond);
+		pthread_mutex_unlock(&live_lock);
+		pthread_join(reaper, NULL);
+		reaper_running = 0;
+	}
 	free(tls_cert_pem);
 	free(tls_key_pem);
 	tls_cert_pem = tls_key_pem = NULL;

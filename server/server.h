@@ -78,6 +78,7 @@ struct config {
 	int max_connections;
 	int per_ip_connections;
 	int conn_timeout;
+	int request_timeout; /* seconds for a whole request (headers and body) to arrive */
 	size_t body_max;
 	char web_root[4096];
 	char tls_cert[4096];

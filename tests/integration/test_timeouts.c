@@ -2,8 +2,14 @@
  * ends 10 s after its last request, and 14 s after the login however active it is. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 static long me(struct hc *c)
 {
@@ -39,17 +45,60 @@ static void sessions_end_after_idle_and_absolute(void **state)
 	hc_free(busy);
 }
 
+/* A client that trickles its request a byte at a time (never idle long enough for the idle timeout of
+ * 20 s) is cut off once the whole request has taken request_timeout (3 s here); others are served
+ * meanwhile. */
+static void slow_requests_are_cut_off(void **state)
+{
+	static const char head[] = "GET /api/v1/centres HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct sockaddr_in sa = {0};
+	struct hc *other = hc_new(HX);
+	struct hres r;
+	time_t start = time(NULL);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), closed = 0;
+	size_t i;
+
+	(void)state;
+	assert_true(fd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)hx_port(HX));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	for (i = 0; i < sizeof head - 1 && !closed; i++) {
+		struct pollfd p = {fd, POLLIN, 0};
+		char c;
+		if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1)
+			closed = 1;
+		/* one byte every 250 ms: 40+ bytes would take over 10 s */
+		if (!closed && poll(&p, 1, 250) > 0 && recv(fd, &c, 1, 0) <= 0)
+			closed = 1;
+		if (i == 4) { /* meanwhile, another client is served */
+			hc_do(other, "GET", "/api/v1/centres", NULL, NULL, &r);
+			EXPECT(r, 200, NULL);
+			hres_free(&r);
+		}
+	}
+	close(fd);
+	if (!closed)
+		fail_msg("a request trickled for %lds was never cut off", (long)(time(NULL) - start));
+	assert_true(time(NULL) - start <= 8);
+	assert_true(time(NULL) - start >= 2);
+	hc_free(other);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(sessions_end_after_idle_and_absolute),
+	    cmocka_unit_test(slow_requests_are_cut_off),
 	};
 	struct hx_opts o = {.hold = "20m",
 	                    .sweep_interval = "1s",
 	                    .body_max = "64k",
 	                    .idle = "10s",
 	                    .absolute = "14s",
-	                    .members = 2};
+	                    .members = 2,
+	                    .extra_conf = "[server]\nrequest_timeout = 3s\n"};
 
 	return hx_main(argc, argv, &o, "timeouts", tests, sizeof tests / sizeof tests[0]);
 }
