@@ -182,7 +182,7 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3 *db = db_thread(app);
 	json_t *body = NULL, *out;
 	const char *name, *password;
-	char uname[72], akey[128], ikey[128], csrf_hex[2 * CSRF_BYTES + 1], id_hex[2 * SESSION_ID_BYTES + 1];
+	char uname[72], akey[128], ikey[128], skey[128], csrf_hex[2 * CSRF_BYTES + 1], id_hex[2 * SESSION_ID_BYTES + 1];
 	unsigned char id[SESSION_ID_BYTES], key[32], csrf[CSRF_BYTES];
 	int64_t now = instant_now(), wait;
 	struct account a;
@@ -203,9 +203,12 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	name = uname; /* the body is freed below */
 	snprintf(akey, sizeof(akey), "account:%s", name);
 	snprintf(ikey, sizeof(ikey), "address:%s", rq->ip_key);
+	snprintf(skey, sizeof(skey), "logins:%s", name); /* successes: a stolen password used in a loop */
 	wait = failures_delay(db, akey, LOGIN_FAILS_ACCOUNT, now);
 	if (!wait)
 		wait = failures_delay(db, ikey, LOGIN_FAILS_ADDRESS, now);
+	if (!wait)
+		wait = failures_delay(db, skey, LOGIN_SUCCESSES_ACCOUNT, now);
 	if (wait) {
 		json_decref(body);
 		snprintf(rp->retry_after, sizeof(rp->retry_after), "%lld", (long long)wait);
@@ -257,6 +260,20 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3_bind_text(st, 1, akey, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	db_done(st);
+	if (failure_record(db, skey, now) < 0)
+		goto dbfail;
+	/* at most SESSIONS_PER_ACCOUNT open sessions: the oldest end */
+	if (!(st = db_stmt(db, a.member_id ? "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions WHERE member = ?1"
+					     " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)"
+					   : "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions WHERE user = ?1"
+					     " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)")))
+		goto dbfail;
+	sqlite3_bind_int64(st, 1, a.member_id ? a.member_id : a.user_id);
+	sqlite3_bind_int(st, 2, SESSIONS_PER_ACCOUNT);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	db_done(st);
+	if (!ok)
+		goto dbfail;
 	if ((st = db_stmt(db, "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?"))) {
 		sqlite3_bind_int64(st, 1, now - app->cfg.session_idle);
 		sqlite3_bind_int64(st, 2, now - app->cfg.session_absolute);

@@ -30,6 +30,8 @@
 #define CSRF_BYTES 32
 #define LOGIN_FAILS_ACCOUNT 5 /* failures before an account is slowed down */
 #define LOGIN_FAILS_ADDRESS 20
+#define LOGIN_SUCCESSES_ACCOUNT 20 /* successful logins of one account in a window before it is slowed */
+#define SESSIONS_PER_ACCOUNT 10   /* open sessions of one account; a new login ends the oldest */
 #define LOGIN_FAIL_WINDOW 900 /* seconds a failure is remembered */
 #define LOGIN_MAX_DELAY 900
 

@@ -351,6 +351,36 @@ static void many_failures_from_one_address_are_slowed_down(void **state)
 	hc_free(c);
 }
 
+/* One account holds at most 10 sessions (a new login ends the oldest), and after 20 successful logins
+ * in a quarter of an hour the next ones are slowed down (a stolen password used in a loop). */
+static void sessions_per_account_are_capped(void **state)
+{
+	struct hc *c[12];
+	struct hres r;
+
+	(void)state;
+	for (int i = 0; i < 11; i++)
+		c[i] = hc_login_ok("200011");
+	hc_do(c[0], "GET", "/api/v1/me", NULL, NULL, &r);
+	EXPECT(r, 401, NULL); /* the oldest ended */
+	hres_free(&r);
+	for (int i = 1; i < 11; i++) {
+		hc_do(c[i], "GET", "/api/v1/me", NULL, NULL, &r);
+		EXPECT(r, 200, NULL);
+		hres_free(&r);
+	}
+	for (int i = 11; i < 20; i++) {
+		c[11] = hc_login_ok("200011");
+		hc_free(c[11]);
+	}
+	c[11] = hc_new(HX);
+	hc_login(c[11], "200011", HX_PASSWORD, &r); /* the 21st */
+	EXPECT(r, 429, "too_many_attempts");
+	hres_free(&r);
+	for (int i = 0; i < 12; i++)
+		hc_free(c[i]);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,11 +392,12 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(staff_login_and_me),
 	    cmocka_unit_test(logout_ends_the_session),
 	    cmocka_unit_test(unsafe_requests_need_the_csrf_token),
+	    cmocka_unit_test(sessions_per_account_are_capped),
 	    cmocka_unit_test(repeated_failures_are_slowed_down),
 	    cmocka_unit_test(many_failures_from_one_address_are_slowed_down),
 	};
 	struct hx_opts o = {
-	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 10};
+	    .hold = "20m", .sweep_interval = "1s", .body_max = "64k", .members = 11};
 
 	return hx_main(argc, argv, &o, "session", tests, sizeof tests / sizeof tests[0]);
 }
