@@ -1,4 +1,7 @@
 /* config.c: estiva-server.conf (INI). Every problem is reported as "file:line: problem". */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +50,36 @@ void config_defaults(struct config *cfg)
 }
 
 /* "14:100, 3:50, 0:0": days before arrival (strictly decreasing) and the percent refunded from then on. */
+int cidr_parse(const char *s, struct cidr *c)
+{
+	char buf[80], *slash, *end;
+	long bits;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	memset(c, 0, sizeof(*c));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = AF_INET;
+		c->bits = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->bits = 128;
+	} else {
+		return -1;
+	}
+	if (slash) {
+		errno = 0;
+		bits = strtol(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || bits < 0 || bits > c->bits)
+			return -1;
+		c->bits = (int)bits;
+	}
+	return 0;
+}
+
 /* "ADDR[/BITS], ..." : the reverse proxies whose X-Forwarded-For and Forwarded headers are believed */
 static int set_trusted_proxies(struct conf_ctx *ctx, struct config *cfg, const char *value)
 {

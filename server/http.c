@@ -243,36 +243,6 @@ static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
 
 /* ---- the client behind a trusted reverse proxy ---- */
 
-int cidr_parse(const char *s, struct cidr *c)
-{
-	char buf[80], *slash, *end;
-	long bits;
-
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		return -1;
-	memset(c, 0, sizeof(*c));
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, c->addr) == 1) {
-		c->family = AF_INET;
-		c->bits = 32;
-	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-		c->family = AF_INET6;
-		c->bits = 128;
-	} else {
-		return -1;
-	}
-	if (slash) {
-		errno = 0;
-		bits = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || bits < 0 || bits > c->bits)
-			return -1;
-		c->bits = (int)bits;
-	}
-	return 0;
-}
-
 static int cidr_has(const struct cidr *c, int family, const unsigned char *a)
 {
 	int full = c->bits / 8, rest = c->bits % 8;

@@ -263,8 +263,7 @@ struct reply {
 	char disposition[192]; /* Content-Disposition when set (CSV exports) */
 };
 
-/* http.c: the client of a request behind [http] trusted_proxies (exposed for tests) */
-/* Parses "ADDR" or "ADDR/BITS" into c: 0, or -1. */
+/* config.c: one entry of [http] trusted_proxies. Parses "ADDR" or "ADDR/BITS" into c: 0, or -1. */
 int cidr_parse(const char *s, struct cidr *c);
 
 /* Reads FILE into cfg; on error writes "file:line: problem" into err and returns -1. */
