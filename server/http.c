@@ -542,14 +542,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return send_reply(app, rq, &rp);
 		}
 		/* HTTP/1.1 requires Host; two Content-Lengths are how requests get smuggled past a proxy */
-		if (header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
-		    (!strcmp(version, MHD_HTTP_VERSION_1_1) && header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
+		n = (unsigned long long)header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (n > 1 || (!strcmp(version, MHD_HTTP_VERSION_1_1) && header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
 			memset(&rp, 0, sizeof(rp));
 			rq->too_large = 1; /* nothing of a body is read */
 			reply_error(&rp, 400, "bad_request",
-				    header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1
-					? "the request has more than one Content-Length header"
-					: "an HTTP/1.1 request needs exactly one Host header");
+				    n > 1 ? "the request has more than one Content-Length header"
+					  : "an HTTP/1.1 request needs exactly one Host header");
 			return send_reply(app, rq, &rp);
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -641,7 +641,8 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 		*booking = 0; /* no pass, no booking of ours: what the gate says is not kept */
 		return why ? why : admit ? "unknown_pass" : NULL;
 	}
-	/* the booking is the pass's, from our rows; a gate that says otherwise is flagged */
+	/* one read of our row: the booking is the pass's (a gate that says otherwise is flagged), then the
+	 * admission is judged against the same row */
 	sqlite3_reset(u->pass);
 	sqlite3_bind_int64(u->pass, 1, ev->pass);
 	if (sqlite3_step(u->pass) == SQLITE_ROW) {
@@ -649,24 +650,19 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 		if (!why && *booking && *booking != ours)
 			why = "booking_mismatch";
 		*booking = ours;
+		if (!why && admit && strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
+			why = "other_centre";
+		else if (!why && admit && sqlite3_column_type(u->pass, 1) != SQLITE_NULL &&
+		         sqlite3_column_int64(u->pass, 1) <= ev->at)
+			why = "revoked";
 	} else {
 		*booking = 0;
+		if (!why && admit)
+			why = "unknown_pass";
 	}
 	sqlite3_reset(u->pass);
 	if (why || (!admit && !manual))
 		return why;
-	sqlite3_reset(u->pass);
-	sqlite3_bind_int64(u->pass, 1, ev->pass);
-	if (sqlite3_step(u->pass) == SQLITE_ROW) {
-		if (admit && strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
-			why = "other_centre";
-		else if (admit && sqlite3_column_type(u->pass, 1) != SQLITE_NULL &&
-		         sqlite3_column_int64(u->pass, 1) <= ev->at)
-			why = "revoked";
-	} else if (admit) {
-		why = "unknown_pass";
-	}
-	sqlite3_reset(u->pass);
 	if (!why && !strcmp(ev->direction, "in")) {
 		int undone = 0;
 
