@@ -1,7 +1,6 @@
 /* auth.c: login (argon2id), sessions (256-bit random ids in a cookie, stored hashed), CSRF tokens,
  * the slowing down of repeated failed logins, and who may see which centre. */
 #include <microhttpd.h>
-#include <semaphore.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,25 +9,14 @@
 #include "log.h"
 #include "server.h"
 
-static sem_t pwhash_sem; /* argon2 takes 19 MiB each: at most `threads` at once */
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
 void auth_init(struct app *app)
 {
-	sem_init(&pwhash_sem, 0, (unsigned)app->cfg.threads);
+	(void)app;
 	/* unknown accounts are checked against this, so they take as long as known ones */
 	if (crypto_pwhash_str(dummy_hash, "estiva-no-such-account", 22, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT) != 0)
 		log_warn("auth: could not make the dummy hash");
-}
-
-static int password_ok(const char *hash, const char *password)
-{
-	int ok;
-
-	sem_wait(&pwhash_sem);
-	ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
-	sem_post(&pwhash_sem);
-	return ok;
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)
@@ -218,7 +206,30 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		json_decref(body);
 		return reply_error(rp, 500, "internal", "database error");
 	}
-	ok = password_ok(a.found ? a.hash : dummy_hash, password) && a.found;
+	if (!rq->job) {
+		/* First call: the check goes to hashpool.c and this connection waits, off the HTTP threads. */
+		rq->job = hash_job_new(HASH_VERIFY, a.found ? a.hash : dummy_hash, password);
+		json_decref(body);
+		if (!rq->job)
+			return reply_error(rp, 500, "internal", "out of memory");
+		if (hashpool_reserve() < 0) {
+			hash_job_free(rq->job);
+			rq->job = NULL;
+			snprintf(rp->retry_after, sizeof(rp->retry_after), "2");
+			return reply_error(rp, 503, "busy", "too many logins at once: try again in a moment");
+		}
+		rq->job->conn = rq->conn;
+		MHD_suspend_connection(rq->conn);
+		hashpool_submit(rq->job);
+		rp->suspended = 1;
+		return 0;
+	}
+	if (!atomic_load(&rq->job->done)) {
+		json_decref(body);
+		return reply_error(rp, 500, "internal", "password check resumed before it ended");
+	}
+	/* Called again with the answer. A hash changed meanwhile (a reset) makes the old password fail. */
+	ok = rq->job->result && a.found && !strcmp(rq->job->hash, a.hash);
 	json_decref(body);
 	if (!ok) {
 		if (db_begin(app, db) == 0) {

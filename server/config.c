@@ -19,6 +19,8 @@ void config_defaults(struct config *cfg)
 	cfg->per_ip_connections = DEF_PER_IP_CONNECTIONS;
 	cfg->conn_timeout = DEF_CONN_TIMEOUT;
 	cfg->request_timeout = 30;
+	cfg->hash_threads = 1;
+	cfg->hash_queue = 16;
 	cfg->body_max = DEF_BODY_MAX;
 	snprintf(cfg->web_root, sizeof(cfg->web_root), "/usr/share/estiva/web");
 	snprintf(cfg->db_path, sizeof(cfg->db_path), "/var/lib/estiva/estiva.db");
@@ -144,6 +146,10 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_str(ctx, cfg->listen, sizeof(cfg->listen), value);
 		if (!strcmp(name, "port"))
 			return conf_set_int(ctx, &cfg->port, name, value, 0, 65535);
+		if (!strcmp(name, "hash_threads"))
+			return conf_set_int(ctx, &cfg->hash_threads, name, value, 1, HASHPOOL_MAX_THREADS);
+		if (!strcmp(name, "hash_queue"))
+			return conf_set_int(ctx, &cfg->hash_queue, name, value, 0, 10000);
 		if (!strcmp(name, "threads"))
 			return conf_set_int(ctx, &cfg->threads, name, value, 1, 64);
 		if (!strcmp(name, "max_connections"))

@@ -585,6 +585,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	    strcmp(url, "/metrics") && serve_static(app, rq, &ret))
 		return ret;
 	api_route(app, rq, &rp);
+	if (rp.suspended)
+		return MHD_YES; /* hashpool.c resumes the connection; MHD calls us again */
 	return send_reply(app, rq, &rp);
 }
 
@@ -621,6 +623,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_add(&app->metrics.latency_count, 1);
 	atomic_fetch_add(&app->metrics.latency_sum_us, (unsigned long long)us);
 	buf_free(&rq->body);
+	hash_job_free(rq->job);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&in_flight, 1);
@@ -700,7 +703,8 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	struct sockaddr *sa;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_Daemon *d;
 
 	memset(&sin, 0, sizeof(sin));
@@ -728,6 +732,10 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 		flags |= MHD_USE_TLS;
 		app->tls = 1;
 	}
+	if (hashpool_start(cfg->hash_threads, cfg->hash_queue) < 0) {
+		snprintf(err, errlen, "cannot start the password-hashing threads");
+		return NULL;
+	}
 	if (app->tls)
 		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
 				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -748,16 +756,19 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_NOTIFY_CONNECTION,
 				     on_connection, app, MHD_OPTION_END);
 	if (!d) {
+		hashpool_stop();
 		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)", cfg->listen, cfg->port);
 		return NULL;
 	}
 	request_limit_us = (int64_t)cfg->request_timeout * 1000000;
 	reaper_stop = 0;
 	if (pthread_create(&reaper, NULL, reap, NULL) != 0) {
+		hashpool_stop();
 		MHD_stop_daemon(d);
 		snprintf(err, errlen, "cannot start the slow-request reaper thread");
 		return NULL;
 	}
+
 	reaper_running = 1;
 	return d;
 }
@@ -777,6 +788,7 @@ void http_stop(struct MHD_Daemon *d)
 	atomic_store(&draining, 1);
 	for (int i = 0; i < 1000 && atomic_load(&in_flight) > 0; i++)
 		usleep(10000);
+	hashpool_stop(); /* its queued checks end and give back their suspended connections first */
 	MHD_stop_daemon(d);
 	if (reaper_running) {
 		pthread_mutex_lock(&live_lock);

@@ -81,6 +81,8 @@ struct config {
 	int per_ip_connections;
 	int conn_timeout;
 	int request_timeout; /* seconds for a whole request (headers and body) to arrive */
+	int hash_threads;    /* argon2id threads of their own (hashpool.c) */
+	int hash_queue;      /* password checks that may wait for one; more are refused with 503 */
 	size_t body_max;
 	char web_root[4096];
 	char tls_cert[4096];
@@ -247,6 +249,7 @@ struct request {
 	const char *params[4]; /* {} segments of the route */
 	int route;
 	struct principal who;
+	struct hash_job *job; /* a password check handed to hashpool.c; freed with the request */
 	int64_t started_us;
 	int status; /* of the reply, for the log */
 };
@@ -261,6 +264,7 @@ struct reply {
 	char allow[64];
 	char retry_after[16];
 	char disposition[192]; /* Content-Disposition when set (CSV exports) */
+	int suspended; /* the handler suspended the connection: no reply now, it is called again */
 };
 
 /* config.c: one entry of [http] trusted_proxies. Parses "ADDR" or "ADDR/BITS" into c: 0, or -1. */
@@ -357,6 +361,28 @@ const char *password_refused(const char *pw, size_t len, const char *account);
 /* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session of
  * the account ends. 1 set, 0 no such account, -1 database error. */
 int account_set_password(sqlite3 *db, const char *account, const char *hash);
+
+/* hashpool.c: argon2id off the HTTP threads. A handler reserves a slot (-1: full, answer 503), makes a
+ * job with the connection to resume, suspends the connection and submits; libmicrohttpd calls the handler
+ * again once job->done is set. */
+#define HASHPOOL_MAX_THREADS 16
+enum hash_op { HASH_VERIFY, HASH_MAKE };
+struct hash_job {
+	enum hash_op op;
+	char hash[128];      /* VERIFY: the stored hash; MAKE: the new hash */
+	char password[1025]; /* wiped once used */
+	int result;          /* VERIFY: 1 match, 0 not; MAKE: 0, or -1 */
+	atomic_int done;
+	struct MHD_Connection *conn;
+	struct hash_job *next;
+};
+int hashpool_start(int threads, int queue);
+void hashpool_stop(void);
+int hashpool_reserve(void);
+void hashpool_submit(struct hash_job *job);
+int hashpool_busy(void);
+struct hash_job *hash_job_new(enum hash_op op, const char *hash, const char *password);
+void hash_job_free(struct hash_job *job);
 
 /* auth.c */
 int auth_login(struct app *app, struct request *rq, struct reply *rp);

@@ -1,8 +1,11 @@
-/* Session lifetimes: with idle = 10s and absolute = 14s (the server's minimum is 10s), a session
- * ends 10 s after its last request, and 14 s after the login however active it is. */
+/* Time and load limits. Session lifetimes: with idle = 10s and absolute = 14s (the server's minimum is
+ * 10s), a session ends 10 s after its last request, and 14 s after the login however active it is. A
+ * request that trickles in is cut off. A flood of logins fills the password-hashing pool (1 thread and 2
+ * waiting here) and the rest are refused at once with 503, while other routes are served. */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -86,11 +89,70 @@ static void slow_requests_are_cut_off(void **state)
 	hc_free(other);
 }
 
+/* 12 failed logins at once (under the 20 an address may fail before it is slowed down): the pool holds
+ * 3, so some are answered 503 with Retry-After straight away; the others get their 401. Meanwhile, and
+ * after, the server answers other routes, and a right password still logs in. */
+#define FLOOD 12
+static void login_flood_is_refused_not_queued(void **state)
+{
+	struct hc *c[FLOOD], *other = hc_new(HX);
+	CURLM *m = curl_multi_init();
+	struct hres r;
+	int running = 1, busy = 0, refused = 0, i, msgs;
+	CURLMsg *msg;
+	char body[128], ra[16];
+
+	(void)state;
+	for (i = 0; i < FLOOD; i++) {
+		c[i] = hc_new(HX);
+		snprintf(body, sizeof body, "{\"member\":\"29%04d\",\"password\":\"not-the-password\"}", i);
+		assert_int_equal(hc_prepare(c[i], "POST", "/api/v1/session", body, NULL), 0);
+		curl_multi_add_handle(m, hc_handle(c[i]));
+	}
+	while (running) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	while ((msg = curl_multi_info_read(m, &msgs))) {
+		for (i = 0; i < FLOOD && hc_handle(c[i]) != msg->easy_handle; i++)
+			;
+		assert_true(i < FLOOD);
+		curl_multi_remove_handle(m, msg->easy_handle);
+		hc_finish(c[i], msg->data.result, &r);
+		if (r.status == 503) {
+			EXPECT(r, 503, "busy");
+			assert_int_equal(hres_header(&r, "Retry-After", ra, sizeof ra), 0);
+			assert_true(atoi(ra) >= 1);
+			busy++;
+		} else {
+			EXPECT(r, 401, "bad_credentials");
+			refused++;
+		}
+		hres_free(&r);
+	}
+	curl_multi_cleanup(m);
+	if (busy == 0)
+		fail_msg("%d logins at once were all queued for hashing: none was refused with 503", FLOOD);
+	assert_true(refused >= 3); /* what the pool holds was checked */
+	assert_int_equal(busy + refused, FLOOD);
+	hc_do(other, "GET", "/api/v1/centres", NULL, NULL, &r);
+	EXPECT(r, 200, NULL);
+	hres_free(&r);
+	hc_login(other, "200001", HX_PASSWORD, &r);
+	EXPECT(r, 200, NULL);
+	hres_free(&r);
+	for (i = 0; i < FLOOD; i++)
+		hc_free(c[i]);
+	hc_free(other);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(sessions_end_after_idle_and_absolute),
 	    cmocka_unit_test(slow_requests_are_cut_off),
+	    cmocka_unit_test(login_flood_is_refused_not_queued),
 	};
 	struct hx_opts o = {.hold = "20m",
 	                    .sweep_interval = "1s",
@@ -98,7 +160,7 @@ int main(int argc, char **argv)
 	                    .idle = "10s",
 	                    .absolute = "14s",
 	                    .members = 2,
-	                    .extra_conf = "[server]\nrequest_timeout = 3s\n"};
+	                    .extra_conf = "[server]\nrequest_timeout = 3s\nhash_threads = 1\nhash_queue = 2\n"};
 
 	return hx_main(argc, argv, &o, "timeouts", tests, sizeof tests / sizeof tests[0]);
 }
