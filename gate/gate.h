@@ -268,8 +268,7 @@ struct reader_arg {
 };
 void *reader_qr_main(void *arg);
 void *reader_nfc_main(void *arg);
-/* Splits a stream of bytes into lines for a QR reader (exposed for tests): feed chunks, get lines.
- */
+/* qrline.c: splits a stream of bytes into lines for a QR reader: feed chunks, get lines. */
 struct qr_lines {
 	char line[GATE_LINE_MAX + 1];
 	size_t len;
@@ -278,6 +277,8 @@ struct qr_lines {
 /* Calls fn(user, line, len, too_long) for each complete line in data[0..n). */
 void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
                    void (*fn)(void *user, const char *line, size_t len, int too_long), void *user);
+/* 1 when the line could hold a pass (printable ASCII, not too long), 0 when it is noise to refuse. */
+int qr_line_readable(const char *line, size_t len, int too_long);
 
 /* relay.c */
 /* Runs cmd (with {direction} {reader} {pass} replaced in its words) and waits up to timeout

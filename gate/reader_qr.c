@@ -16,29 +16,6 @@
 #define QR_BACKOFF_MIN_MS 500
 #define QR_BACKOFF_MAX_MS 30000
 
-void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
-                   void (*fn)(void *user, const char *line, size_t len, int too_long), void *user)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = data[i];
-
-		if (c == '\n' || c == '\r') {
-			if (q->len || q->overflow)
-				fn(user, q->line, q->len, q->overflow);
-			q->len = 0;
-			q->overflow = 0;
-			continue;
-		}
-		if (q->overflow)
-			continue;
-		if (q->len == GATE_LINE_MAX) {
-			q->overflow = 1;
-			continue;
-		}
-		q->line[q->len++] = c;
-	}
-}
-
 static speed_t baud_flag(int baud)
 {
 	switch (baud) {
@@ -102,16 +79,11 @@ static void on_line(void *user, const char *line, size_t len, int too_long)
 	struct line_ctx *lc = user;
 	struct scan_input in;
 	struct decide_result res;
-	size_t i;
 
 	memset(&in, 0, sizeof(in));
 	in.text = line;
 	in.text_len = len;
-	/* a pass is printable ASCII; anything else (NUL, control bytes, UTF-8) is noise */
-	for (i = 0; i < len && !too_long; i++)
-		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
-			break;
-	if (too_long || i < len) {
+	if (!qr_line_readable(line, len, too_long)) {
 		in.unreadable = 1;
 		log_info("reader %s: refused a %s", lc->g->cfg.readers[lc->idx].name,
 		         too_long ? "line over 1 KiB" : "line with bytes no pass has");

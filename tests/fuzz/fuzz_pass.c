@@ -4,36 +4,16 @@
  *   - Base45 text that decodes encodes back to the very same text;
  *   - verify and parse agree (parse says OK where verify says KEY or SIGNATURE, else the same);
  *   - a pass that verifies, signed again from its fields, gives back the very same bytes.
- * The keys are the golden key (seed 0x01..0x20, id 1) and a second one (seed 0x21..0x40, id 2), so the
- * golden tokens of the seed corpus verify. */
+ * The keys are those of fuzz_common.h. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "base45.h"
+#include "fuzz_common.h"
 #include "pass.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static unsigned char sk[2][64];
-static struct pass_key keys[2];
-
-static void init_keys(void)
-{
-	unsigned char seed[32];
-
-	if (sodium_init() < 0)
-		abort();
-	for (int k = 0; k < 2; k++) {
-		for (int i = 0; i < 32; i++)
-			seed[i] = (unsigned char)(32 * k + i + 1);
-		keys[k].id = (uint8_t)(k + 1);
-		if (crypto_sign_seed_keypair(keys[k].pk, sk[k], seed) != 0)
-			abort();
-	}
-}
 
 static int same(const struct pass *a, const struct pass *b)
 {
@@ -68,7 +48,7 @@ static void fuzz_base45(const char *text, size_t size)
 static void fuzz_text(const char *text, size_t size)
 {
 	struct pass v, p;
-	enum pass_err ev = pass_verify_text(text, size, keys, 2, &v);
+	enum pass_err ev = pass_verify_text(text, size, fuzz_keys, 2, &v);
 	enum pass_err ep = pass_parse_text(text, size, &p);
 	char again[PASS_TEXT_MAX + 1];
 
@@ -82,7 +62,7 @@ static void fuzz_text(const char *text, size_t size)
 		return;
 	if (!same(&v, &p) || v.key_id < 1 || v.key_id > 2)
 		abort();
-	if (pass_sign_text(&v, sk[v.key_id - 1], again, sizeof(again)) != PASS_OK ||
+	if (pass_sign_text(&v, fuzz_sk[v.key_id - 1], again, sizeof(again)) != PASS_OK ||
 	    strlen(again) != size || memcmp(again, text, size) != 0)
 		abort();
 }
@@ -93,23 +73,18 @@ static void fuzz_bin(const uint8_t *data, size_t size)
 	unsigned char again[PASS_BIN_MAX];
 	size_t n = 0;
 
-	if (pass_verify_bin(data, size, keys, 2, &v) != PASS_OK)
+	if (pass_verify_bin(data, size, fuzz_keys, 2, &v) != PASS_OK)
 		return;
 	if (v.key_id < 1 || v.key_id > 2 || v.uid_len > PASS_UID_MAX)
 		abort();
-	if (pass_sign_bin(&v, sk[v.key_id - 1], again, sizeof(again), &n) != PASS_OK ||
+	if (pass_sign_bin(&v, fuzz_sk[v.key_id - 1], again, sizeof(again), &n) != PASS_OK ||
 	    n != size || memcmp(again, data, size) != 0)
 		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int ready;
-
-	if (!ready) {
-		init_keys();
-		ready = 1;
-	}
+	fuzz_keys_init();
 	fuzz_base45((const char *)data, size);
 	fuzz_text((const char *)data, size);
 	fuzz_bin(data, size);
