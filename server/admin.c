@@ -538,7 +538,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "verify-pass") && i + 1 == argc) {
 		rc = passes_verify_cli(db, argv[i], stdout);
 	} else if (!strcmp(cmd, "gate")) {
-		rc = sync_admin_cli(&app, db, argc - i, argv + i);
+		rc = gates_cli(&app, db, argc - i, argv + i);
 	} else if ((!strcmp(cmd, "reconcile") && i == argc) || (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
 		int32_t day = date_today_local();
 		/* reconciliation may confirm bookings, which issues their passes: it needs the catalog */

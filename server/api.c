@@ -58,13 +58,13 @@ static const struct route {
 	{"GET", "/api/v1/admin/members", manage_members, LOGIN, "admin_members"},
 	{"GET", "/api/v1/admin/keys", manage_keys, LOGIN, "admin_keys"},
 	/* gates (sync.c) */
-	{"POST", "/api/gate/v1/enroll", sync_enroll, PUBLIC, "gate_enroll"},
+	{"POST", "/api/gate/v1/enroll", gates_enroll, PUBLIC, "gate_enroll"},
 	{"POST", "/api/gate/v1/events", sync_events, GATE, "gate_events"},
 	{"GET", "/api/gate/v1/sync", sync_download, GATE, "gate_sync"},
-	{"GET", "/api/v1/manage/centres/{}/onsite", sync_onsite, LOGIN, "manage_onsite"},
-	{"GET", "/api/v1/admin/gates", sync_admin_list, LOGIN, "admin_gates"},
-	{"POST", "/api/v1/admin/gates", sync_admin_add, LOGIN, "admin_gate_add"},
-	{"POST", "/api/v1/admin/gates/{}/revoke", sync_admin_revoke, LOGIN, "admin_gate_revoke"},
+	{"GET", "/api/v1/manage/centres/{}/onsite", manage_onsite, LOGIN, "manage_onsite"},
+	{"GET", "/api/v1/admin/gates", gates_admin_list, LOGIN, "admin_gates"},
+	{"POST", "/api/v1/admin/gates", gates_admin_add, LOGIN, "admin_gate_add"},
+	{"POST", "/api/v1/admin/gates/{}/revoke", gates_admin_revoke, LOGIN, "admin_gate_revoke"},
 	/* online check (check.c) */
 	{"POST", "/api/gate/v1/check", check_gate_route, GATE, "gate_check"},
 	{"POST", "/api/v1/manage/centres/{}/check", check_staff_route, LOGIN, "manage_check"},

@@ -632,3 +632,27 @@ int db_audit(sqlite3 *db, const char *actor, const char *action, const char *ent
 	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
+
+/* ---- columns as JSON ---- */
+
+json_t *json_instant(int64_t t)
+{
+	char s[INSTANT_STRLEN];
+
+	instant_format(t, s);
+	return json_string(s);
+}
+
+json_t *json_instant_col(sqlite3_stmt *st, int col, int64_t scale)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	return json_instant(sqlite3_column_int64(st, col) * scale);
+}
+
+json_t *json_int_col(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(st, col));
+}

@@ -730,3 +730,49 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 	}
 	return reply_json(rp, 200, json_pack("{s:o}", "keys", list));
 }
+
+/* ---- who is on site ---- */
+
+int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	int ci = catalog_centre(&app->cat, rq->params[0]);
+	int64_t now = instant_now(), inside = 0;
+	sqlite3_stmt *st;
+	json_t *gates;
+
+	if (rq->who.role == ROLE_MEMBER)
+		return reply_error(rp, 403, "forbidden", "for the centre's managers");
+	if (ci < 0 || !auth_can_see_centre(&rq->who, ci))
+		return reply_error(rp, 404, "not_found", "no such centre");
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	/* passes of stays not over yet, each on the side of its latest admission that was not
+	 * undone */
+	if (sqlite3_prepare_v2(
+	        db,
+	        "WITH cur AS (SELECT p.id FROM passes p JOIN bookings b ON b.id = p.booking"
+	        "  WHERE b.centre = ?1 AND p.valid_until > ?2),"
+	        " a AS (SELECT e.pass, e.direction, e.decision, e.at, e.rowid AS r,"
+	        "  LEAD(e.decision) OVER (PARTITION BY e.pass ORDER BY e.at, e.rowid) AS nxt"
+	        "  FROM gate_events e WHERE e.centre = ?1 AND e.pass IN (SELECT id FROM cur)"
+	        "  AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED "),"
+	        " k AS (SELECT direction, ROW_NUMBER() OVER (PARTITION BY pass ORDER BY at DESC, r "
+	        "DESC) AS rn"
+	        "  FROM a WHERE decision != 'undone' AND (nxt IS NULL OR nxt != 'undone'))"
+	        " SELECT COUNT(*) FROM k WHERE rn = 1 AND direction = 'in'",
+	        -1, &st, NULL) != SQLITE_OK)
+		return reply_error(rp, 500, "internal", "database error");
+	sqlite3_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now / 60);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		inside = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	gates = gates_json(db, app->cat.centres[ci]->id);
+	if (!gates)
+		return reply_error(rp, 500, "internal", "database error");
+	return reply_json(rp, 200,
+	                  json_pack("{s:s,s:I,s:o,s:o}", "centre", app->cat.centres[ci]->id,
+	                            "inside", (json_int_t)inside, "as_of", json_instant(now),
+	                            "gates", gates));
+}

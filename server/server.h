@@ -310,6 +310,11 @@ int db_migrate(sqlite3 *db, char *err, size_t errlen);
 /* Up to schema version target only (tests of a migration start from the version before it). */
 int db_migrate_to(sqlite3 *db, int target, char *err, size_t errlen);
 int db_exec(sqlite3 *db, const char *sql);
+/* An instant as JSON ("YYYY-MM-DDTHH:MM:SSZ"); a column's instant (times scale to seconds) or null; a
+ * column's integer or null. */
+json_t *json_instant(int64_t t);
+json_t *json_instant_col(sqlite3_stmt *st, int col, int64_t scale);
+json_t *json_int_col(sqlite3_stmt *st, int col);
 /* The calling thread's connection to the database (opened on first use). */
 sqlite3 *db_thread(struct app *app);
 void db_close_all(struct app *app);
@@ -475,19 +480,25 @@ struct gate_who {
 	char name[GATE_NAME_MAX + 1];
 	int64_t last_sync_at;
 };
+/* sync.c: the protocol (docs/sync.md). */
+int sync_events(struct app *app, struct request *rq, struct reply *rp);
+int sync_download(struct app *app, struct request *rq, struct reply *rp);
+/* What a gate is sent at enrolment and in every download: the verify keys, its centre. */
+json_t *sync_keys_json(sqlite3 *db, int64_t now);
+json_t *sync_centre_json(sqlite3 *db, const char *centre);
+
+/* gates.c: enrolment (a one-time code for a bearer token), and the administration of gates. */
 /* The gate of the request's "Authorization: Bearer" token: 0 with *g filled, or -1 after replying
  * 401 (unauthenticated, bad_token, gate_revoked) or 500. */
 int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, struct gate_who *g);
-int sync_enroll(struct app *app, struct request *rq, struct reply *rp);
-int sync_events(struct app *app, struct request *rq, struct reply *rp);
-int sync_download(struct app *app, struct request *rq, struct reply *rp);
-/* Staff routes (sessions): on-site count (managers of the centre, admins), gate administration. */
-int sync_onsite(struct app *app, struct request *rq, struct reply *rp);
-int sync_admin_list(struct app *app, struct request *rq, struct reply *rp);
-int sync_admin_add(struct app *app, struct request *rq, struct reply *rp);
-int sync_admin_revoke(struct app *app, struct request *rq, struct reply *rp);
+int gates_enroll(struct app *app, struct request *rq, struct reply *rp);
+int gates_admin_list(struct app *app, struct request *rq, struct reply *rp);
+int gates_admin_add(struct app *app, struct request *rq, struct reply *rp);
+int gates_admin_revoke(struct app *app, struct request *rq, struct reply *rp);
+/* The gates of a centre (NULL: all) with their last sync and health, or NULL on a database error. */
+json_t *gates_json(sqlite3 *db, const char *centre);
 /* estiva-admin gate add|revoke|list: argv after "gate"; returns the exit status. */
-int sync_admin_cli(struct app *app, sqlite3 *db, int argc, char **argv);
+int gates_cli(struct app *app, sqlite3 *db, int argc, char **argv);
 
 /* check.c: the online check (docs/sync.md): the decision the server would make now for a scanned
  * pass, with the gates' own rules (shared/decide.c); records nothing. The gate's route (bearer token,
@@ -502,6 +513,8 @@ int manage_movements(struct app *app, struct request *rq, struct reply *rp);
 int manage_revenue(struct app *app, struct request *rq, struct reply *rp);
 int manage_members(struct app *app, struct request *rq, struct reply *rp);
 int manage_keys(struct app *app, struct request *rq, struct reply *rp);
+/* Passes inside a centre now (presence rule of shared/event.h) and its gates. */
+int manage_onsite(struct app *app, struct request *rq, struct reply *rp);
 
 /* api.c */
 int api_route(struct app *app, struct request *rq, struct reply *rp);
