@@ -766,7 +766,7 @@ static int bench_sync(const struct opts *o, const char *dir)
 			goto out;
 		}
 		for (int i = 0; i < o->events; i++) {
-			struct gate_event ev;
+			struct event ev;
 
 			memset(&ev, 0, sizeof ev);
 			ev.gate = (int)(gid > 0 ? gid : 1);

@@ -99,12 +99,10 @@ static int set_kinds(struct conf_ctx *ctx, unsigned *kinds, const char *value)
 	if (conf_set_str(ctx, buf, sizeof(buf), value) == 0)
 		return 0;
 	for (w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
-		if (!strcmp(w, "guest"))
-			k |= 1u << PASS_KIND_GUEST;
-		else if (!strcmp(w, "day_visitor"))
-			k |= 1u << PASS_KIND_DAY_VISITOR;
-		else if (!strcmp(w, "staff"))
-			k |= 1u << PASS_KIND_STAFF;
+		enum pass_kind pk;
+
+		if (pass_kind_parse(w, &pk) == 0)
+			k |= 1u << pk;
 		else
 			return conf_error(ctx, 0,
 			                  "kinds: \"%s\" is not guest, day_visitor or staff", w);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "decide.h"
+#include "event.h"
 #include "pass.h"
 
 /* ---- limits and defaults ---- */
@@ -102,22 +103,7 @@ int config_read(const char *path, struct gate_config *cfg, char *err, size_t err
 int config_split_cmd(const char *line, struct gate_cmd *cmd);
 
 /* ---- local store (store.c): SQLite, WAL; one struct store per thread ---- */
-enum event_kind { EVENT_ADMIT = 0, EVENT_DENY, EVENT_UNDONE, EVENT_MANUAL };
-
-struct gate_event {
-	char id[33]; /* 128 random bits, hex */
-	int64_t seq; /* set by store_record */
-	int gate;
-	uint32_t pass, booking;
-	enum decide_dir dir; /* in or out */
-	enum event_kind kind;
-	enum decide_reason reason;
-	int64_t at;       /* the gate's (corrected) time, seconds */
-	int64_t local_at; /* the raw local clock */
-	int offline;
-	char note[GATE_NOTE_MAX + 1];
-	char reader[GATE_READER_NAME_MAX];
-};
+/* Scan events are shared/event.h's struct event (with its gate-only local_at and reader). */
 
 struct store;
 struct store *store_open(const char *path, int full_sync, char *err, size_t errlen);
@@ -134,9 +120,9 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max);
 /* Lookups for decide() on this connection. */
 void store_lookup(struct store *st, struct decide_lookup *lk);
 /* One scan: a new random id, the next seq, and the presence record, in one durable transaction. */
-int store_record(struct store *st, struct gate_event *ev);
+int store_record(struct store *st, struct event *ev);
 /* Up to max unsent events in seq order: count, or -1. */
-int store_unsent(struct store *st, struct gate_event *evs, int max);
+int store_unsent(struct store *st, struct event *evs, int max);
 /* Marks ids sent, in one transaction: -1 on error, else how many changed. */
 int store_mark_sent(struct store *st, char (*ids)[33], int n);
 /* Moves an event to the dead-letter table (never sent again). */
@@ -153,13 +139,9 @@ int store_counts(struct store *st, int64_t now, struct store_counts *c);
  */
 int store_prune(struct store *st, int64_t now);
 /* The latest events (newest first) for the status page: count, or -1. */
-int store_recent(struct store *st, struct gate_event *evs, int max);
+int store_recent(struct store *st, struct event *evs, int max);
 /* Dead letters, newest first: fills ids/errors, returns count or -1. */
 int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int max);
-const char *event_kind_name(enum event_kind k);
-int event_kind_parse(const char *s, enum event_kind *k);
-/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" to seconds: 0, or -1. */
-int gate_parse_instant(const char *s, int64_t *out);
 
 /* ---- the running gate ---- */
 enum reader_health { READER_STARTING = 0, READER_OK, READER_FAILED, READER_CLOSED };
@@ -175,7 +157,7 @@ struct reader_state {
 
 struct display {
 	uint64_t seq; /* 0: nothing yet */
-	struct gate_event ev;
+	struct event ev;
 	char guest_name[DECIDE_NAME_MAX];
 	char unit[DECIDE_UNIT_MAX];
 	double ms; /* decision time, durable write included */

@@ -79,7 +79,7 @@ static int gate_offline_locked(struct gate *g, int64_t now)
 	       now - g->last_success > 2 * g->cfg.download_interval + 30;
 }
 
-static void show(struct gate *g, const struct gate_event *ev, const char *name, const char *unit,
+static void show(struct gate *g, const struct event *ev, const char *name, const char *unit,
                  double ms)
 {
 	struct display *d;
@@ -102,7 +102,7 @@ static void show(struct gate *g, const struct gate_event *ev, const char *name, 
 }
 
 /* Fills the parts of an event that every kind shares. */
-static void event_base(struct gate *g, struct gate_event *ev, int reader, int64_t *now)
+static void event_base(struct gate *g, struct event *ev, int reader, int64_t *now)
 {
 	memset(ev, 0, sizeof(*ev));
 	pthread_mutex_lock(&g->lock);
@@ -118,11 +118,11 @@ static void event_base(struct gate *g, struct gate_event *ev, int reader, int64_
 
 /* The turnstile: relay, then the passage sensor; no passage in time records the admission undone.
  */
-static void open_turnstile(struct gate *g, int reader, const struct gate_event *adm)
+static void open_turnstile(struct gate *g, int reader, const struct event *adm)
 {
 	const char *dir = decide_dir_name(adm->dir);
 	const char *rname = reader >= 0 ? g->cfg.readers[reader].name : "manual";
-	struct gate_event ev;
+	struct event ev;
 	int64_t now;
 	int rc;
 
@@ -159,7 +159,7 @@ int gate_scan(struct gate *g, int reader, const struct scan_input *in, struct de
 	struct decide_config dc;
 	struct decide_lookup lk;
 	struct pass_key keys[GATE_KEYS_MAX];
-	struct gate_event ev;
+	struct event ev;
 	int nkeys, rc;
 	int64_t now;
 	double t0 = clock_mono(), ms;
@@ -224,7 +224,7 @@ int gate_scan(struct gate *g, int reader, const struct scan_input *in, struct de
 
 int gate_manual(struct gate *g, uint32_t pass, enum decide_dir dir, const char *note)
 {
-	struct gate_event ev;
+	struct event ev;
 	int64_t now;
 	int rc;
 

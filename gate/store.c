@@ -35,17 +35,20 @@ static const char *schema =
     "  offline INTEGER NOT NULL, note TEXT NOT NULL, reader TEXT NOT NULL,"
     "  sent INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS events_queue ON events(seq) WHERE sent = 0;"
+    "CREATE INDEX IF NOT EXISTS events_pass ON events(pass, at);"
     "CREATE TABLE IF NOT EXISTS remote_events ("
     "  id TEXT PRIMARY KEY, gate INTEGER NOT NULL, pass INTEGER NOT NULL, direction TEXT NOT NULL,"
     "  decision TEXT NOT NULL, at INTEGER NOT NULL);"
-    /* latest admitted movement of each pass, from every gate: derived from the two event tables */
+    "CREATE INDEX IF NOT EXISTS remote_events_pass ON remote_events(pass, at);"
+    /* where each pass is, from every gate's events by the presence rule (shared/event.h): derived from
+     * the two event tables, one row per pass with at least one admission (at, event: the last one) */
     "CREATE TABLE IF NOT EXISTS presence ("
     "  pass INTEGER PRIMARY KEY, inside INTEGER NOT NULL, at INTEGER NOT NULL, event TEXT NOT "
     "NULL);"
     "CREATE TABLE IF NOT EXISTS dead_letter ("
     "  id TEXT PRIMARY KEY, error TEXT NOT NULL, at INTEGER NOT NULL);";
 
-enum { ST_INSERT_EVENT, ST_PRESENCE_SET, ST_PASS_ROW, ST_REVOKED, ST_PRESENCE_GET, ST_COUNT };
+enum { ST_INSERT_EVENT, ST_PRESENCE_SET, ST_PRESENCE_DEL, ST_PASS_EVENTS, ST_PASS_ROW, ST_REVOKED, ST_PRESENCE_GET, ST_COUNT };
 
 static const char *stmt_sql[ST_COUNT] = {
     [ST_INSERT_EVENT] = "INSERT INTO events(id, gate, pass, booking, direction, decision, reason, "
@@ -55,6 +58,15 @@ static const char *stmt_sql[ST_COUNT] = {
         "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?)"
         " ON CONFLICT(pass) DO UPDATE SET inside = excluded.inside, at = excluded.at,"
         " event = excluded.event",
+    [ST_PRESENCE_DEL] = "DELETE FROM presence WHERE pass = ?",
+    /* the events of one pass that count for presence (shared/event.h), in the rule's order: time, then
+     * ours before the other gates' within a second, then arrival */
+    [ST_PASS_EVENTS] = "SELECT decision, direction, at, id FROM ("
+                       " SELECT decision, direction, at, id, 0 AS src, seq AS n FROM events WHERE pass = ?1"
+                       " AND decision IN ('admit','manual','undone')"
+                       " UNION ALL SELECT decision, direction, at, id, 1, rowid FROM remote_events"
+                       " WHERE pass = ?1 AND decision IN ('admit','manual','undone'))"
+                       " ORDER BY at, src, n",
     [ST_PASS_ROW] = "SELECT guest_name, unit, status, nfc_uid FROM passes WHERE id = ?",
     [ST_REVOKED] = "SELECT 1 FROM revocations WHERE pass = ?",
     [ST_PRESENCE_GET] = "SELECT inside FROM presence WHERE pass = ?",
@@ -106,6 +118,54 @@ static sqlite3_stmt *stmt(struct store *st, int which)
 	return s;
 }
 
+static int presence_refresh(struct store *st, uint32_t pass);
+
+/* A store made before the presence rule of shared/event.h (an undone admission used to be read as the
+ * movement back) gets its presence rows made again from the events, once. */
+static int presence_rebuild(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	pthread_mutex_lock(&write_lock);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		pthread_mutex_unlock(&write_lock);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM meta WHERE key = 'presence_rule' AND value = '2'", -1, &s,
+	                       NULL) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc == SQLITE_ROW) { /* done before */
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		pthread_mutex_unlock(&write_lock);
+		return 0;
+	}
+	if (rc != SQLITE_DONE ||
+	    sqlite3_prepare_v2(st->db,
+	                       "SELECT pass FROM events WHERE pass > 0 UNION SELECT pass FROM remote_events WHERE pass > 0",
+	                       -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (presence_refresh(st, (uint32_t)sqlite3_column_int64(s, 0)) < 0)
+			goto fail;
+	if (rc != SQLITE_DONE ||
+	    sqlite3_exec(st->db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('presence_rule', '2')", NULL, NULL,
+	                 NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_finalize(s);
+	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&write_lock);
+	return rc == SQLITE_OK ? 0 : -1;
+fail:
+	sqlite3_finalize(s);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&write_lock);
+	return -1;
+}
+
 struct store *store_open(const char *path, int full_sync, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
@@ -136,6 +196,8 @@ struct store *store_open(const char *path, int full_sync, char *err, size_t errl
 		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		                       &st->st[i], NULL) != SQLITE_OK)
 			goto sqlfail;
+	if (presence_rebuild(st) < 0)
+		goto sqlfail;
 	return st;
 execfail:
 	snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
@@ -347,41 +409,47 @@ void store_lookup(struct store *st, struct decide_lookup *lk)
 
 /* ---- events ---- */
 
-static const char *kind_names[] = {"admit", "deny", "undone", "manual"};
-
-const char *event_kind_name(enum event_kind k)
+/* The presence row of one pass again from all its events (rule of shared/event.h), inside the caller's
+ * transaction: a few rows (one stay's scans), read by the pass index. */
+static int presence_refresh(struct store *st, uint32_t pass)
 {
-	return (unsigned)k < 4 ? kind_names[k] : "deny";
-}
+	sqlite3_stmt *s = stmt(st, ST_PASS_EVENTS);
+	struct presence p;
+	char last[EVENT_ID_HEX + 1] = "";
+	int64_t at = 0;
+	int rc, counted = 0;
 
-int event_kind_parse(const char *s, enum event_kind *k)
-{
-	for (int i = 0; s && i < 4; i++)
-		if (!strcmp(s, kind_names[i])) {
-			*k = (enum event_kind)i;
-			return 0;
-		}
-	return -1;
-}
-
-/* The presence an event implies: 1 inside, 0 outside, -1 none (a denial, or no pass). An undone
- * admission is taken as the movement back. */
-static int event_presence(enum event_kind k, enum decide_dir dir, uint32_t pass)
-{
-	if (!pass)
+	presence_init(&p);
+	sqlite3_bind_int64(s, 1, pass);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		presence_step_text(&p, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+		at = sqlite3_column_int64(s, 2);
+		snprintf(last, sizeof(last), "%s", (const char *)sqlite3_column_text(s, 3));
+		counted = 1;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
 		return -1;
-	if (k == EVENT_ADMIT || k == EVENT_MANUAL)
-		return dir == DECIDE_DIR_IN;
-	if (k == EVENT_UNDONE)
-		return dir != DECIDE_DIR_IN;
-	return -1;
+	if (!counted) {
+		s = stmt(st, ST_PRESENCE_DEL);
+		sqlite3_bind_int64(s, 1, pass);
+	} else {
+		/* never seen inside (not known) reads as outside, as decide() takes a pass it has no record of */
+		s = stmt(st, ST_PRESENCE_SET);
+		sqlite3_bind_int64(s, 1, pass);
+		sqlite3_bind_int(s, 2, p.now == PRESENCE_INSIDE);
+		sqlite3_bind_int64(s, 3, at);
+		sqlite3_bind_text(s, 4, last, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_record(struct store *st, struct gate_event *ev)
+int store_record(struct store *st, struct event *ev)
 {
 	unsigned char rnd[16];
 	sqlite3_stmt *s;
-	int p;
 
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(ev->id, sizeof(ev->id), rnd, sizeof(rnd));
@@ -405,16 +473,9 @@ int store_record(struct store *st, struct gate_event *ev)
 	ev->seq = sqlite3_column_int64(s, 0);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		goto fail;
-	p = event_presence(ev->kind, ev->dir, ev->pass);
-	if (p >= 0) {
-		s = stmt(st, ST_PRESENCE_SET);
-		sqlite3_bind_int64(s, 1, ev->pass);
-		sqlite3_bind_int(s, 2, p);
-		sqlite3_bind_int64(s, 3, ev->at);
-		sqlite3_bind_text(s, 4, ev->id, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			goto fail;
-	}
+	sqlite3_reset(s);
+	if (ev->pass && ev->kind != EVENT_DENY && presence_refresh(st, ev->pass) < 0)
+		goto fail;
 	return commit(st);
 fail:
 	log_err("store: recording a scan: %s", sqlite3_errmsg(st->db));
@@ -423,7 +484,7 @@ fail:
 	return -1;
 }
 
-static void event_from_row(sqlite3_stmt *s, struct gate_event *ev)
+static void event_from_row(sqlite3_stmt *s, struct event *ev)
 {
 	/* columns: seq, id, gate, pass, booking, direction, decision, reason, at, local_at,
 	 * offline, note, reader */
@@ -450,7 +511,7 @@ static void event_from_row(sqlite3_stmt *s, struct gate_event *ev)
 	"seq, id, gate, pass, booking, direction, decision, reason, at, local_at, offline, note, " \
 	"reader"
 
-static int events_query(struct store *st, const char *sql, struct gate_event *evs, int max)
+static int events_query(struct store *st, const char *sql, struct event *evs, int max)
 {
 	sqlite3_stmt *s;
 	int n = 0, rc;
@@ -466,14 +527,14 @@ static int events_query(struct store *st, const char *sql, struct gate_event *ev
 	return n;
 }
 
-int store_unsent(struct store *st, struct gate_event *evs, int max)
+int store_unsent(struct store *st, struct event *evs, int max)
 {
 	return events_query(
 	    st, "SELECT " EVENT_COLUMNS " FROM events WHERE sent = 0 ORDER BY seq LIMIT ?", evs,
 	    max);
 }
 
-int store_recent(struct store *st, struct gate_event *evs, int max)
+int store_recent(struct store *st, struct event *evs, int max)
 {
 	return events_query(st, "SELECT " EVENT_COLUMNS " FROM events ORDER BY seq DESC LIMIT ?",
 	                    evs, max);
@@ -557,48 +618,11 @@ int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int 
 	return n;
 }
 
-/* ---- instants ---- */
-
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int gate_parse_instant(const char *s, int64_t *out)
-{
-	int y, mo, d, h, mi, se;
-	size_t i = 19;
-
-	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
-		return -1;
-	if (s[i] == '.') {
-		i++;
-		while (s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (s[i] != 'Z' || s[i + 1] || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || se > 60)
-		return -1;
-	*out = (int64_t)date_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-	       se;
-	return 0;
-}
-
 /* ---- applying a downloaded page ---- */
 
 static int json_instant(json_t *o, const char *key, int64_t *out)
 {
-	return gate_parse_instant(json_string_value(json_object_get(o, key)), out);
+	return instant_parse(json_string_value(json_object_get(o, key)), out);
 }
 
 static int apply_keys(struct store *st, json_t *keys)
@@ -745,9 +769,9 @@ static int apply_revocations(struct store *st, json_t *revs)
 	return 0;
 }
 
-static int apply_events(struct store *st, json_t *events, int own_gate)
+static int apply_events(struct store *st, json_t *events, int own_gate, int64_t now)
 {
-	sqlite3_stmt *ins = NULL, *pres = NULL;
+	sqlite3_stmt *ins = NULL;
 	json_t *e;
 	size_t i;
 	int rc = -1;
@@ -757,60 +781,36 @@ static int apply_events(struct store *st, json_t *events, int own_gate)
 	if (sqlite3_prepare_v2(st->db,
 	                       "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, "
 	                       "decision, at) VALUES (?,?,?,?,?,?)",
-	                       -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO presence(pass, inside, at, event) VALUES (?,?,?,?) ON "
-	                       "CONFLICT(pass) DO UPDATE SET"
-	                       " inside = excluded.inside, at = excluded.at, event = "
-	                       "excluded.event WHERE excluded.at >= presence.at",
-	                       -1, &pres, NULL) != SQLITE_OK)
+	                       -1, &ins, NULL) != SQLITE_OK)
 		goto out;
 	json_array_foreach(events, i, e)
 	{
-		const char *id = json_string_value(json_object_get(e, "id"));
-		const char *dir = json_string_value(json_object_get(e, "direction"));
-		const char *dec = json_string_value(json_object_get(e, "decision"));
-		json_int_t gate = json_integer_value(json_object_get(e, "gate"));
-		json_int_t pass = json_integer_value(json_object_get(e, "pass"));
-		enum decide_dir d;
-		enum event_kind k;
-		int64_t at;
-		int p;
+		struct event ev;
+		enum event_err err = event_relay_from_json(e, now, &ev);
 
-		if (!id || strlen(id) > 64 || decide_dir_parse(dir, &d) < 0 ||
-		    d == DECIDE_DIR_BOTH || event_kind_parse(dec, &k) < 0 ||
-		    json_instant(e, "at", &at) < 0 || pass < 0 || pass > UINT32_MAX) {
-			log_warn("sync: a malformed event in the page, skipped");
+		if (err != EVENT_OK) {
+			log_warn("sync: a malformed event in the page (%s), skipped", event_err_code(err));
 			continue;
 		}
-		if (gate == own_gate)
+		if (ev.gate == own_gate)
 			continue;
 		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 2, gate);
-		sqlite3_bind_int64(ins, 3, pass);
-		sqlite3_bind_text(ins, 4, dir, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 5, dec, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 6, at);
+		sqlite3_bind_text(ins, 1, ev.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 2, ev.gate);
+		sqlite3_bind_int64(ins, 3, ev.pass);
+		sqlite3_bind_text(ins, 4, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 5, event_kind_name(ev.kind), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 6, ev.at);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto out;
-		if (!sqlite3_changes(st->db))
-			continue; /* seen before */
-		p = event_presence(k, d, (uint32_t)pass);
-		if (p < 0)
-			continue;
-		sqlite3_reset(pres);
-		sqlite3_bind_int64(pres, 1, pass);
-		sqlite3_bind_int(pres, 2, p);
-		sqlite3_bind_int64(pres, 3, at);
-		sqlite3_bind_text(pres, 4, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(pres) != SQLITE_DONE)
+		if (!sqlite3_changes(st->db) || !ev.pass || ev.kind == EVENT_DENY)
+			continue; /* seen before, or nothing to presence */
+		if (presence_refresh(st, ev.pass) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	sqlite3_finalize(ins);
-	sqlite3_finalize(pres);
 	return rc;
 }
 
@@ -819,13 +819,12 @@ int store_apply_page(struct store *st, void *page_json, int own_gate, int64_t no
 	json_t *page = page_json, *centre = json_object_get(page, "centre");
 	const char *cursor = json_string_value(json_object_get(page, "cursor"));
 
-	(void)now;
 	if (begin(st) < 0)
 		return -1;
 	if (apply_keys(st, json_object_get(page, "keys")) < 0 ||
 	    apply_passes(st, json_object_get(page, "passes")) < 0 ||
 	    apply_revocations(st, json_object_get(page, "revocations")) < 0 ||
-	    apply_events(st, json_object_get(page, "events"), own_gate) < 0)
+	    apply_events(st, json_object_get(page, "events"), own_gate, now) < 0)
 		goto fail;
 	if (json_is_object(centre)) {
 		const char *fr = json_string_value(json_object_get(centre, "name_fr"));

@@ -175,7 +175,7 @@ static long http_do(struct gate *g, CURL *c, const char *method, const char *bas
 	/* the server's clock: "server_time" in the body, else the Date header */
 	j = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
 	if (!(j &&
-	      gate_parse_instant(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
+	      instant_parse(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
 		time_t d = r->date[0] ? curl_getdate(r->date, NULL) : -1;
 		st = d > 0 ? (int64_t)d : 0;
 	}
@@ -233,22 +233,10 @@ static void mark_revoked(struct gate *g, struct store *st)
 
 /* ---- upload ---- */
 
-static json_t *event_json(const struct gate_event *e, const char *note)
-{
-	char at[INSTANT_STRLEN];
-
-	instant_format(e->at, at);
-	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", e->id, "pass",
-	                 (json_int_t)e->pass, "booking", (json_int_t)e->booking, "direction",
-	                 decide_dir_name(e->dir), "decision", event_kind_name(e->kind), "reason",
-	                 decide_reason_code(e->reason), "at", at, "seq", (json_int_t)e->seq,
-	                 "offline", e->offline, "manual", e->kind == EVENT_MANUAL, "note", note);
-}
-
 /* The upload body of evs[0..n). An event that cannot be written as JSON even without its note (text
  * that is not UTF-8 in its id) sets *bad to its index and returns NULL: the caller sets it aside.
  */
-static char *upload_body(struct gate *g, const struct gate_event *evs, int n, int64_t queue,
+static char *upload_body(struct gate *g, const struct event *evs, int n, int64_t queue,
                          int *bad)
 {
 	char now[INSTANT_STRLEN];
@@ -257,10 +245,14 @@ static char *upload_body(struct gate *g, const struct gate_event *evs, int n, in
 
 	*bad = -1;
 	for (int i = 0; i < n; i++) {
-		json_t *e = event_json(&evs[i], evs[i].note);
+		json_t *e = event_to_json(&evs[i]);
 
-		if (!e) /* a note that is not UTF-8: sent without it rather than never */
-			e = event_json(&evs[i], "(note not UTF-8)");
+		if (!e) { /* a note that is not UTF-8: sent without it rather than never */
+			struct event plain = evs[i];
+
+			snprintf(plain.note, sizeof(plain.note), "(note not UTF-8)");
+			e = event_to_json(&plain);
+		}
 		if (!e || json_array_append_new(arr, e) < 0) {
 			*bad = i;
 			json_decref(arr);
@@ -277,7 +269,7 @@ static char *upload_body(struct gate *g, const struct gate_event *evs, int n, in
 
 /* Marks the ids the answer lists as stored or duplicates; dead-letters the rejected ones. Returns
  * how many of the batch were settled, or -1. */
-static int settle(struct gate *g, struct store *st, json_t *ans, const struct gate_event *evs,
+static int settle(struct gate *g, struct store *st, json_t *ans, const struct event *evs,
                   int n)
 {
 	static const char *lists[] = {"stored", "duplicates"};
@@ -329,7 +321,7 @@ static int settle(struct gate *g, struct store *st, json_t *ans, const struct ga
 static enum outcome upload(struct gate *g, struct store *st, CURL *c, struct http_resp *r,
                            int *batch, int64_t *retry_after)
 {
-	struct gate_event *evs = calloc(GATE_BATCH_MAX, sizeof(*evs));
+	struct event *evs = calloc(GATE_BATCH_MAX, sizeof(*evs));
 	struct store_counts cnt;
 	enum outcome out = SYNC_DONE;
 	int64_t queue = 0;

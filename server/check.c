@@ -11,6 +11,7 @@
 #include "base45.h"
 #include "date.h"
 #include "decide.h"
+#include "event.h"
 #include "log.h"
 #include "server.h"
 
@@ -31,11 +32,11 @@ static const char sql_row[] =
     " JOIN bookings b ON b.id = p.booking LEFT JOIN units u ON u.id = b.unit"
     " WHERE p.id = ?1 AND b.centre = ?2";
 static const char sql_revoked[] = "SELECT 1 FROM revocations WHERE pass = ?";
-/* The same reading of the record as the upload's conflict check (sync.c): newest first, an
- * 'undone' cancels the admission just before it. */
+/* The scans that count for presence, in the order of its rule (shared/event.h), as the upload's
+ * conflict check (sync.c) and the on-site count (manage.c) read them. */
 static const char sql_presence[] =
     "SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2"
-    " AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at DESC, rowid DESC";
+    " AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at, rowid";
 
 /* Copies at most n - 1 bytes of s without cutting a UTF-8 sequence. */
 static void copy_utf8(char *out, size_t n, const char *s)
@@ -102,26 +103,22 @@ static int cb_presence(void *user, uint32_t pass_id, int *inside)
 {
 	struct check_ctx *cx = user;
 	sqlite3_stmt *st = db_stmt(cx->db, sql_presence);
-	int rc, found = 0, undone = 0;
+	struct presence p;
+	int rc, found = 0;
 
 	if (!st)
 		return -1;
+	presence_init(&p);
 	sqlite3_bind_int64(st, 1, pass_id);
 	sqlite3_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!strcmp((const char *)sqlite3_column_text(st, 1), "undone")) {
-			undone = 1;
-		} else if (undone) {
-			undone = 0; /* that admission did not happen */
-		} else {
-			*inside = !strcmp((const char *)sqlite3_column_text(st, 0), "in");
-			found = 1;
-			break;
-		}
+		presence_step_text(&p, (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 0));
+		found = 1;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE)
 		found = -1;
 	db_done(st);
+	*inside = p.now == PRESENCE_INSIDE; /* not known reads as outside, as at the gates */
 	return found;
 }
 

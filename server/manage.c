@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "date.h"
+#include "event.h"
 #include "log.h"
 #include "server.h"
 
@@ -747,27 +748,39 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 404, "not_found", "no such centre");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	/* passes of stays not over yet, each on the side of its latest admission that was not
-	 * undone */
-	if (sqlite3_prepare_v2(
-	        db,
-	        "WITH cur AS (SELECT p.id FROM passes p JOIN bookings b ON b.id = p.booking"
-	        "  WHERE b.centre = ?1 AND p.valid_until > ?2),"
-	        " a AS (SELECT e.pass, e.direction, e.decision, e.at, e.rowid AS r,"
-	        "  LEAD(e.decision) OVER (PARTITION BY e.pass ORDER BY e.at, e.rowid) AS nxt"
-	        "  FROM gate_events e WHERE e.centre = ?1 AND e.pass IN (SELECT id FROM cur)"
-	        "  AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED "),"
-	        " k AS (SELECT direction, ROW_NUMBER() OVER (PARTITION BY pass ORDER BY at DESC, r "
-	        "DESC) AS rn"
-	        "  FROM a WHERE decision != 'undone' AND (nxt IS NULL OR nxt != 'undone'))"
-	        " SELECT COUNT(*) FROM k WHERE rn = 1 AND direction = 'in'",
-	        -1, &st, NULL) != SQLITE_OK)
+	/* passes of stays not over yet, each where the presence rule (shared/event.h) puts it after its
+	 * trusted scans at this centre, in the rule's order */
+	if (sqlite3_prepare_v2(db,
+	                       /* from the current passes to their scans (CROSS JOIN keeps that order) */
+	                       "SELECT e.pass, e.direction, e.decision FROM passes p"
+	                       " JOIN bookings b ON b.id = p.booking CROSS JOIN gate_events e ON e.pass = p.id"
+	                       " WHERE b.centre = ?1 AND p.valid_until > ?2 AND e.centre = ?1"
+	                       " AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED
+	                       " ORDER BY e.pass, e.at, e.rowid",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
 	sqlite3_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now / 60);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		inside = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	{
+		struct presence pr;
+		int64_t pass = 0;
+		int rc;
+
+		presence_init(&pr);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (sqlite3_column_int64(st, 0) != pass) {
+				inside += pr.now == PRESENCE_INSIDE;
+				presence_init(&pr);
+				pass = sqlite3_column_int64(st, 0);
+			}
+			presence_step_text(&pr, (const char *)sqlite3_column_text(st, 2),
+			                   (const char *)sqlite3_column_text(st, 1));
+		}
+		inside += pr.now == PRESENCE_INSIDE;
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return reply_error(rp, 500, "internal", "database error");
+	}
 	gates = gates_json(db, app->cat.centres[ci]->id);
 	if (!gates)
 		return reply_error(rp, 500, "internal", "database error");

@@ -462,7 +462,7 @@ static json_t *pass_json(sqlite3_stmt *st)
 	snprintf(svg, sizeof(svg), "/api/v1/passes/%lld.svg", (long long)id);
 	return json_pack("{s:I,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "guest",
 			 sqlite3_column_int(st, 1), "guest_name", sqlite3_column_text(st, 2), "kind",
-			 kind == PASS_KIND_GUEST ? "guest" : kind == PASS_KIND_DAY_VISITOR ? "day_visitor" : "staff",
+			 pass_kind_name(kind),
 			 "valid_from", from, "valid_until", until, "token", sqlite3_column_text(st, 6), "status",
 			 sqlite3_column_text(st, 7), "png", png, "svg", svg);
 }

@@ -10,13 +10,10 @@
 #include <strings.h>
 
 #include "date.h"
+#include "event.h"
 #include "log.h"
 #include "server.h"
 
-#define EVENT_ID_LEN 32
-#define REASON_MAX 32
-#define NOTE_MAX 500
-#define TIME_SLACK (366 * 86400) /* an event time further than this from ours is malformed */
 #define SEEN_EVERY 30 /* seconds between two writes of a gate's last_sync_at by downloads */
 #define HORIZON_MIN ((int64_t)SYNC_HORIZON_DAYS * 1440)
 
@@ -28,31 +25,6 @@ static int digits(int c)
 	return c >= '0' && c <= '9';
 }
 
-/* Strict "YYYY-MM-DDTHH:MM:SSZ" (UTC): 0, else -1. */
-static int instant_parse(const char *s, int64_t *out)
-{
-	char day[DATE_STRLEN];
-	int32_t d;
-	int h, m, sec;
-
-	if (!s || strlen(s) != INSTANT_STRLEN - 1 || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-	    s[19] != 'Z')
-		return -1;
-	for (int i = 11; i < 19; i++)
-		if (i != 13 && i != 16 && !digits(s[i]))
-			return -1;
-	memcpy(day, s, 10);
-	day[10] = '\0';
-	if (date_parse(day, &d) < 0)
-		return -1;
-	h = (s[11] - '0') * 10 + (s[12] - '0');
-	m = (s[14] - '0') * 10 + (s[15] - '0');
-	sec = (s[17] - '0') * 10 + (s[18] - '0');
-	if (h > 23 || m > 59 || sec > 59)
-		return -1;
-	*out = (int64_t)d * 86400 + h * 3600 + m * 60 + sec;
-	return 0;
-}
 
 /* A decimal number without sign or leading zeros, at most 18 digits: its length, else 0. */
 static size_t number_prefix(const char *s, int64_t *out)
@@ -86,10 +58,6 @@ static int cursor_parse(const char *s, int64_t *p, int64_t *e)
 	return s[n] ? -1 : 0;
 }
 
-static const char *kind_name(int kind)
-{
-	return kind == 1 ? "guest" : kind == 2 ? "day_visitor" : kind == 3 ? "staff" : "unknown";
-}
 
 /* ---- gates ---- */
 
@@ -146,102 +114,15 @@ json_t *sync_centre_json(sqlite3 *db, const char *centre)
 
 /* ---- upload ---- */
 
-struct event {
-	char id[EVENT_ID_LEN + 1];
-	int64_t pass, booking, at, seq;
-	const char *direction, *decision, *reason, *note;
-	int offline, manual;
-};
-
-static int bool_field(json_t *e, const char *name, int *out)
-{
-	json_t *v = json_object_get(e, name);
-
-	if (!v || json_is_null(v)) {
-		*out = 0;
-		return 0;
-	}
-	if (!json_is_boolean(v))
-		return -1;
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* Checks one event of an upload: NULL when well-formed (ev filled), else the error code. */
-static const char *event_check(json_t *e, int64_t now, struct event *ev)
-{
-	json_t *v;
-	const char *s;
-
-	memset(ev, 0, sizeof(*ev));
-	if (!json_is_object(e))
-		return "not_an_object";
-	s = json_string_value(json_object_get(e, "id"));
-	if (!s || strlen(s) != EVENT_ID_LEN)
-		return "bad_id";
-	for (int i = 0; i < EVENT_ID_LEN; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return "bad_id";
-		ev->id[i] = (char)tolower((unsigned char)s[i]);
-	}
-	v = json_object_get(e, "pass");
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
-		return "bad_pass";
-	ev->pass = json_integer_value(v);
-	v = json_object_get(e, "booking");
-	if (v && !json_is_null(v) &&
-	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	     json_integer_value(v) > UINT32_MAX))
-		return "bad_booking";
-	ev->booking = json_is_integer(v) ? json_integer_value(v) : 0;
-	ev->direction = json_string_value(json_object_get(e, "direction"));
-	if (!ev->direction || (strcmp(ev->direction, "in") && strcmp(ev->direction, "out")))
-		return "bad_direction";
-	ev->decision = json_string_value(json_object_get(e, "decision"));
-	if (!ev->decision || (strcmp(ev->decision, "admit") && strcmp(ev->decision, "deny") &&
-	                      strcmp(ev->decision, "undone") && strcmp(ev->decision, "manual")))
-		return "bad_decision";
-	v = json_object_get(e, "reason");
-	ev->reason = v && !json_is_null(v) ? json_string_value(v) : "";
-	if (!ev->reason || strlen(ev->reason) > REASON_MAX)
-		return "bad_reason";
-	for (s = ev->reason; *s; s++)
-		if (!(digits(*s) || (*s >= 'a' && *s <= 'z') || *s == '_'))
-			return "bad_reason";
-	if (instant_parse(json_string_value(json_object_get(e, "at")), &ev->at) < 0 ||
-	    ev->at < now - TIME_SLACK || ev->at > now + TIME_SLACK)
-		return "bad_time";
-	v = json_object_get(e, "seq");
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return "bad_seq";
-	ev->seq = json_integer_value(v);
-	if (bool_field(e, "offline", &ev->offline) < 0)
-		return "bad_offline";
-	if (bool_field(e, "manual", &ev->manual) < 0)
-		return "bad_manual";
-	v = json_object_get(e, "note");
-	ev->note = v && !json_is_null(v) ? json_string_value(v) : "";
-	if (!ev->note || strlen(ev->note) > NOTE_MAX)
-		return "bad_note";
-	if (!strcmp(ev->decision, "manual")) {
-		if (!*ev->note)
-			return "note_required";
-		ev->manual = 1;
-	}
-	return NULL;
-}
-
 struct upload_stmts {
 	sqlite3_stmt *pass, *state, *insert;
 };
 
-/* Inside-ness of a pass from its scans, newest first: the latest admission ('admit' or 'manual')
- * that no 'undone' follows directly gives the side the person is on; an 'undone' cancels the
- * admission just before it. (The on-site count says the same in SQL.) Usually one or two rows are
- * read. */
+/* The scans of a pass at a centre up to an instant that count for presence (shared/event.h), in the
+ * rule's order: time, then arrival. A stay's scans: a few rows. */
 #define STATE_SQL                                                                                  \
 	"SELECT direction, decision FROM gate_events WHERE pass = ?1 AND centre = ?2 AND at <= ?3" \
-	" AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at DESC, rowid DESC"
+	" AND decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED " ORDER BY at, rowid"
 
 /* Why a scan conflicts with what the server knew when it arrived (NULL when it does not): the scans
  * are stored anyway, these are facts. */
@@ -249,7 +130,7 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
                                   const struct event *ev, int64_t latest, int64_t *booking)
 {
 	const char *why = NULL;
-	int admit = !strcmp(ev->decision, "admit"), manual = !strcmp(ev->decision, "manual");
+	int admit = ev->kind == EVENT_ADMIT, manual = ev->kind == EVENT_MANUAL;
 
 	if (ev->at > latest)
 		why = "future_time"; /* later than the gate's own clock: never used for presence */
@@ -279,25 +160,20 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 	sqlite3_reset(u->pass);
 	if (why || (!admit && !manual))
 		return why;
-	if (!why && !strcmp(ev->direction, "in")) {
-		int undone = 0;
+	if (ev->dir == DECIDE_DIR_IN) {
+		struct presence pr;
 
+		presence_init(&pr);
 		sqlite3_reset(u->state);
 		sqlite3_bind_int64(u->state, 1, ev->pass);
 		sqlite3_bind_text(u->state, 2, g->centre, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(u->state, 3, ev->at);
-		while (sqlite3_step(u->state) == SQLITE_ROW) {
-			if (!strcmp((const char *)sqlite3_column_text(u->state, 1), "undone")) {
-				undone = 1;
-			} else if (undone) {
-				undone = 0; /* that admission did not happen */
-			} else {
-				if (!strcmp((const char *)sqlite3_column_text(u->state, 0), "in"))
-					why = "already_inside";
-				break;
-			}
-		}
+		while (sqlite3_step(u->state) == SQLITE_ROW)
+			presence_step_text(&pr, (const char *)sqlite3_column_text(u->state, 1),
+			                   (const char *)sqlite3_column_text(u->state, 0));
 		sqlite3_reset(u->state); /* no read left open on gate_events while it is written */
+		if (pr.now == PRESENCE_INSIDE)
+			why = "already_inside";
 	}
 	return why;
 }
@@ -416,10 +292,11 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	json_array_foreach(events, i, e)
 	{
 		struct event ev;
-		const char *err = event_check(e, now, &ev), *why;
+		enum event_err bad = event_from_json(e, now, &ev);
+		const char *err = event_err_code(bad), *why;
 		int64_t booking;
 
-		if (err) {
+		if (bad != EVENT_OK) {
 			const char *given = json_string_value(json_object_get(e, "id"));
 			json_array_append_new(
 			    rejected, json_pack("{s:I,s:o,s:s}", "index", (json_int_t)i, "id",
@@ -439,9 +316,9 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 			sqlite3_bind_int64(u.insert, 5, booking);
 		else
 			sqlite3_bind_null(u.insert, 5);
-		sqlite3_bind_text(u.insert, 6, ev.direction, -1, SQLITE_STATIC);
-		sqlite3_bind_text(u.insert, 7, ev.decision, -1, SQLITE_STATIC);
-		sqlite3_bind_text(u.insert, 8, ev.reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(u.insert, 6, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
+		sqlite3_bind_text(u.insert, 7, event_kind_name(ev.kind), -1, SQLITE_STATIC);
+		sqlite3_bind_text(u.insert, 8, ev.reason_code, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(u.insert, 9, ev.at);
 		sqlite3_bind_int64(u.insert, 10, ev.seq);
 		sqlite3_bind_int(u.insert, 11, ev.offline);
@@ -585,8 +462,27 @@ static int64_t single_int(sqlite3 *db, const char *sql, int *ok)
 	return v;
 }
 
+/* A stored scan in its relay form: columns id, gate, pass, direction, decision, at from col on. 0, or -1
+ * for a row neither side would have written. */
+static int event_from_row(sqlite3_stmt *st, int col, struct event *ev)
+{
+	const char *id = (const char *)sqlite3_column_text(st, col);
+
+	memset(ev, 0, sizeof(*ev));
+	if (!id || strlen(id) != EVENT_ID_HEX ||
+	    decide_dir_parse((const char *)sqlite3_column_text(st, col + 3), &ev->dir) < 0 ||
+	    event_kind_parse((const char *)sqlite3_column_text(st, col + 4), &ev->kind) < 0)
+		return -1;
+	memcpy(ev->id, id, EVENT_ID_HEX + 1);
+	ev->gate = sqlite3_column_int64(st, col + 1);
+	ev->pass = (uint32_t)sqlite3_column_int64(st, col + 2);
+	ev->at = sqlite3_column_int64(st, col + 5);
+	return 0;
+}
+
 int sync_download(struct app *app, struct request *rq, struct reply *rp)
 {
+	struct event rev;
 	sqlite3 *db = db_thread(app);
 	const char *lim_s = request_query(rq, "limit");
 	int64_t now = instant_now(), p = 0, e = 0, limit = SYNC_LIMIT_DEFAULT, edge = 0, max_seq,
@@ -684,7 +580,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		              (json_int_t)sqlite3_column_int64(st, 3), "guest",
 		              sqlite3_column_int(st, 4), "guest_name", sqlite3_column_text(st, 5),
 		              "unit", sqlite3_column_text(st, 11), "kind",
-		              kind_name(sqlite3_column_int(st, 6)), "valid_from",
+		              pass_kind_name(sqlite3_column_int(st, 6)), "valid_from",
 		              json_instant_col(st, 7, 60), "valid_until", json_instant_col(st, 8, 60),
 		              "nfc_uid",
 		              sqlite3_column_type(st, 9) == SQLITE_NULL
@@ -717,12 +613,8 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		}
 		n++;
 		e = sqlite3_column_int64(st, 0);
-		json_array_append_new(
-		    events, json_pack("{s:s,s:I,s:I,s:s,s:s,s:o}", "id", sqlite3_column_text(st, 1),
-		                      "gate", (json_int_t)sqlite3_column_int64(st, 2), "pass",
-		                      (json_int_t)sqlite3_column_int64(st, 3), "direction",
-		                      sqlite3_column_text(st, 4), "decision",
-		                      sqlite3_column_text(st, 5), "at", json_instant_col(st, 6, 1)));
+		if (event_from_row(st, 1, &rev) == 0)
+			json_array_append_new(events, event_relay_to_json(&rev));
 	}
 	sqlite3_finalize(st);
 	st = NULL;

@@ -121,3 +121,28 @@ int64_t instant_now(void)
 {
 	return (int64_t)time(NULL);
 }
+
+int instant_parse(const char *s, int64_t *out)
+{
+	char day[DATE_STRLEN];
+	int32_t d;
+	int h, m, sec;
+
+	if (!s || strlen(s) != INSTANT_STRLEN - 1 || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != 'Z')
+		return -1;
+	for (int i = 11; i < 19; i++)
+		if (i != 13 && i != 16 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	memcpy(day, s, 10);
+	day[10] = '\0';
+	if (date_parse(day, &d) < 0)
+		return -1;
+	h = (s[11] - '0') * 10 + (s[12] - '0');
+	m = (s[14] - '0') * 10 + (s[15] - '0');
+	sec = (s[17] - '0') * 10 + (s[18] - '0');
+	if (h > 23 || m > 59 || sec > 59)
+		return -1;
+	*out = (int64_t)d * 86400 + h * 3600 + m * 60 + sec;
+	return 0;
+}

@@ -22,6 +22,9 @@ int32_t date_today_local(void);
 /* "HH:MM" to minutes after midnight: 0, else -1. */
 int date_parse_hhmm(const char *s, int *minutes);
 void instant_format(int64_t t, char out[INSTANT_STRLEN]);
+/* The one instant format of the sync protocol and the API: strict "YYYY-MM-DDTHH:MM:SSZ" (UTC), a real
+ * calendar date of 1970..9999, no fraction, no second 60: 0 and *out (seconds since the epoch), or -1. */
+int instant_parse(const char *s, int64_t *out);
 int64_t instant_now(void);
 
 #endif

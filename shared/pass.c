@@ -279,3 +279,21 @@ enum pass_err pass_sign_text(const struct pass *p, const unsigned char sk[64], c
 	memcpy(out, PASS_PREFIX, PASS_PREFIX_LEN);
 	return PASS_OK;
 }
+
+static const char *const kind_names[] = {[PASS_KIND_GUEST] = "guest", [PASS_KIND_DAY_VISITOR] = "day_visitor",
+					 [PASS_KIND_STAFF] = "staff"};
+
+const char *pass_kind_name(int kind)
+{
+	return kind >= PASS_KIND_GUEST && kind <= PASS_KIND_STAFF ? kind_names[kind] : "unknown";
+}
+
+int pass_kind_parse(const char *s, enum pass_kind *out)
+{
+	for (int k = PASS_KIND_GUEST; s && k <= PASS_KIND_STAFF; k++)
+		if (!strcmp(s, kind_names[k])) {
+			*out = (enum pass_kind)k;
+			return 0;
+		}
+	return -1;
+}

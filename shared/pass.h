@@ -20,6 +20,9 @@
 #define PASS_TEXT_MAX 160 /* incl. prefix, excl. NUL; the longest pass (10-byte UID) is 151 */
 
 enum pass_kind { PASS_KIND_GUEST = 1, PASS_KIND_DAY_VISITOR = 2, PASS_KIND_STAFF = 3 };
+/* "guest" / "day_visitor" / "staff" ("unknown" for another value), and back: 0, or -1. */
+const char *pass_kind_name(int kind);
+int pass_kind_parse(const char *s, enum pass_kind *out);
 
 #define PASS_FLAG_NFC 0x01             /* issued for an NFC tag (uid_len > 0 then) */
 #define PASS_FLAGS_KNOWN PASS_FLAG_NFC /* any other bit set is refused (PASS_ERR_FIELD) */

@@ -150,7 +150,7 @@ static void scan_pass(uint32_t id, int64_t from, int64_t until, struct decide_re
 }
 
 /* The latest recorded event (its `at` and `local_at`). */
-static void latest_event(struct gate_event *ev)
+static void latest_event(struct event *ev)
 {
 	assert_int_equal(store_recent(gt.scan_store, ev, 1), 1);
 }
@@ -231,7 +231,7 @@ static void test_correct_threshold(void **state)
 static void test_correct_decides(void **state)
 {
 	struct decide_result res;
-	struct gate_event ev;
+	struct event ev;
 	int64_t server, local;
 
 	(void)state;
@@ -284,7 +284,7 @@ static void test_correct_decides(void **state)
 static void test_distrust(void **state)
 {
 	struct decide_result res;
-	struct gate_event ev;
+	struct event ev;
 	int d = -1;
 	int64_t wall, last;
 
