@@ -1,7 +1,9 @@
 /* The gates' side of the server (docs/sync.md) through the real programs: enrolment with a one-time
  * code, uploads (stored once, duplicates, rejected, 413, tokens), the paged download and its cursor
  * (nothing lost, nothing repeated, re-issue and cancellation, the horizon), other gates' scans,
- * revoked gates, the on-site count and the gate administration over HTTP and from estiva-admin. */
+ * revoked gates, the on-site count and the gate administration over HTTP and from estiva-admin, and
+ * the presence rule (shared/event.h) giving one answer in the gate's store, the server's conflict
+ * check, its online check and its on-site count. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "harness.h"
 
 #define OUT_MAX 65536
@@ -1092,9 +1095,140 @@ static void admin_http(void **state)
 	hc_free(anon);
 }
 
+/* ---- one presence rule everywhere ---- */
+
+struct pstep {
+	char gate; /* 'A': the gate whose store is built here (store_record); 'B': another (a download page) */
+	const char *dir, *decision;
+	int dt; /* seconds after the case's start: arrival order is the list's, time order is dt's */
+};
+
+struct pcase {
+	const char *name;
+	struct pstep steps[5];
+	int inside;
+};
+
+/* Each case's scans, in the order they arrive, through the gate's real store (a SQLite file, as
+ * estiva-gate keeps it) and through the real server (uploads by two enrolled gates); then where the pass
+ * is, asked four ways: the gate's presence record, the on-site count, the online check of an exit (ok
+ * when inside, not_inside otherwise) and the upload's conflict check of one more entry (already_inside). */
+static void presence_agrees_everywhere(void **state)
+{
+	static const struct pcase cases[] = {
+	    {"entry", {{'A', "in", "admit", 0}}, 1},
+	    {"entry then exit", {{'A', "in", "admit", 0}, {'A', "out", "admit", 60}}, 0},
+	    {"undone after entry", {{'A', "in", "admit", 0}, {'A', "in", "undone", 10}}, 0},
+	    {"undone after an entry admitted with a warning",
+	     {{'A', "in", "admit", 0}, {'A', "in", "admit", 60}, {'A', "in", "undone", 70}},
+	     1},
+	    {"undone after an exit", {{'B', "in", "admit", 0}, {'A', "out", "admit", 60}, {'A', "out", "undone", 70}}, 1},
+	    {"two gates interleaved",
+	     {{'B', "in", "admit", 0}, {'A', "out", "admit", 60}, {'B', "in", "admit", 120}, {'B', "in", "undone", 130}},
+	     0},
+	    {"another gate's older entry arriving late",
+	     {{'A', "in", "admit", 60}, {'A', "in", "undone", 70}, {'B', "in", "admit", 0}},
+	     1},
+	    {"a denial between an admission and its undone",
+	     {{'A', "out", "admit", 0}, {'A', "in", "manual", 60}, {'B', "in", "deny", 65}, {'A', "in", "undone", 70}},
+	     0},
+	};
+	struct gate_id ga = gate_new("test-a", "Presence A"), gb = gate_new("test-a", "Presence B");
+	struct hc *boss = hc_login_ok(HX_ADMIN);
+	long long b1 = confirmed_booking(13, "test-a", "chalet", 8, GUESTS4);
+	long long b2 = confirmed_booking(14, "test-a", "chalet", 8, GUESTS4);
+	long long start = (long long)time(NULL) - 3600, before = onsite(boss, "test-a", 200, NULL);
+	char path[512], err[256];
+	struct store *st;
+	struct decide_lookup lk;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/presence-gate.db", hx_dir(HX));
+	st = store_open(path, 0, err, sizeof err);
+	if (!st)
+		fail_msg("gate store: %s", err);
+	store_lookup(st, &lk);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const struct pcase *k = &cases[c];
+		long long pass = pass_of(c < 4 ? b1 : b2, (int)(c % 4)), t0 = start + 300 * (long long)c, now_in;
+		char token[256], body[512], id[33], why[64];
+		int inside = -1, found;
+		struct hres r;
+
+		for (size_t i = 0; i < 5 && k->steps[i].gate; i++) {
+			const struct pstep *p = &k->steps[i];
+			struct gate_id *g = p->gate == 'A' ? &ga : &gb;
+			enum event_kind kind;
+			enum decide_dir dir;
+
+			assert_int_equal(event_kind_parse(p->decision, &kind), 0);
+			assert_int_equal(decide_dir_parse(p->dir, &dir), 0);
+			/* the server, from the gate that scanned */
+			upload_one(g->token, pass, p->dir, p->decision, t0 + p->dt, id);
+			/* the gate's store: its own scan, or the other gate's from a download page */
+			if (p->gate == 'A') {
+				struct event ev;
+
+				memset(&ev, 0, sizeof ev);
+				ev.gate = ga.id;
+				ev.pass = (uint32_t)pass;
+				ev.dir = dir;
+				ev.kind = kind;
+				ev.reason = kind == EVENT_UNDONE ? DECIDE_NO_PASSAGE : DECIDE_OK;
+				ev.at = t0 + p->dt;
+				if (kind == EVENT_MANUAL)
+					strcpy(ev.note, "badge forgotten");
+				assert_int_equal(store_record(st, &ev), 0);
+			} else {
+				struct event ev;
+				json_t *page;
+
+				memset(&ev, 0, sizeof ev);
+				memcpy(ev.id, id, sizeof ev.id);
+				ev.gate = gb.id;
+				ev.pass = (uint32_t)pass;
+				ev.dir = dir;
+				ev.kind = kind;
+				ev.at = t0 + p->dt;
+				page = json_pack("{s:[o]}", "events", event_relay_to_json(&ev));
+				assert_int_equal(store_apply_page(st, page, (int)ga.id, (long long)time(NULL)), 0);
+				json_decref(page);
+			}
+		}
+		found = lk.presence(lk.user, (uint32_t)pass, &inside);
+		assert_true(found >= 0);
+		if (!found)
+			inside = 0;
+		if (inside != k->inside)
+			fail_msg("%s: the gate's store says %s", k->name, inside ? "inside" : "outside");
+		now_in = onsite(boss, "test-a", 200, NULL);
+		if (now_in - before != k->inside)
+			fail_msg("%s: the on-site count went from %lld to %lld", k->name, before, now_in);
+		before = now_in;
+		/* the online check of an exit: allowed only from inside (strict) */
+		assert_int_equal(hx_db_text("SELECT token FROM passes WHERE id = CAST(? AS INTEGER)",
+		                            (snprintf(body, sizeof body, "%lld", pass), body), token, sizeof token),
+		                 0);
+		snprintf(body, sizeof body, "{\"token\":\"%s\",\"direction\":\"out\"}", token);
+		hc_do(boss, "POST", "/api/v1/manage/centres/test-a/check", body, NULL, &r);
+		EXPECT(r, 200, NULL);
+		if (strcmp(jstr(r.json, "reason"), k->inside ? "ok" : "not_inside"))
+			fail_msg("%s: the online check of an exit says %s", k->name, jstr(r.json, "reason"));
+		hres_free(&r);
+		/* one more entry, uploaded: a conflict exactly when the pass is inside */
+		upload_one(ga.token, pass, "in", "admit", t0 + 200, id);
+		conflict_of(id, why, sizeof why);
+		if (strcmp(why, k->inside ? "already_inside" : "-"))
+			fail_msg("%s: the upload's check of a new entry says %s", k->name, why);
+		before = onsite(boss, "test-a", 200, NULL);
+	}
+	store_close(st);
+	hc_free(boss);
+}
+
 int main(int argc, char **argv)
 {
-	const struct hx_opts opts = {.members = 12, .body_max = "2m"};
+	const struct hx_opts opts = {.members = 14, .body_max = "2m"};
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(enrolment),      cmocka_unit_test(uploads),
 	    cmocka_unit_test(download_pages), cmocka_unit_test(other_gates_events),
@@ -1102,6 +1236,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(admin_http),
 	    cmocka_unit_test(gate_claims_are_checked),
 	    cmocka_unit_test(key_revoke_through_sync),
+	    cmocka_unit_test(presence_agrees_everywhere),
 	};
 
 	return hx_main(argc, argv, &opts, "sync", tests, sizeof(tests) / sizeof(tests[0]));
