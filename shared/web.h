@@ -26,8 +26,8 @@ struct form {
 	char *values[FORM_MAX_FIELDS];
 };
 
-/* 0, or -1 when malformed (bad %xx, an encoded NUL, a field without a name, too many or too long
- * fields, a name twice); f is then empty. '+' is a space. The form owns its strings: form_free(). */
+/* 0, or -1 when malformed (bad %xx, a NUL, a field without a name, too many or too long fields, a
+ * name twice); f is then empty. '+' is a space. The form owns its strings: form_free(). */
 int form_parse(const char *body, size_t len, struct form *f);
 /* Adds a copy of name and value: 0, or -1 when full, the value is too long, the name is there
  * already, or memory is short. */
@@ -63,7 +63,8 @@ int web_security_headers(const char *csp, int tls, struct web_header out[WEB_HEA
 /* A fresh random id (libsodium's randombytes_buf) as hex. */
 void web_random_id(char out[WEB_ID_HEX]);
 /* The key under which a session is stored: the BLAKE2b hash of the id's bytes, so a copy of the
- * store gives no usable cookie. 0, or -1 when id is not WEB_ID_BYTES of hex (nothing to look up). */
+ * store gives no usable cookie. 0, or -1 when id is not WEB_ID_BYTES as hex (nothing to look up).
+ */
 int web_id_key(const char *id, unsigned char key[WEB_ID_KEY]);
 /* A Set-Cookie value: "name=value; Path=/; HttpOnly; SameSite=Strict", then "; Max-Age=N" unless
  * max_age < 0 (a cookie for this browser session), then "; Secure" when secure. value "" with
