@@ -19,6 +19,7 @@
 #include "date.h"
 #include "gate.h"
 #include "log.h"
+#include "web.h"
 
 #define BODY_MAX 8192
 #define LOGIN_FREE_FAILURES 5
@@ -31,8 +32,8 @@ static const char *csp =
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
 struct session {
-	unsigned char key[32]; /* BLAKE2b of the cookie */
-	char csrf[65];
+	unsigned char key[WEB_ID_KEY]; /* web_id_key() of the cookie */
+	char csrf[WEB_ID_HEX];
 	int64_t expires;
 	int used;
 };
@@ -44,94 +45,39 @@ static int64_t login_last_failure;
 
 struct conn {
 	struct buf body;
+	struct form form; /* the body of a POST, decoded */
 	int too_big;
 };
 
 /* ---- small pieces ---- */
 
-static void esc(struct buf *b, const char *s)
+/* A field of the posted form into out: 0, or -1 when absent or longer than n - 1 (out is then
+ * ""). */
+static int field(const struct form *f, const char *name, char *out, size_t n)
 {
-	for (; s && *s; s++) {
-		const char *e = *s == '<'    ? "&lt;"
-		                : *s == '>'  ? "&gt;"
-		                : *s == '&'  ? "&amp;"
-		                : *s == '"'  ? "&quot;"
-		                : *s == '\'' ? "&#39;"
-		                             : NULL;
-		buf_append(b, e ? e : s, e ? strlen(e) : 1);
-	}
-}
+	const char *v = form_get(f, name);
+	size_t len = v ? strlen(v) : 0;
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	                              : -1;
-}
-
-/* The value of field name in an application/x-www-form-urlencoded body, decoded into out: 0 found.
- */
-static int form_get(const char *body, const char *name, char *out, size_t n)
-{
-	size_t nl = strlen(name);
-	const char *p = body;
-
-	while (p && *p) {
-		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-
-		if ((size_t)(end - p) > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-			size_t o = 0;
-
-			for (const char *q = p + nl + 1; q < end; q++) {
-				char c = *q;
-
-				if (c == '+')
-					c = ' ';
-				else if (c == '%' && end - q > 2 && hexval(q[1]) >= 0 &&
-				         hexval(q[2]) >= 0) {
-					c = (char)(hexval(q[1]) * 16 + hexval(q[2]));
-					q += 2;
-				}
-				if (o + 1 >= n)
-					return -1;
-				out[o++] = c;
-			}
-			out[o] = '\0';
-			return 0;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return -1;
-}
-
-static void hash_cookie(const char *cookie, unsigned char key[32])
-{
-	crypto_generichash(key, 32, (const unsigned char *)cookie, strlen(cookie), NULL, 0);
+	out[0] = '\0';
+	if (!v || len >= n)
+		return -1;
+	memcpy(out, v, len + 1);
+	return 0;
 }
 
 /* The session of this request, or NULL. */
 static struct session *session_of(struct MHD_Connection *conn, int64_t now)
 {
 	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_SESSION);
-	unsigned char key[32];
+	unsigned char key[WEB_ID_KEY];
 
-	if (!cookie || strlen(cookie) != 64)
+	if (!cookie || web_id_key(cookie, key) < 0)
 		return NULL;
-	hash_cookie(cookie, key);
 	for (int i = 0; i < GATE_SESSIONS_MAX; i++)
 		if (sessions[i].used && sessions[i].expires > now &&
-		    !sodium_memcmp(sessions[i].key, key, 32))
+		    !sodium_memcmp(sessions[i].key, key, WEB_ID_KEY))
 			return &sessions[i];
 	return NULL;
-}
-
-static void random_hex(char *out, size_t bytes)
-{
-	unsigned char r[32];
-
-	randombytes_buf(r, bytes);
-	sodium_bin2hex(out, bytes * 2 + 1, r, bytes);
 }
 
 static int is_ar(struct MHD_Connection *conn)
@@ -151,16 +97,16 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	const char *lang = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lang");
+	struct web_header h[WEB_HEADERS_MAX];
+	int nh = web_security_headers(csp, 0, h); /* plain HTTP on the site's network */
 
 	r = MHD_create_response_from_buffer(b ? b->len : 0, b && b->len ? b->data : (void *)"",
 	                                    MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Content-Security-Policy", csp);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	for (int i = 0; i < nh; i++)
+		MHD_add_response_header(r, h[i].name, h[i].value);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (cookie1)
 		MHD_add_response_header(r, "Set-Cookie", cookie1);
@@ -273,7 +219,7 @@ static void page_head(struct buf *b, int ar, const char *title)
 	           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	           "<link rel=\"stylesheet\" href=\"/style.css\"><title>",
 	           ar ? "ar" : "fr", ar ? "rtl" : "ltr");
-	esc(b, title);
+	web_html_escape(b, title);
 	buf_printf(b, "</title></head><body><nav class=\"lang\"><a href=\"?lang=fr\" "
 	              "lang=\"fr\">Français</a> · "
 	              "<a href=\"?lang=ar\" lang=\"ar\">العربية</a></nav>");
@@ -362,12 +308,13 @@ static json_t *state_json(struct gate *g, struct store *st)
 
 static enum MHD_Result login_page(struct MHD_Connection *conn, int ar, int failed, unsigned status)
 {
-	char pre[65], cookie[160];
+	char pre[WEB_ID_HEX], cookie[WEB_COOKIE_MAX];
 	struct buf b;
 	enum MHD_Result r;
 
-	random_hex(pre, 32);
-	snprintf(cookie, sizeof(cookie), COOKIE_PRE "=%s; Path=/; HttpOnly; SameSite=Strict", pre);
+	web_random_id(pre);
+	if (web_cookie(cookie, sizeof(cookie), COOKIE_PRE, pre, -1, 0) < 0)
+		return send_text(conn, 500, "cookie too long");
 	buf_init(&b, 64 * 1024);
 	page_head(&b, ar, T(L_LOGIN));
 	buf_printf(&b, "<main class=\"login\"><h1>%s</h1>", T(L_LOGIN));
@@ -397,7 +344,7 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 	buf_init(&b, 256 * 1024);
 	page_head(&b, ar, T(L_TITLE));
 	buf_printf(&b, "<header><h1>%s · ", T(L_TITLE));
-	esc(&b, g->cfg.name[0] ? g->cfg.name : g->centre);
+	web_html_escape(&b, g->cfg.name[0] ? g->cfg.name : g->centre);
 	buf_printf(&b,
 	           "</h1><form method=\"post\" action=\"/logout\"><input type=\"hidden\" "
 	           "name=\"csrf\" value=\"%s\">"
@@ -414,15 +361,15 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 	if (!latest)
 		buf_printf(&b, "%s", T(L_WAITING));
 	else if (good && json_string_length(json_object_get(latest, "name")))
-		esc(&b, json_string_value(json_object_get(latest, "name")));
+		web_html_escape(&b, json_string_value(json_object_get(latest, "name")));
 	else
-		esc(&b,
+		web_html_escape(&b,
 		    json_string_value(json_object_get(latest, ar ? "message_ar" : "message_fr")));
 	buf_printf(&b, "</p><p id=\"d-sub\">");
 	if (latest && good) {
-		esc(&b, json_string_value(json_object_get(latest, "unit")));
+		web_html_escape(&b, json_string_value(json_object_get(latest, "unit")));
 		buf_printf(&b, " · ");
-		esc(&b,
+		web_html_escape(&b,
 		    json_string_value(json_object_get(latest, ar ? "message_ar" : "message_fr")));
 	}
 	buf_printf(&b, "</p></section>");
@@ -433,7 +380,8 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 	           T(L_INSIDE), (long long)json_integer_value(json_object_get(state, "inside")));
 	buf_printf(&b, "<div><h2>%s</h2><dl id=\"sync\"><dt>%s</dt><dd id=\"s-last\">", T(L_SYNC),
 	           T(L_LAST_SYNC));
-	esc(&b, json_string_value(json_object_get(json_object_get(state, "sync"), "last_success")));
+	web_html_escape(
+	    &b, json_string_value(json_object_get(json_object_get(state, "sync"), "last_success")));
 	buf_printf(
 	    &b,
 	    "</dd><dt>%s</dt><dd id=\"s-queue\">%lld</dd><dt>%s</dt><dd "
@@ -448,7 +396,8 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 	if (json_is_true(json_object_get(json_object_get(state, "sync"), "revoked")))
 		buf_printf(&b, "%s", T(L_REVOKED));
 	buf_printf(&b, "</p><p id=\"s-error\" class=\"muted\">");
-	esc(&b, json_string_value(json_object_get(json_object_get(state, "sync"), "error")));
+	web_html_escape(
+	    &b, json_string_value(json_object_get(json_object_get(state, "sync"), "error")));
 	buf_printf(&b, "</p></div></section>");
 
 	buf_printf(&b, "<section><h2>%s</h2><table><tbody id=\"readers\">", T(L_READERS));
@@ -460,11 +409,11 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 		{
 			buf_printf(&b, "<tr class=\"%s\"><td>",
 			           json_string_value(json_object_get(rd, "health")));
-			esc(&b, json_string_value(json_object_get(rd, "name")));
+			web_html_escape(&b, json_string_value(json_object_get(rd, "name")));
 			buf_printf(&b, "</td><td>");
-			esc(&b, json_string_value(json_object_get(rd, "health")));
+			web_html_escape(&b, json_string_value(json_object_get(rd, "health")));
 			buf_printf(&b, "</td><td>");
-			esc(&b, json_string_value(json_object_get(rd, "message")));
+			web_html_escape(&b, json_string_value(json_object_get(rd, "message")));
 			buf_printf(&b, "</td></tr>");
 		}
 	}
@@ -485,13 +434,13 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 				break;
 			buf_printf(&b, "<tr class=\"%s\"><td>",
 			           json_string_value(json_object_get(e, "decision")));
-			esc(&b, json_string_value(json_object_get(e, "at")));
+			web_html_escape(&b, json_string_value(json_object_get(e, "at")));
 			buf_printf(&b, "</td><td>");
-			esc(&b, json_string_value(
+			web_html_escape(&b, json_string_value(
 			            json_object_get(e, ar ? "message_ar" : "message_fr")));
 			buf_printf(&b, "</td><td>%s</td><td>",
 			           json_string_value(json_object_get(e, "direction")));
-			esc(&b, json_string_value(json_object_get(e, "name")));
+			web_html_escape(&b, json_string_value(json_object_get(e, "name")));
 			buf_printf(&b, "</td></tr>");
 		}
 	}
@@ -605,29 +554,24 @@ static enum MHD_Result static_file(struct MHD_Connection *conn, const char *type
 
 /* ---- actions ---- */
 
-static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g, const char *body,
-                                int ar, int64_t now)
+static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g,
+                                const struct form *f, int ar, int64_t now)
 {
-	char pin[128], pre[80], cookie[65], hdr[200], key_hex[65];
+	char pin[128], cookie[WEB_ID_HEX], hdr[WEB_COOKIE_MAX], gone[WEB_COOKIE_MAX];
+	unsigned char key[WEB_ID_KEY];
 	const char *pre_cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_PRE);
+	const char *pre = form_get(f, "pre");
 	struct session *s = NULL;
-	int64_t wait = 0;
+	int64_t wait;
 	int ok;
 
-	(void)key_hex;
-	if (form_get(body, "pre", pre, sizeof(pre)) < 0 || !pre_cookie || strlen(pre) != 64 ||
-	    strlen(pre_cookie) != 64 || sodium_memcmp(pre, pre_cookie, 64))
+	/* the login page's own token, in its form and in its cookie: no login from another site */
+	if (!pre || strlen(pre) != 2 * WEB_ID_BYTES || !web_token_eq(pre, pre_cookie))
 		return login_page(conn, ar, 0, 403);
 	pthread_mutex_lock(&sess_lock);
-	if (login_failures >= LOGIN_FREE_FAILURES) {
-		int shift = login_failures - LOGIN_FREE_FAILURES;
-		int64_t delay = shift > 8 ? LOGIN_DELAY_MAX : (int64_t)1 << shift;
-
-		if (delay > LOGIN_DELAY_MAX)
-			delay = LOGIN_DELAY_MAX;
-		if (now < login_last_failure + delay)
-			wait = login_last_failure + delay - now;
-	}
+	/* 1 s after 5 wrong PINs in a row, doubling to 5 min (web_login_wait) */
+	wait = web_login_wait(login_failures, LOGIN_FREE_FAILURES, 1, LOGIN_DELAY_MAX,
+	                      login_last_failure, now);
 	pthread_mutex_unlock(&sess_lock);
 	if (wait > 0) {
 		char msg[128];
@@ -635,10 +579,19 @@ static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g, con
 		snprintf(msg, sizeof(msg), "too many wrong PINs: wait %lld s", (long long)wait);
 		return send_text(conn, 429, msg);
 	}
-	if (form_get(body, "pin", pin, sizeof(pin)) < 0)
-		pin[0] = '\0';
+	field(f, "pin", pin, sizeof(pin)); /* "" when absent or too long: a wrong PIN */
 	ok = pin[0] && crypto_pwhash_str_verify(g->cfg.pin_hash, pin, strlen(pin)) == 0;
 	sodium_memzero(pin, sizeof(pin));
+	if (ok) {
+		int64_t ttl = g->cfg.session_ttl;
+
+		web_random_id(cookie);
+		if (web_id_key(cookie, key) < 0 ||
+		    web_cookie(hdr, sizeof(hdr), COOKIE_SESSION, cookie, ttl, 0) < 0 ||
+		    web_cookie(gone, sizeof(gone), COOKIE_PRE, "", 0, 0) < 0)
+			return send_text(conn, 500, "could not make a session");
+		sodium_memzero(cookie, sizeof(cookie));
+	}
 	pthread_mutex_lock(&sess_lock);
 	if (!ok) {
 		login_failures++;
@@ -657,39 +610,30 @@ static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g, con
 			if (sessions[i].expires < s->expires)
 				s = &sessions[i];
 	}
-	random_hex(cookie, 32);
-	hash_cookie(cookie, s->key);
-	random_hex(s->csrf, 32);
+	memcpy(s->key, key, sizeof(s->key));
+	web_random_id(s->csrf);
 	s->expires = now + g->cfg.session_ttl;
 	s->used = 1;
 	pthread_mutex_unlock(&sess_lock);
-	snprintf(hdr, sizeof(hdr),
-	         COOKIE_SESSION "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", cookie,
-	         (long long)g->cfg.session_ttl);
-	sodium_memzero(cookie, sizeof(cookie));
 	log_info("status: staff logged in");
-	return redirect(conn, "/", hdr, COOKIE_PRE "=; Path=/; Max-Age=0");
+	return redirect(conn, "/", hdr, gone);
 }
 
-static int csrf_ok(const struct session *s, const char *body)
+static int csrf_ok(const struct session *s, const struct form *f)
 {
-	char tok[80];
-
-	return form_get(body, "csrf", tok, sizeof(tok)) == 0 && strlen(tok) == 64 &&
-	       !sodium_memcmp(tok, s->csrf, 64);
+	return web_token_eq(form_get(f, "csrf"), s->csrf);
 }
 
-static enum MHD_Result do_manual(struct MHD_Connection *conn, struct gate *g, const char *body)
+static enum MHD_Result do_manual(struct MHD_Connection *conn, struct gate *g,
+                                 const struct form *f)
 {
-	char pass[16] = "", dir[8] = "", reason[GATE_NOTE_MAX + 8] = "";
+	const char *pass = form_get(f, "pass"), *dir = form_get(f, "direction");
+	char reason[GATE_NOTE_MAX + 8];
 	enum decide_dir d = DECIDE_DIR_IN;
 	long id = 0;
 	size_t n;
 
-	form_get(body, "pass", pass, sizeof(pass));
-	form_get(body, "direction", dir, sizeof(dir));
-	if (form_get(body, "reason", reason, sizeof(reason)) < 0)
-		reason[0] = '\0';
+	field(f, "reason", reason, sizeof(reason)); /* "" when absent or too long: refused below */
 	/* trim, and refuse control characters */
 	n = strlen(reason);
 	while (n && (reason[n - 1] == ' ' || reason[n - 1] == '\t'))
@@ -707,14 +651,14 @@ static enum MHD_Result do_manual(struct MHD_Connection *conn, struct gate *g, co
 	if (n == 0 || n > GATE_NOTE_MAX)
 		return send_text(conn, 400,
 		                 "a manual admission needs a reason (at most 200 bytes)");
-	if (pass[0]) {
+	if (pass && pass[0]) {
 		char *end;
 
 		id = strtol(pass, &end, 10);
 		if (*end || id < 1 || id > (long)UINT32_MAX)
 			return send_text(conn, 400, "the pass number is a whole number");
 	}
-	if (dir[0] && decide_dir_parse(dir, &d) < 0)
+	if (dir && dir[0] && decide_dir_parse(dir, &d) < 0)
 		return send_text(conn, 400, "direction is in or out");
 	if (gate_manual(g, (uint32_t)id, d == DECIDE_DIR_OUT ? DECIDE_DIR_OUT : DECIDE_DIR_IN,
 	                reason) < 0)
@@ -764,13 +708,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	body = buf_cstr(&c->body);
 	if (!body)
 		body = "";
+	/* a malformed form is taken as an empty one: without its token it is refused below */
+	form_free(&c->form);
+	if (post && form_parse(body, strlen(body), &c->form) < 0)
+		log_warn("status: a malformed form on %s, taken as empty", url);
 
 	if (!post && !strcmp(url, "/app.js"))
 		return static_file(conn, "text/javascript; charset=utf-8", app_js);
 	if (!post && !strcmp(url, "/style.css"))
 		return static_file(conn, "text/css; charset=utf-8", style_css);
 	if (post && !strcmp(url, "/login"))
-		return do_login(conn, g, body, ar, now);
+		return do_login(conn, g, &c->form, ar, now);
 
 	pthread_mutex_lock(&sess_lock);
 	s = session_of(conn, now);
@@ -809,16 +757,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	if (post && (!strcmp(url, "/manual") || !strcmp(url, "/logout"))) {
 		if (!s)
 			return send_text(conn, 401, "log in first");
-		if (!csrf_ok(&copy, body))
+		if (!csrf_ok(&copy, &c->form))
 			return send_text(conn, 403, "missing or wrong CSRF token");
 		if (!strcmp(url, "/logout")) {
+			char gone[WEB_COOKIE_MAX];
+
 			pthread_mutex_lock(&sess_lock);
 			s->used = 0;
 			sodium_memzero(s, sizeof(*s));
 			pthread_mutex_unlock(&sess_lock);
-			return redirect(conn, "/", COOKIE_SESSION "=; Path=/; Max-Age=0", NULL);
+			if (web_cookie(gone, sizeof(gone), COOKIE_SESSION, "", 0, 0) < 0)
+				return send_text(conn, 500, "cookie too long");
+			return redirect(conn, "/", gone, NULL);
 		}
-		return do_manual(conn, g, body);
+		return do_manual(conn, g, &c->form);
 	}
 	return send_text(conn, 404, "not found");
 }
@@ -833,6 +785,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (c) {
 		buf_free(&c->body);
+		form_free(&c->form);
 		free(c);
 	}
 	*con_cls = NULL;

@@ -8,6 +8,10 @@
 #include "date.h"
 #include "log.h"
 #include "server.h"
+#include "web.h"
+
+/* session ids and CSRF tokens are shared/web.c's 256-bit random ids */
+_Static_assert(SESSION_ID_BYTES == WEB_ID_BYTES && CSRF_BYTES == WEB_ID_BYTES, "web.h's ids");
 
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
@@ -19,12 +23,8 @@ void auth_init(struct app *app)
 		log_warn("auth: could not make the dummy hash");
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	sodium_bin2hex(out, 2 * n + 1, in, n);
-}
-
-/* Seconds to wait before another try, 0 when none: doubles from 4 s after the limit, at most 15 min. */
+/* Seconds to wait before another try, 0 when none: doubles from 4 s after the limit, at most 15 min
+ * (web_login_wait); failures older than the window are forgotten. */
 static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t now)
 {
 	sqlite3_stmt *st;
@@ -35,16 +35,10 @@ static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t n
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		int count = sqlite3_column_int(st, 0);
-		int64_t last = sqlite3_column_int64(st, 1), delay;
+		int64_t last = sqlite3_column_int64(st, 1);
 
-		if (count >= limit && now - last < LOGIN_FAIL_WINDOW) {
-			int shift = count - limit > 8 ? 8 : count - limit;
-			delay = (int64_t)4 << shift;
-			if (delay > LOGIN_MAX_DELAY)
-				delay = LOGIN_MAX_DELAY;
-			if (last + delay > now)
-				wait = last + delay - now;
-		}
+		if (now - last < LOGIN_FAIL_WINDOW)
+			wait = web_login_wait(count, limit, 4, LOGIN_MAX_DELAY, last, now);
 	}
 	db_done(st);
 	return wait;
@@ -170,8 +164,8 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3 *db = db_thread(app);
 	json_t *body = NULL, *out;
 	const char *name, *password;
-	char uname[72], akey[128], ikey[128], skey[128], csrf_hex[2 * CSRF_BYTES + 1], id_hex[2 * SESSION_ID_BYTES + 1];
-	unsigned char id[SESSION_ID_BYTES], key[32], csrf[CSRF_BYTES];
+	char uname[72], akey[128], ikey[128], skey[128], csrf_hex[WEB_ID_HEX], id_hex[WEB_ID_HEX];
+	unsigned char key[WEB_ID_KEY];
 	int64_t now = instant_now(), wait;
 	struct account a;
 	sqlite3_stmt *st;
@@ -241,11 +235,10 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 401, "bad_credentials", "unknown member number or wrong password");
 	}
 
-	randombytes_buf(id, sizeof(id));
-	randombytes_buf(csrf, sizeof(csrf));
-	crypto_generichash(key, sizeof(key), id, sizeof(id), NULL, 0);
-	hex(id, sizeof(id), id_hex);
-	hex(csrf, sizeof(csrf), csrf_hex);
+	web_random_id(id_hex);
+	web_random_id(csrf_hex);
+	if (web_id_key(id_hex, key) < 0)
+		return reply_error(rp, 500, "internal", "could not make a session");
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database busy");
 	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)")))
@@ -296,9 +289,9 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 
 	if (principal_load(app, db, key, &rq->who, &now, &wait) < 0)
 		return reply_error(rp, 500, "internal", "session vanished");
-	snprintf(rp->set_cookie, sizeof(rp->set_cookie),
-		 "estiva_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", id_hex,
-		 (long long)app->cfg.session_absolute, app->tls ? "; Secure" : "");
+	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", id_hex, app->cfg.session_absolute,
+		       app->tls) < 0)
+		return reply_error(rp, 500, "internal", "session cookie too long");
 	out = json_pack("{s:s,s:s,s:o,s:o,s:o}", "csrf_token", csrf_hex, "role", role_name(a.role), "member",
 			a.member_id ? json_string(name) : json_null(), "user",
 			a.user_id ? json_string(name) : json_null(), "centres", centres_json(app, &rq->who));
@@ -312,21 +305,17 @@ dbfail:
 int auth_session(struct app *app, struct request *rq)
 {
 	const char *cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, "estiva_session");
-	unsigned char id[SESSION_ID_BYTES], key[32];
+	unsigned char key[WEB_ID_KEY];
 	int64_t created = 0, seen = 0, now = instant_now();
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	size_t n = 0;
 
 	memset(&rq->who, 0, sizeof(rq->who));
-	if (!cookie || strlen(cookie) != 2 * SESSION_ID_BYTES)
-		return 0;
-	if (sodium_hex2bin(id, sizeof(id), cookie, strlen(cookie), NULL, &n, NULL) != 0 || n != sizeof(id))
+	if (!cookie || web_id_key(cookie, key) < 0)
 		return 0;
 	db = db_thread(app);
 	if (!db)
 		return -1;
-	crypto_generichash(key, sizeof(key), id, sizeof(id), NULL, 0);
 	if (principal_load(app, db, key, &rq->who, &created, &seen) < 0)
 		return 0;
 	if (now - seen > app->cfg.session_idle || now - created > app->cfg.session_absolute) {
@@ -371,19 +360,16 @@ int auth_logout(struct app *app, struct request *rq, struct reply *rp)
 	db_done(st);
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
-	snprintf(rp->set_cookie, sizeof(rp->set_cookie),
-		 "estiva_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s", app->tls ? "; Secure" : "");
+	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", "", 0, app->tls) < 0)
+		return reply_error(rp, 500, "internal", "session cookie too long");
 	return reply_text(rp, 204, "application/json", "");
 }
 
 int auth_csrf_ok(const struct request *rq)
 {
 	const char *tok = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-CSRF-Token");
-	size_t n = strlen(rq->who.csrf);
 
-	if (!tok || !n || strlen(tok) != n)
-		return 0;
-	return sodium_memcmp(tok, rq->who.csrf, n) == 0;
+	return web_token_eq(tok, rq->who.csrf);
 }
 
 int auth_can_see_centre(const struct principal *who, int centre)

@@ -1,30 +1,15 @@
-/* cmi.h: the Moroccan interbank card gateway (CMI, NestPay-based): form fields, the ver3 hash, and the
- * server-to-server XML API (status, capture, void, refund). See docs/payments.md. */
+/* cmi.h: the Moroccan interbank card gateway (CMI, NestPay-based): the ver3 hash of its form fields
+ * (struct form: shared/web.h), amounts, and the server-to-server XML API (status, capture, void, refund).
+ * See docs/payments.md. */
 #ifndef ESTIVA_CMI_H
 #define ESTIVA_CMI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define FORM_MAX_FIELDS 64
-#define FORM_MAX_VALUE 1024
+#include "web.h" /* struct form and its decoder, which the hash works on */
+
 #define CMI_HASH_LEN 88 /* base64 of a SHA-512 digest */
-
-struct form {
-	int n;
-	char *names[FORM_MAX_FIELDS];
-	char *values[FORM_MAX_FIELDS];
-};
-
-/* application/x-www-form-urlencoded: 0, or -1 when malformed (bad %xx, too many or too long fields,
- * a name twice). The form owns its strings: form_free(). */
-int form_parse(const char *body, size_t len, struct form *f);
-int form_add(struct form *f, const char *name, const char *value);
-/* Exact name match; NULL when absent. */
-const char *form_get(const struct form *f, const char *name);
-void form_free(struct form *f);
-/* URL-encodes a string into out (malloc'd), NULL on memory shortage. */
-char *form_escape(const char *s);
 
 /* PHP's strnatcasecmp: case-insensitive, digit runs compared as numbers. */
 int cmi_natcasecmp(const char *a, const char *b);

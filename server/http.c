@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "log.h"
 #include "server.h"
+#include "web.h"
 
 static atomic_int in_flight;
 static atomic_int draining; /* set by http_stop(): new requests get 503 */
@@ -67,17 +68,10 @@ int reply_text(struct reply *rp, int status, const char *content_type, const cha
 	return 0;
 }
 
+/* the server's name for shared/web.c's escape, which the gate's status page uses too */
 void html_escape(struct buf *b, const char *s)
 {
-	for (; *s; s++) {
-		const char *e = *s == '<'    ? "&lt;"
-				: *s == '>'  ? "&gt;"
-				: *s == '&'  ? "&amp;"
-				: *s == '"'  ? "&quot;"
-				: *s == '\'' ? "&#39;"
-					     : NULL;
-		buf_append(b, e ? e : s, e ? strlen(e) : 1);
-	}
+	web_html_escape(b, s);
 }
 
 const char *request_header(struct request *rq, const char *name)
@@ -116,21 +110,20 @@ int request_json(struct request *rq, struct reply *rp, json_t **out)
 	return 0;
 }
 
+static const char csp_default[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+				  " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api,
 			       const char *csp)
 {
+	struct web_header h[WEB_HEADERS_MAX];
+	int n = web_security_headers(csp && *csp ? csp : csp_default, app->tls, h);
+
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Content-Security-Policy",
-				csp && *csp ? csp
-					    : "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-					      " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+	for (int i = 0; i < n; i++)
+		MHD_add_response_header(r, h[i].name, h[i].value);
 	if (api)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (app->tls)
-		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
 }
 
 static enum MHD_Result send_reply(struct app *app, struct request *rq, struct reply *rp)
