@@ -38,35 +38,6 @@ static int64_t now_us(void)
 
 /* ---- replies ---- */
 
-int reply_json(struct reply *rp, int status, json_t *body)
-{
-	rp->status = status;
-	free(rp->body);
-	rp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!rp->body)
-		return reply_text(rp, 500, "application/json",
-				  "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
-	rp->len = strlen(rp->body);
-	rp->content_type = "application/json";
-	return 0;
-}
-
-int reply_error(struct reply *rp, int status, const char *code, const char *message)
-{
-	return reply_json(rp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
-
-int reply_text(struct reply *rp, int status, const char *content_type, const char *text)
-{
-	free(rp->body);
-	rp->status = status;
-	rp->body = strdup(text);
-	rp->len = rp->body ? strlen(rp->body) : 0;
-	rp->content_type = content_type;
-	return 0;
-}
-
 void html_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
@@ -78,42 +49,6 @@ void html_escape(struct buf *b, const char *s)
 					     : NULL;
 		buf_append(b, e ? e : s, e ? strlen(e) : 1);
 	}
-}
-
-const char *request_header(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-const char *request_query(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-int request_json(struct request *rq, struct reply *rp, json_t **out)
-{
-	const char *ct = request_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
-	json_error_t jerr;
-	json_t *j;
-
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
-		reply_error(rp, 415, "unsupported_media_type", "the body must be application/json");
-		return -1;
-	}
-	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		reply_error(rp, 400, "bad_json", msg);
-		return -1;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		reply_error(rp, 400, "bad_json", "the body must be a JSON object");
-		return -1;
-	}
-	*out = j;
-	return 0;
 }
 
 static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api,

@@ -525,16 +525,23 @@ int api_nroutes(void);
 struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen);
 int http_port(struct MHD_Daemon *d);
 void http_stop(struct MHD_Daemon *d);
-/* Reply helpers: each returns 0 so handlers can `return reply_json(...)`. */
+/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
+void html_escape(struct buf *b, const char *s);
+void metrics_render(struct app *app, struct buf *out);
+
+/* reply.c: reply helpers; each returns 0 so handlers can `return reply_json(...)`. */
 int reply_json(struct reply *rp, int status, json_t *body); /* steals body */
 int reply_error(struct reply *rp, int status, const char *code, const char *message);
 int reply_text(struct reply *rp, int status, const char *content_type, const char *text);
+
+/* request.c */
 /* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied. */
 int request_json(struct request *rq, struct reply *rp, json_t **out);
 const char *request_header(struct request *rq, const char *name);
-/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
-void html_escape(struct buf *b, const char *s);
 const char *request_query(struct request *rq, const char *name);
-void metrics_render(struct app *app, struct buf *out);
+/* The id in the len bytes at s: strict decimal (no sign, no space, no leading zero, no overflow) within
+ * min..max. 0 with *out set, or -1. The one parser of ids in paths (and of ids on estiva-admin's
+ * command line). */
+int request_id_param(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 
 #endif
