@@ -73,16 +73,6 @@ static const struct route {
 };
 #define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 
-const char *api_route_name(int route)
-{
-	return route >= 0 && route < NROUTES ? routes[route].name : "other";
-}
-
-int api_nroutes(void)
-{
-	return NROUTES;
-}
-
 /* Matches path against pattern; fills params with pointers into scratch. */
 static int match(const char *pattern, const char *path, char *scratch, size_t len, const char **params)
 {
@@ -349,11 +339,14 @@ static int api_metrics(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	sqlite3_stmt *st;
+	const char *names[NROUTES];
 	struct buf b;
 
 	(void)rq;
 	buf_init(&b, 1024 * 1024);
-	metrics_render(app, &b);
+	for (int i = 0; i < NROUTES; i++)
+		names[i] = routes[i].name;
+	metrics_render(&app->metrics, names, NROUTES, &b);
 	buf_printf(&b, "# HELP estiva_bookings Bookings by status.\n# TYPE estiva_bookings gauge\n");
 	if (db && sqlite3_prepare_v2(db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
 					 " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"

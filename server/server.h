@@ -518,8 +518,6 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp);
 
 /* api.c */
 int api_route(struct app *app, struct request *rq, struct reply *rp);
-const char *api_route_name(int route);
-int api_nroutes(void);
 
 /* http.c */
 struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen);
@@ -527,7 +525,11 @@ int http_port(struct MHD_Daemon *d);
 void http_stop(struct MHD_Daemon *d);
 /* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
 void html_escape(struct buf *b, const char *s);
-void metrics_render(struct app *app, struct buf *out);
+
+/* metrics.c: counts a finished request (route -1: none matched) and writes the Prometheus text; the
+ * caller gives the names of routes 0..nroutes-1. */
+void metrics_count(struct metrics *m, int route, int status, int64_t us);
+void metrics_render(struct metrics *m, const char *const *routes, int nroutes, struct buf *out);
 
 /* reply.c: reply helpers; each returns 0 so handlers can `return reply_json(...)`. */
 int reply_json(struct reply *rp, int status, json_t *body); /* steals body */
