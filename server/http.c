@@ -511,9 +511,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
 		return send_reply(app, rq, &rp);
 	}
-	if (strncmp(url, "/api/", 5) && strncmp(url, "/payments/", 10) && strncmp(url, "/passes/", 8) &&
-	    strcmp(url, "/healthz") &&
-	    strcmp(url, "/metrics") && serve_static(app, rq, &ret))
+	/* a path of the route table is never a file; anything else may be one of the web front end */
+	if (!api_has_route(url) && serve_static(app, rq, &ret))
 		return ret;
 	api_route(app, rq, &rp);
 	if (rp.suspended)
