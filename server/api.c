@@ -112,10 +112,10 @@ static const struct route {
 #define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 #define MAX_PARAMS 4
 
-/* Matches path against pattern; fills params with pointers into scratch, and names with the pattern's
- * {NAME} of each. */
+/* Matches path against pattern; fills params with pointers into scratch, names with the pattern's {NAME}
+ * of each, and *nparams with how many. 1 when it matches, 0 when not. */
 static int match(const char *pattern, const char *path, char *scratch, size_t len, const char **params,
-		 const char **names)
+		 const char **names, int *nparams)
 {
 	int np = 0;
 	size_t k = 0;
@@ -137,6 +137,7 @@ static int match(const char *pattern, const char *path, char *scratch, size_t le
 			return 0;
 		}
 	}
+	*nparams = np;
 	return !*pattern && !*path;
 }
 
@@ -155,9 +156,10 @@ int api_has_route(const char *path)
 {
 	char scratch[512];
 	const char *p[MAX_PARAMS], *names[MAX_PARAMS];
+	int np;
 
 	for (int i = 0; i < NROUTES; i++)
-		if (match(routes[i].pattern, path, scratch, sizeof(scratch), p, names))
+		if (match(routes[i].pattern, path, scratch, sizeof(scratch), p, names, &np))
 			return 1;
 	return 0;
 }
@@ -278,7 +280,7 @@ int api_route(struct app *app, struct request *rq, struct reply *rp)
 
 	rp->allow[0] = '\0';
 	for (int i = 0; i < NROUTES; i++) {
-		if (!match(routes[i].pattern, rq->path, scratch, sizeof(scratch), p, names))
+		if (!match(routes[i].pattern, rq->path, scratch, sizeof(scratch), p, names, &np))
 			continue;
 		path_known = 1;
 		if (!strcmp(routes[i].method, rq->method) ||
@@ -300,9 +302,8 @@ int api_route(struct app *app, struct request *rq, struct reply *rp)
 	rp->allow[0] = '\0';
 	r = &routes[found];
 	rq->route = found;
-	memcpy(rq->params, p, sizeof(p));
-	while (np < MAX_PARAMS && p[np])
-		np++;
+	for (int i = 0; i < MAX_PARAMS; i++)
+		rq->params[i] = i < np ? p[i] : NULL;
 	rq->centre = -1;
 	rq->id = 0;
 	rq->id_suffix = "";
