@@ -1,5 +1,6 @@
-/* api.c: the route table (every HTTP route of the server in one place), who may call each route, and
- * the small handlers: me, centres, availability, health and metrics. */
+/* api.c: the route table (every HTTP route of the server in one place, with who may call it, its centre
+ * scope and typed path parameters), the dispatcher that checks them before any handler runs, and the
+ * small handlers: me, centres, availability, health and metrics. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,12 +9,44 @@
 #include "log.h"
 #include "server.h"
 
-enum access {
-	PUBLIC,  /* anyone */
-	LOGIN,   /* any session */
-	NO_CSRF, /* the login itself: no session yet, so no token */
-	GATE,    /* a gate: no session, no CSRF; the handler checks its bearer token (sync.c) */
+/* Who may call a route: a set of these. A route open to WHO_ANON looks at no session; a WHO_GATE route
+ * is for gates alone (their bearer token, gates.c:gate_auth); any other needs a session whose role is in
+ * the set. */
+#define WHO_ANON (1u << 0)
+#define WHO_MEMBER (1u << 1)
+#define WHO_MANAGER (1u << 2)
+#define WHO_ADMIN (1u << 3)
+#define WHO_GATE (1u << 4)
+#define WHO_STAFF (WHO_MANAGER | WHO_ADMIN)
+#define WHO_SESSION (WHO_MEMBER | WHO_STAFF)
+
+enum csrf {
+	NO_CSRF, /* no session (the login, anonymous and gate routes): no token to compare */
+	CSRF,    /* unsafe methods must carry the session's X-CSRF-Token */
 };
+
+/* The typed path parameters: each {NAME} of a pattern is one path segment, checked here before the
+ * handler runs. A {centre} must be a centre of the catalog that the caller may see (auth.c:
+ * auth_can_see_centre): else the same 404 as a centre that does not exist; its index goes to
+ * rq->centre. An id must pass request_id_param() within its bounds, else 404: rq->id (one id per route),
+ * and rq->id_suffix for what may follow its digits. Text goes to the handler as it is, in rq->params. */
+enum param_type { PARAM_CENTRE, PARAM_ID, PARAM_TEXT };
+
+static const struct param {
+	const char *name;
+	enum param_type type;
+	int64_t min, max;     /* ids */
+	const char *suffixes; /* ids: what may follow the digits, each ending in ';'; NULL nothing */
+	const char *unknown;  /* message of the 404 */
+} param_types[] = {
+	{"{centre}", PARAM_CENTRE, 0, 0, NULL, "no such centre"},
+	{"{booking}", PARAM_ID, 1, INT64_MAX, NULL, "no such booking"},
+	{"{pass}", PARAM_ID, 1, UINT32_MAX, NULL, "no such pass"}, /* pass ids are 32 bits in the pass */
+	{"{pass.ext}", PARAM_ID, 1, UINT32_MAX, ".png;.svg;", "no such pass (use /api/v1/passes/ID.png or .svg)"},
+	{"{gate}", PARAM_ID, 1, INT64_MAX, NULL, "no such gate"},
+	{"{oid}", PARAM_TEXT, 0, 0, NULL, NULL},
+};
+#define NPARAMS ((int)(sizeof(param_types) / sizeof(param_types[0])))
 
 typedef int (*handler_fn)(struct app *, struct request *, struct reply *);
 
@@ -23,88 +56,139 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 static int api_healthz(struct app *app, struct request *rq, struct reply *rp);
 static int api_metrics(struct app *app, struct request *rq, struct reply *rp);
 
+/* Every route, and who may call it: the access rule is this table, not the handlers (they only keep what
+ * depends on the data: a member's own bookings, a manager's bookings of their centres). */
 static const struct route {
 	const char *method;
-	const char *pattern; /* {} matches one path segment */
+	const char *pattern; /* {NAME}: one path segment, a typed parameter (param_types[] above) */
 	handler_fn fn;
-	enum access access;
+	unsigned who;
+	enum csrf csrf;
 	const char *name; /* for metrics */
 } routes[] = {
-	{"POST", "/api/v1/session", auth_login, NO_CSRF, "session_create"},
-	{"DELETE", "/api/v1/session", auth_logout, LOGIN, "session_delete"},
-	{"GET", "/api/v1/me", api_me, LOGIN, "me"},
-	{"GET", "/api/v1/centres", api_centres, PUBLIC, "centres"},
-	{"GET", "/api/v1/centres/{}/availability", api_availability, LOGIN, "availability"},
-	{"POST", "/api/v1/bookings", booking_hold, LOGIN, "booking_create"},
-	{"GET", "/api/v1/bookings", booking_list, LOGIN, "booking_list"},
-	{"GET", "/api/v1/bookings/{}", booking_get, LOGIN, "booking_get"},
-	{"POST", "/api/v1/bookings/{}/cancel", booking_cancel, LOGIN, "booking_cancel"},
-	{"GET", "/api/v1/bookings/{}/cancel-quote", payment_cancel_quote, LOGIN, "booking_cancel_quote"},
-	{"POST", "/api/v1/bookings/{}/payment", payment_start, LOGIN, "payment_start"},
-	{"GET", "/payments/{}/form", payment_form, LOGIN, "payment_form"},
-	{"POST", "/payments/cmi/callback", payment_callback, PUBLIC, "payment_callback"},
-	{"GET", "/payments/ok", payment_return, PUBLIC, "payment_ok"},
-	{"POST", "/payments/ok", payment_return, PUBLIC, "payment_ok"},
-	{"GET", "/payments/fail", payment_return, PUBLIC, "payment_fail"},
-	{"POST", "/payments/fail", payment_return, PUBLIC, "payment_fail"},
-	{"GET", "/api/v1/bookings/{}/passes", passes_list, LOGIN, "booking_passes"},
-	{"GET", "/api/v1/passes/{}", passes_image, LOGIN, "pass_image"},
-	{"POST", "/api/v1/passes/{}/reissue", passes_reissue, LOGIN, "pass_reissue"},
-	{"GET", "/passes/{}/print", passes_print, LOGIN, "pass_print"},
+	{"POST", "/api/v1/session", auth_login, WHO_ANON, NO_CSRF, "session_create"},
+	{"DELETE", "/api/v1/session", auth_logout, WHO_SESSION, CSRF, "session_delete"},
+	{"GET", "/api/v1/me", api_me, WHO_SESSION, CSRF, "me"},
+	{"GET", "/api/v1/centres", api_centres, WHO_ANON, NO_CSRF, "centres"},
+	{"GET", "/api/v1/centres/{centre}/availability", api_availability, WHO_SESSION, CSRF, "availability"},
+	{"POST", "/api/v1/bookings", booking_hold, WHO_MEMBER, CSRF, "booking_create"},
+	{"GET", "/api/v1/bookings", booking_list, WHO_SESSION, CSRF, "booking_list"},
+	{"GET", "/api/v1/bookings/{booking}", booking_get, WHO_SESSION, CSRF, "booking_get"},
+	{"POST", "/api/v1/bookings/{booking}/cancel", booking_cancel, WHO_SESSION, CSRF, "booking_cancel"},
+	{"GET", "/api/v1/bookings/{booking}/cancel-quote", payment_cancel_quote, WHO_SESSION, CSRF,
+	 "booking_cancel_quote"},
+	{"POST", "/api/v1/bookings/{booking}/payment", payment_start, WHO_MEMBER, CSRF, "payment_start"},
+	/* staff have no payment to see: theirs is the handler's 404, as for another member's */
+	{"GET", "/payments/{oid}/form", payment_form, WHO_SESSION, CSRF, "payment_form"},
+	{"POST", "/payments/cmi/callback", payment_callback, WHO_ANON, NO_CSRF, "payment_callback"},
+	{"GET", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
+	{"POST", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
+	{"GET", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
+	{"POST", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
+	{"GET", "/api/v1/bookings/{booking}/passes", passes_list, WHO_SESSION, CSRF, "booking_passes"},
+	{"GET", "/api/v1/passes/{pass.ext}", passes_image, WHO_SESSION, CSRF, "pass_image"},
+	{"POST", "/api/v1/passes/{pass}/reissue", passes_reissue, WHO_SESSION, CSRF, "pass_reissue"},
+	{"GET", "/passes/{pass}/print", passes_print, WHO_SESSION, CSRF, "pass_print"},
 	/* manager dashboard (manage.c) */
-	{"GET", "/api/v1/manage/centres/{}/occupancy", manage_occupancy, LOGIN, "manage_occupancy"},
-	{"GET", "/api/v1/manage/centres/{}/movements", manage_movements, LOGIN, "manage_movements"},
-	{"GET", "/api/v1/manage/centres/{}/revenue", manage_revenue, LOGIN, "manage_revenue"},
-	{"GET", "/api/v1/admin/members", manage_members, LOGIN, "admin_members"},
-	{"GET", "/api/v1/admin/keys", manage_keys, LOGIN, "admin_keys"},
-	/* gates (sync.c) */
-	{"POST", "/api/gate/v1/enroll", gates_enroll, PUBLIC, "gate_enroll"},
-	{"POST", "/api/gate/v1/events", sync_events, GATE, "gate_events"},
-	{"GET", "/api/gate/v1/sync", sync_download, GATE, "gate_sync"},
-	{"GET", "/api/v1/manage/centres/{}/onsite", manage_onsite, LOGIN, "manage_onsite"},
-	{"GET", "/api/v1/admin/gates", gates_admin_list, LOGIN, "admin_gates"},
-	{"POST", "/api/v1/admin/gates", gates_admin_add, LOGIN, "admin_gate_add"},
-	{"POST", "/api/v1/admin/gates/{}/revoke", gates_admin_revoke, LOGIN, "admin_gate_revoke"},
+	{"GET", "/api/v1/manage/centres/{centre}/occupancy", manage_occupancy, WHO_STAFF, CSRF, "manage_occupancy"},
+	{"GET", "/api/v1/manage/centres/{centre}/movements", manage_movements, WHO_STAFF, CSRF, "manage_movements"},
+	{"GET", "/api/v1/manage/centres/{centre}/revenue", manage_revenue, WHO_STAFF, CSRF, "manage_revenue"},
+	{"GET", "/api/v1/admin/members", manage_members, WHO_ADMIN, CSRF, "admin_members"},
+	{"GET", "/api/v1/admin/keys", manage_keys, WHO_ADMIN, CSRF, "admin_keys"},
+	/* gates (sync.c, gates.c) */
+	{"POST", "/api/gate/v1/enroll", gates_enroll, WHO_ANON, NO_CSRF, "gate_enroll"},
+	{"POST", "/api/gate/v1/events", sync_events, WHO_GATE, NO_CSRF, "gate_events"},
+	{"GET", "/api/gate/v1/sync", sync_download, WHO_GATE, NO_CSRF, "gate_sync"},
+	{"GET", "/api/v1/manage/centres/{centre}/onsite", manage_onsite, WHO_STAFF, CSRF, "manage_onsite"},
+	{"GET", "/api/v1/admin/gates", gates_admin_list, WHO_ADMIN, CSRF, "admin_gates"},
+	{"POST", "/api/v1/admin/gates", gates_admin_add, WHO_ADMIN, CSRF, "admin_gate_add"},
+	{"POST", "/api/v1/admin/gates/{gate}/revoke", gates_admin_revoke, WHO_ADMIN, CSRF, "admin_gate_revoke"},
 	/* online check (check.c) */
-	{"POST", "/api/gate/v1/check", check_gate_route, GATE, "gate_check"},
-	{"POST", "/api/v1/manage/centres/{}/check", check_staff_route, LOGIN, "manage_check"},
-	{"GET", "/healthz", api_healthz, PUBLIC, "healthz"},
-	{"GET", "/metrics", api_metrics, PUBLIC, "metrics"},
+	{"POST", "/api/gate/v1/check", check_gate_route, WHO_GATE, NO_CSRF, "gate_check"},
+	{"POST", "/api/v1/manage/centres/{centre}/check", check_staff_route, WHO_STAFF, CSRF, "manage_check"},
+	{"GET", "/healthz", api_healthz, WHO_ANON, NO_CSRF, "healthz"},
+	{"GET", "/metrics", api_metrics, WHO_ANON, NO_CSRF, "metrics"},
 };
 #define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
+#define MAX_PARAMS 4
 
-const char *api_route_name(int route)
-{
-	return route >= 0 && route < NROUTES ? routes[route].name : "other";
-}
-
-int api_nroutes(void)
-{
-	return NROUTES;
-}
-
-/* Matches path against pattern; fills params with pointers into scratch. */
-static int match(const char *pattern, const char *path, char *scratch, size_t len, const char **params)
+/* Matches path against pattern; fills params with pointers into scratch, names with the pattern's {NAME}
+ * of each, and *nparams with how many. 1 when it matches, 0 when not. */
+static int match(const char *pattern, const char *path, char *scratch, size_t len, const char **params,
+		 const char **names, int *nparams)
 {
 	int np = 0;
 	size_t k = 0;
 
 	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
+		if (pattern[0] == '{') {
+			const char *close = strchr(pattern, '}');
 			size_t seg = strcspn(path, "/");
-			if (seg == 0 || np >= 4 || k + seg + 1 > len)
+			if (!close || seg == 0 || np >= MAX_PARAMS || k + seg + 1 > len)
 				return 0;
 			memcpy(scratch + k, path, seg);
 			scratch[k + seg] = '\0';
+			names[np] = pattern;
 			params[np++] = scratch + k;
 			k += seg + 1;
 			path += seg;
-			pattern += 2;
+			pattern = close + 1;
 		} else if (*pattern++ != *path++) {
 			return 0;
 		}
 	}
+	*nparams = np;
 	return !*pattern && !*path;
+}
+
+/* The kind of the {NAME} at pattern, or NULL. */
+static const struct param *param_of(const char *pattern)
+{
+	size_t n = strcspn(pattern, "}") + 1;
+
+	for (int i = 0; i < NPARAMS; i++)
+		if (strlen(param_types[i].name) == n && !strncmp(param_types[i].name, pattern, n))
+			return &param_types[i];
+	return NULL;
+}
+
+int api_has_route(const char *path)
+{
+	char scratch[512];
+	const char *p[MAX_PARAMS], *names[MAX_PARAMS];
+	int np;
+
+	for (int i = 0; i < NROUTES; i++)
+		if (match(routes[i].pattern, path, scratch, sizeof(scratch), p, names, &np))
+			return 1;
+	return 0;
+}
+
+static unsigned role_bit(enum role r)
+{
+	return r == ROLE_MEMBER ? WHO_MEMBER : r == ROLE_MANAGER ? WHO_MANAGER : r == ROLE_ADMIN ? WHO_ADMIN : 0;
+}
+
+static const char *forbidden_message(unsigned who)
+{
+	if (who == WHO_MEMBER)
+		return "this is for members";
+	if (who == WHO_STAFF)
+		return "this is for centre managers and administrators";
+	if (who == WHO_ADMIN)
+		return "this is for administrators";
+	return "your role may not use this route";
+}
+
+/* 1 when s is one of the ';'-terminated entries of list */
+static int suffix_ok(const char *list, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (const char *p = list; *p; p += strcspn(p, ";") + 1)
+		if (strcspn(p, ";") == n && !strncmp(p, s, n))
+			return 1;
+	return 0;
 }
 
 static int unsafe_method(const char *m)
@@ -112,16 +196,91 @@ static int unsafe_method(const char *m)
 	return strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS");
 }
 
+/* Who is calling, against the route's set: 0, or -1 when it replied (401, 403, 500). */
+static int check_caller(struct app *app, struct request *rq, struct reply *rp, const struct route *r)
+{
+	int s;
+
+	if (r->who & WHO_ANON)
+		return 0;
+	if (r->who & WHO_GATE) {
+		sqlite3 *db = db_thread(app);
+		if (!db) {
+			reply_error(rp, 500, "internal", "database unavailable");
+			return -1;
+		}
+		return gate_auth(app, db, rq, rp, &rq->gate);
+	}
+	s = auth_session(app, rq);
+	if (s < 0) {
+		reply_error(rp, 500, "internal", "database unavailable");
+		return -1;
+	}
+	if (s == 0) {
+		reply_error(rp, 401, "unauthenticated", "log in first (or your session has ended)");
+		return -1;
+	}
+	if (r->csrf == CSRF && unsafe_method(rq->method) && !auth_csrf_ok(rq)) {
+		reply_error(rp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+		return -1;
+	}
+	if (!(r->who & role_bit(rq->who.role))) {
+		reply_error(rp, 403, "forbidden", forbidden_message(r->who));
+		return -1;
+	}
+	return 0;
+}
+
+/* The typed parameters of the route (param_types[] above): 0, or -1 when it replied (404, 500). */
+static int check_params(struct app *app, struct request *rq, struct reply *rp, const char **names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct param *k = param_of(names[i]);
+		const char *s = rq->params[i], *rest;
+		size_t digits;
+		int ci;
+
+		if (!k) {
+			reply_error(rp, 500, "internal", "a route parameter of unknown type");
+			return -1;
+		}
+		switch (k->type) {
+		case PARAM_CENTRE:
+			/* an anonymous or gate caller holds no centre: there the centre need only exist */
+			ci = catalog_centre(&app->cat, s);
+			if (ci < 0 || (rq->who.role != ROLE_NONE && !auth_can_see_centre(&rq->who, ci))) {
+				reply_error(rp, 404, "not_found", k->unknown);
+				return -1;
+			}
+			rq->centre = ci;
+			break;
+		case PARAM_ID:
+			digits = strspn(s, "0123456789");
+			rest = s + digits;
+			if (request_id_param(s, digits, k->min, k->max, &rq->id) < 0 ||
+			    (k->suffixes ? !suffix_ok(k->suffixes, rest) : *rest != '\0')) {
+				reply_error(rp, 404, "not_found", k->unknown);
+				return -1;
+			}
+			rq->id_suffix = rest;
+			break;
+		case PARAM_TEXT:
+			break;
+		}
+	}
+	return 0;
+}
+
 int api_route(struct app *app, struct request *rq, struct reply *rp)
 {
 	static _Thread_local char scratch[512];
-	const char *params[4] = {NULL};
-	int found = -1, path_known = 0;
+	const char *p[MAX_PARAMS] = {NULL}, *names[MAX_PARAMS] = {NULL};
+	int found = -1, path_known = 0, np = 0;
 	const struct route *r;
 
 	rp->allow[0] = '\0';
 	for (int i = 0; i < NROUTES; i++) {
-		if (!match(routes[i].pattern, rq->path, scratch, sizeof(scratch), params))
+		if (!match(routes[i].pattern, rq->path, scratch, sizeof(scratch), p, names, &np))
 			continue;
 		path_known = 1;
 		if (!strcmp(routes[i].method, rq->method) ||
@@ -143,17 +302,53 @@ int api_route(struct app *app, struct request *rq, struct reply *rp)
 	rp->allow[0] = '\0';
 	r = &routes[found];
 	rq->route = found;
-	memcpy(rq->params, params, sizeof(params));
-	if (r->access == LOGIN) {
-		int s = auth_session(app, rq);
-		if (s < 0)
-			return reply_error(rp, 500, "internal", "database unavailable");
-		if (s == 0)
-			return reply_error(rp, 401, "unauthenticated", "log in first (or your session has ended)");
-		if (unsafe_method(rq->method) && !auth_csrf_ok(rq))
-			return reply_error(rp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
-	}
+	for (int i = 0; i < MAX_PARAMS; i++)
+		rq->params[i] = i < np ? p[i] : NULL;
+	rq->centre = -1;
+	rq->id = 0;
+	rq->id_suffix = "";
+	if (check_caller(app, rq, rp, r) < 0 || check_params(app, rq, rp, names, np) < 0)
+		return 0;
 	return r->fn(app, rq, rp);
+}
+
+static void who_names(unsigned who, char *out, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{WHO_ANON, "anonymous"}, {WHO_MEMBER, "member"}, {WHO_MANAGER, "manager"},
+		     {WHO_ADMIN, "admin"},    {WHO_GATE, "gate"}};
+	size_t k = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((who & names[i].bit) && k < len) {
+			int n = snprintf(out + k, len - k, "%s%s", k ? "," : "", names[i].name);
+			k += n > 0 ? (size_t)n : 0;
+		}
+}
+
+int api_routes_print(FILE *out)
+{
+	int rc = 0;
+
+	for (int i = 0; i < NROUTES; i++) {
+		const char *pat = routes[i].pattern, *scope = "-";
+		char who[64];
+
+		for (const char *b = strchr(pat, '{'); b; b = strchr(b + 1, '{')) {
+			const struct param *k = param_of(b);
+			if (!k)
+				rc = -1;
+			else if (k->type == PARAM_CENTRE)
+				scope = "centre";
+		}
+		who_names(routes[i].who, who, sizeof(who));
+		fprintf(out, "%-6s %-44s %-22s %-7s %s\n", routes[i].method, pat, who,
+			routes[i].csrf == CSRF ? "csrf" : "no-csrf", scope);
+	}
+	return rc;
 }
 
 /* ---- handlers ---- */
@@ -263,17 +458,14 @@ static int api_centres(struct app *app, struct request *rq, struct reply *rp)
 static int api_availability(struct app *app, struct request *rq, struct reply *rp)
 {
 	const char *from_s = request_query(rq, "from"), *to_s = request_query(rq, "to");
-	int ci = catalog_centre(&app->cat, rq->params[0]), cat;
+	const struct centre *c = app->cat.centres[rq->centre];
 	sqlite3 *db = db_thread(app);
-	const struct centre *c;
+	int cat;
 	int32_t from, to;
 	json_t *types;
 	sqlite3_stmt *st;
 	char msg[128];
 
-	if (ci < 0 || !auth_can_see_centre(&rq->who, ci))
-		return reply_error(rp, 404, "not_found", "no such centre");
-	c = app->cat.centres[ci];
 	if (!from_s || !to_s || date_parse(from_s, &from) < 0 || date_parse(to_s, &to) < 0)
 		return reply_error(rp, 400, "bad_request", "from and to must be dates YYYY-MM-DD");
 	if (to < from)
@@ -349,11 +541,14 @@ static int api_metrics(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	sqlite3_stmt *st;
+	const char *names[NROUTES];
 	struct buf b;
 
 	(void)rq;
 	buf_init(&b, 1024 * 1024);
-	metrics_render(app, &b);
+	for (int i = 0; i < NROUTES; i++)
+		names[i] = routes[i].name;
+	metrics_render(&app->metrics, names, NROUTES, &b);
 	buf_printf(&b, "# HELP estiva_bookings Bookings by status.\n# TYPE estiva_bookings gauge\n");
 	if (db && sqlite3_prepare_v2(db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
 					 " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"

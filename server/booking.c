@@ -14,21 +14,6 @@
 #include "log.h"
 #include "server.h"
 
-static int parse_id(const char *s, int64_t *id)
-{
-	int64_t v = 0;
-
-	if (!s || !*s || strlen(s) > 15)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*id = v;
-	return v > 0 ? 0 : -1;
-}
-
 static json_t *money_json(int64_t centimes, const char *currency)
 {
 	return json_pack("{s:I,s:s}", "centimes", (json_int_t)centimes, "currency", currency);
@@ -402,8 +387,6 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	int64_t amount;
 	sqlite3_stmt *st = NULL;
 
-	if (rq->who.role != ROLE_MEMBER)
-		return reply_error(rp, 403, "forbidden", "only members book stays");
 	if (!key || !*key || strlen(key) > IDEM_KEY_MAX)
 		return reply_error(rp, 400, "bad_request", "an Idempotency-Key header of 1 to 64 characters is required");
 	for (const char *p = key; *p; p++)
@@ -543,12 +526,12 @@ int booking_get(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	char status[16];
-	int64_t id;
+	int64_t id = rq->id;
 	json_t *j;
 
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	if (parse_id(rq->params[0], &id) < 0 || booking_access(app, db, &rq->who, id, status, sizeof(status)) != 1)
+	if (booking_access(app, db, &rq->who, id, status, sizeof(status)) != 1)
 		return reply_error(rp, 404, "not_found", "no such booking");
 	j = booking_json(app, db, id);
 	if (!j)
@@ -663,15 +646,13 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
 	char status[16], before[64];
-	int64_t id, refund = 0;
+	int64_t id = rq->id, refund = 0;
 	int32_t arrival = 0;
 	json_t *j;
 	int a;
 
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	if (parse_id(rq->params[0], &id) < 0)
-		return reply_error(rp, 404, "not_found", "no such booking");
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
 	a = booking_access(app, db, &rq->who, id, status, sizeof(status));

@@ -273,14 +273,10 @@ static int check_reply(struct app *app, sqlite3 *db, int ci, const struct check_
 	              res.have_row ? json_string(res.unit) : json_null(), "server_time", when));
 }
 
-/* The gate of the bearer token (sync.c's check, the same 401 answers): its centre's catalog index. */
-static int check_gate(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, int *ci)
+/* The calling gate's centre (its bearer token was checked by api.c): its catalog index. */
+static int check_gate(struct app *app, struct request *rq, struct reply *rp, int *ci)
 {
-	struct gate_who g;
-
-	if (gate_auth(app, db, rq, rp, &g) < 0)
-		return -1;
-	*ci = catalog_centre(&app->cat, g.centre);
+	*ci = catalog_centre(&app->cat, rq->gate.centre);
 	if (*ci < 0) {
 		reply_error(rp, 500, "internal", "the gate's centre is not in the catalog");
 		return -1;
@@ -297,7 +293,7 @@ int check_gate_route(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	if (check_gate(app, db, rq, rp, &ci) < 0)
+	if (check_gate(app, rq, rp, &ci) < 0)
 		return 0;
 	if (body_parse(rq, rp, &body, &cb) < 0) {
 		json_decref(body);
@@ -311,14 +307,10 @@ int check_gate_route(struct app *app, struct request *rq, struct reply *rp)
 int check_staff_route(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
-	int ci = catalog_centre(&app->cat, rq->params[0]), rc;
+	int ci = rq->centre, rc; /* a centre the caller may see (api.c) */
 	struct check_body cb;
 	json_t *body = NULL;
 
-	if (rq->who.role == ROLE_MEMBER)
-		return reply_error(rp, 403, "forbidden", "for the centre's managers");
-	if (ci < 0 || !auth_can_see_centre(&rq->who, ci))
-		return reply_error(rp, 404, "not_found", "no such centre");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	if (body_parse(rq, rp, &body, &cb) < 0) {

@@ -23,21 +23,6 @@ static void hash32(const void *in, size_t len, unsigned char out[32])
 	crypto_generichash(out, 32, in, len, NULL, 0);
 }
 
-static int parse_rowid(const char *s, int64_t *id)
-{
-	int64_t v = 0;
-	size_t n = 0;
-
-	if (!s)
-		return -1;
-	for (; s[n] >= '0' && s[n] <= '9' && n < 19; n++)
-		v = v * 10 + (s[n] - '0');
-	if (n == 0 || n > 18 || s[n] || (n > 1 && s[0] == '0') || v <= 0)
-		return -1;
-	*id = v;
-	return 0;
-}
-
 /* 1..GATE_NAME_MAX bytes without control characters. */
 static int name_ok(const char *s)
 {
@@ -385,8 +370,6 @@ int gates_admin_list(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3 *db = db_thread(app);
 	json_t *gates;
 
-	if (rq->who.role != ROLE_ADMIN)
-		return reply_error(rp, 403, "forbidden", "for administrators");
 	if (!db || !(gates = gates_json(db, NULL)))
 		return reply_error(rp, 500, "internal", "database error");
 	return reply_json(
@@ -403,8 +386,6 @@ int gates_admin_add(struct app *app, struct request *rq, struct reply *rp)
 	int64_t id = 0, expires = 0;
 	int rc;
 
-	if (rq->who.role != ROLE_ADMIN)
-		return reply_error(rp, 403, "forbidden", "for administrators");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	if (request_json(rq, rp, &body) < 0)
@@ -434,13 +415,9 @@ int gates_admin_add(struct app *app, struct request *rq, struct reply *rp)
 int gates_admin_revoke(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
-	int64_t id;
+	int64_t id = rq->id;
 	int rc;
 
-	if (rq->who.role != ROLE_ADMIN)
-		return reply_error(rp, 403, "forbidden", "for administrators");
-	if (parse_rowid(rq->params[0], &id) < 0)
-		return reply_error(rp, 404, "not_found", "no such gate");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	rc = gate_revoke(app, db, id, rq->who.name);
@@ -502,7 +479,7 @@ int gates_cli(struct app *app, sqlite3 *db, int argc, char **argv)
 		int64_t id;
 		int rc;
 
-		if (parse_rowid(argv[1], &id) < 0) {
+		if (request_id_param(argv[1], strlen(argv[1]), 1, INT64_MAX, &id) < 0) {
 			fprintf(stderr, "estiva-admin: the gate id must be a number\n");
 			return 2;
 		}

@@ -1,5 +1,6 @@
 /* http.c: the libmicrohttpd daemon: reading requests into bounded buffers, replies with security
- * headers, static files of the web front end, the request log and the metrics. Routing is in api.c. */
+ * headers, static files of the web front end, the request log. Routing is in api.c, replies are built
+ * with reply.c, the counters live in metrics.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,11 +25,6 @@ static atomic_int in_flight;
 static atomic_int draining; /* set by http_stop(): new requests get 503 */
 static char *tls_cert_pem, *tls_key_pem;
 
-static const int metric_statuses[METRIC_STATUSES - 1] = {200, 201, 204, 304, 400, 401, 403, 404,
-							  405, 409, 413, 415, 422, 429, 500, 503, 0};
-static const double metric_bounds[METRIC_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-							 0.1,   0.25,   0.5,   1,    2.5};
-
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -39,75 +35,9 @@ static int64_t now_us(void)
 
 /* ---- replies ---- */
 
-int reply_json(struct reply *rp, int status, json_t *body)
-{
-	rp->status = status;
-	free(rp->body);
-	rp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!rp->body)
-		return reply_text(rp, 500, "application/json",
-				  "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
-	rp->len = strlen(rp->body);
-	rp->content_type = "application/json";
-	return 0;
-}
-
-int reply_error(struct reply *rp, int status, const char *code, const char *message)
-{
-	return reply_json(rp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
-
-int reply_text(struct reply *rp, int status, const char *content_type, const char *text)
-{
-	free(rp->body);
-	rp->status = status;
-	rp->body = strdup(text);
-	rp->len = rp->body ? strlen(rp->body) : 0;
-	rp->content_type = content_type;
-	return 0;
-}
-
-/* the server's name for shared/web.c's escape, which the gate's status page uses too */
 void html_escape(struct buf *b, const char *s)
 {
 	web_html_escape(b, s);
-}
-
-const char *request_header(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-const char *request_query(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-int request_json(struct request *rq, struct reply *rp, json_t **out)
-{
-	const char *ct = request_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
-	json_error_t jerr;
-	json_t *j;
-
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
-		reply_error(rp, 415, "unsupported_media_type", "the body must be application/json");
-		return -1;
-	}
-	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		reply_error(rp, 400, "bad_json", msg);
-		return -1;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		reply_error(rp, 400, "bad_json", "the body must be a JSON object");
-		return -1;
-	}
-	*out = j;
-	return 0;
 }
 
 static const char csp_default[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
@@ -573,9 +503,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
 		return send_reply(app, rq, &rp);
 	}
-	if (strncmp(url, "/api/", 5) && strncmp(url, "/payments/", 10) && strncmp(url, "/passes/", 8) &&
-	    strcmp(url, "/healthz") &&
-	    strcmp(url, "/metrics") && serve_static(app, rq, &ret))
+	/* a path of the route table is never a file; anything else may be one of the web front end */
+	if (!api_has_route(url) && serve_static(app, rq, &ret))
 		return ret;
 	api_route(app, rq, &rp);
 	if (rp.suspended)
@@ -583,85 +512,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return send_reply(app, rq, &rp);
 }
 
-static int status_index(int status)
-{
-	for (int i = 0; i < METRIC_STATUSES - 1; i++)
-		if (metric_statuses[i] == status)
-			return i;
-	return METRIC_STATUSES - 2; /* "other" */
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct app *app = cls;
 	struct request *rq = *con_cls;
 	int64_t us;
-	double sec;
-	int b;
 
 	live_mark(conn, 1); /* a kept-alive connection's next request starts its clock now */
 	if (!rq)
 		return;
 	us = now_us() - rq->started_us;
-	sec = (double)us / 1e6;
 	log_info("%s %s %d %.1fms%s", rq->method, rq->path, rq->status, (double)us / 1000.0,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
-	if (rq->route >= 0 && rq->route < METRIC_ROUTES)
-		atomic_fetch_add(&app->metrics.requests[rq->route][status_index(rq->status)], 1);
-	else
-		atomic_fetch_add(&app->metrics.requests[METRIC_ROUTES - 1][status_index(rq->status)], 1);
-	for (b = 0; b < METRIC_BUCKETS - 1 && sec > metric_bounds[b]; b++)
-		;
-	atomic_fetch_add(&app->metrics.latency_bucket[b], 1);
-	atomic_fetch_add(&app->metrics.latency_count, 1);
-	atomic_fetch_add(&app->metrics.latency_sum_us, (unsigned long long)us);
+	metrics_count(&app->metrics, rq->route, rq->status, us);
 	buf_free(&rq->body);
 	hash_job_free(rq->job);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&in_flight, 1);
-}
-
-void metrics_render(struct app *app, struct buf *out)
-{
-	unsigned long long cum = 0;
-
-	buf_printf(out, "# HELP estiva_http_requests_total HTTP requests by route and status.\n"
-			"# TYPE estiva_http_requests_total counter\n");
-	for (int r = 0; r < METRIC_ROUTES; r++) {
-		const char *name = r < api_nroutes() ? api_route_name(r) : r == METRIC_ROUTES - 1 ? "other" : NULL;
-		if (!name)
-			continue;
-		for (int s = 0; s < METRIC_STATUSES - 1; s++) {
-			unsigned long long v = atomic_load(&app->metrics.requests[r][s]);
-			if (!v)
-				continue;
-			if (metric_statuses[s])
-				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name,
-					   metric_statuses[s], v);
-			else
-				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, v);
-		}
-	}
-	buf_printf(out, "# HELP estiva_http_request_duration_seconds Time from request to reply.\n"
-			"# TYPE estiva_http_request_duration_seconds histogram\n");
-	for (int b = 0; b < METRIC_BUCKETS; b++) {
-		cum += atomic_load(&app->metrics.latency_bucket[b]);
-		if (b < METRIC_BUCKETS - 1)
-			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				   metric_bounds[b], cum);
-		else
-			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-	}
-	buf_printf(out, "estiva_http_request_duration_seconds_sum %.6f\n",
-		   (double)atomic_load(&app->metrics.latency_sum_us) / 1e6);
-	buf_printf(out, "estiva_http_request_duration_seconds_count %llu\n", atomic_load(&app->metrics.latency_count));
-	buf_printf(out, "# HELP estiva_holds_expired_total Holds released by the expiry timer.\n"
-			"# TYPE estiva_holds_expired_total counter\nestiva_holds_expired_total %llu\n",
-		   atomic_load(&app->metrics.holds_expired));
-	buf_printf(out, "# HELP estiva_db_busy_retries_total Write transactions that found the database busy.\n"
-			"# TYPE estiva_db_busy_retries_total counter\nestiva_db_busy_retries_total %llu\n",
-		   atomic_load(&app->metrics.db_busy_retries));
 }
 
 /* ---- the daemon ---- */

@@ -25,11 +25,12 @@ static int stopping;
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n"
-		     "       estiva-server --help | --version\n"
+		     "       estiva-server --routes | --help | --version\n"
 		     "  -c FILE           the configuration (default /etc/estiva/estiva-server.conf)\n"
 		     "  --port-file PATH  write the port listened on to PATH once listening\n"
 		     "  --check-config    read the configuration, the categories, the centres and the\n"
 		     "                    payment credentials; print ok and exit 0, or FILE:LINE: problem, exit 2\n"
+		     "  --routes          print the route table (METHOD PATTERN WHO CSRF SCOPE a line) and exit\n"
 		     "See estiva-server(8).\n");
 }
 
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--routes")) {
+			return api_routes_print(stdout) < 0 ? 1 : 0;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("estiva-server %s\n", ESTIVA_VERSION);
 			return 0;

@@ -421,24 +421,6 @@ int passes_revoke_booking(sqlite3 *db, int64_t booking, const char *reason)
 
 /* ---- the API ---- */
 
-static int parse_id(const char *s, int64_t *id, const char **ext)
-{
-	char *end;
-	long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoll(s, &end, 10);
-	if (v <= 0 || v > UINT32_MAX)
-		return -1;
-	if (ext)
-		*ext = end;
-	else if (*end)
-		return -1;
-	*id = v;
-	return 0;
-}
-
 /* May the caller see this booking? (someone else's is "not found") */
 static int may_see_booking(struct app *app, const struct request *rq, const struct booking_info *bi)
 {
@@ -473,9 +455,9 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp)
 	struct booking_info bi = {0};
 	sqlite3_stmt *st;
 	json_t *list;
-	int64_t booking;
+	int64_t booking = rq->id;
 
-	if (!db || parse_id(rq->params[0], &booking, NULL) < 0 || booking_info(app, db, booking, &bi) < 0 ||
+	if (!db || booking_info(app, db, booking, &bi) < 0 ||
 	    !may_see_booking(app, rq, &bi)) {
 		json_decref(bi.guests);
 		return reply_error(rp, 404, "not_found", "no such booking");
@@ -533,14 +515,12 @@ int passes_image(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3 *db = db_thread(app);
 	char token[PASS_TEXT_MAX + 8], name[NAME_MAX_LEN];
 	struct booking_info bi;
-	const char *ext = "";
 	struct buf b;
-	int64_t id;
-	int active = 0, f, png;
+	int64_t id = rq->id;
+	int active = 0, f, png = !strcmp(rq->id_suffix, ".png"); /* else .svg (api.c) */
 
-	if (!db || parse_id(rq->params[0], &id, &ext) < 0 || (strcmp(ext, ".png") && strcmp(ext, ".svg")))
+	if (!db)
 		return reply_error(rp, 404, "not_found", "no such pass (use /api/v1/passes/ID.png or .svg)");
-	png = !strcmp(ext, ".png");
 	f = pass_load(app, db, rq, id, token, sizeof(token), name, sizeof(name), &bi, &active);
 	json_decref(bi.guests);
 	if (f < 0)
@@ -568,10 +548,10 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 	char token[PASS_TEXT_MAX + 8], name[NAME_MAX_LEN], err[256];
 	struct booking_info bi;
 	sqlite3_stmt *st;
-	int64_t id, booking = 0, from = 0, until = 0, new_id = 0;
+	int64_t id = rq->id, booking = 0, from = 0, until = 0, new_id = 0;
 	int guest = 0, active = 0, f;
 
-	if (!db || parse_id(rq->params[0], &id, NULL) < 0)
+	if (!db)
 		return reply_error(rp, 404, "not_found", "no such pass");
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
@@ -632,10 +612,10 @@ int passes_print(struct app *app, struct request *rq, struct reply *rp)
 	char token[PASS_TEXT_MAX + 8], name[NAME_MAX_LEN], a[DATE_STRLEN], d[DATE_STRLEN];
 	struct booking_info bi;
 	struct buf b;
-	int64_t id;
+	int64_t id = rq->id;
 	int active = 0, f;
 
-	if (!db || parse_id(rq->params[0], &id, NULL) < 0)
+	if (!db)
 		return reply_error(rp, 404, "not_found", "no such pass");
 	f = pass_load(app, db, rq, id, token, sizeof(token), name, sizeof(name), &bi, &active);
 	json_decref(bi.guests);

@@ -292,17 +292,9 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!app->cred)
 		return reply_error(rp, 503, "payments_off", "online payment is not configured on this server");
-	if (rq->who.role != ROLE_MEMBER)
-		return reply_error(rp, 403, "forbidden", "only the member who booked pays");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	{
-		char *end;
-		long long v = strtoll(rq->params[0], &end, 10);
-		if (*end || v <= 0)
-			return reply_error(rp, 404, "not_found", "no such booking");
-		booking = v;
-	}
+	booking = rq->id;
 	if (rq->body.len) {
 		if (request_json(rq, rp, &body) < 0)
 			return 0;
@@ -759,14 +751,12 @@ int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3 *db = db_thread(app);
 	sqlite3_stmt *st;
 	char status[16] = "", arr[DATE_STRLEN] = "", centre[ID_MAX + 1] = "";
-	int64_t booking, member = 0, paid = 0, refund;
+	int64_t booking = rq->id, member = 0, paid = 0, refund;
 	int32_t a = 0;
 	int days, percent;
 	json_t *policy;
-	char *end;
 
-	booking = strtoll(rq->params[0], &end, 10);
-	if (!db || *end || booking <= 0)
+	if (!db)
 		return reply_error(rp, 404, "not_found", "no such booking");
 	if (sqlite3_prepare_v2(db,
 			       "SELECT status, arrival, member, centre, (SELECT COALESCE(SUM(amount), 0) FROM payments"

@@ -203,6 +203,15 @@ struct principal {
 	unsigned char session_key[32]; /* hash of the session id: the database key */
 };
 
+/* A gate, as its bearer token identifies it (gates.c:gate_auth). */
+#define GATE_NAME_MAX 64
+struct gate_who {
+	int64_t id;
+	char centre[ID_MAX + 1];
+	char name[GATE_NAME_MAX + 1];
+	int64_t last_sync_at;
+};
+
 /* Server-wide counters for /metrics. */
 #define METRIC_ROUTES 64
 #define METRIC_STATUSES 18
@@ -246,9 +255,14 @@ struct request {
 	int too_large;
 	char ip[64];      /* the client: the peer, or what a trusted proxy says */
 	char ip_key[72];  /* ip as the login slow-down counts it: an IPv6 client by its /64 */
-	const char *params[4]; /* {} segments of the route */
+	const char *params[4]; /* {NAME} segments of the route, as sent */
 	int route;
-	struct principal who;
+	/* checked by api.c before the handler runs, from the route's typed parameters */
+	int centre;            /* {centre}: its catalog index, one the caller may see; -1 none */
+	int64_t id;            /* the route's id ({booking}, {pass}, {gate}) within its bounds */
+	const char *id_suffix; /* what followed the id's digits (".png"), "" none */
+	struct principal who;  /* a session's caller */
+	struct gate_who gate;  /* a gate route's caller */
 	struct hash_job *job; /* a password check handed to hashpool.c; freed with the request */
 	int64_t started_us;
 	int status; /* of the reply, for the log */
@@ -471,15 +485,8 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
 #define SYNC_LIMIT_MAX 5000
 #define SYNC_HORIZON_DAYS 7      /* passes reach the gates this long before their stay starts */
 #define GATE_CODE_TTL (24 * 3600) /* a one-time enrolment code */
-#define GATE_NAME_MAX 64
-/* Gate routes (access GATE in api.c: a bearer token, no session, no CSRF; the handlers check it). */
-/* A gate, as its bearer token identifies it. */
-struct gate_who {
-	int64_t id;
-	char centre[ID_MAX + 1];
-	char name[GATE_NAME_MAX + 1];
-	int64_t last_sync_at;
-};
+/* Gate routes (WHO_GATE in api.c: a bearer token, checked by gate_auth before the handler runs; no
+ * session, no CSRF). */
 /* sync.c: the protocol (docs/sync.md). */
 int sync_events(struct app *app, struct request *rq, struct reply *rp);
 int sync_download(struct app *app, struct request *rq, struct reply *rp);
@@ -516,25 +523,40 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp);
 /* Passes inside a centre now (presence rule of shared/event.h) and its gates. */
 int manage_onsite(struct app *app, struct request *rq, struct reply *rp);
 
-/* api.c */
+/* api.c: the route table. api_route matches the request, checks who may call it, its centre scope and
+ * typed path parameters, and calls the handler (or replies 401/403/404/405 itself). */
 int api_route(struct app *app, struct request *rq, struct reply *rp);
-const char *api_route_name(int route);
-int api_nroutes(void);
+/* 1 when some route's pattern matches path (whatever the method): http.c serves no static file there. */
+int api_has_route(const char *path);
+/* The table, one route a line: METHOD PATTERN WHO CSRF SCOPE (estiva-server --routes). 0, or -1 when a
+ * pattern has a parameter of no known type. */
+int api_routes_print(FILE *out);
 
 /* http.c */
 struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen);
 int http_port(struct MHD_Daemon *d);
 void http_stop(struct MHD_Daemon *d);
-/* Reply helpers: each returns 0 so handlers can `return reply_json(...)`. */
+/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
+void html_escape(struct buf *b, const char *s);
+
+/* metrics.c: counts a finished request (route -1: none matched) and writes the Prometheus text; the
+ * caller gives the names of routes 0..nroutes-1. */
+void metrics_count(struct metrics *m, int route, int status, int64_t us);
+void metrics_render(struct metrics *m, const char *const *routes, int nroutes, struct buf *out);
+
+/* reply.c: reply helpers; each returns 0 so handlers can `return reply_json(...)`. */
 int reply_json(struct reply *rp, int status, json_t *body); /* steals body */
 int reply_error(struct reply *rp, int status, const char *code, const char *message);
 int reply_text(struct reply *rp, int status, const char *content_type, const char *text);
+
+/* request.c */
 /* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied. */
 int request_json(struct request *rq, struct reply *rp, json_t **out);
 const char *request_header(struct request *rq, const char *name);
-/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
-void html_escape(struct buf *b, const char *s);
 const char *request_query(struct request *rq, const char *name);
-void metrics_render(struct app *app, struct buf *out);
+/* The id in the len bytes at s: strict decimal (no sign, no space, no leading zero, no overflow) within
+ * min..max. 0 with *out set, or -1. The one parser of ids in paths (and of ids on estiva-admin's
+ * command line). */
+int request_id_param(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 
 #endif
