@@ -12,6 +12,7 @@
 
 #include "decide.h"
 #include "event.h"
+#include "sqlbind.h"
 #include "pass.h"
 
 /* ---- limits and defaults ---- */

@@ -135,7 +135,7 @@ static int presence_rebuild(struct store *st)
 	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM meta WHERE key = 'presence_rule' AND value = '2'", -1, &s,
 	                       NULL) != SQLITE_OK)
 		goto fail;
-	rc = sqlite3_step(s);
+	rc = db_step(s);
 	sqlite3_finalize(s);
 	s = NULL;
 	if (rc == SQLITE_ROW) { /* done before */
@@ -148,7 +148,7 @@ static int presence_rebuild(struct store *st)
 	                       "SELECT pass FROM events WHERE pass > 0 UNION SELECT pass FROM remote_events WHERE pass > 0",
 	                       -1, &s, NULL) != SQLITE_OK)
 		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((rc = db_step(s)) == SQLITE_ROW)
 		if (presence_refresh(st, (uint32_t)sqlite3_column_int64(s, 0)) < 0)
 			goto fail;
 	if (rc != SQLITE_DONE ||
@@ -230,8 +230,8 @@ int store_meta_get(struct store *st, const char *key, char *buf, size_t n)
 	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
+	db_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	switch (db_step(s)) {
 	case SQLITE_ROW:
 		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
 		rc = 1;
@@ -269,9 +269,9 @@ static int meta_set_tx(struct store *st, const char *key, const char *value)
 	                       "UPDATE SET value = excluded.value",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+	db_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	db_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	rc = db_step(s) == SQLITE_DONE ? 0 : -1;
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -306,7 +306,7 @@ int store_sync_done(struct store *st, int64_t now, int64_t server_time)
 		rollback(st);
 		return -1;
 	}
-	if (sqlite3_step(s) != SQLITE_DONE) {
+	if (db_step(s) != SQLITE_DONE) {
 		sqlite3_finalize(s);
 		rollback(st);
 		return -1;
@@ -333,7 +333,7 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key, valid_until FROM keys ORDER BY id", -1, &s,
 	                       NULL) != SQLITE_OK)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
+	while ((rc = db_step(s)) == SQLITE_ROW && n < max) {
 		if (sqlite3_column_bytes(s, 1) != 32 || sqlite3_column_int(s, 0) < 1 ||
 		    sqlite3_column_int(s, 0) > 255)
 			continue;
@@ -352,8 +352,8 @@ static int lk_pass_row(void *user, uint32_t pass_id, struct decide_pass_row *row
 	sqlite3_stmt *s = stmt(st, ST_PASS_ROW);
 	int rc;
 
-	sqlite3_bind_int64(s, 1, pass_id);
-	rc = sqlite3_step(s);
+	db_bind_int64(s, 1, pass_id);
+	rc = db_step(s);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
@@ -376,8 +376,8 @@ static int lk_one(struct store *st, int which, uint32_t pass_id, int *val)
 	sqlite3_stmt *s = stmt(st, which);
 	int rc;
 
-	sqlite3_bind_int64(s, 1, pass_id);
-	rc = sqlite3_step(s);
+	db_bind_int64(s, 1, pass_id);
+	rc = db_step(s);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc != SQLITE_ROW)
@@ -420,8 +420,8 @@ static int presence_refresh(struct store *st, uint32_t pass)
 	int rc, counted = 0;
 
 	presence_init(&p);
-	sqlite3_bind_int64(s, 1, pass);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, pass);
+	while ((rc = db_step(s)) == SQLITE_ROW) {
 		presence_step_text(&p, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
 		at = sqlite3_column_int64(s, 2);
 		snprintf(last, sizeof(last), "%s", (const char *)sqlite3_column_text(s, 3));
@@ -432,16 +432,16 @@ static int presence_refresh(struct store *st, uint32_t pass)
 		return -1;
 	if (!counted) {
 		s = stmt(st, ST_PRESENCE_DEL);
-		sqlite3_bind_int64(s, 1, pass);
+		db_bind_int64(s, 1, pass);
 	} else {
 		/* never seen inside (not known) reads as outside, as decide() takes a pass it has no record of */
 		s = stmt(st, ST_PRESENCE_SET);
-		sqlite3_bind_int64(s, 1, pass);
-		sqlite3_bind_int(s, 2, p.now == PRESENCE_INSIDE);
-		sqlite3_bind_int64(s, 3, at);
-		sqlite3_bind_text(s, 4, last, -1, SQLITE_STATIC);
+		db_bind_int64(s, 1, pass);
+		db_bind_int(s, 2, p.now == PRESENCE_INSIDE);
+		db_bind_int64(s, 3, at);
+		db_bind_text(s, 4, last, -1, SQLITE_STATIC);
 	}
-	rc = sqlite3_step(s);
+	rc = db_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -456,22 +456,22 @@ int store_record(struct store *st, struct event *ev)
 	if (begin(st) < 0)
 		return -1;
 	s = stmt(st, ST_INSERT_EVENT);
-	sqlite3_bind_text(s, 1, ev->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, ev->gate);
-	sqlite3_bind_int64(s, 3, ev->pass);
-	sqlite3_bind_int64(s, 4, ev->booking);
-	sqlite3_bind_text(s, 5, decide_dir_name(ev->dir), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, event_kind_name(ev->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, decide_reason_code(ev->reason), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 8, ev->at);
-	sqlite3_bind_int64(s, 9, ev->local_at);
-	sqlite3_bind_int(s, 10, ev->offline);
-	sqlite3_bind_text(s, 11, ev->note, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 12, ev->reader, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW)
+	db_bind_text(s, 1, ev->id, -1, SQLITE_STATIC);
+	db_bind_int(s, 2, ev->gate);
+	db_bind_int64(s, 3, ev->pass);
+	db_bind_int64(s, 4, ev->booking);
+	db_bind_text(s, 5, decide_dir_name(ev->dir), -1, SQLITE_STATIC);
+	db_bind_text(s, 6, event_kind_name(ev->kind), -1, SQLITE_STATIC);
+	db_bind_text(s, 7, decide_reason_code(ev->reason), -1, SQLITE_STATIC);
+	db_bind_int64(s, 8, ev->at);
+	db_bind_int64(s, 9, ev->local_at);
+	db_bind_int(s, 10, ev->offline);
+	db_bind_text(s, 11, ev->note, -1, SQLITE_STATIC);
+	db_bind_text(s, 12, ev->reader, -1, SQLITE_STATIC);
+	if (db_step(s) != SQLITE_ROW)
 		goto fail;
 	ev->seq = sqlite3_column_int64(s, 0);
-	if (sqlite3_step(s) != SQLITE_DONE)
+	if (db_step(s) != SQLITE_DONE)
 		goto fail;
 	sqlite3_reset(s);
 	if (ev->pass && ev->kind != EVENT_DENY && presence_refresh(st, ev->pass) < 0)
@@ -518,8 +518,8 @@ static int events_query(struct store *st, const char *sql, struct event *evs, in
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int(s, 1, max);
-	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+	db_bind_int(s, 1, max);
+	while (n < max && (rc = db_step(s)) == SQLITE_ROW)
 		event_from_row(s, &evs[n++]);
 	if (n < max && rc != SQLITE_DONE)
 		n = -1;
@@ -556,8 +556,8 @@ int store_mark_sent(struct store *st, char (*ids)[33], int n)
 	}
 	for (int i = 0; i < n; i++) {
 		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, ids[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE) {
+		db_bind_text(s, 1, ids[i], -1, SQLITE_STATIC);
+		if (db_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			rollback(st);
 			return -1;
@@ -577,18 +577,18 @@ int store_dead_letter(struct store *st, const char *id, const char *error)
 	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 2 WHERE id = ? AND sent = 0", -1,
 	                       &s, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
+	db_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (db_step(s) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(s);
 	if (sqlite3_prepare_v2(st->db,
 	                       "INSERT OR REPLACE INTO dead_letter(id, error, at) VALUES (?, ?, ?)",
 	                       -1, &s, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, instant_now());
-	if (sqlite3_step(s) != SQLITE_DONE)
+	db_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	db_bind_text(s, 2, error, -1, SQLITE_STATIC);
+	db_bind_int64(s, 3, instant_now());
+	if (db_step(s) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(s);
 	return commit(st);
@@ -608,8 +608,8 @@ int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int 
 	                       "SELECT id, error FROM dead_letter ORDER BY at DESC, id LIMIT ?", -1,
 	                       &s, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int(s, 1, max);
-	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+	db_bind_int(s, 1, max);
+	while (n < max && db_step(s) == SQLITE_ROW) {
 		snprintf(ids[n], 33, "%s", (const char *)sqlite3_column_text(s, 0));
 		snprintf(errors[n], 128, "%s", (const char *)sqlite3_column_text(s, 1));
 		n++;
@@ -655,10 +655,10 @@ static int apply_keys(struct store *st, json_t *keys)
 		}
 		json_instant(k, "valid_until", &until);
 		sqlite3_reset(s);
-		sqlite3_bind_int(s, 1, (int)id);
-		sqlite3_bind_blob(s, 2, pk, 32, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 3, until);
-		if (sqlite3_step(s) != SQLITE_DONE) {
+		db_bind_int(s, 1, (int)id);
+		db_bind_blob(s, 2, pk, 32, SQLITE_TRANSIENT);
+		db_bind_int64(s, 3, until);
+		if (db_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -710,20 +710,20 @@ static int apply_passes(struct store *st, json_t *passes)
 		     (un != 4 && un != 7 && un != 10)))
 			un = 0;
 		sqlite3_reset(s);
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, json_integer_value(json_object_get(p, "booking")));
-		sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(p, "guest")));
-		sqlite3_bind_text(s, 4, name ? name : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, unit ? unit : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, kind ? kind : "guest", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 7, from / 60);
-		sqlite3_bind_int64(s, 8, until / 60);
+		db_bind_int64(s, 1, id);
+		db_bind_int64(s, 2, json_integer_value(json_object_get(p, "booking")));
+		db_bind_int64(s, 3, json_integer_value(json_object_get(p, "guest")));
+		db_bind_text(s, 4, name ? name : "", -1, SQLITE_STATIC);
+		db_bind_text(s, 5, unit ? unit : "", -1, SQLITE_STATIC);
+		db_bind_text(s, 6, kind ? kind : "guest", -1, SQLITE_STATIC);
+		db_bind_int64(s, 7, from / 60);
+		db_bind_int64(s, 8, until / 60);
 		if (un)
-			sqlite3_bind_blob(s, 9, ub, (int)un, SQLITE_TRANSIENT);
+			db_bind_blob(s, 9, ub, (int)un, SQLITE_TRANSIENT);
 		else
-			sqlite3_bind_null(s, 9);
-		sqlite3_bind_text(s, 10, status, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE) {
+			db_bind_null(s, 9);
+		db_bind_text(s, 10, status, -1, SQLITE_STATIC);
+		if (db_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -757,10 +757,10 @@ static int apply_revocations(struct store *st, json_t *revs)
 		if (json_instant(r, "until", &until) < 0)
 			until = INT64_MAX / 2; /* keep it until told otherwise */
 		sqlite3_reset(s);
-		sqlite3_bind_int64(s, 1, pass);
-		sqlite3_bind_int64(s, 2, until);
-		sqlite3_bind_text(s, 3, reason ? reason : "", -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE) {
+		db_bind_int64(s, 1, pass);
+		db_bind_int64(s, 2, until);
+		db_bind_text(s, 3, reason ? reason : "", -1, SQLITE_STATIC);
+		if (db_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -795,13 +795,13 @@ static int apply_events(struct store *st, json_t *events, int own_gate, int64_t 
 		if (ev.gate == own_gate)
 			continue;
 		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, ev.id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 2, ev.gate);
-		sqlite3_bind_int64(ins, 3, ev.pass);
-		sqlite3_bind_text(ins, 4, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 5, event_kind_name(ev.kind), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 6, ev.at);
-		if (sqlite3_step(ins) != SQLITE_DONE)
+		db_bind_text(ins, 1, ev.id, -1, SQLITE_STATIC);
+		db_bind_int64(ins, 2, ev.gate);
+		db_bind_int64(ins, 3, ev.pass);
+		db_bind_text(ins, 4, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
+		db_bind_text(ins, 5, event_kind_name(ev.kind), -1, SQLITE_STATIC);
+		db_bind_int64(ins, 6, ev.at);
+		if (db_step(ins) != SQLITE_DONE)
 			goto out;
 		if (!sqlite3_changes(st->db) || !ev.pass || ev.kind == EVENT_DENY)
 			continue; /* seen before, or nothing to presence */
@@ -853,8 +853,8 @@ static int count(struct store *st, const char *sql, int64_t arg, int64_t *out)
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_bind_parameter_count(s) > 0)
-		sqlite3_bind_int64(s, 1, arg);
-	rc = sqlite3_step(s);
+		db_bind_int64(s, 1, arg);
+	rc = db_step(s);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
@@ -900,8 +900,8 @@ int store_prune(struct store *st, int64_t now)
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(s, 1, now);
-		if (sqlite3_step(s) != SQLITE_DONE) {
+		db_bind_int64(s, 1, now);
+		if (db_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			goto fail;
 		}

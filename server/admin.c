@@ -225,10 +225,10 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 			       " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	db_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	db_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+	if (db_step(st) != SQLITE_ROW)
 		goto fail;
 	id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -236,15 +236,15 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 	/* saving a user again sets a new password and role: the sessions of the old ones end */
 	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, id);
+	if (db_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
 	st = NULL;
 	if (sqlite3_prepare_v2(db, "DELETE FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, id);
+	if (db_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
 	st = NULL;
@@ -252,9 +252,9 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 			       &st, NULL) != SQLITE_OK)
 		goto fail;
 	for (int i = 0; i < ncentres; i++) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, centres[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, centres[i], -1, SQLITE_STATIC);
+		if (db_step(st) != SQLITE_DONE)
 			goto fail;
 		if (sqlite3_changes(db) != 1) {
 			fprintf(stderr, "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n", centres[i]);
@@ -299,8 +299,8 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 	free(text);
 	json_decref(j);
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM booking_nights WHERE booking = ?", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, id);
+		if (db_step(st) == SQLITE_ROW)
 			printf("nights held in booking_nights: %d\n", sqlite3_column_int(st, 0));
 		sqlite3_finalize(st);
 	}
@@ -308,8 +308,8 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 	if (sqlite3_prepare_v2(db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
 				   " AND entity_id = ? ORDER BY id",
 			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_int64(st, 1, id);
+		while (db_step(st) == SQLITE_ROW) {
 			char at[INSTANT_STRLEN];
 			instant_format(sqlite3_column_int64(st, 0), at);
 			printf("  %s %s %s %s -> %s\n", at, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
@@ -330,7 +330,7 @@ static int first_key(struct app *app, sqlite3 *db)
 
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys", -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (n)
@@ -352,7 +352,7 @@ static int list_keys(sqlite3 *db)
 				   " ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st) == SQLITE_ROW) {
 		char created[INSTANT_STRLEN], until[INSTANT_STRLEN];
 		instant_format(sqlite3_column_int64(st, 2), created);
 		instant_format(sqlite3_column_int64(st, 4) * 60, until);
@@ -385,10 +385,10 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 		db_rollback(app, db);
 		return 1;
 	}
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, id);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now);
+	db_bind_int64(st, 2, now);
+	db_bind_int64(st, 3, id);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
 		db_rollback(app, db);

@@ -372,8 +372,8 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 				      " status, category FROM members WHERE id = ?",
 				      -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_int64(st, 1, rq->who.member_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, rq->who.member_id);
+	if (db_step(st) == SQLITE_ROW) {
 		static const char *keys[] = {"number", "first_name", "last_name", "first_name_ar", "last_name_ar",
 					     "email", "phone", "status", "category"};
 		m = json_object();
@@ -386,8 +386,8 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 	hh = json_array();
 	if (sqlite3_prepare_v2(db, "SELECT name, relation, birth_year FROM household WHERE member = ? ORDER BY id", -1,
 			       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, rq->who.member_id);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, rq->who.member_id);
+		while (db_step(st) == SQLITE_ROW)
 			json_array_append_new(hh, json_pack("{s:s,s:s,s:o}", "name", sqlite3_column_text(st, 0),
 							    "relation", sqlite3_column_text(st, 1), "birth_year",
 							    sqlite3_column_type(st, 2) == SQLITE_NULL
@@ -494,10 +494,10 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 		int taken[400] = {0};
 		json_t *nights = json_array();
 
-		sqlite3_bind_int64(st, 1, c->types[t].dbid);
-		sqlite3_bind_int(st, 2, from);
-		sqlite3_bind_int(st, 3, to);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_int64(st, 1, c->types[t].dbid);
+		db_bind_int(st, 2, from);
+		db_bind_int(st, 3, to);
+		while (db_step(st) == SQLITE_ROW) {
 			int n = sqlite3_column_int(st, 0) - from;
 			if (n >= 0 && n < 400)
 				taken[n] = sqlite3_column_int(st, 1);
@@ -554,7 +554,7 @@ static int api_metrics(struct app *app, struct request *rq, struct reply *rp)
 					 " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"
 					 " UNION ALL SELECT 'expired') s",
 				     -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (db_step(st) == SQLITE_ROW)
 			buf_printf(&b, "estiva_bookings{status=\"%s\"} %lld\n", sqlite3_column_text(st, 0),
 				   (long long)sqlite3_column_int64(st, 1));
 		sqlite3_finalize(st);

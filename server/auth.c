@@ -32,8 +32,8 @@ static int64_t failures_delay(sqlite3 *db, const char *key, int limit, int64_t n
 
 	if (!(st = db_stmt(db, "SELECT count, last_at FROM login_failures WHERE key = ?")))
 		return 0;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		int count = sqlite3_column_int(st, 0);
 		int64_t last = sqlite3_column_int64(st, 1);
 
@@ -53,10 +53,10 @@ static int failure_record(sqlite3 *db, const char *key, int64_t now)
 			       " ON CONFLICT(key) DO UPDATE SET count = CASE WHEN ?2 - last_at > ?3 THEN 1"
 			       " ELSE count + 1 END, last_at = ?2")))
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, LOGIN_FAIL_WINDOW);
-	rc = sqlite3_step(st);
+	db_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, now);
+	db_bind_int(st, 3, LOGIN_FAIL_WINDOW);
+	rc = db_step(st);
 	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -76,8 +76,8 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 	memset(a, 0, sizeof(*a));
 	if (!(st = db_stmt(db, "SELECT id, password_hash FROM members WHERE number = ?")))
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
+	db_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
 		a->found = 1;
 		a->member_id = sqlite3_column_int64(st, 0);
 		a->role = ROLE_MEMBER;
@@ -88,8 +88,8 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 		return 0;
 	if (!(st = db_stmt(db, "SELECT id, password_hash, role FROM users WHERE name = ?")))
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
+	db_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
 		a->found = 1;
 		a->user_id = sqlite3_column_int64(st, 0);
 		a->role = !strcmp((const char *)sqlite3_column_text(st, 2), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
@@ -126,8 +126,8 @@ static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[
 			       " u.name, u.role FROM sessions s LEFT JOIN members m ON m.id = s.member"
 			       " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?")))
 		return -1;
-	sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_blob(st, 1, key, 32, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		memcpy(who->session_key, key, 32);
 		snprintf(who->csrf, sizeof(who->csrf), "%s", (const char *)sqlite3_column_text(st, 2));
 		*created = sqlite3_column_int64(st, 3);
@@ -148,8 +148,8 @@ static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[
 	if (rc == 0 && who->role == ROLE_MANAGER) {
 		if (!(st = db_stmt(db, "SELECT centre FROM user_centres WHERE user = ?")))
 			return -1;
-		sqlite3_bind_int64(st, 1, who->user_id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_int64(st, 1, who->user_id);
+		while (db_step(st) == SQLITE_ROW) {
 			int c = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 0));
 			if (c >= 0 && c < 64)
 				who->centres |= (uint64_t)1 << c;
@@ -243,26 +243,26 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 500, "internal", "database busy");
 	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
-	sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
+	db_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
 	if (a.member_id)
-		sqlite3_bind_int64(st, 2, a.member_id);
+		db_bind_int64(st, 2, a.member_id);
 	else
-		sqlite3_bind_null(st, 2);
+		db_bind_null(st, 2);
 	if (a.user_id)
-		sqlite3_bind_int64(st, 3, a.user_id);
+		db_bind_int64(st, 3, a.user_id);
 	else
-		sqlite3_bind_null(st, 3);
-	sqlite3_bind_text(st, 4, csrf_hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
-	ok = sqlite3_step(st) == SQLITE_DONE;
+		db_bind_null(st, 3);
+	db_bind_text(st, 4, csrf_hex, -1, SQLITE_STATIC);
+	db_bind_int64(st, 5, now);
+	db_bind_int64(st, 6, now);
+	ok = db_step(st) == SQLITE_DONE;
 	db_done(st);
 	if (!ok)
 		goto dbfail;
 	if (!(st = db_stmt(db, "DELETE FROM login_failures WHERE key = ?")))
 		goto dbfail;
-	sqlite3_bind_text(st, 1, akey, -1, SQLITE_STATIC);
-	sqlite3_step(st);
+	db_bind_text(st, 1, akey, -1, SQLITE_STATIC);
+	db_step(st);
 	db_done(st);
 	if (failure_record(db, skey, now) < 0)
 		goto dbfail;
@@ -272,16 +272,16 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 					   : "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions WHERE user = ?1"
 					     " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)")))
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, a.member_id ? a.member_id : a.user_id);
-	sqlite3_bind_int(st, 2, SESSIONS_PER_ACCOUNT);
-	ok = sqlite3_step(st) == SQLITE_DONE;
+	db_bind_int64(st, 1, a.member_id ? a.member_id : a.user_id);
+	db_bind_int(st, 2, SESSIONS_PER_ACCOUNT);
+	ok = db_step(st) == SQLITE_DONE;
 	db_done(st);
 	if (!ok)
 		goto dbfail;
 	if ((st = db_stmt(db, "DELETE FROM sessions WHERE seen_at < ? OR created_at < ?"))) {
-		sqlite3_bind_int64(st, 1, now - app->cfg.session_idle);
-		sqlite3_bind_int64(st, 2, now - app->cfg.session_absolute);
-		sqlite3_step(st);
+		db_bind_int64(st, 1, now - app->cfg.session_idle);
+		db_bind_int64(st, 2, now - app->cfg.session_absolute);
+		db_step(st);
 		db_done(st);
 	}
 	if (db_commit(app, db) < 0)
@@ -321,8 +321,8 @@ int auth_session(struct app *app, struct request *rq)
 	if (now - seen > app->cfg.session_idle || now - created > app->cfg.session_absolute) {
 		if (db_begin(app, db) == 0) {
 			if ((st = db_stmt(db, "DELETE FROM sessions WHERE key = ?"))) {
-				sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
-				sqlite3_step(st);
+				db_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
+				db_step(st);
 				db_done(st);
 			}
 			db_commit(app, db);
@@ -334,9 +334,9 @@ int auth_session(struct app *app, struct request *rq)
 		/* at most one write a minute per session (more often when the idle limit is short, since the
 		 * idle check reads this time) */
 		if ((st = db_stmt(db, "UPDATE sessions SET seen_at = ? WHERE key = ?"))) {
-			sqlite3_bind_int64(st, 1, now);
-			sqlite3_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);
-			sqlite3_step(st);
+			db_bind_int64(st, 1, now);
+			db_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);
+			db_step(st);
 			db_done(st);
 		}
 		db_commit(app, db);
@@ -355,8 +355,8 @@ int auth_logout(struct app *app, struct request *rq, struct reply *rp)
 		db_rollback(app, db);
 		return reply_error(rp, 500, "internal", "database error");
 	}
-	sqlite3_bind_blob(st, 1, rq->who.session_key, 32, SQLITE_STATIC);
-	sqlite3_step(st);
+	db_bind_blob(st, 1, rq->who.session_key, 32, SQLITE_STATIC);
+	db_step(st);
 	db_done(st);
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");

@@ -31,8 +31,8 @@ json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
 			       " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
 			       " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?")))
 		return NULL;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	if (db_step(st) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(st, 8);
 
 		date_parse((const char *)sqlite3_column_text(st, 5), &a);
@@ -137,8 +137,8 @@ static char *guests_as_booked(sqlite3 *db, int64_t member, json_t *guests)
 	if (!copy)
 		return NULL;
 	if ((st = db_stmt(db, "SELECT first_name || ' ' || last_name FROM members WHERE id = ?"))) {
-		sqlite3_bind_int64(st, 1, member);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, member);
+		if (db_step(st) == SQLITE_ROW)
 			snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
 		db_done(st);
 	}
@@ -167,8 +167,8 @@ static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
 
 	if (!(st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ?")))
 		return -1;
-	sqlite3_bind_int64(st, 1, member);
-	while (sqlite3_step(st) == SQLITE_ROW && n < MAX_HOUSEHOLD) {
+	db_bind_int64(st, 1, member);
+	while (db_step(st) == SQLITE_ROW && n < MAX_HOUSEHOLD) {
 		snprintf(hh[n].name, sizeof(hh[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(hh[n].relation, sizeof(hh[n].relation), "%s", (const char *)sqlite3_column_text(st, 1));
 		hh[n].year = sqlite3_column_int(st, 2);
@@ -221,10 +221,10 @@ static int choose_unit(sqlite3 *db, const struct unit_type *t, const struct hold
 		free(busy);
 		return -2;
 	}
-	sqlite3_bind_int64(st, 1, t->dbid);
-	sqlite3_bind_int(st, 2, ws);
-	sqlite3_bind_int(st, 3, we);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, t->dbid);
+	db_bind_int(st, 2, ws);
+	db_bind_int(st, 3, we);
+	while (db_step(st) == SQLITE_ROW) {
 		int ui = unit_index(t, sqlite3_column_int64(st, 0));
 		int night = sqlite3_column_int(st, 1);
 		if (ui >= 0)
@@ -247,16 +247,16 @@ static int choose_in_lock(sqlite3 *db, const struct unit_type *t, const struct h
 	if (hint >= 0) {
 		if (!(st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?")))
 			return -2;
-		sqlite3_bind_int64(st, 1, t->unit_dbids[hint]);
+		db_bind_int64(st, 1, t->unit_dbids[hint]);
 	} else {
 		if (!(st = db_stmt(db, "SELECT COUNT(DISTINCT unit) FROM booking_nights WHERE unit_type = ? AND night >= ?"
 				       " AND night < ?")))
 			return -2;
-		sqlite3_bind_int64(st, 1, t->dbid);
+		db_bind_int64(st, 1, t->dbid);
 	}
-	sqlite3_bind_int(st, 2, h->arrival);
-	sqlite3_bind_int(st, 3, h->departure);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_int(st, 2, h->arrival);
+	db_bind_int(st, 3, h->departure);
+	if (db_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	db_done(st);
 	if (n < 0)
@@ -284,10 +284,10 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	if (!(st = db_stmt(db, "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
 			       " AND arrival < ? AND departure > ? LIMIT 1")))
 		goto fail;
-	sqlite3_bind_int64(st, 1, who->member_id);
-	sqlite3_bind_text(st, 2, d, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, who->member_id);
+	db_bind_text(st, 2, d, -1, SQLITE_STATIC);
+	db_bind_text(st, 3, a, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "overlapping_booking", "message",
 				   "you already have a booking on some of these nights");
 		rc = 422;
@@ -309,19 +309,19 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 			       " status, hold_expires_at, amount, currency, created_at, updated_at)"
 			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id")))
 		goto fail;
-	sqlite3_bind_int64(st, 1, who->member_id);
-	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, t->dbid);
-	sqlite3_bind_int64(st, 4, t->unit_dbids[u]);
-	sqlite3_bind_text(st, 5, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, d, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, guests_text, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, h->nguests);
-	sqlite3_bind_int64(st, 9, now + app->cfg.hold_seconds);
-	sqlite3_bind_int64(st, 10, amount);
-	sqlite3_bind_int64(st, 11, now);
-	sqlite3_bind_int64(st, 12, now);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	db_bind_int64(st, 1, who->member_id);
+	db_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	db_bind_int64(st, 3, t->dbid);
+	db_bind_int64(st, 4, t->unit_dbids[u]);
+	db_bind_text(st, 5, a, -1, SQLITE_STATIC);
+	db_bind_text(st, 6, d, -1, SQLITE_STATIC);
+	db_bind_text(st, 7, guests_text, -1, SQLITE_STATIC);
+	db_bind_int(st, 8, h->nguests);
+	db_bind_int64(st, 9, now + app->cfg.hold_seconds);
+	db_bind_int64(st, 10, amount);
+	db_bind_int64(st, 11, now);
+	db_bind_int64(st, 12, now);
+	if (db_step(st) != SQLITE_ROW)
 		goto fail;
 	id = sqlite3_column_int64(st, 0);
 	db_done(st);
@@ -329,11 +329,11 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	if (!(st = db_stmt(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)")))
 		goto fail;
 	for (int32_t n = h->arrival; n < h->departure; n++) {
-		sqlite3_bind_int64(st, 1, t->unit_dbids[u]);
-		sqlite3_bind_int(st, 2, n);
-		sqlite3_bind_int64(st, 3, t->dbid);
-		sqlite3_bind_int64(st, 4, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, t->unit_dbids[u]);
+		db_bind_int(st, 2, n);
+		db_bind_int64(st, 3, t->dbid);
+		db_bind_int64(st, 4, id);
+		if (db_step(st) != SQLITE_DONE)
 			goto fail; /* a (unit, night) taken twice cannot happen: the key refuses it */
 		sqlite3_reset(st);
 	}
@@ -443,9 +443,9 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	}
 	if (!(st = db_stmt(db, "SELECT request_hash, status, body FROM idempotency WHERE member = ? AND key = ?")))
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, rq->who.member_id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, rq->who.member_id);
+	db_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		/* a retry: the first answer again, or a conflict when the body differs */
 		if (sqlite3_column_bytes(st, 0) == (int)sizeof(hash) &&
 		    sodium_memcmp(sqlite3_column_blob(st, 0), hash, sizeof(hash)) == 0) {
@@ -471,13 +471,13 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	if (!(st = db_stmt(db, "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
 			       " VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, rq->who.member_id);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, rc);
-	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, instant_now());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, rq->who.member_id);
+	db_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	db_bind_blob(st, 3, hash, sizeof(hash), SQLITE_STATIC);
+	db_bind_int(st, 4, rc);
+	db_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	db_bind_int64(st, 6, instant_now());
+	if (db_step(st) != SQLITE_DONE)
 		goto dbfail;
 	db_done(st);
 	st = NULL;
@@ -510,8 +510,8 @@ static int booking_access(struct app *app, sqlite3 *db, const struct principal *
 
 	if (!(st = db_stmt(db, "SELECT member, centre, status FROM bookings WHERE id = ?")))
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	if (db_step(st) == SQLITE_ROW) {
 		if (who->role == ROLE_MEMBER)
 			rc = sqlite3_column_int64(st, 0) == who->member_id;
 		else
@@ -583,13 +583,13 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE id < ?1 AND (?2 IS NULL OR member = ?2)"
 			       " AND (?3 IS NULL OR centre IN (SELECT value FROM json_each(?3))) ORDER BY id DESC LIMIT ?4")))
 		goto fail;
-	sqlite3_bind_int64(st, 1, cursor);
+	db_bind_int64(st, 1, cursor);
 	if (rq->who.role == ROLE_MEMBER)
-		sqlite3_bind_int64(st, 2, rq->who.member_id);
+		db_bind_int64(st, 2, rq->who.member_id);
 	if (centres_text)
-		sqlite3_bind_text(st, 3, centres_text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, limit + 1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_text(st, 3, centres_text, -1, SQLITE_STATIC);
+	db_bind_int64(st, 4, limit + 1);
+	while (db_step(st) == SQLITE_ROW) {
 		json_t *j;
 
 		if (n == limit) {
@@ -626,15 +626,15 @@ static int booking_release(sqlite3 *db, int64_t id, const char *status, const ch
 
 	if (!(st = db_stmt(db, "UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?")))
 		return -1;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, instant_now());
-	sqlite3_bind_int64(st, 3, id);
-	ok = sqlite3_step(st) == SQLITE_DONE;
+	db_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, instant_now());
+	db_bind_int64(st, 3, id);
+	ok = db_step(st) == SQLITE_DONE;
 	db_done(st);
 	if (!ok || !(st = db_stmt(db, "DELETE FROM booking_nights WHERE booking = ?")))
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	ok = sqlite3_step(st) == SQLITE_DONE;
+	db_bind_int64(st, 1, id);
+	ok = db_step(st) == SQLITE_DONE;
 	db_done(st);
 	snprintf(after, sizeof(after), "{\"status\":\"%s\"}", status);
 	if (!ok || db_audit(db, actor, action, "booking", id, before, after) < 0)
@@ -697,8 +697,8 @@ int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now)
 		return -1;
 	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at <= ? LIMIT 256")))
 		goto fail;
-	sqlite3_bind_int64(st, 1, now);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_int64(st, 1, now);
+	while (db_step(st) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
 	db_done(st);
 	for (int i = 0; i < n; i++)

@@ -16,7 +16,7 @@
 
 static int step_done(sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -31,11 +31,11 @@ static int64_t lookup_id(sqlite3 *db, const char *sql, const char *a, int64_t b,
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	if (a)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, a, -1, SQLITE_STATIC);
 	else
-		sqlite3_bind_int64(st, 1, b);
-	sqlite3_bind_text(st, 2, c, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, b);
+	db_bind_text(st, 2, c, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return id;
@@ -52,17 +52,17 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 				 " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
 				 " check_out = ?7, active = 1, number = ?8",
 				 -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->name_ar, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, c->city_fr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, c->city_ar, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 6, c->check_in);
-	sqlite3_bind_int(st, 7, c->check_out);
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
+	db_bind_text(st, 3, c->name_ar, -1, SQLITE_STATIC);
+	db_bind_text(st, 4, c->city_fr, -1, SQLITE_STATIC);
+	db_bind_text(st, 5, c->city_ar, -1, SQLITE_STATIC);
+	db_bind_int(st, 6, c->check_in);
+	db_bind_int(st, 7, c->check_out);
 	if (c->number)
-		sqlite3_bind_int(st, 8, c->number);
+		db_bind_int(st, 8, c->number);
 	else
-		sqlite3_bind_null(st, 8);
+		db_bind_null(st, 8);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
@@ -71,12 +71,12 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	CHECK(sqlite3_prepare_v2(db,
 				 "UPDATE units SET active = 0 WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1);"
 				 , -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
 	CHECK(sqlite3_prepare_v2(db, "UPDATE unit_types SET active = 0 WHERE centre = ?1", -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
@@ -89,13 +89,13 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT(centre, code) DO UPDATE SET"
 					 " name_fr = ?3, name_ar = ?4, min_guests = ?5, max_guests = ?6, position = ?7, active = 1",
 					 -1, &st, NULL));
-		sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, t->name_fr, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, t->name_ar, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, t->min_guests);
-		sqlite3_bind_int(st, 6, t->max_guests);
-		sqlite3_bind_int(st, 7, i);
+		db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, t->name_fr, -1, SQLITE_STATIC);
+		db_bind_text(st, 4, t->name_ar, -1, SQLITE_STATIC);
+		db_bind_int(st, 5, t->min_guests);
+		db_bind_int(st, 6, t->max_guests);
+		db_bind_int(st, 7, i);
 		if (step_done(st) < 0)
 			goto fail;
 		sqlite3_finalize(st);
@@ -112,9 +112,9 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 					 " ON CONFLICT(unit_type, code) DO UPDATE SET active = 1 RETURNING id",
 					 -1, &st, NULL));
 		for (int u = 0; u < t->nunits; u++) {
-			sqlite3_bind_int64(st, 1, t->dbid);
-			sqlite3_bind_text(st, 2, t->unit_codes[u], -1, SQLITE_STATIC);
-			if (sqlite3_step(st) != SQLITE_ROW)
+			db_bind_int64(st, 1, t->dbid);
+			db_bind_text(st, 2, t->unit_codes[u], -1, SQLITE_STATIC);
+			if (db_step(st) != SQLITE_ROW)
 				goto fail;
 			t->unit_dbids[u] = sqlite3_column_int64(st, 0);
 			sqlite3_reset(st);
@@ -126,12 +126,12 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	/* seasons: the configuration is the whole truth (their tariffs go with them) */
 	CHECK(sqlite3_prepare_v2(db, "DELETE FROM tariffs WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1)",
 				 -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
 	CHECK(sqlite3_prepare_v2(db, "DELETE FROM seasons WHERE centre = ?1", -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
 	sqlite3_finalize(st);
@@ -144,21 +144,21 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 
 		date_format(s->first_night, d1);
 		date_format(s->last_night, d2);
-		sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, s->kind == SEASON_HIGH ? "high" : "low", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, d1, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, d2, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 6, s->min_nights);
-		sqlite3_bind_int(st, 7, s->max_nights);
-		sqlite3_bind_int(st, 8, s->rotation_nights);
+		db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, s->kind == SEASON_HIGH ? "high" : "low", -1, SQLITE_STATIC);
+		db_bind_text(st, 4, d1, -1, SQLITE_STATIC);
+		db_bind_text(st, 5, d2, -1, SQLITE_STATIC);
+		db_bind_int(st, 6, s->min_nights);
+		db_bind_int(st, 7, s->max_nights);
+		db_bind_int(st, 8, s->rotation_nights);
 		if (s->kind == SEASON_HIGH) {
 			date_format(s->rotation_start, d3);
-			sqlite3_bind_text(st, 9, d3, -1, SQLITE_STATIC);
+			db_bind_text(st, 9, d3, -1, SQLITE_STATIC);
 		} else {
-			sqlite3_bind_null(st, 9);
+			db_bind_null(st, 9);
 		}
-		if (sqlite3_step(st) != SQLITE_ROW)
+		if (db_step(st) != SQLITE_ROW)
 			goto fail;
 		s->dbid = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
@@ -170,10 +170,10 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	for (int t = 0; t < c->ntypes; t++)
 		for (int s = 0; s < c->nseasons; s++)
 			for (int k = 0; k < cat->ncategories; k++) {
-				sqlite3_bind_int64(st, 1, c->types[t].dbid);
-				sqlite3_bind_int64(st, 2, c->seasons[s].dbid);
-				sqlite3_bind_text(st, 3, cat->categories[k].id, -1, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 4, c->tariff[t][s][k]);
+				db_bind_int64(st, 1, c->types[t].dbid);
+				db_bind_int64(st, 2, c->seasons[s].dbid);
+				db_bind_text(st, 3, cat->categories[k].id, -1, SQLITE_STATIC);
+				db_bind_int64(st, 4, c->tariff[t][s][k]);
 				if (step_done(st) < 0)
 					goto fail;
 			}
@@ -199,10 +199,10 @@ int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 				 " ON CONFLICT(id) DO UPDATE SET name_fr = ?2, name_ar = ?3, position = ?4",
 				 -1, &st, NULL));
 	for (int i = 0; i < cat->ncategories; i++) {
-		sqlite3_bind_text(st, 1, cat->categories[i].id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, cat->categories[i].name_fr, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, cat->categories[i].name_ar, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, i);
+		db_bind_text(st, 1, cat->categories[i].id, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, cat->categories[i].name_fr, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, cat->categories[i].name_ar, -1, SQLITE_STATIC);
+		db_bind_int(st, 4, i);
 		if (step_done(st) < 0)
 			goto fail;
 	}
@@ -251,8 +251,8 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 				 -1, &st, NULL));
 	CHECK(sqlite3_prepare_v2(db, "SELECT id, code FROM units WHERE unit_type = ? AND active = 1 ORDER BY code",
 				 -1, &su, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->ntypes < MAX_UNIT_TYPES) {
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	while ((rc = db_step(st)) == SQLITE_ROW && c->ntypes < MAX_UNIT_TYPES) {
 		struct unit_type *t = &c->types[c->ntypes++];
 
 		t->dbid = sqlite3_column_int64(st, 0);
@@ -261,8 +261,8 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 		col_copy(t->name_ar, sizeof(t->name_ar), st, 3);
 		t->min_guests = sqlite3_column_int(st, 4);
 		t->max_guests = sqlite3_column_int(st, 5);
-		sqlite3_bind_int64(su, 1, t->dbid);
-		while (sqlite3_step(su) == SQLITE_ROW && t->nunits < MAX_UNITS) {
+		db_bind_int64(su, 1, t->dbid);
+		while (db_step(su) == SQLITE_ROW && t->nunits < MAX_UNITS) {
 			if ((t->nunits & 63) == 0) {
 				void *p = realloc(t->unit_codes, (size_t)(t->nunits + 64) * sizeof(*t->unit_codes));
 				void *q = p ? realloc(t->unit_dbids, (size_t)(t->nunits + 64) * sizeof(int64_t)) : NULL;
@@ -285,8 +285,8 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 				 "SELECT id, code, kind, first_night, last_night, min_nights, max_nights, rotation_nights,"
 				 " rotation_start FROM seasons WHERE centre = ? ORDER BY first_night",
 				 -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW && c->nseasons < MAX_SEASONS) {
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	while (db_step(st) == SQLITE_ROW && c->nseasons < MAX_SEASONS) {
 		struct season *s = &c->seasons[c->nseasons++];
 
 		s->dbid = sqlite3_column_int64(st, 0);
@@ -304,8 +304,8 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 				 "SELECT t.unit_type, t.season, t.category, t.centimes FROM tariffs t"
 				 " JOIN unit_types u ON u.id = t.unit_type WHERE u.centre = ?",
 				 -1, &st, NULL));
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	while (db_step(st) == SQLITE_ROW) {
 		int t = -1, s = -1, k = catalog_category(cat, (const char *)sqlite3_column_text(st, 2));
 
 		for (int i = 0; i < c->ntypes; i++)
@@ -332,7 +332,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	memset(cat, 0, sizeof(*cat));
 	CHECK(sqlite3_prepare_v2(db, "SELECT id, name_fr, name_ar FROM categories WHERE position >= 0 ORDER BY position",
 				 -1, &st, NULL));
-	while (sqlite3_step(st) == SQLITE_ROW && cat->ncategories < MAX_CATEGORIES) {
+	while (db_step(st) == SQLITE_ROW && cat->ncategories < MAX_CATEGORIES) {
 		struct category *k = &cat->categories[cat->ncategories++];
 		col_copy(k->id, sizeof(k->id), st, 0);
 		col_copy(k->name_fr, sizeof(k->name_fr), st, 1);
@@ -343,7 +343,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 				 "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, COALESCE(number, 0) FROM centres"
 				 " WHERE active = 1 ORDER BY id",
 				 -1, &st, NULL));
-	while (sqlite3_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
+	while (db_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
 		struct centre *c = calloc(1, sizeof(*c));
 
 		if (!c)

@@ -63,9 +63,9 @@ static int cb_pass_row(void *user, uint32_t pass_id, struct decide_pass_row *row
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, pass_id);
-	sqlite3_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, pass_id);
+	db_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
+	rc = db_step(st);
 	if (rc == SQLITE_ROW) {
 		int n = sqlite3_column_bytes(st, 3);
 
@@ -93,8 +93,8 @@ static int cb_revoked(void *user, uint32_t pass_id)
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, pass_id);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, pass_id);
+	rc = db_step(st);
 	db_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -109,9 +109,9 @@ static int cb_presence(void *user, uint32_t pass_id, int *inside)
 	if (!st)
 		return -1;
 	presence_init(&p);
-	sqlite3_bind_int64(st, 1, pass_id);
-	sqlite3_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, pass_id);
+	db_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		presence_step_text(&p, (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 0));
 		found = 1;
 	}
@@ -130,8 +130,8 @@ static int load_keys(sqlite3 *db, int64_t now, struct pass_key *keys, int max)
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, now / 60);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+	db_bind_int64(st, 1, now / 60);
+	while ((rc = db_step(st)) == SQLITE_ROW && n < max) {
 		int id = sqlite3_column_int(st, 0);
 
 		if (id < 1 || id > 255 || sqlite3_column_bytes(st, 1) != 32)

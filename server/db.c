@@ -348,7 +348,7 @@ static int user_version(sqlite3 *db)
 
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
@@ -362,7 +362,7 @@ static int foreign_keys_broken(sqlite3 *db)
 
 	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	rc = sqlite3_step(st);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	return rc != SQLITE_DONE;
 }
@@ -618,17 +618,17 @@ int db_audit(sqlite3 *db, const char *actor, const char *action, const char *ent
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, instant_now());
-	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, entity, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, instant_now());
+	db_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	db_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	db_bind_text(st, 4, entity, -1, SQLITE_STATIC);
 	if (entity_id)
-		sqlite3_bind_int64(st, 5, entity_id);
+		db_bind_int64(st, 5, entity_id);
 	else
-		sqlite3_bind_null(st, 5);
-	sqlite3_bind_text(st, 6, before, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, after, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+		db_bind_null(st, 5);
+	db_bind_text(st, 6, before, -1, SQLITE_STATIC);
+	db_bind_text(st, 7, after, -1, SQLITE_STATIC);
+	rc = db_step(st);
 	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -108,8 +108,8 @@ int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp
 		reply_error(rp, 500, "internal", "database error");
 		return -1;
 	}
-	sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		found = 1;
 		g->id = sqlite3_column_int64(st, 0);
 		snprintf(g->centre, sizeof(g->centre), "%s",
@@ -148,8 +148,8 @@ json_t *gates_json(sqlite3 *db, const char *centre)
 		return NULL;
 	}
 	if (centre)
-		sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
+	while (db_step(st) == SQLITE_ROW) {
 		json_t *g = json_pack(
 		    "{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o}", "id",
 		    (json_int_t)sqlite3_column_int64(st, 0), "centre", sqlite3_column_text(st, 1),
@@ -187,8 +187,8 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM centres WHERE id = ? AND active = 1", -1, &st,
 	                       NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
+	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
+	found = db_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	st = NULL;
 	if (!found) {
@@ -201,12 +201,12 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	        " VALUES (?, ?, ?, ?, ?) RETURNING id",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, key, sizeof(key), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, *expires);
-	sqlite3_bind_int64(st, 5, now);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	db_bind_blob(st, 3, key, sizeof(key), SQLITE_STATIC);
+	db_bind_int64(st, 4, *expires);
+	db_bind_int64(st, 5, now);
+	if (db_step(st) != SQLITE_ROW)
 		goto fail;
 	*id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -241,9 +241,9 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 	        " WHERE id = ? AND revoked_at IS NULL",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, instant_now());
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, instant_now());
+	db_bind_int64(st, 2, id);
+	if (db_step(st) != SQLITE_DONE)
 		goto fail;
 	changed = sqlite3_changes(db);
 	sqlite3_finalize(st);
@@ -252,8 +252,8 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 		if (sqlite3_prepare_v2(db, "SELECT 1 FROM gates WHERE id = ?", -1, &st, NULL) !=
 		    SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st) == SQLITE_ROW ? 2 : 1;
+		db_bind_int64(st, 1, id);
+		rc = db_step(st) == SQLITE_ROW ? 2 : 1;
 		sqlite3_finalize(st);
 		db_rollback(app, db);
 		return rc;
@@ -309,9 +309,9 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 	        " AND revoked_at IS NULL AND token_hash IS NULL",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_blob(st, 1, code_key, sizeof(code_key), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_blob(st, 1, code_key, sizeof(code_key), SQLITE_STATIC);
+	db_bind_int64(st, 2, now);
+	if (db_step(st) == SQLITE_ROW) {
 		ok = 1;
 		id = sqlite3_column_int64(st, 0);
 		snprintf(centre, sizeof(centre), "%s", (const char *)sqlite3_column_text(st, 1));
@@ -331,10 +331,10 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 	                       " WHERE id = ?",
 	                       -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_blob(st, 1, tok_key, sizeof(tok_key), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_blob(st, 1, tok_key, sizeof(tok_key), SQLITE_STATIC);
+	db_bind_int64(st, 2, now);
+	db_bind_int64(st, 3, id);
+	if (db_step(st) != SQLITE_DONE)
 		goto dbfail;
 	sqlite3_finalize(st);
 	st = NULL;

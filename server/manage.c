@@ -212,10 +212,10 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 	for (int t = 0; t < c->ntypes; t++) {
 		int rc;
 
-		sqlite3_bind_int64(st, 1, c->types[t].dbid);
-		sqlite3_bind_int(st, 2, from);
-		sqlite3_bind_int(st, 3, to);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_bind_int64(st, 1, c->types[t].dbid);
+		db_bind_int(st, 2, from);
+		db_bind_int(st, 3, to);
+		while ((rc = db_step(st)) == SQLITE_ROW) {
 			int n = sqlite3_column_int(st, 0) - from;
 			struct night_count *x;
 
@@ -354,9 +354,9 @@ static int movements_rows(sqlite3 *db, const char *centre, const char *column, c
 	snprintf(sql, sizeof(sql), movements_sql, column, LIST_MAX);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
+	db_bind_text(st, 2, day, -1, SQLITE_STATIC);
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		char name[2 * NAME_MAX_LEN + 2], name_ar[2 * NAME_MAX_LEN + 2];
 
 		snprintf(name, sizeof(name), "%s %s", col(st, 2), col(st, 3));
@@ -501,9 +501,9 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 500, "internal", "out of memory");
 	if (sqlite3_prepare_v2(db, revenue_sql, -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, local_midnight(from));
-	sqlite3_bind_int64(st, 3, local_midnight(to + 1));
+	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, local_midnight(from));
+	db_bind_int64(st, 3, local_midnight(to + 1));
 	if (csv) {
 		csv_start(&out);
 		csv_field(&out, 0, "date", 0);
@@ -521,7 +521,7 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 	} else {
 		list = json_array();
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		int refund = !strcmp(col(st, 0), "refund");
 		const char *status = col(st, 8);
 		int64_t amount = sqlite3_column_int64(st, 4), at = sqlite3_column_int64(st, 5);
@@ -646,10 +646,10 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 				      " OR m.email LIKE ?1 ESCAPE '\\' ORDER BY m.number LIMIT ?2",
 				      -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, SEARCH_ROWS + 1);
+	db_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	db_bind_int(st, 2, SEARCH_ROWS + 1);
 	list = json_array();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		if (++n > SEARCH_ROWS)
 			break;
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b}", "number",
@@ -682,7 +682,7 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 				      -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
 	list = json_array();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == SQLITE_ROW) {
 		char created[INSTANT_STRLEN], retired[INSTANT_STRLEN], until[INSTANT_STRLEN];
 		int64_t needed = sqlite3_column_int64(st, 4) * 60; /* minutes in the database */
 		int is_retired = sqlite3_column_type(st, 3) != SQLITE_NULL;
@@ -730,15 +730,15 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 	                       " ORDER BY e.pass, e.at, e.rowid",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now / 60);
+	db_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, now / 60);
 	{
 		struct presence pr;
 		int64_t pass = 0;
 		int rc;
 
 		presence_init(&pr);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while ((rc = db_step(st)) == SQLITE_ROW) {
 			if (sqlite3_column_int64(st, 0) != pass) {
 				inside += pr.now == PRESENCE_INSIDE;
 				presence_init(&pr);

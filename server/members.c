@@ -286,24 +286,24 @@ int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *
 		int64_t id;
 
 		for (int k = 0; k < 10; k++)
-			sqlite3_bind_text(up, k + 1, v[k], -1, SQLITE_STATIC);
-		if (sqlite3_step(up) != SQLITE_ROW)
+			db_bind_text(up, k + 1, v[k], -1, SQLITE_STATIC);
+		if (db_step(up) != SQLITE_ROW)
 			goto fail;
 		id = sqlite3_column_int64(up, 0);
 		sqlite3_reset(up);
-		sqlite3_bind_int64(del, 1, id);
-		if (sqlite3_step(del) != SQLITE_DONE)
+		db_bind_int64(del, 1, id);
+		if (db_step(del) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(del);
 		for (int h = 0; h < m->nhousehold; h++) {
-			sqlite3_bind_int64(hh, 1, id);
-			sqlite3_bind_text(hh, 2, m->household[h].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(hh, 3, m->household[h].relation, -1, SQLITE_STATIC);
+			db_bind_int64(hh, 1, id);
+			db_bind_text(hh, 2, m->household[h].name, -1, SQLITE_STATIC);
+			db_bind_text(hh, 3, m->household[h].relation, -1, SQLITE_STATIC);
 			if (m->household[h].birth_year)
-				sqlite3_bind_int(hh, 4, m->household[h].birth_year);
+				db_bind_int(hh, 4, m->household[h].birth_year);
 			else
-				sqlite3_bind_null(hh, 4);
-			if (sqlite3_step(hh) != SQLITE_DONE)
+				db_bind_null(hh, 4);
+			if (db_step(hh) != SQLITE_DONE)
 				goto fail;
 			sqlite3_reset(hh);
 		}

@@ -73,7 +73,7 @@ static int key_current(struct app *app, sqlite3 *db, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(db, "SELECT MAX(id) FROM signing_keys WHERE retired_at IS NULL", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (!id) {
@@ -95,7 +95,7 @@ int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == SQLITE_ROW)
 		any = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (!any) {
@@ -131,7 +131,7 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	}
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM signing_keys", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	    db_step(st) != SQLITE_ROW)
 		goto sqlfail;
 	id = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -154,17 +154,17 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL", -1, &st, NULL) !=
 	    SQLITE_OK)
 		goto sqlfail;
-	sqlite3_bind_int64(st, 1, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int64(st, 1, now);
+	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
 	sqlite3_finalize(st);
 	if (sqlite3_prepare_v2(db, "INSERT INTO signing_keys(id, public_key, created_at) VALUES (?, ?, ?)", -1, &st,
 			       NULL) != SQLITE_OK)
 		goto sqlfail;
-	sqlite3_bind_int(st, 1, id);
-	sqlite3_bind_blob(st, 2, pk, sizeof(pk), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int(st, 1, id);
+	db_bind_blob(st, 2, pk, sizeof(pk), SQLITE_STATIC);
+	db_bind_int64(st, 3, now);
+	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
 	sqlite3_finalize(st);
 	st = NULL;
@@ -208,8 +208,8 @@ int passes_prune(struct app *app, sqlite3 *db)
 		return -1;
 	if (sqlite3_prepare_v2(db, "DELETE FROM revocations WHERE until < ?", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, now_min);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_int64(st, 1, now_min);
+	if (db_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		goto fail;
 	}
@@ -256,19 +256,19 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 			       " status, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', 'active', ?, ?) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, booking);
-	sqlite3_bind_int(st, 2, guest);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, PASS_KIND_GUEST);
-	sqlite3_bind_int(st, 5, app->sign_key_id);
-	sqlite3_bind_int64(st, 6, from);
-	sqlite3_bind_int64(st, 7, until);
+	db_bind_int64(st, 1, booking);
+	db_bind_int(st, 2, guest);
+	db_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	db_bind_int(st, 4, PASS_KIND_GUEST);
+	db_bind_int(st, 5, app->sign_key_id);
+	db_bind_int64(st, 6, from);
+	db_bind_int64(st, 7, until);
 	if (replaces)
-		sqlite3_bind_int64(st, 8, replaces);
+		db_bind_int64(st, 8, replaces);
 	else
-		sqlite3_bind_null(st, 8);
-	sqlite3_bind_int64(st, 9, now);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_bind_null(st, 8);
+	db_bind_int64(st, 9, now);
+	if (db_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -290,9 +290,9 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 		return -1;
 	if (sqlite3_prepare_v2(db, "UPDATE passes SET token = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, *id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_text(st, 1, token, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, *id);
+	if (db_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -301,9 +301,9 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, ?) WHERE id = ?", -1,
 			       &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, until);
-	sqlite3_bind_int(st, 2, app->sign_key_id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_int64(st, 1, until);
+	db_bind_int(st, 2, app->sign_key_id);
+	if (db_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -331,8 +331,8 @@ static int booking_info(struct app *app, sqlite3 *db, int64_t booking, struct bo
 			       " JOIN units u ON u.id = b.unit WHERE b.id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, booking);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, booking);
+	if (db_step(st) == SQLITE_ROW) {
 		ci = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 0));
 		if (ci >= 0 && date_parse((const char *)sqlite3_column_text(st, 1), &bi->arrival) == 0 &&
 		    date_parse((const char *)sqlite3_column_text(st, 2), &bi->departure) == 0) {
@@ -396,10 +396,10 @@ static int revoke_where(sqlite3 *db, const char *where, int64_t key, const char 
 		 where);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, key);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now);
+	db_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	db_bind_int64(st, 3, key);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
@@ -407,9 +407,9 @@ static int revoke_where(sqlite3 *db, const char *where, int64_t key, const char 
 		 where);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, key);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now);
+	db_bind_int64(st, 2, key);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -468,9 +468,9 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp)
 			       " WHERE booking = ? AND status = 'active' ORDER BY guest, id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_int64(st, 1, booking);
+	db_bind_int64(st, 1, booking);
 	list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (db_step(st) == SQLITE_ROW)
 		json_array_append_new(list, pass_json(st));
 	sqlite3_finalize(st);
 	return reply_json(rp, 200, json_pack("{s:I,s:s,s:s,s:o}", "booking", (json_int_t)booking, "status", bi.status,
@@ -489,8 +489,8 @@ static int pass_load(struct app *app, sqlite3 *db, const struct request *rq, int
 	if (sqlite3_prepare_v2(db, "SELECT booking, token, guest_name, status FROM passes WHERE id = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	if (db_step(st) == SQLITE_ROW) {
 		booking = sqlite3_column_int64(st, 0);
 		snprintf(token, toklen, "%s", (const char *)sqlite3_column_text(st, 1));
 		snprintf(name, namelen, "%s", (const char *)sqlite3_column_text(st, 2));
@@ -569,8 +569,8 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 	if (sqlite3_prepare_v2(db, "SELECT booking, guest, valid_from, valid_until FROM passes WHERE id = ?", -1, &st,
 			       NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	if (db_step(st) == SQLITE_ROW) {
 		booking = sqlite3_column_int64(st, 0);
 		guest = sqlite3_column_int(st, 1);
 		from = sqlite3_column_int64(st, 2);
@@ -592,8 +592,8 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 			       " WHERE id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_int64(st, 1, new_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	db_bind_int64(st, 1, new_id);
+	if (db_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		return reply_error(rp, 500, "internal", "database error");
 	}
@@ -667,7 +667,7 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 
 	if (sqlite3_prepare_v2(db, "SELECT id, public_key FROM signing_keys ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	while (sqlite3_step(st) == SQLITE_ROW && n < 255) {
+	while (db_step(st) == SQLITE_ROW && n < 255) {
 		if (sqlite3_column_bytes(st, 1) != 32)
 			continue;
 		keys[n].id = (uint8_t)sqlite3_column_int(st, 0);
@@ -695,8 +695,8 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 	}
 	fprintf(out, "signature    %s\n", e == PASS_OK ? "good" : pass_strerror(e));
 	if (sqlite3_prepare_v2(db, "SELECT status FROM passes WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, p.pass_id);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, p.pass_id);
+		if (db_step(st) == SQLITE_ROW)
 			fprintf(out, "status       %s\n", sqlite3_column_text(st, 0));
 		else
 			fprintf(out, "status       unknown to this database\n");
@@ -725,9 +725,9 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 			       " AND b.status = 'confirmed'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	memset(&p, 0, sizeof(p));
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_step(st) == SQLITE_ROW) {
 		int ci = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 5));
 		p.version = PASS_VERSION;
 		p.pass_id = (uint32_t)id;
@@ -785,9 +785,9 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 		db_rollback(app, db);
 		goto out;
 	}
-	sqlite3_bind_blob(st, 1, info.uid, (int)info.uid_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	w = sqlite3_step(st);
+	db_bind_blob(st, 1, info.uid, (int)info.uid_len, SQLITE_STATIC);
+	db_bind_int64(st, 2, id);
+	w = db_step(st);
 	sqlite3_finalize(st);
 	if (w != SQLITE_DONE || db_audit(db, "estiva-admin", "pass.write_nfc", "pass", id, NULL, uidhex) < 0 ||
 	    db_commit(app, db) < 0) {
@@ -825,8 +825,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 	if (sqlite3_prepare_v2(db, "SELECT retired_at IS NOT NULL FROM signing_keys WHERE id = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
 		goto sqlfail;
-	sqlite3_bind_int(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_int(st, 1, id);
+	if (db_step(st) == SQLITE_ROW)
 		retired = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
@@ -845,8 +845,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 			       " WHERE key_id = ? AND status = 'active' ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto sqlfail;
-	sqlite3_bind_int(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int(st, 1, id);
+	while (db_step(st) == SQLITE_ROW) {
 		if (n == cap) {
 			struct old *more = realloc(olds, (size_t)(cap ? cap * 2 : 64) * sizeof(*olds));
 			if (!more) {
@@ -880,8 +880,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET last_valid_until = 0 WHERE id = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
 		goto sqlfail;
-	sqlite3_bind_int(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int(st, 1, id);
+	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
 	sqlite3_finalize(st);
 	st = NULL;

@@ -56,9 +56,9 @@ int account_set_password(sqlite3 *db, const char *account, const char *hash)
 
 		if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
 			return -1;
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		db_bind_text(st, 1, account, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+		rc = db_step(st);
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE)
 			return -1;
@@ -68,8 +68,8 @@ int account_set_password(sqlite3 *db, const char *account, const char *hash)
 		/* a new password ends every session opened with the old one */
 		if (sqlite3_prepare_v2(db, end[k], -1, &st, NULL) != SQLITE_OK)
 			return -1;
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+		db_bind_text(st, 1, account, -1, SQLITE_STATIC);
+		rc = db_step(st);
 		sqlite3_finalize(st);
 		return rc == SQLITE_DONE ? 1 : -1;
 	}

@@ -170,8 +170,8 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 	if (sqlite3_prepare_v2(db, "SELECT status, unit, unit_type, arrival, departure FROM bookings WHERE id = ?", -1,
 			       &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, booking);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, booking);
+	if (db_step(st) == SQLITE_ROW) {
 		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
 		unit = sqlite3_column_int64(st, 1);
 		type = sqlite3_column_int64(st, 2);
@@ -188,10 +188,10 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?",
 				       -1, &st, NULL) != SQLITE_OK)
 			return -1;
-		sqlite3_bind_int64(st, 1, unit);
-		sqlite3_bind_int(st, 2, a);
-		sqlite3_bind_int(st, 3, d);
-		rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+		db_bind_int64(st, 1, unit);
+		db_bind_int(st, 2, a);
+		db_bind_int(st, 3, d);
+		rc = db_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 		sqlite3_finalize(st);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
@@ -201,11 +201,11 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 				       -1, &st, NULL) != SQLITE_OK)
 			return -1;
 		for (int32_t n = a; n < d; n++) {
-			sqlite3_bind_int64(st, 1, unit);
-			sqlite3_bind_int(st, 2, n);
-			sqlite3_bind_int64(st, 3, type);
-			sqlite3_bind_int64(st, 4, booking);
-			if (sqlite3_step(st) != SQLITE_DONE) {
+			db_bind_int64(st, 1, unit);
+			db_bind_int(st, 2, n);
+			db_bind_int64(st, 3, type);
+			db_bind_int64(st, 4, booking);
+			if (db_step(st) != SQLITE_DONE) {
 				sqlite3_finalize(st);
 				return -1;
 			}
@@ -218,10 +218,10 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 			       " updated_at = ? WHERE id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, booking);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now);
+	db_bind_int64(st, 2, now);
+	db_bind_int64(st, 3, booking);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
@@ -252,8 +252,8 @@ static int payment_by_oid(sqlite3 *db, const char *oid, struct payment_row *p)
 	if (sqlite3_prepare_v2(db, "SELECT id, booking, amount, oid, status FROM payments WHERE oid = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		p->id = sqlite3_column_int64(st, 0);
 		p->booking = sqlite3_column_int64(st, 1);
 		p->amount = sqlite3_column_int64(st, 2);
@@ -316,8 +316,8 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 			       " WHERE b.id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, booking);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, booking);
+	if (db_step(st) == SQLITE_ROW) {
 		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
 		amount = sqlite3_column_int64(st, 1);
 		created = sqlite3_column_int64(st, 2);
@@ -348,10 +348,10 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 		if (sqlite3_prepare_v2(db, "UPDATE bookings SET hold_expires_at = ?, updated_at = ? WHERE id = ?", -1, &st,
 				       NULL) != SQLITE_OK)
 			goto dbfail;
-		sqlite3_bind_int64(st, 1, new_exp);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int64(st, 3, booking);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, new_exp);
+		db_bind_int64(st, 2, now);
+		db_bind_int64(st, 3, booking);
+		if (db_step(st) != SQLITE_DONE)
 			goto dbfail;
 		sqlite3_finalize(st);
 		st = NULL;
@@ -397,13 +397,13 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 			       " VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, booking);
-	sqlite3_bind_text(st, 2, oid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, amount);
-	sqlite3_bind_text(st, 4, fields_text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	db_bind_int64(st, 1, booking);
+	db_bind_text(st, 2, oid, -1, SQLITE_STATIC);
+	db_bind_int64(st, 3, amount);
+	db_bind_text(st, 4, fields_text, -1, SQLITE_STATIC);
+	db_bind_int64(st, 5, now);
+	db_bind_int64(st, 6, now);
+	if (db_step(st) != SQLITE_ROW)
 		goto dbfail;
 	pid = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -449,8 +449,8 @@ int payment_form(struct app *app, struct request *rq, struct reply *rp)
 			       " WHERE p.oid = ? AND p.status = 'pending'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_text(st, 1, rq->params[0], -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_text(st, 1, rq->params[0], -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW) {
 		fields = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
 		member = sqlite3_column_int64(st, 1);
 	}
@@ -587,8 +587,8 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 	}
 	payment_by_oid(db, oid, &p); /* again, under the lock */
 	if (sqlite3_prepare_v2(db, "UPDATE payments SET callbacks = callbacks + 1 WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, p.id);
-		sqlite3_step(st);
+		db_bind_int64(st, 1, p.id);
+		db_step(st);
 		sqlite3_finalize(st);
 	}
 	if (strcmp(response, "Approved") || strcmp(code, "00")) {
@@ -599,12 +599,12 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 					       " masked_pan = ?, updated_at = ? WHERE id = ?",
 					       -1, &st, NULL) != SQLITE_OK)
 				goto dbfail;
-			sqlite3_bind_text(st, 1, code ? code : "", -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, form_get(&f, "ErrMsg"), -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, form_get(&f, "MaskedPan"), -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, instant_now());
-			sqlite3_bind_int64(st, 5, p.id);
-			if (sqlite3_step(st) != SQLITE_DONE) {
+			db_bind_text(st, 1, code ? code : "", -1, SQLITE_STATIC);
+			db_bind_text(st, 2, form_get(&f, "ErrMsg"), -1, SQLITE_STATIC);
+			db_bind_text(st, 3, form_get(&f, "MaskedPan"), -1, SQLITE_STATIC);
+			db_bind_int64(st, 4, instant_now());
+			db_bind_int64(st, 5, p.id);
+			if (db_step(st) != SQLITE_DONE) {
 				sqlite3_finalize(st);
 				goto dbfail;
 			}
@@ -641,14 +641,14 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 			       " masked_pan = ?, err_msg = NULL, updated_at = ? WHERE id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_text(st, 1, c ? "approved" : "voiding", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, form_get(&f, "TransId"), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, form_get(&f, "AuthCode"), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, code, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, form_get(&f, "MaskedPan"), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, instant_now());
-	sqlite3_bind_int64(st, 7, p.id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	db_bind_text(st, 1, c ? "approved" : "voiding", -1, SQLITE_STATIC);
+	db_bind_text(st, 2, form_get(&f, "TransId"), -1, SQLITE_STATIC);
+	db_bind_text(st, 3, form_get(&f, "AuthCode"), -1, SQLITE_STATIC);
+	db_bind_text(st, 4, code, -1, SQLITE_STATIC);
+	db_bind_text(st, 5, form_get(&f, "MaskedPan"), -1, SQLITE_STATIC);
+	db_bind_int64(st, 6, instant_now());
+	db_bind_int64(st, 7, p.id);
+	if (db_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		goto dbfail;
 	}
@@ -705,8 +705,8 @@ int payment_return(struct app *app, struct request *rq, struct reply *rp)
 	    sqlite3_prepare_v2(db, "SELECT b.id, b.status, p.status FROM payments p JOIN bookings b ON b.id = p.booking"
 				   " WHERE p.oid = ?",
 			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+		if (db_step(st) == SQLITE_ROW) {
 			booking = sqlite3_column_int64(st, 0);
 			snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 1));
 			snprintf(pstatus, sizeof(pstatus), "%s", (const char *)sqlite3_column_text(st, 2));
@@ -763,8 +763,8 @@ int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp)
 			       " WHERE booking = bookings.id AND status IN ('approved', 'captured')) FROM bookings WHERE id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return reply_error(rp, 500, "internal", "database error");
-	sqlite3_bind_int64(st, 1, booking);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, booking);
+	if (db_step(st) == SQLITE_ROW) {
 		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(arr, sizeof(arr), "%s", (const char *)sqlite3_column_text(st, 1));
 		member = sqlite3_column_int64(st, 2);
@@ -803,8 +803,8 @@ int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, 
 			       " ORDER BY id DESC LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, booking);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, booking);
+	if (db_step(st) == SQLITE_ROW) {
 		pid = sqlite3_column_int64(st, 0);
 		paid = sqlite3_column_int64(st, 1);
 	}
@@ -817,13 +817,13 @@ int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, 
 			       " VALUES (?, ?, ?, ?, 'requested', ?, ?) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, booking);
-	sqlite3_bind_int64(st, 2, pid);
-	sqlite3_bind_int64(st, 3, amount);
-	sqlite3_bind_int(st, 4, percent);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_int64(st, 1, booking);
+	db_bind_int64(st, 2, pid);
+	db_bind_int64(st, 3, amount);
+	db_bind_int(st, 4, percent);
+	db_bind_int64(st, 5, now);
+	db_bind_int64(st, 6, now);
+	if (db_step(st) == SQLITE_ROW)
 		rid = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (!rid)
@@ -855,10 +855,10 @@ static int lease_take(struct app *app, sqlite3 *db, int64_t id)
 		db_rollback(app, db);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, now + span);
-	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int64(st, 3, now);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now + span);
+	db_bind_int64(st, 2, id);
+	db_bind_int64(st, 3, now);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		db_rollback(app, db);
@@ -880,8 +880,8 @@ static void lease_drop(struct app *app, sqlite3 *db, int64_t id)
 		db_rollback(app, db);
 		return;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_step(st);
+	db_bind_int64(st, 1, id);
+	db_step(st);
 	sqlite3_finalize(st);
 	db_commit(app, db);
 }
@@ -895,8 +895,8 @@ static int exec_id(sqlite3 *db, const char *sql, int64_t id)
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -914,12 +914,12 @@ static int record_locked(sqlite3 *db, int64_t id, const char *status, int64_t re
 			       " unanswered = 0, updated_at = ? WHERE id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, refunded);
-	sqlite3_bind_int64(st, 3, refunded);
-	sqlite3_bind_int64(st, 4, instant_now());
-	sqlite3_bind_int64(st, 5, id);
-	rc = sqlite3_step(st);
+	db_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, refunded);
+	db_bind_int64(st, 3, refunded);
+	db_bind_int64(st, 4, instant_now());
+	db_bind_int64(st, 5, id);
+	rc = db_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;
@@ -959,9 +959,9 @@ static void unanswered(struct app *app, sqlite3 *db, int64_t id, const char *oid
 			       " RETURNING unanswered",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_bind_int64(st, 1, instant_now());
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_int64(st, 1, instant_now());
+	db_bind_int64(st, 2, id);
+	if (db_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (n >= app->cfg.pay_unknown_after) {
@@ -992,14 +992,14 @@ static void refund_set(struct app *app, sqlite3 *db, int64_t refund, int64_t boo
 		db_rollback(app, db);
 		return;
 	}
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	if (error)
-		sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, error, -1, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(st, 2);
-	sqlite3_bind_int64(st, 3, instant_now());
-	sqlite3_bind_int64(st, 4, refund);
-	sqlite3_step(st);
+		db_bind_null(st, 2);
+	db_bind_int64(st, 3, instant_now());
+	db_bind_int64(st, 4, refund);
+	db_step(st);
 	sqlite3_finalize(st);
 	db_audit(db, "gateway", !strcmp(status, "requested") ? "refund.error" : "refund.failed", "booking", booking, NULL,
 		 error);
@@ -1024,8 +1024,8 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 			       " FROM refunds r JOIN payments p ON p.id = r.payment WHERE r.id = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		return;
-	sqlite3_bind_int64(st, 1, refund);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, refund);
+	if (db_step(st) == SQLITE_ROW) {
 		snprintf(oid, sizeof(oid), "%s", (const char *)sqlite3_column_text(st, 0));
 		amount = sqlite3_column_int64(st, 1);
 		snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 2));
@@ -1078,9 +1078,9 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 		db_rollback(app, db);
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, instant_now());
-	sqlite3_bind_int64(st, 2, refund);
-	if (sqlite3_step(st) != SQLITE_DONE || record_locked(db, pid, taken_status(&r), r.refunded, NULL, oid) < 0 ||
+	db_bind_int64(st, 1, instant_now());
+	db_bind_int64(st, 2, refund);
+	if (db_step(st) != SQLITE_DONE || record_locked(db, pid, taken_status(&r), r.refunded, NULL, oid) < 0 ||
 	    db_audit(db, "gateway", "refund.succeeded", "booking", booking, NULL, oid) < 0) {
 		sqlite3_finalize(st);
 		db_rollback(app, db);
@@ -1157,13 +1157,13 @@ static void refund_all(struct app *app, sqlite3 *db, const struct open_payment *
 				       " payment = ? AND status = 'requested')",
 				       -1, &st, NULL) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(st, 1, o->booking);
-		sqlite3_bind_int64(st, 2, o->id);
-		sqlite3_bind_int64(st, 3, left);
-		sqlite3_bind_int64(st, 4, now);
-		sqlite3_bind_int64(st, 5, now);
-		sqlite3_bind_int64(st, 6, o->id);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		db_bind_int64(st, 1, o->booking);
+		db_bind_int64(st, 2, o->id);
+		db_bind_int64(st, 3, left);
+		db_bind_int64(st, 4, now);
+		db_bind_int64(st, 5, now);
+		db_bind_int64(st, 6, o->id);
+		if (db_step(st) != SQLITE_DONE) {
 			sqlite3_finalize(st);
 			goto fail;
 		}
@@ -1250,9 +1250,9 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force)
 			free(page);
 			return -1;
 		}
-		sqlite3_bind_int64(st, 1, last);
-		sqlite3_bind_int(st, 2, PAGE);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_int64(st, 1, last);
+		db_bind_int(st, 2, PAGE);
+		while (db_step(st) == SQLITE_ROW) {
 			struct open_payment *o = &page[n++];
 			o->id = sqlite3_column_int64(st, 0);
 			o->booking = sqlite3_column_int64(st, 1);
@@ -1282,9 +1282,9 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force)
 		if (sqlite3_prepare_v2(db, "SELECT id FROM refunds WHERE status = 'requested' AND id > ? ORDER BY id LIMIT ?",
 				       -1, &st, NULL) != SQLITE_OK)
 			return -1;
-		sqlite3_bind_int64(st, 1, last);
-		sqlite3_bind_int(st, 2, PAGE);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		db_bind_int64(st, 1, last);
+		db_bind_int(st, 2, PAGE);
+		while (db_step(st) == SQLITE_ROW)
 			last = refunds[n++] = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 		for (int i = 0; i < n; i++)
@@ -1328,9 +1328,9 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 			       " WHERE p.updated_at >= ? AND p.updated_at < ? ORDER BY p.id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, (int64_t)from);
-	sqlite3_bind_int64(st, 2, (int64_t)to);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, (int64_t)from);
+	db_bind_int64(st, 2, (int64_t)to);
+	while (db_step(st) == SQLITE_ROW) {
 		const char *oid = (const char *)sqlite3_column_text(st, 1);
 		const char *ours = (const char *)sqlite3_column_text(st, 2);
 		const char *bstatus = (const char *)sqlite3_column_text(st, 4);
@@ -1374,7 +1374,7 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 	fprintf(out, "%d payment(s) checked, %d difference(s)\n", total, diffs);
 	if (sqlite3_prepare_v2(db, "SELECT r.id, r.booking, r.amount, r.last_error FROM refunds r WHERE r.status = 'failed'",
 			       -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (db_step(st) == SQLITE_ROW) {
 			diffs++;
 			fprintf(out, "  FAILED REFUND %lld of booking %lld: %lld centimes (%s)\n",
 				(long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cmi.h"
+#include "sqlbind.h"
 
 /* Limits */
 #define ID_MAX 32             /* centre, unit type, season and category ids */

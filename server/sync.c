@@ -76,8 +76,8 @@ json_t *sync_keys_json(sqlite3 *db, int64_t now)
 		json_decref(a);
 		return NULL;
 	}
-	sqlite3_bind_int64(st, 1, now / 60);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, now / 60);
+	while (db_step(st) == SQLITE_ROW) {
 		char hex[2 * 32 + 1] = "";
 		int signing = sqlite3_column_type(st, 3) == SQLITE_NULL;
 
@@ -101,8 +101,8 @@ json_t *sync_centre_json(sqlite3 *db, const char *centre)
 	if (sqlite3_prepare_v2(db, "SELECT id, number, name_fr, name_ar FROM centres WHERE id = ?",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return NULL;
-	sqlite3_bind_text(st, 1, centre, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
+	if (db_step(st) == SQLITE_ROW)
 		j = json_pack("{s:s,s:o,s:s,s:s}", "id", sqlite3_column_text(st, 0), "number",
 		              json_int_col(st, 1), "name_fr", sqlite3_column_text(st, 2), "name_ar",
 		              sqlite3_column_text(st, 3));
@@ -141,8 +141,8 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 	/* one read of our row: the booking is the pass's (a gate that says otherwise is flagged), then the
 	 * admission is judged against the same row */
 	sqlite3_reset(u->pass);
-	sqlite3_bind_int64(u->pass, 1, ev->pass);
-	if (sqlite3_step(u->pass) == SQLITE_ROW) {
+	db_bind_int64(u->pass, 1, ev->pass);
+	if (db_step(u->pass) == SQLITE_ROW) {
 		int64_t ours = sqlite3_column_int64(u->pass, 2);
 		if (!why && *booking && *booking != ours)
 			why = "booking_mismatch";
@@ -165,10 +165,10 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 
 		presence_init(&pr);
 		sqlite3_reset(u->state);
-		sqlite3_bind_int64(u->state, 1, ev->pass);
-		sqlite3_bind_text(u->state, 2, g->centre, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u->state, 3, ev->at);
-		while (sqlite3_step(u->state) == SQLITE_ROW)
+		db_bind_int64(u->state, 1, ev->pass);
+		db_bind_text(u->state, 2, g->centre, -1, SQLITE_STATIC);
+		db_bind_int64(u->state, 3, ev->at);
+		while (db_step(u->state) == SQLITE_ROW)
 			presence_step_text(&pr, (const char *)sqlite3_column_text(u->state, 1),
 			                   (const char *)sqlite3_column_text(u->state, 0));
 		sqlite3_reset(u->state); /* no read left open on gate_events while it is written */
@@ -240,8 +240,8 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		int64_t ahead = have_time ? gate_time - now : 0;
 		if (!have_time && sqlite3_prepare_v2(db, "SELECT -last_offset_s FROM gates WHERE id = ?", -1, &st, NULL) ==
 		                      SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, g.id);
-			if (sqlite3_step(st) == SQLITE_ROW)
+			db_bind_int64(st, 1, g.id);
+			if (db_step(st) == SQLITE_ROW)
 				ahead = sqlite3_column_int64(st, 0);
 			sqlite3_finalize(st);
 			st = NULL;
@@ -256,13 +256,13 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	        " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_int64(st, 1, now);
+	db_bind_int64(st, 1, now);
 	if (queue >= 0)
-		sqlite3_bind_int64(st, 2, queue);
+		db_bind_int64(st, 2, queue);
 	if (have_time)
-		sqlite3_bind_int64(st, 3, now - gate_time);
-	sqlite3_bind_int64(st, 4, g.id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 3, now - gate_time);
+	db_bind_int64(st, 4, g.id);
+	if (db_step(st) != SQLITE_DONE)
 		goto dbfail;
 	sqlite3_finalize(st);
 	st = NULL;
@@ -307,29 +307,29 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		booking = ev.booking;
 		why = event_conflict(&u, &g, &ev, latest, &booking);
 		sqlite3_reset(u.insert);
-		sqlite3_bind_text(u.insert, 1, ev.id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u.insert, 2, g.id);
-		sqlite3_bind_text(u.insert, 3, g.centre, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u.insert, 4, ev.pass);
+		db_bind_text(u.insert, 1, ev.id, -1, SQLITE_STATIC);
+		db_bind_int64(u.insert, 2, g.id);
+		db_bind_text(u.insert, 3, g.centre, -1, SQLITE_STATIC);
+		db_bind_int64(u.insert, 4, ev.pass);
 		if (booking)
-			sqlite3_bind_int64(u.insert, 5, booking);
+			db_bind_int64(u.insert, 5, booking);
 		else
-			sqlite3_bind_null(u.insert, 5);
-		sqlite3_bind_text(u.insert, 6, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
-		sqlite3_bind_text(u.insert, 7, event_kind_name(ev.kind), -1, SQLITE_STATIC);
-		sqlite3_bind_text(u.insert, 8, ev.reason_code, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u.insert, 9, ev.at);
-		sqlite3_bind_int64(u.insert, 10, ev.seq);
-		sqlite3_bind_int(u.insert, 11, ev.offline);
-		sqlite3_bind_int(u.insert, 12, ev.manual);
-		sqlite3_bind_text(u.insert, 13, ev.note, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u.insert, 14, now);
-		sqlite3_bind_int(u.insert, 15, why != NULL);
+			db_bind_null(u.insert, 5);
+		db_bind_text(u.insert, 6, decide_dir_name(ev.dir), -1, SQLITE_STATIC);
+		db_bind_text(u.insert, 7, event_kind_name(ev.kind), -1, SQLITE_STATIC);
+		db_bind_text(u.insert, 8, ev.reason_code, -1, SQLITE_STATIC);
+		db_bind_int64(u.insert, 9, ev.at);
+		db_bind_int64(u.insert, 10, ev.seq);
+		db_bind_int(u.insert, 11, ev.offline);
+		db_bind_int(u.insert, 12, ev.manual);
+		db_bind_text(u.insert, 13, ev.note, -1, SQLITE_STATIC);
+		db_bind_int64(u.insert, 14, now);
+		db_bind_int(u.insert, 15, why != NULL);
 		if (why)
-			sqlite3_bind_text(u.insert, 16, why, -1, SQLITE_STATIC);
+			db_bind_text(u.insert, 16, why, -1, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(u.insert, 16);
-		if (sqlite3_step(u.insert) != SQLITE_DONE)
+			db_bind_null(u.insert, 16);
+		if (db_step(u.insert) != SQLITE_DONE)
 			goto dbfail;
 		json_array_append_new(sqlite3_changes(db) == 1 ? stored : dups, json_string(ev.id));
 		if (why && sqlite3_changes(db) == 1)
@@ -377,7 +377,7 @@ static int read_edge(sqlite3 *db, int64_t *edge)
 	if (sqlite3_prepare_v2(db, "SELECT edge FROM sync_horizon WHERE id = 1", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_step(st) == SQLITE_ROW) {
 		*edge = sqlite3_column_int64(st, 0);
 		rc = 0;
 	}
@@ -412,17 +412,17 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate_who *g,
 		        " AND p.status = 'active' ORDER BY p.valid_from, p.id",
 		        -1, &st, NULL) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(st, 1, edge);
-		sqlite3_bind_int64(st, 2, target);
-		sqlite3_bind_int64(st, 3, now / 60);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, edge);
+		db_bind_int64(st, 2, target);
+		db_bind_int64(st, 3, now / 60);
+		if (db_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_finalize(st);
 		if (sqlite3_prepare_v2(db, "UPDATE sync_horizon SET edge = ? WHERE id = 1", -1, &st,
 		                       NULL) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(st, 1, target);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, target);
+		if (db_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_finalize(st);
 		st = NULL;
@@ -431,9 +431,9 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate_who *g,
 		if (sqlite3_prepare_v2(db, "UPDATE gates SET last_sync_at = ? WHERE id = ?", -1,
 		                       &st, NULL) != SQLITE_OK)
 			goto fail;
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_int64(st, 2, g->id);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_bind_int64(st, 1, now);
+		db_bind_int64(st, 2, g->id);
+		if (db_step(st) != SQLITE_DONE)
 			goto fail;
 		sqlite3_finalize(st);
 		st = NULL;
@@ -455,7 +455,7 @@ static int64_t single_int(sqlite3 *db, const char *sql, int *ok)
 		*ok = 0;
 		return 0;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
@@ -550,13 +550,13 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	        " ORDER BY c.seq LIMIT ?5",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, p);
-	sqlite3_bind_int64(st, 3, now / 60);
-	sqlite3_bind_int64(st, 4, edge);
-	sqlite3_bind_int64(st, 5, limit + 1);
+	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, p);
+	db_bind_int64(st, 3, now / 60);
+	db_bind_int64(st, 4, edge);
+	db_bind_int64(st, 5, limit + 1);
 	n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st) == SQLITE_ROW) {
 		if (n == limit) {
 			more = 1;
 			break;
@@ -599,12 +599,12 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED " ORDER BY rowid LIMIT ?4",
 	        -1, &st, NULL) != SQLITE_OK)
 		goto dbfail;
-	sqlite3_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, e);
-	sqlite3_bind_int64(st, 3, g.id);
-	sqlite3_bind_int(st, 4, budget + 1);
+	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, e);
+	db_bind_int64(st, 3, g.id);
+	db_bind_int(st, 4, budget + 1);
 	n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st) == SQLITE_ROW) {
 		if (n == budget) {
 			more = 2;
 			break;
