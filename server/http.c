@@ -35,11 +35,6 @@ static int64_t now_us(void)
 
 /* ---- replies ---- */
 
-void html_escape(struct buf *b, const char *s)
-{
-	web_html_escape(b, s);
-}
-
 static const char csp_default[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
 				  " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 

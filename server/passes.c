@@ -18,6 +18,7 @@
 #include "nfctag.h"
 #include "pass.h"
 #include "server.h"
+#include "web.h"
 
 /* ---- keys ---- */
 
@@ -630,17 +631,17 @@ int passes_print(struct app *app, struct request *rq, struct reply *rp)
 	buf_printf(&b, "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 		       "<link rel=\"stylesheet\" href=\"/print.css\"><title>Estiva — ");
-	html_escape(&b, name);
+	web_html_escape(&b, name);
 	buf_printf(&b, "</title></head><body><article class=\"pass\">"
 		       "<header><h1 lang=\"fr\">");
-	html_escape(&b, bi.c->name_fr);
+	web_html_escape(&b, bi.c->name_fr);
 	buf_printf(&b, "</h1><h1 lang=\"ar\" dir=\"rtl\">");
-	html_escape(&b, bi.c->name_ar);
+	web_html_escape(&b, bi.c->name_ar);
 	buf_printf(&b, "</h1></header><img class=\"qr\" alt=\"QR\" src=\"/api/v1/passes/%lld.svg\">"
 		       "<dl><dt>Invité · الضيف</dt><dd class=\"guest\">", (long long)id);
-	html_escape(&b, name);
+	web_html_escape(&b, name);
 	buf_printf(&b, "</dd><dt>Logement · الوحدة</dt><dd class=\"unit\">");
-	html_escape(&b, bi.unit);
+	web_html_escape(&b, bi.unit);
 	buf_printf(&b, "</dd><dt>Arrivée · الوصول</dt><dd class=\"arrival\">%s %02d:%02d</dd>"
 		       "<dt>Départ · المغادرة</dt><dd class=\"departure\">%s %02d:%02d</dd>"
 		       "<dt>Pass</dt><dd>#%lld</dd></dl>"

@@ -16,6 +16,7 @@
 #include "date.h"
 #include "log.h"
 #include "server.h"
+#include "web.h"
 
 /* ---- credentials ---- */
 
@@ -464,13 +465,13 @@ int payment_form(struct app *app, struct request *rq, struct reply *rp)
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 		       "<title>Paiement — الأداء</title></head><body>"
 		       "<form id=\"pay\" method=\"post\" action=\"");
-	html_escape(&b, app->cfg.pay_gateway_url);
+	web_html_escape(&b, app->cfg.pay_gateway_url);
 	buf_printf(&b, "\">");
 	json_object_foreach(fields, k, v) {
 		buf_printf(&b, "<input type=\"hidden\" name=\"");
-		html_escape(&b, k);
+		web_html_escape(&b, k);
 		buf_printf(&b, "\" value=\"");
-		html_escape(&b, json_string_value(v) ? json_string_value(v) : "");
+		web_html_escape(&b, json_string_value(v) ? json_string_value(v) : "");
 		buf_printf(&b, "\">");
 	}
 	buf_printf(&b, "<p>Redirection vers la page de paiement sécurisée… — جارٍ التوجيه إلى صفحة الأداء الآمنة…</p>"

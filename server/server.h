@@ -537,8 +537,6 @@ int api_routes_print(FILE *out);
 struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen);
 int http_port(struct MHD_Daemon *d);
 void http_stop(struct MHD_Daemon *d);
-/* Appends s to b with & < > " ' escaped for HTML text and attribute values. */
-void html_escape(struct buf *b, const char *s);
 
 /* metrics.c: counts a finished request (route -1: none matched) and writes the Prometheus text; the
  * caller gives the names of routes 0..nroutes-1. */
