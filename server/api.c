@@ -288,10 +288,12 @@ int api_route(struct app *app, struct request *rq, struct reply *rp)
 			found = i;
 			break;
 		}
-		if (strlen(rp->allow) + strlen(routes[i].method) + 3 < sizeof(rp->allow)) {
-			if (rp->allow[0])
-				strncat(rp->allow, ", ", sizeof(rp->allow) - strlen(rp->allow) - 1);
-			strncat(rp->allow, routes[i].method, sizeof(rp->allow) - strlen(rp->allow) - 1);
+		{
+			size_t used = strlen(rp->allow);
+
+			if (used + strlen(routes[i].method) + 3 < sizeof(rp->allow)) /* whole methods only */
+				snprintf(rp->allow + used, sizeof(rp->allow) - used, "%s%s", used ? ", " : "",
+					 routes[i].method);
 		}
 	}
 	if (found < 0) {

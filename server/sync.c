@@ -110,8 +110,6 @@ json_t *sync_centre_json(sqlite3 *db, const char *centre)
 	return j;
 }
 
-/* ---- enrolment ---- */
-
 /* ---- upload ---- */
 
 struct upload_stmts {
@@ -639,10 +637,3 @@ dbfail:
 	json_decref(events);
 	return reply_error(rp, 500, "internal", "database error");
 }
-
-/* ---- on-site count ---- */
-
-/* ---- administration over HTTP ---- */
-
-/* ---- estiva-admin gate ... ---- */
-
