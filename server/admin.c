@@ -220,10 +220,8 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 	if (read_password(pw) < 0 || password_ok(pw, name) < 0 || password_hash(pw, hash) < 0)
 		goto out;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "INSERT INTO users(name, role, password_hash) VALUES (?1, ?2, ?3)"
-			       " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+	    !(st = db_stmt(db, "INSERT INTO users(name, role, password_hash) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id")))
 		goto fail;
 	db_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, role, -1, SQLITE_STATIC);
@@ -231,25 +229,24 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 	if (db_step(st) != SQLITE_ROW)
 		goto fail;
 	id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	/* saving a user again sets a new password and role: the sessions of the old ones end */
-	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "DELETE FROM sessions WHERE user = ?")))
 		goto fail;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(db, "DELETE FROM user_centres WHERE user = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "DELETE FROM user_centres WHERE user = ?")))
 		goto fail;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO user_centres(user, centre) SELECT ?, id FROM centres WHERE id = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO user_centres(user, centre) SELECT ?, id FROM centres WHERE id = ?")))
 		goto fail;
 	for (int i = 0; i < ncentres; i++) {
 		db_bind_int64(st, 1, id);
@@ -274,7 +271,7 @@ fail:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
 	sodium_memzero(pw, sizeof(pw));
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -298,16 +295,15 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 	printf("%s\n", text ? text : "?");
 	free(text);
 	json_decref(j);
-	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM booking_nights WHERE booking = ?", -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE booking = ?"))) {
 		db_bind_int64(st, 1, id);
 		if (db_step(st) == SQLITE_ROW)
 			printf("nights held in booking_nights: %d\n", sqlite3_column_int(st, 0));
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	printf("audit:\n");
-	if (sqlite3_prepare_v2(db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
-				   " AND entity_id = ? ORDER BY id",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
+				   " AND entity_id = ? ORDER BY id"))) {
 		db_bind_int64(st, 1, id);
 		while (db_step(st) == SQLITE_ROW) {
 			char at[INSTANT_STRLEN];
@@ -316,7 +312,7 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 			       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "-",
 			       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	return 0;
 }
@@ -328,11 +324,11 @@ static int first_key(struct app *app, sqlite3 *db)
 	char err[512];
 	int n = 0, id;
 
-	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT COUNT(*) FROM signing_keys")))
 		return 1;
 	if (db_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (n)
 		return 0;
 	id = passes_key_rotate(app, db, err, sizeof(err));
@@ -348,9 +344,8 @@ static int list_keys(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, hex(public_key), created_at, retired_at, last_valid_until FROM signing_keys"
-				   " ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, hex(public_key), created_at, retired_at, last_valid_until FROM signing_keys"
+				   " ORDER BY id")))
 		return 1;
 	while (db_step(st) == SQLITE_ROW) {
 		char created[INSTANT_STRLEN], until[INSTANT_STRLEN];
@@ -360,7 +355,7 @@ static int list_keys(sqlite3 *db)
 		       sqlite3_column_text(st, 1), created,
 		       sqlite3_column_type(st, 3) == SQLITE_NULL ? "SIGNING" : "retired", until);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 }
 
@@ -378,10 +373,8 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 	}
 	if (db_begin(app, db) < 0)
 		return 1;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
-			       " updated_at = ? WHERE id = ? AND status = 'held'",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
+			       " updated_at = ? WHERE id = ? AND status = 'held'"))) {
 		db_rollback(app, db);
 		return 1;
 	}
@@ -389,7 +382,7 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 	db_bind_int64(st, 2, now);
 	db_bind_int64(st, 3, id);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
 		db_rollback(app, db);
 		fprintf(stderr, "estiva-admin: booking %ld is not held (unknown, already confirmed, cancelled or expired)\n", id);

@@ -369,10 +369,8 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 		return reply_json(rp, 200, json_pack("{s:s,s:s,s:o}", "role", rq->who.role == ROLE_ADMIN ? "admin" : "manager",
 						     "user", rq->who.name, "centres", cs));
 	}
-	if (!db || sqlite3_prepare_v2(db,
-				      "SELECT number, first_name, last_name, first_name_ar, last_name_ar, email, phone,"
-				      " status, category FROM members WHERE id = ?",
-				      -1, &st, NULL) != SQLITE_OK)
+	if (!db || !(st = db_stmt(db, "SELECT number, first_name, last_name, first_name_ar, last_name_ar, email, phone,"
+				      " status, category FROM members WHERE id = ?")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, rq->who.member_id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -382,12 +380,11 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 		for (int i = 0; i < 9; i++)
 			json_object_set_new(m, keys[i], json_string((const char *)sqlite3_column_text(st, i)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!m)
 		return reply_error(rp, 404, "not_found", "no such member");
 	hh = json_array();
-	if (sqlite3_prepare_v2(db, "SELECT name, relation, birth_year FROM household WHERE member = ? ORDER BY id", -1,
-			       &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ? ORDER BY id"))) {
 		db_bind_int64(st, 1, rq->who.member_id);
 		while (db_step(st) == SQLITE_ROW)
 			json_array_append_new(hh, json_pack("{s:s,s:s,s:o}", "name", sqlite3_column_text(st, 0),
@@ -395,7 +392,7 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 							    sqlite3_column_type(st, 2) == SQLITE_NULL
 								    ? json_null()
 								    : json_integer(sqlite3_column_int(st, 2))));
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	json_object_set_new(m, "household", hh);
 	return reply_json(rp, 200, json_pack("{s:s,s:o}", "role", "member", "member", m));
@@ -486,10 +483,8 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 	}
 	if (cat < 0)
 		return reply_error(rp, 500, "internal", "your category has no tariffs");
-	if (!db || sqlite3_prepare_v2(db,
-				      "SELECT night, COUNT(*) FROM booking_nights WHERE unit_type = ? AND night BETWEEN ? AND ?"
-				      " GROUP BY night",
-				      -1, &st, NULL) != SQLITE_OK)
+	if (!db || !(st = db_stmt(db, "SELECT night, COUNT(*) FROM booking_nights WHERE unit_type = ? AND night BETWEEN ? AND ?"
+				      " GROUP BY night")))
 		return reply_error(rp, 500, "internal", "database error");
 	types = json_array();
 	for (int t = 0; t < c->ntypes; t++) {
@@ -524,7 +519,7 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 		json_array_append_new(types, json_pack("{s:s,s:i,s:o}", "id", c->types[t].id, "units",
 						       c->types[t].nunits, "nights", nights));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return reply_json(rp, 200, json_pack("{s:s,s:s,s:s,s:s,s:o}", "centre", c->id, "from", from_s, "to", to_s,
 					     "category", app->cat.categories[cat].id, "unit_types", types));
 }
@@ -552,14 +547,13 @@ static int api_metrics(struct app *app, struct request *rq, struct reply *rp)
 		names[i] = routes[i].name;
 	metrics_render(&app->metrics, names, NROUTES, &b);
 	buf_printf(&b, "# HELP estiva_bookings Bookings by status.\n# TYPE estiva_bookings gauge\n");
-	if (db && sqlite3_prepare_v2(db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
+	if (db && (st = db_stmt(db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
 					 " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"
-					 " UNION ALL SELECT 'expired') s",
-				     -1, &st, NULL) == SQLITE_OK) {
+					 " UNION ALL SELECT 'expired') s"))) {
 		while (db_step(st) == SQLITE_ROW)
 			buf_printf(&b, "estiva_bookings{status=\"%s\"} %lld\n", sqlite3_column_text(st, 0),
 				   (long long)sqlite3_column_int64(st, 1));
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	reply_text(rp, 200, "text/plain; version=0.0.4; charset=utf-8", buf_cstr(&b));
 	buf_free(&b);

@@ -28,7 +28,7 @@ static int64_t lookup_id(sqlite3 *db, const char *sql, const char *a, int64_t b,
 	sqlite3_stmt *st;
 	int64_t id = 0;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, sql))) /* sql: a literal, so its address keys the cache */
 		return 0;
 	if (a)
 		db_bind_text(st, 1, a, -1, SQLITE_STATIC);
@@ -37,7 +37,7 @@ static int64_t lookup_id(sqlite3 *db, const char *sql, const char *a, int64_t b,
 	db_bind_text(st, 2, c, -1, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	return id;
 }
 
@@ -46,12 +46,11 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	sqlite3_stmt *st = NULL;
 	char d1[DATE_STRLEN], d2[DATE_STRLEN], d3[DATE_STRLEN];
 
-	CHECK(sqlite3_prepare_v2(db,
-				 "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, active, number)"
+	if (!(st = db_stmt(db, "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, active, number)"
 				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT(id) DO UPDATE SET"
 				 " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
-				 " check_out = ?7, active = 1, number = ?8",
-				 -1, &st, NULL));
+				 " check_out = ?7, active = 1, number = ?8")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
 	db_bind_text(st, 3, c->name_ar, -1, SQLITE_STATIC);
@@ -65,30 +64,29 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		db_bind_null(st, 8);
 	if (step_done(st) < 0)
 		goto fail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 
-	CHECK(sqlite3_prepare_v2(db,
-				 "UPDATE units SET active = 0 WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1);"
-				 , -1, &st, NULL));
+	if (!(st = db_stmt(db, "UPDATE units SET active = 0 WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1);")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db, "UPDATE unit_types SET active = 0 WHERE centre = ?1", -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "UPDATE unit_types SET active = 0 WHERE centre = ?1")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
-	sqlite3_finalize(st);
+	db_done(st);
 
 	for (int i = 0; i < c->ntypes; i++) {
 		struct unit_type *t = &c->types[i];
 
-		CHECK(sqlite3_prepare_v2(db,
-					 "INSERT INTO unit_types(centre, code, name_fr, name_ar, min_guests, max_guests, position, active)"
+		if (!(st = db_stmt(db, "INSERT INTO unit_types(centre, code, name_fr, name_ar, min_guests, max_guests, position, active)"
 					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT(centre, code) DO UPDATE SET"
-					 " name_fr = ?3, name_ar = ?4, min_guests = ?5, max_guests = ?6, position = ?7, active = 1",
-					 -1, &st, NULL));
+					 " name_fr = ?3, name_ar = ?4, min_guests = ?5, max_guests = ?6, position = ?7, active = 1")))
+		goto fail;
 		db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 		db_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
 		db_bind_text(st, 3, t->name_fr, -1, SQLITE_STATIC);
@@ -98,7 +96,7 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		db_bind_int(st, 7, i);
 		if (step_done(st) < 0)
 			goto fail;
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 		t->dbid = lookup_id(db, "SELECT id FROM unit_types WHERE centre = ? AND code = ?", c->id, 0, t->id);
 		if (!t->dbid)
@@ -107,10 +105,9 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		t->unit_dbids = calloc((size_t)t->nunits, sizeof(int64_t));
 		if (!t->unit_dbids)
 			goto fail;
-		CHECK(sqlite3_prepare_v2(db,
-					 "INSERT INTO units(unit_type, code, active) VALUES (?1, ?2, 1)"
-					 " ON CONFLICT(unit_type, code) DO UPDATE SET active = 1 RETURNING id",
-					 -1, &st, NULL));
+		if (!(st = db_stmt(db, "INSERT INTO units(unit_type, code, active) VALUES (?1, ?2, 1)"
+					 " ON CONFLICT(unit_type, code) DO UPDATE SET active = 1 RETURNING id")))
+		goto fail;
 		for (int u = 0; u < t->nunits; u++) {
 			db_bind_int64(st, 1, t->dbid);
 			db_bind_text(st, 2, t->unit_codes[u], -1, SQLITE_STATIC);
@@ -119,26 +116,26 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 			t->unit_dbids[u] = sqlite3_column_int64(st, 0);
 			sqlite3_reset(st);
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 	}
 
 	/* seasons: the configuration is the whole truth (their tariffs go with them) */
-	CHECK(sqlite3_prepare_v2(db, "DELETE FROM tariffs WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1)",
-				 -1, &st, NULL));
+	if (!(st = db_stmt(db, "DELETE FROM tariffs WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1)")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db, "DELETE FROM seasons WHERE centre = ?1", -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "DELETE FROM seasons WHERE centre = ?1")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db,
-				 "INSERT INTO seasons(centre, code, kind, first_night, last_night, min_nights, max_nights,"
-				 " rotation_nights, rotation_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-				 -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "INSERT INTO seasons(centre, code, kind, first_night, last_night, min_nights, max_nights,"
+				 " rotation_nights, rotation_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")))
+		goto fail;
 	for (int i = 0; i < c->nseasons; i++) {
 		struct season *s = &c->seasons[i];
 
@@ -164,9 +161,9 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 	}
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db, "INSERT INTO tariffs(unit_type, season, category, centimes) VALUES (?, ?, ?, ?)",
-				 -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "INSERT INTO tariffs(unit_type, season, category, centimes) VALUES (?, ?, ?, ?)")))
+		goto fail;
 	for (int t = 0; t < c->ntypes; t++)
 		for (int s = 0; s < c->nseasons; s++)
 			for (int k = 0; k < cat->ncategories; k++) {
@@ -177,10 +174,10 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 				if (step_done(st) < 0)
 					goto fail;
 			}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 fail:
-	sqlite3_finalize(st);
+	db_done(st);
 	return -1;
 }
 
@@ -194,10 +191,9 @@ int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	if (sqlite3_exec(db, "UPDATE categories SET position = -1; UPDATE centres SET active = 0", NULL, NULL,
 			 NULL) != SQLITE_OK)
 		goto fail;
-	CHECK(sqlite3_prepare_v2(db,
-				 "INSERT INTO categories(id, name_fr, name_ar, position) VALUES (?1, ?2, ?3, ?4)"
-				 " ON CONFLICT(id) DO UPDATE SET name_fr = ?2, name_ar = ?3, position = ?4",
-				 -1, &st, NULL));
+	if (!(st = db_stmt(db, "INSERT INTO categories(id, name_fr, name_ar, position) VALUES (?1, ?2, ?3, ?4)"
+				 " ON CONFLICT(id) DO UPDATE SET name_fr = ?2, name_ar = ?3, position = ?4")))
+		goto fail;
 	for (int i = 0; i < cat->ncategories; i++) {
 		db_bind_text(st, 1, cat->categories[i].id, -1, SQLITE_STATIC);
 		db_bind_text(st, 2, cat->categories[i].name_fr, -1, SQLITE_STATIC);
@@ -206,7 +202,7 @@ int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		if (step_done(st) < 0)
 			goto fail;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	for (int i = 0; i < cat->ncentres; i++)
 		if (store_centre(db, cat, cat->centres[i]) < 0)
@@ -218,7 +214,7 @@ int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	return 0;
 fail:
 	snprintf(err, errlen, "storing the catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
@@ -245,12 +241,11 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 	sqlite3_stmt *st = NULL, *su = NULL;
 	int rc;
 
-	CHECK(sqlite3_prepare_v2(db,
-				 "SELECT id, code, name_fr, name_ar, min_guests, max_guests FROM unit_types"
-				 " WHERE centre = ? AND active = 1 ORDER BY position, code",
-				 -1, &st, NULL));
-	CHECK(sqlite3_prepare_v2(db, "SELECT id, code FROM units WHERE unit_type = ? AND active = 1 ORDER BY code",
-				 -1, &su, NULL));
+	if (!(st = db_stmt(db, "SELECT id, code, name_fr, name_ar, min_guests, max_guests FROM unit_types"
+				 " WHERE centre = ? AND active = 1 ORDER BY position, code")))
+		goto fail;
+	if (!(su = db_stmt(db, "SELECT id, code FROM units WHERE unit_type = ? AND active = 1 ORDER BY code")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while ((rc = db_step(st)) == SQLITE_ROW && c->ntypes < MAX_UNIT_TYPES) {
 		struct unit_type *t = &c->types[c->ntypes++];
@@ -278,13 +273,12 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 		}
 		sqlite3_reset(su);
 	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(su);
+	db_done(st);
+	db_done(su);
 	su = NULL;
-	CHECK(sqlite3_prepare_v2(db,
-				 "SELECT id, code, kind, first_night, last_night, min_nights, max_nights, rotation_nights,"
-				 " rotation_start FROM seasons WHERE centre = ? ORDER BY first_night",
-				 -1, &st, NULL));
+	if (!(st = db_stmt(db, "SELECT id, code, kind, first_night, last_night, min_nights, max_nights, rotation_nights,"
+				 " rotation_start FROM seasons WHERE centre = ? ORDER BY first_night")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while (db_step(st) == SQLITE_ROW && c->nseasons < MAX_SEASONS) {
 		struct season *s = &c->seasons[c->nseasons++];
@@ -299,11 +293,10 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 		s->rotation_nights = sqlite3_column_int(st, 7);
 		s->rotation_start = col_date(st, 8);
 	}
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db,
-				 "SELECT t.unit_type, t.season, t.category, t.centimes FROM tariffs t"
-				 " JOIN unit_types u ON u.id = t.unit_type WHERE u.centre = ?",
-				 -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "SELECT t.unit_type, t.season, t.category, t.centimes FROM tariffs t"
+				 " JOIN unit_types u ON u.id = t.unit_type WHERE u.centre = ?")))
+		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while (db_step(st) == SQLITE_ROW) {
 		int t = -1, s = -1, k = catalog_category(cat, (const char *)sqlite3_column_text(st, 2));
@@ -317,11 +310,11 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 		if (t >= 0 && s >= 0 && k >= 0)
 			c->tariff[t][s][k] = sqlite3_column_int64(st, 3);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 fail:
-	sqlite3_finalize(st);
-	sqlite3_finalize(su);
+	db_done(st);
+	db_done(su);
 	return -1;
 }
 
@@ -330,19 +323,18 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 
 	memset(cat, 0, sizeof(*cat));
-	CHECK(sqlite3_prepare_v2(db, "SELECT id, name_fr, name_ar FROM categories WHERE position >= 0 ORDER BY position",
-				 -1, &st, NULL));
+	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar FROM categories WHERE position >= 0 ORDER BY position")))
+		goto fail;
 	while (db_step(st) == SQLITE_ROW && cat->ncategories < MAX_CATEGORIES) {
 		struct category *k = &cat->categories[cat->ncategories++];
 		col_copy(k->id, sizeof(k->id), st, 0);
 		col_copy(k->name_fr, sizeof(k->name_fr), st, 1);
 		col_copy(k->name_ar, sizeof(k->name_ar), st, 2);
 	}
-	sqlite3_finalize(st);
-	CHECK(sqlite3_prepare_v2(db,
-				 "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, COALESCE(number, 0) FROM centres"
-				 " WHERE active = 1 ORDER BY id",
-				 -1, &st, NULL));
+	db_done(st);
+	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, COALESCE(number, 0) FROM centres"
+				 " WHERE active = 1 ORDER BY id")))
+		goto fail;
 	while (db_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
 		struct centre *c = calloc(1, sizeof(*c));
 
@@ -361,7 +353,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		if (load_centre(db, cat, c) < 0)
 			goto fail;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (cat->ncategories == 0 || cat->ncentres == 0) {
 		snprintf(err, errlen, "the database has no catalog: run estiva-admin init");
 		catalog_free(cat);
@@ -370,7 +362,7 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	return 0;
 fail:
 	snprintf(err, errlen, "loading the catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	catalog_free(cat);
 	return -1;
 }

@@ -346,11 +346,11 @@ static int user_version(sqlite3 *db)
 	sqlite3_stmt *st;
 	int v = -1;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt_once(db, "PRAGMA user_version"))) /* the schema changes around it */
 		return -1;
 	if (db_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	return v;
 }
 
@@ -360,10 +360,10 @@ static int foreign_keys_broken(sqlite3 *db)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt_once(db, "PRAGMA foreign_key_check")))
 		return 1;
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc != SQLITE_DONE;
 }
 
@@ -509,12 +509,19 @@ sqlite3 *db_thread(struct app *app)
 
 /* Prepared statements of the hot paths, kept per thread (each thread has its own connection), keyed by
  * the address of the SQL text: preparing is a third of a booking's CPU time otherwise. */
-#define STMT_CACHE 48
+#define STMT_CACHE 128
 static _Thread_local struct {
 	sqlite3 *db;
 	const char *sql;
 	sqlite3_stmt *st;
 } stmt_cache[STMT_CACHE];
+
+sqlite3_stmt *db_stmt_once(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	return sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+}
 
 sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql)
 {
@@ -530,9 +537,7 @@ sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql)
 			free_slot = i;
 	}
 	if (free_slot < 0) {
-		/* full: not cached; the caller's db_done() finalizes it */
-		sqlite3_stmt *st = NULL;
-		return sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+		return db_stmt_once(db, sql); /* full: not cached; the caller's db_done() finalizes it */
 	}
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_cache[free_slot].st, NULL) != SQLITE_OK)
 		return NULL;
@@ -552,17 +557,29 @@ void db_done(sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
+void db_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (!db)
+		return;
+	/* every statement of it, cached or not (the other threads' caches: they have stopped by now) */
+	while ((st = sqlite3_next_stmt(db, NULL)))
+		sqlite3_finalize(st);
+	/* and this thread's cache forgets them: a database opened later at the same address must not find
+	 * them */
+	for (int k = 0; k < STMT_CACHE; k++)
+		if (stmt_cache[k].db == db)
+			memset(&stmt_cache[k], 0, sizeof(stmt_cache[k]));
+	if (sqlite3_close(db) != SQLITE_OK)
+		log_warn("database: close: %s", sqlite3_errmsg(db));
+}
+
 void db_close_all(struct app *app)
 {
 	pthread_mutex_lock(&app->conns_lock);
-	for (int i = 0; i < app->nconns; i++) {
-		sqlite3_stmt *st;
-		/* the other threads' cached statements: they have stopped by now */
-		while ((st = sqlite3_next_stmt(app->conns[i], NULL)))
-			sqlite3_finalize(st);
-		if (sqlite3_close(app->conns[i]) != SQLITE_OK)
-			log_warn("database: close: %s", sqlite3_errmsg(app->conns[i]));
-	}
+	for (int i = 0; i < app->nconns; i++)
+		db_close(app->conns[i]);
 	app->nconns = 0;
 	pthread_mutex_unlock(&app->conns_lock);
 }

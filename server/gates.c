@@ -101,10 +101,7 @@ int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp
 	}
 	hash32(tok, sizeof(tok), key);
 	sodium_memzero(tok, sizeof(tok));
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE token_hash = ?",
-	        -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE token_hash = ?"))) {
 		reply_error(rp, 500, "internal", "database error");
 		return -1;
 	}
@@ -118,7 +115,7 @@ int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp
 		revoked = sqlite3_column_type(st, 3) != SQLITE_NULL;
 		g->last_sync_at = sqlite3_column_int64(st, 4);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!found) {
 		log_warn("gate: unknown token from %s", rq->ip);
 		reply_error(rp, 401, "bad_token", "unknown gate token");
@@ -138,12 +135,10 @@ json_t *gates_json(sqlite3 *db, const char *centre)
 	sqlite3_stmt *st;
 	json_t *a = json_array();
 
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT id, centre, name, created_at, enrolled_at, revoked_at, "
+	if (!(st = db_stmt(db, "SELECT id, centre, name, created_at, enrolled_at, revoked_at, "
 	                       "last_sync_at, last_queue,"
 	                       " last_offset_s, code_expires_at FROM gates WHERE ?1 IS NULL OR "
-	                       "centre = ?1 ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	                       "centre = ?1 ORDER BY id"))) {
 		json_decref(a);
 		return NULL;
 	}
@@ -162,7 +157,7 @@ json_t *gates_json(sqlite3 *db, const char *centre)
 			json_object_set_new(g, "code_expires_at", json_instant_col(st, 9, 1));
 		json_array_append_new(a, g);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return a;
 }
 
@@ -184,22 +179,18 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	*expires = now + GATE_CODE_TTL;
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM centres WHERE id = ? AND active = 1", -1, &st,
-	                       NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT 1 FROM centres WHERE id = ? AND active = 1")))
 		goto fail;
 	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	found = db_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (!found) {
 		db_rollback(app, db);
 		return 1;
 	}
-	if (sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
-	        " VALUES (?, ?, ?, ?, ?) RETURNING id",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
+	        " VALUES (?, ?, ?, ?, ?) RETURNING id")))
 		goto fail;
 	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -209,7 +200,7 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	if (db_step(st) != SQLITE_ROW)
 		goto fail;
 	*id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	j = json_pack("{s:s,s:s}", "centre", centre, "name", name);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -221,7 +212,7 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 	return db_commit(app, db) < 0 ? -1 : 0;
 fail:
 	log_err("gate add: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	return -1;
 }
@@ -235,26 +226,22 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(
-	        db,
-	        "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
-	        " WHERE id = ? AND revoked_at IS NULL",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
+	        " WHERE id = ? AND revoked_at IS NULL")))
 		goto fail;
 	db_bind_int64(st, 1, instant_now());
 	db_bind_int64(st, 2, id);
 	if (db_step(st) != SQLITE_DONE)
 		goto fail;
 	changed = sqlite3_changes(db);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (!changed) {
-		if (sqlite3_prepare_v2(db, "SELECT 1 FROM gates WHERE id = ?", -1, &st, NULL) !=
-		    SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT 1 FROM gates WHERE id = ?")))
 			goto fail;
 		db_bind_int64(st, 1, id);
 		rc = db_step(st) == SQLITE_ROW ? 2 : 1;
-		sqlite3_finalize(st);
+		db_done(st);
 		db_rollback(app, db);
 		return rc;
 	}
@@ -264,7 +251,7 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 	return db_commit(app, db) < 0 ? -1 : 0;
 fail:
 	log_err("gate revoke: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	return -1;
 }
@@ -303,11 +290,8 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
-	        " AND revoked_at IS NULL AND token_hash IS NULL",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
+	        " AND revoked_at IS NULL AND token_hash IS NULL")))
 		goto dbfail;
 	db_bind_blob(st, 1, code_key, sizeof(code_key), SQLITE_STATIC);
 	db_bind_int64(st, 2, now);
@@ -317,7 +301,7 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 		snprintf(centre, sizeof(centre), "%s", (const char *)sqlite3_column_text(st, 1));
 		snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 2));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (!ok) {
 		db_rollback(app, db);
@@ -325,18 +309,16 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 		log_warn("gate: unknown, used or expired enrolment code from %s", rq->ip);
 		return reply_error(rp, 401, "bad_code", "unknown, used or expired enrolment code");
 	}
-	if (sqlite3_prepare_v2(db,
-	                       "UPDATE gates SET token_hash = ?, code_hash = NULL, code_expires_at "
+	if (!(st = db_stmt(db, "UPDATE gates SET token_hash = ?, code_hash = NULL, code_expires_at "
 	                       "= NULL, enrolled_at = ?"
-	                       " WHERE id = ?",
-	                       -1, &st, NULL) != SQLITE_OK)
+	                       " WHERE id = ?")))
 		goto dbfail;
 	db_bind_blob(st, 1, tok_key, sizeof(tok_key), SQLITE_STATIC);
 	db_bind_int64(st, 2, now);
 	db_bind_int64(st, 3, id);
 	if (db_step(st) != SQLITE_DONE)
 		goto dbfail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	snprintf(actor, sizeof(actor), "gate %lld from %s", (long long)id, rq->ip);
 	if (db_audit(db, actor, "gate.enroll", "gate", id, NULL, NULL) < 0)
@@ -359,7 +341,7 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 	return 0;
 dbfail:
 	log_err("gate enroll: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	sodium_memzero(token_hex, sizeof(token_hex));
 	return reply_error(rp, 500, "internal", "database error");

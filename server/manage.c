@@ -202,12 +202,10 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 	if (!cnt)
 		return reply_error(rp, 500, "internal", "out of memory");
 	/* booking_nights holds exactly the nights of held and confirmed bookings */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT n.night, COUNT(*), SUM(b.status = 'confirmed'), SUM(b.nguests),"
+	if (!(st = db_stmt(db, "SELECT n.night, COUNT(*), SUM(b.status = 'confirmed'), SUM(b.nguests),"
 			       " SUM(CASE WHEN b.status = 'confirmed' THEN b.nguests ELSE 0 END)"
 			       " FROM booking_nights n JOIN bookings b ON b.id = n.booking"
-			       " WHERE n.unit_type = ? AND n.night BETWEEN ? AND ? GROUP BY n.night",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " WHERE n.unit_type = ? AND n.night BETWEEN ? AND ? GROUP BY n.night")))
 		goto dbfail;
 	for (int t = 0; t < c->ntypes; t++) {
 		int rc;
@@ -231,7 +229,7 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 			goto dbfail;
 		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 
 	if (csv) {
@@ -316,7 +314,7 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 	}
 dbfail:
 	log_err("occupancy: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	free(cnt);
 	return reply_error(rp, 500, "internal", "database error");
 }
@@ -352,7 +350,7 @@ static int movements_rows(sqlite3 *db, const char *centre, const char *column, c
 	int rc;
 
 	snprintf(sql, sizeof(sql), movements_sql, column, LIST_MAX);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt_once(db, sql)))
 		return -1;
 	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, day, -1, SQLITE_STATIC);
@@ -368,7 +366,7 @@ static int movements_rows(sqlite3 *db, const char *centre, const char *column, c
 						      "guest_names", guest_names(col(st, 10)), "arrival", col(st, 11),
 						      "departure", col(st, 12)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -499,7 +497,7 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 	days = calloc((size_t)width, sizeof(*days));
 	if (!days)
 		return reply_error(rp, 500, "internal", "out of memory");
-	if (sqlite3_prepare_v2(db, revenue_sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, revenue_sql)))
 		goto dbfail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, local_midnight(from));
@@ -573,7 +571,7 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 			buf_free(&out.b);
 		goto dbfail;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (csv) {
 		free(days);
 		return csv_reply(rp, &out, "revenue", c->id, from, to);
@@ -601,7 +599,7 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 	}
 dbfail:
 	log_err("revenue: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	json_decref(list);
 	free(days);
 	return reply_error(rp, 500, "internal", "database error");
@@ -632,8 +630,7 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 	}
 	like[k++] = '%';
 	like[k] = '\0';
-	if (!db || sqlite3_prepare_v2(db,
-				      "SELECT m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, m.email,"
+	if (!db || !(st = db_stmt(db, "SELECT m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, m.email,"
 				      " m.phone, m.status, m.category,"
 				      " (SELECT COUNT(*) FROM household h WHERE h.member = m.id),"
 				      " (SELECT COUNT(*) FROM bookings b WHERE b.member = m.id),"
@@ -643,8 +640,7 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 				      " OR (m.last_name || ' ' || m.first_name) LIKE ?1 ESCAPE '\\'"
 				      " OR (m.first_name_ar || ' ' || m.last_name_ar) LIKE ?1 ESCAPE '\\'"
 				      " OR (m.last_name_ar || ' ' || m.first_name_ar) LIKE ?1 ESCAPE '\\'"
-				      " OR m.email LIKE ?1 ESCAPE '\\' ORDER BY m.number LIMIT ?2",
-				      -1, &st, NULL) != SQLITE_OK)
+				      " OR m.email LIKE ?1 ESCAPE '\\' ORDER BY m.number LIMIT ?2")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_text(st, 1, like, -1, SQLITE_STATIC);
 	db_bind_int(st, 2, SEARCH_ROWS + 1);
@@ -659,7 +655,7 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 						      col(st, 8), "household", sqlite3_column_int(st, 9), "bookings",
 						      sqlite3_column_int(st, 10), "can_log_in", sqlite3_column_int(st, 11)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		json_decref(list);
 		return reply_error(rp, 500, "internal", "database error");
@@ -675,11 +671,9 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 	int64_t now = instant_now();
 	int rc;
 
-	if (!db || sqlite3_prepare_v2(db,
-				      "SELECT k.id, lower(hex(k.public_key)), k.created_at, k.retired_at, k.last_valid_until,"
+	if (!db || !(st = db_stmt(db, "SELECT k.id, lower(hex(k.public_key)), k.created_at, k.retired_at, k.last_valid_until,"
 				      " (SELECT COUNT(*) FROM passes p WHERE p.key_id = k.id AND p.status = 'active')"
-				      " FROM signing_keys k ORDER BY k.id DESC",
-				      -1, &st, NULL) != SQLITE_OK)
+				      " FROM signing_keys k ORDER BY k.id DESC")))
 		return reply_error(rp, 500, "internal", "database error");
 	list = json_array();
 	while ((rc = db_step(st)) == SQLITE_ROW) {
@@ -699,7 +693,7 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 			      !is_retired || needed > now, "active_passes", sqlite3_column_int(st, 5));
 		json_array_append_new(list, k);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
 		return reply_error(rp, 500, "internal", "database error");
@@ -721,14 +715,13 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	/* passes of stays not over yet, each where the presence rule (shared/event.h) puts it after its
 	 * trusted scans at this centre, in the rule's order */
-	if (sqlite3_prepare_v2(db,
-	                       /* from the current passes to their scans (CROSS JOIN keeps that order) */
+	/* from the current passes to their scans (CROSS JOIN keeps that order) */
+	if (!(st = db_stmt(db,
 	                       "SELECT e.pass, e.direction, e.decision FROM passes p"
 	                       " JOIN bookings b ON b.id = p.booking CROSS JOIN gate_events e ON e.pass = p.id"
 	                       " WHERE b.centre = ?1 AND p.valid_until > ?2 AND e.centre = ?1"
 	                       " AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED
-	                       " ORDER BY e.pass, e.at, e.rowid",
-	                       -1, &st, NULL) != SQLITE_OK)
+	                       " ORDER BY e.pass, e.at, e.rowid")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, now / 60);
@@ -748,7 +741,7 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 			                   (const char *)sqlite3_column_text(st, 1));
 		}
 		inside += pr.now == PRESENCE_INSIDE;
-		sqlite3_finalize(st);
+		db_done(st);
 		if (rc != SQLITE_DONE)
 			return reply_error(rp, 500, "internal", "database error");
 	}

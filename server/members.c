@@ -268,16 +268,13 @@ int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO members(number, cin, last_name, first_name, last_name_ar, first_name_ar,"
+	if (!(up = db_stmt(db, "INSERT INTO members(number, cin, last_name, first_name, last_name_ar, first_name_ar,"
 			       " email, phone, status, category) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
 			       " ON CONFLICT(number) DO UPDATE SET cin = ?2, last_name = ?3, first_name = ?4,"
 			       " last_name_ar = ?5, first_name_ar = ?6, email = ?7, phone = ?8, status = ?9,"
-			       " category = ?10 RETURNING id",
-			       -1, &up, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "DELETE FROM household WHERE member = ?", -1, &del, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO household(member, name, relation, birth_year) VALUES (?, ?, ?, ?)",
-			       -1, &hh, NULL) != SQLITE_OK)
+			       " category = ?10 RETURNING id")) ||
+	    !(del = db_stmt(db, "DELETE FROM household WHERE member = ?")) ||
+	    !(hh = db_stmt(db, "INSERT INTO household(member, name, relation, birth_year) VALUES (?, ?, ?, ?)")))
 		goto fail;
 	for (int i = 0; i < nrows; i++) {
 		const struct member_row *m = &rows[i];
@@ -311,15 +308,15 @@ int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *
 	if (db_audit(db, "estiva-admin", "members.import", "members", 0, NULL, NULL) < 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_finalize(up);
-	sqlite3_finalize(del);
-	sqlite3_finalize(hh);
+	db_done(up);
+	db_done(del);
+	db_done(hh);
 	return 0;
 fail:
 	snprintf(err, errlen, "import: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(up);
-	sqlite3_finalize(del);
-	sqlite3_finalize(hh);
+	db_done(up);
+	db_done(del);
+	db_done(hh);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }

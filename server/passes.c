@@ -72,11 +72,11 @@ static int key_current(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	int id = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT MAX(id) FROM signing_keys WHERE retired_at IS NULL", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT MAX(id) FROM signing_keys WHERE retired_at IS NULL")))
 		return -1;
 	if (db_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!id) {
 		snprintf(err, errlen, "no signing key: run estiva-admin keys rotate");
 		return -1;
@@ -94,11 +94,11 @@ int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	if (passes_check_key_files(app, err, errlen) < 0)
 		return -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL")))
 		return -1;
 	if (db_step(st) == SQLITE_ROW)
 		any = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!any) {
 		log_warn("no pass signing key yet: confirmations will fail until estiva-admin keys rotate");
 		return 0;
@@ -131,11 +131,11 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 		goto fail;
 	}
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM signing_keys", -1, &st, NULL) != SQLITE_OK ||
+	    !(st = db_stmt(db, "SELECT COALESCE(MAX(id), 0) + 1 FROM signing_keys")) ||
 	    db_step(st) != SQLITE_ROW)
 		goto sqlfail;
 	id = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (id > 255) {
 		snprintf(err, errlen, "key ids 1-255 are used up");
@@ -152,22 +152,20 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 			unlink(path);
 		goto rollback;
 	}
-	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")))
 		goto sqlfail;
 	db_bind_int64(st, 1, now);
 	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "INSERT INTO signing_keys(id, public_key, created_at) VALUES (?, ?, ?)", -1, &st,
-			       NULL) != SQLITE_OK)
+	db_done(st);
+	if (!(st = db_stmt(db, "INSERT INTO signing_keys(id, public_key, created_at) VALUES (?, ?, ?)")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	db_bind_blob(st, 2, pk, sizeof(pk), SQLITE_STATIC);
 	db_bind_int64(st, 3, now);
 	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (db_audit(db, "estiva-admin", "keys.rotate", "signing_key", id, NULL, NULL) < 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -189,7 +187,7 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 sqlfail:
 	snprintf(err, errlen, "keys: %s", sqlite3_errmsg(db));
 rollback:
-	sqlite3_finalize(st);
+	db_done(st);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 fail:
 	if (fd >= 0)
@@ -207,15 +205,15 @@ int passes_prune(struct app *app, sqlite3 *db)
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "DELETE FROM revocations WHERE until < ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "DELETE FROM revocations WHERE until < ?")))
 		goto fail;
 	db_bind_int64(st, 1, now_min);
 	if (db_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		db_done(st);
 		goto fail;
 	}
 	n = sqlite3_changes(db);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (db_commit(app, db) < 0)
 		return -1;
 	return n;
@@ -252,10 +250,8 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 	char token[PASS_TEXT_MAX + 1];
 	int64_t now = instant_now();
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO passes(booking, guest, guest_name, kind, key_id, valid_from, valid_until, token,"
-			       " status, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', 'active', ?, ?) RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO passes(booking, guest, guest_name, kind, key_id, valid_from, valid_until, token,"
+			       " status, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', 'active', ?, ?) RETURNING id")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	db_bind_int(st, 2, guest);
@@ -270,11 +266,11 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 		db_bind_null(st, 8);
 	db_bind_int64(st, 9, now);
 	if (db_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return -1;
 	}
 	*id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (*id > UINT32_MAX || booking > UINT32_MAX)
 		return -1;
 	memset(&p, 0, sizeof(p));
@@ -289,26 +285,25 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 	p.valid_until = (uint32_t)until;
 	if (pass_sign_text(&p, app->sign_sk, token, sizeof(token)) != PASS_OK)
 		return -1;
-	if (sqlite3_prepare_v2(db, "UPDATE passes SET token = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE passes SET token = ? WHERE id = ?")))
 		return -1;
 	db_bind_text(st, 1, token, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, *id);
 	if (db_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	/* the public key must stay on the gates until this pass has expired */
-	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, ?) WHERE id = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, ?) WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, until);
 	db_bind_int(st, 2, app->sign_key_id);
 	if (db_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 }
 
@@ -327,10 +322,8 @@ static int booking_info(struct app *app, sqlite3 *db, int64_t booking, struct bo
 	int rc = -1, ci;
 
 	memset(bi, 0, sizeof(*bi));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.centre, b.arrival, b.departure, b.guests, b.member, b.status, u.code FROM bookings b"
-			       " JOIN units u ON u.id = b.unit WHERE b.id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT b.centre, b.arrival, b.departure, b.guests, b.member, b.status, u.code FROM bookings b"
+			       " JOIN units u ON u.id = b.unit WHERE b.id = ?")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
@@ -347,7 +340,7 @@ static int booking_info(struct app *app, sqlite3 *db, int64_t booking, struct bo
 	} else {
 		rc = 0; /* no such booking: bi->c stays NULL */
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -395,23 +388,23 @@ static int revoke_where(sqlite3 *db, const char *where, int64_t key, const char 
 		 " SELECT p.id, b.centre, p.valid_until, ?, ? FROM passes p JOIN bookings b ON b.id = p.booking"
 		 " WHERE p.status = 'active' AND %s",
 		 where);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt_once(db, sql))) /* built here: not cached */
 		return -1;
 	db_bind_int64(st, 1, now);
 	db_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	db_bind_int64(st, 3, key);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	snprintf(sql, sizeof(sql), "UPDATE passes AS p SET status = 'revoked', revoked_at = ? WHERE p.status = 'active' AND %s",
 		 where);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt_once(db, sql))) /* built here: not cached */
 		return -1;
 	db_bind_int64(st, 1, now);
 	db_bind_int64(st, 2, key);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -464,16 +457,14 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 404, "not_found", "no such booking");
 	}
 	json_decref(bi.guests);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
-			       " WHERE booking = ? AND status = 'active' ORDER BY guest, id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
+			       " WHERE booking = ? AND status = 'active' ORDER BY guest, id")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, booking);
 	list = json_array();
 	while (db_step(st) == SQLITE_ROW)
 		json_array_append_new(list, pass_json(st));
-	sqlite3_finalize(st);
+	db_done(st);
 	return reply_json(rp, 200, json_pack("{s:I,s:s,s:s,s:o}", "booking", (json_int_t)booking, "status", bi.status,
 					     "unit", bi.unit, "passes", list));
 }
@@ -487,8 +478,7 @@ static int pass_load(struct app *app, sqlite3 *db, const struct request *rq, int
 	int found = 0;
 
 	memset(bi, 0, sizeof(*bi));
-	if (sqlite3_prepare_v2(db, "SELECT booking, token, guest_name, status FROM passes WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT booking, token, guest_name, status FROM passes WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -498,7 +488,7 @@ static int pass_load(struct app *app, sqlite3 *db, const struct request *rq, int
 		*active = !strcmp((const char *)sqlite3_column_text(st, 3), "active");
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!found)
 		return 0;
 	if (booking_info(app, db, booking, bi) < 0)
@@ -567,8 +557,7 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 		db_rollback(app, db);
 		return reply_error(rp, 409, "not_reissuable", "only an active pass of a confirmed booking is re-issued");
 	}
-	if (sqlite3_prepare_v2(db, "SELECT booking, guest, valid_from, valid_until FROM passes WHERE id = ?", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT booking, guest, valid_from, valid_until FROM passes WHERE id = ?")))
 		goto dbfail;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -577,7 +566,7 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 		from = sqlite3_column_int64(st, 2);
 		until = sqlite3_column_int64(st, 3);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (key_current(app, db, err, sizeof(err)) < 0) {
 		log_err("reissue: %s", err);
 		goto dbfail;
@@ -588,18 +577,16 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 		goto dbfail;
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
-			       " WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
+			       " WHERE id = ?")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, new_id);
 	if (db_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		db_done(st);
 		return reply_error(rp, 500, "internal", "database error");
 	}
 	reply_json(rp, 201, pass_json(st));
-	sqlite3_finalize(st);
+	db_done(st);
 	return 0;
 dbfail:
 	log_err("reissue: %s", sqlite3_errmsg(db));
@@ -666,7 +653,7 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 	int n = 0;
 	char from[INSTANT_STRLEN], until[INSTANT_STRLEN];
 
-	if (sqlite3_prepare_v2(db, "SELECT id, public_key FROM signing_keys ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, public_key FROM signing_keys ORDER BY id")))
 		return 1;
 	while (db_step(st) == SQLITE_ROW && n < 255) {
 		if (sqlite3_column_bytes(st, 1) != 32)
@@ -676,7 +663,7 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 		keys[n].valid_until = 0; /* support: shows the signature whatever the key's state */
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	e = pass_parse_text(token, strlen(token), &p);
 	if (e != PASS_OK) {
 		fprintf(out, "not a pass: %s\n", pass_strerror(e));
@@ -695,13 +682,13 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 		e = pass_verify_text(token, strlen(token), keys, n, &verified);
 	}
 	fprintf(out, "signature    %s\n", e == PASS_OK ? "good" : pass_strerror(e));
-	if (sqlite3_prepare_v2(db, "SELECT status FROM passes WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "SELECT status FROM passes WHERE id = ?"))) {
 		db_bind_int64(st, 1, p.pass_id);
 		if (db_step(st) == SQLITE_ROW)
 			fprintf(out, "status       %s\n", sqlite3_column_text(st, 0));
 		else
 			fprintf(out, "status       unknown to this database\n");
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	return e == PASS_OK ? 0 : 1;
 }
@@ -720,11 +707,9 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	int rc = 1, found = 0, w;
 	const struct centre *c = NULL;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT p.booking, p.guest, p.kind, p.valid_from, p.valid_until, b.centre FROM passes p"
+	if (!(st = db_stmt(db, "SELECT p.booking, p.guest, p.kind, p.valid_from, p.valid_until, b.centre FROM passes p"
 			       " JOIN bookings b ON b.id = p.booking WHERE p.id = ? AND p.status = 'active'"
-			       " AND b.status = 'confirmed'",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " AND b.status = 'confirmed'")))
 		return 1;
 	db_bind_int64(st, 1, id);
 	memset(&p, 0, sizeof(p));
@@ -740,7 +725,7 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 		c = ci >= 0 ? app->cat.centres[ci] : NULL;
 		found = c != NULL;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!found) {
 		fprintf(out, "no active pass %lld of a confirmed booking\n", (long long)id);
 		return 1;
@@ -782,14 +767,14 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	sodium_bin2hex(uidhex, sizeof(uidhex), info.uid, info.uid_len);
 	if (db_begin(app, db) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(db, "UPDATE passes SET nfc_uid = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE passes SET nfc_uid = ? WHERE id = ?"))) {
 		db_rollback(app, db);
 		goto out;
 	}
 	db_bind_blob(st, 1, info.uid, (int)info.uid_len, SQLITE_STATIC);
 	db_bind_int64(st, 2, id);
 	w = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (w != SQLITE_DONE || db_audit(db, "estiva-admin", "pass.write_nfc", "pass", id, NULL, uidhex) < 0 ||
 	    db_commit(app, db) < 0) {
 		fprintf(out, "the card was written but the database was not updated: %s\n", sqlite3_errmsg(db));
@@ -823,13 +808,12 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
-	if (sqlite3_prepare_v2(db, "SELECT retired_at IS NOT NULL FROM signing_keys WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT retired_at IS NOT NULL FROM signing_keys WHERE id = ?")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	if (db_step(st) == SQLITE_ROW)
 		retired = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (retired < 0) {
 		snprintf(err, errlen, "no signing key %d (estiva-admin keys list)", id);
@@ -841,10 +825,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 	}
 	if (key_current(app, db, err, errlen) < 0)
 		goto rollback;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, booking, guest, guest_name, valid_from, valid_until FROM passes"
-			       " WHERE key_id = ? AND status = 'active' ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, booking, guest, guest_name, valid_from, valid_until FROM passes"
+			       " WHERE key_id = ? AND status = 'active' ORDER BY id")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	while (db_step(st) == SQLITE_ROW) {
@@ -865,7 +847,7 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 		olds[n].until = sqlite3_column_int64(st, 5);
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	for (int i = 0; i < n; i++) {
 		struct booking_info bi;
@@ -878,13 +860,12 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 			      olds[i].id, &new_id) < 0)
 			goto sqlfail;
 	}
-	if (sqlite3_prepare_v2(db, "UPDATE signing_keys SET last_valid_until = 0 WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE signing_keys SET last_valid_until = 0 WHERE id = ?")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (db_audit(db, "estiva-admin", "keys.revoke", "signing_key", id, NULL, NULL) < 0 ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -897,7 +878,7 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 sqlfail:
 	snprintf(err, errlen, "keys revoke: %s", sqlite3_errmsg(db));
 rollback:
-	sqlite3_finalize(st);
+	db_done(st);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	free(olds);
 	return -1;

@@ -54,23 +54,23 @@ int account_set_password(sqlite3 *db, const char *account, const char *hash)
 		sqlite3_stmt *st;
 		int rc, changed;
 
-		if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, sql[k])))
 			return -1;
 		db_bind_text(st, 1, account, -1, SQLITE_STATIC);
 		db_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 		rc = db_step(st);
-		sqlite3_finalize(st);
+		db_done(st);
 		if (rc != SQLITE_DONE)
 			return -1;
 		changed = sqlite3_changes(db);
 		if (!changed)
 			continue;
 		/* a new password ends every session opened with the old one */
-		if (sqlite3_prepare_v2(db, end[k], -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, end[k])))
 			return -1;
 		db_bind_text(st, 1, account, -1, SQLITE_STATIC);
 		rc = db_step(st);
-		sqlite3_finalize(st);
+		db_done(st);
 		return rc == SQLITE_DONE ? 1 : -1;
 	}
 	return 0;

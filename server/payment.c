@@ -168,8 +168,7 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 	int32_t a, d;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT status, unit, unit_type, arrival, departure FROM bookings WHERE id = ?", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT status, unit, unit_type, arrival, departure FROM bookings WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
@@ -179,27 +178,25 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 		snprintf(arr, sizeof(arr), "%s", (const char *)sqlite3_column_text(st, 3));
 		snprintf(dep, sizeof(dep), "%s", (const char *)sqlite3_column_text(st, 4));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!status[0] || !strcmp(status, "confirmed"))
 		return 0; /* unknown, or already paid by another attempt: this money goes back */
 	if (strcmp(status, "held")) {
 		/* expired or cancelled: take the nights back if nobody has them */
 		if (date_parse(arr, &a) < 0 || date_parse(dep, &d) < 0)
 			return -1;
-		if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?")))
 			return -1;
 		db_bind_int64(st, 1, unit);
 		db_bind_int(st, 2, a);
 		db_bind_int(st, 3, d);
 		rc = db_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-		sqlite3_finalize(st);
+		db_done(st);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
 		if (!strcmp(status, "cancelled"))
 			return 0; /* the member cancelled: refund, don't resurrect */
-		if (sqlite3_prepare_v2(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)")))
 			return -1;
 		for (int32_t n = a; n < d; n++) {
 			db_bind_int64(st, 1, unit);
@@ -207,23 +204,21 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 			db_bind_int64(st, 3, type);
 			db_bind_int64(st, 4, booking);
 			if (db_step(st) != SQLITE_DONE) {
-				sqlite3_finalize(st);
+				db_done(st);
 				return -1;
 			}
 			sqlite3_reset(st);
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
-			       " updated_at = ? WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
+			       " updated_at = ? WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, now);
 	db_bind_int64(st, 2, now);
 	db_bind_int64(st, 3, booking);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	{
@@ -250,8 +245,7 @@ static int payment_by_oid(sqlite3 *db, const char *oid, struct payment_row *p)
 	int rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (sqlite3_prepare_v2(db, "SELECT id, booking, amount, oid, status FROM payments WHERE oid = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, booking, amount, oid, status FROM payments WHERE oid = ?")))
 		return -1;
 	db_bind_text(st, 1, oid, -1, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW) {
@@ -262,7 +256,7 @@ static int payment_by_oid(sqlite3 *db, const char *oid, struct payment_row *p)
 		snprintf(p->status, sizeof(p->status), "%s", (const char *)sqlite3_column_text(st, 4));
 		rc = 1;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -311,11 +305,9 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 	}
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.status, b.amount, b.created_at, b.hold_expires_at, b.member, m.email,"
+	if (!(st = db_stmt(db, "SELECT b.status, b.amount, b.created_at, b.hold_expires_at, b.member, m.email,"
 			       " m.first_name || ' ' || m.last_name FROM bookings b JOIN members m ON m.id = b.member"
-			       " WHERE b.id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " WHERE b.id = ?")))
 		goto dbfail;
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
@@ -327,7 +319,7 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 		snprintf(email, sizeof(email), "%s", (const char *)sqlite3_column_text(st, 5));
 		snprintf(bill, sizeof(bill), "%s", (const char *)sqlite3_column_text(st, 6));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (!status[0] || member != rq->who.member_id) {
 		db_rollback(app, db);
@@ -346,15 +338,14 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 	if (new_exp > created + app->cfg.hold_seconds + app->cfg.pay_session + app->cfg.pay_margin)
 		new_exp = created + app->cfg.hold_seconds + app->cfg.pay_session + app->cfg.pay_margin;
 	if (new_exp > expires) {
-		if (sqlite3_prepare_v2(db, "UPDATE bookings SET hold_expires_at = ?, updated_at = ? WHERE id = ?", -1, &st,
-				       NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "UPDATE bookings SET hold_expires_at = ?, updated_at = ? WHERE id = ?")))
 			goto dbfail;
 		db_bind_int64(st, 1, new_exp);
 		db_bind_int64(st, 2, now);
 		db_bind_int64(st, 3, booking);
 		if (db_step(st) != SQLITE_DONE)
 			goto dbfail;
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 	}
 
@@ -393,10 +384,8 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 	fields_text = json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!fields_text)
 		goto dbfail;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO payments(booking, oid, amount, status, fields, created_at, updated_at)"
-			       " VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO payments(booking, oid, amount, status, fields, created_at, updated_at)"
+			       " VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING id")))
 		goto dbfail;
 	db_bind_int64(st, 1, booking);
 	db_bind_text(st, 2, oid, -1, SQLITE_STATIC);
@@ -407,7 +396,7 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 	if (db_step(st) != SQLITE_ROW)
 		goto dbfail;
 	pid = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (db_audit(db, rq->who.name, "payment.start", "payment", pid, NULL, oid) < 0 || db_commit(app, db) < 0) {
 		json_decref(fields);
@@ -424,7 +413,7 @@ int payment_start(struct app *app, struct request *rq, struct reply *rp)
 	return reply_json(rp, 201, out);
 dbfail:
 	log_err("payment start: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	json_decref(fields);
 	free(fields_text);
@@ -445,17 +434,15 @@ int payment_form(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!db || !app->cred)
 		return reply_error(rp, 503, "payments_off", "online payment is not configured on this server");
-	if (sqlite3_prepare_v2(db,
-			       "SELECT p.fields, b.member FROM payments p JOIN bookings b ON b.id = p.booking"
-			       " WHERE p.oid = ? AND p.status = 'pending'",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT p.fields, b.member FROM payments p JOIN bookings b ON b.id = p.booking"
+			       " WHERE p.oid = ? AND p.status = 'pending'")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_text(st, 1, rq->params[0], -1, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW) {
 		fields = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
 		member = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!fields || member != rq->who.member_id) {
 		json_decref(fields);
 		return reply_error(rp, 404, "not_found", "no such payment waiting");
@@ -587,18 +574,16 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 		goto out;
 	}
 	payment_by_oid(db, oid, &p); /* again, under the lock */
-	if (sqlite3_prepare_v2(db, "UPDATE payments SET callbacks = callbacks + 1 WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "UPDATE payments SET callbacks = callbacks + 1 WHERE id = ?"))) {
 		db_bind_int64(st, 1, p.id);
 		db_step(st);
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	if (strcmp(response, "Approved") || strcmp(code, "00")) {
 		/* declined: the booking stays held until its hold ends; a later attempt may succeed */
 		if (!strcmp(p.status, "pending")) {
-			if (sqlite3_prepare_v2(db,
-					       "UPDATE payments SET status = 'declined', proc_return_code = ?, err_msg = ?,"
-					       " masked_pan = ?, updated_at = ? WHERE id = ?",
-					       -1, &st, NULL) != SQLITE_OK)
+			if (!(st = db_stmt(db, "UPDATE payments SET status = 'declined', proc_return_code = ?, err_msg = ?,"
+					       " masked_pan = ?, updated_at = ? WHERE id = ?")))
 				goto dbfail;
 			db_bind_text(st, 1, code ? code : "", -1, SQLITE_STATIC);
 			db_bind_text(st, 2, form_get(&f, "ErrMsg"), -1, SQLITE_STATIC);
@@ -606,10 +591,10 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 			db_bind_int64(st, 4, instant_now());
 			db_bind_int64(st, 5, p.id);
 			if (db_step(st) != SQLITE_DONE) {
-				sqlite3_finalize(st);
+				db_done(st);
 				goto dbfail;
 			}
-			sqlite3_finalize(st);
+			db_done(st);
 		}
 		if (db_audit(db, "gateway", "payment.callback.declined", "payment", p.id, p.status, raw) < 0)
 			goto dbfail;
@@ -637,10 +622,8 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 	c = confirm_locked(app, db, p.booking, "gateway");
 	if (c < 0)
 		goto dbfail;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE payments SET status = ?, trans_id = ?, auth_code = ?, proc_return_code = ?,"
-			       " masked_pan = ?, err_msg = NULL, updated_at = ? WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE payments SET status = ?, trans_id = ?, auth_code = ?, proc_return_code = ?,"
+			       " masked_pan = ?, err_msg = NULL, updated_at = ? WHERE id = ?")))
 		goto dbfail;
 	db_bind_text(st, 1, c ? "approved" : "voiding", -1, SQLITE_STATIC);
 	db_bind_text(st, 2, form_get(&f, "TransId"), -1, SQLITE_STATIC);
@@ -650,10 +633,10 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 	db_bind_int64(st, 6, instant_now());
 	db_bind_int64(st, 7, p.id);
 	if (db_step(st) != SQLITE_DONE) {
-		sqlite3_finalize(st);
+		db_done(st);
 		goto dbfail;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (db_audit(db, "gateway", c ? "payment.callback.approved" : "payment.callback.too_late", "payment", p.id,
 		     p.status, raw) < 0)
 		goto dbfail;
@@ -703,16 +686,15 @@ int payment_return(struct app *app, struct request *rq, struct reply *rp)
 	if (!oid && rq->body.len && form_parse(rq->body.data, rq->body.len, &f) == 0)
 		oid = form_get(&f, "oid");
 	if (db && oid &&
-	    sqlite3_prepare_v2(db, "SELECT b.id, b.status, p.status FROM payments p JOIN bookings b ON b.id = p.booking"
-				   " WHERE p.oid = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
+	    (st = db_stmt(db, "SELECT b.id, b.status, p.status FROM payments p JOIN bookings b ON b.id = p.booking"
+				   " WHERE p.oid = ?"))) {
 		db_bind_text(st, 1, oid, -1, SQLITE_STATIC);
 		if (db_step(st) == SQLITE_ROW) {
 			booking = sqlite3_column_int64(st, 0);
 			snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(st, 1));
 			snprintf(pstatus, sizeof(pstatus), "%s", (const char *)sqlite3_column_text(st, 2));
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	buf_init(&b, 16 * 1024);
 	buf_printf(&b, "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
@@ -759,10 +741,8 @@ int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!db)
 		return reply_error(rp, 404, "not_found", "no such booking");
-	if (sqlite3_prepare_v2(db,
-			       "SELECT status, arrival, member, centre, (SELECT COALESCE(SUM(amount), 0) FROM payments"
-			       " WHERE booking = bookings.id AND status IN ('approved', 'captured')) FROM bookings WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT status, arrival, member, centre, (SELECT COALESCE(SUM(amount), 0) FROM payments"
+			       " WHERE booking = bookings.id AND status IN ('approved', 'captured')) FROM bookings WHERE id = ?")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
@@ -772,7 +752,7 @@ int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp)
 		snprintf(centre, sizeof(centre), "%s", (const char *)sqlite3_column_text(st, 3));
 		paid = sqlite3_column_int64(st, 4);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!status[0] || (rq->who.role == ROLE_MEMBER && member != rq->who.member_id) ||
 	    (rq->who.role != ROLE_MEMBER && !auth_can_see_centre(&rq->who, catalog_centre(&app->cat, centre))))
 		return reply_error(rp, 404, "not_found", "no such booking");
@@ -799,24 +779,20 @@ int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, 
 	int percent = payment_refund_percent(&app->cfg, days_before_arrival(arrival));
 	char after[96];
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, amount FROM payments WHERE booking = ? AND status IN ('approved', 'captured')"
-			       " ORDER BY id DESC LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, amount FROM payments WHERE booking = ? AND status IN ('approved', 'captured')"
+			       " ORDER BY id DESC LIMIT 1")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
 		pid = sqlite3_column_int64(st, 0);
 		paid = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	amount = paid * percent / 100;
 	if (!pid || amount <= 0)
 		return 0;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at)"
-			       " VALUES (?, ?, ?, ?, 'requested', ?, ?) RETURNING id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at)"
+			       " VALUES (?, ?, ?, ?, 'requested', ?, ?) RETURNING id")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	db_bind_int64(st, 2, pid);
@@ -826,7 +802,7 @@ int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, 
 	db_bind_int64(st, 6, now);
 	if (db_step(st) == SQLITE_ROW)
 		rid = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (!rid)
 		return -1;
 	snprintf(after, sizeof(after), "{\"refund\":%lld,\"percent\":%d}", (long long)amount, percent);
@@ -851,8 +827,7 @@ static int lease_take(struct app *app, sqlite3 *db, int64_t id)
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db, "UPDATE payments SET lease_until = ? WHERE id = ? AND lease_until <= ?", -1, &st,
-			       NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE payments SET lease_until = ? WHERE id = ? AND lease_until <= ?"))) {
 		db_rollback(app, db);
 		return -1;
 	}
@@ -860,7 +835,7 @@ static int lease_take(struct app *app, sqlite3 *db, int64_t id)
 	db_bind_int64(st, 2, id);
 	db_bind_int64(st, 3, now);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE) {
 		db_rollback(app, db);
 		return -1;
@@ -877,13 +852,13 @@ static void lease_drop(struct app *app, sqlite3 *db, int64_t id)
 
 	if (db_begin(app, db) < 0)
 		return;
-	if (sqlite3_prepare_v2(db, "UPDATE payments SET lease_until = 0 WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE payments SET lease_until = 0 WHERE id = ?"))) {
 		db_rollback(app, db);
 		return;
 	}
 	db_bind_int64(st, 1, id);
 	db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	db_commit(app, db);
 }
 
@@ -894,11 +869,11 @@ static int exec_id(sqlite3 *db, const char *sql, int64_t id)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, sql))) /* sql: a literal */
 		return -1;
 	db_bind_int64(st, 1, id);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -910,10 +885,8 @@ static int record_locked(sqlite3 *db, int64_t id, const char *status, int64_t re
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE payments SET status = ?, refunded = CASE WHEN ? < 0 THEN refunded ELSE ? END,"
-			       " unanswered = 0, updated_at = ? WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE payments SET status = ?, refunded = CASE WHEN ? < 0 THEN refunded ELSE ? END,"
+			       " unanswered = 0, updated_at = ? WHERE id = ?")))
 		return -1;
 	db_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, refunded);
@@ -921,7 +894,7 @@ static int record_locked(sqlite3 *db, int64_t id, const char *status, int64_t re
 	db_bind_int64(st, 4, instant_now());
 	db_bind_int64(st, 5, id);
 	rc = db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	if (!strcmp(status, "voided") &&
@@ -955,16 +928,14 @@ static void unanswered(struct app *app, sqlite3 *db, int64_t id, const char *oid
 
 	if (db_begin(app, db) < 0)
 		return;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE payments SET unanswered = unanswered + 1, updated_at = ? WHERE id = ?"
-			       " RETURNING unanswered",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE payments SET unanswered = unanswered + 1, updated_at = ? WHERE id = ?"
+			       " RETURNING unanswered")))
 		goto fail;
 	db_bind_int64(st, 1, instant_now());
 	db_bind_int64(st, 2, id);
 	if (db_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	if (n >= app->cfg.pay_unknown_after) {
 		if (record_locked(db, id, "unknown", -1, "payment.unknown_at_gateway", oid) < 0)
 			goto fail;
@@ -986,10 +957,8 @@ static void refund_set(struct app *app, sqlite3 *db, int64_t refund, int64_t boo
 
 	if (db_begin(app, db) < 0)
 		return;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE refunds SET status = ?, tries = tries + 1, last_error = ?, updated_at = ?"
-			       " WHERE id = ? AND status = 'requested'",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE refunds SET status = ?, tries = tries + 1, last_error = ?, updated_at = ?"
+			       " WHERE id = ? AND status = 'requested'"))) {
 		db_rollback(app, db);
 		return;
 	}
@@ -1001,7 +970,7 @@ static void refund_set(struct app *app, sqlite3 *db, int64_t refund, int64_t boo
 	db_bind_int64(st, 3, instant_now());
 	db_bind_int64(st, 4, refund);
 	db_step(st);
-	sqlite3_finalize(st);
+	db_done(st);
 	db_audit(db, "gateway", !strcmp(status, "requested") ? "refund.error" : "refund.failed", "booking", booking, NULL,
 		 error);
 	db_commit(app, db);
@@ -1019,11 +988,9 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 
 	if (!app->cred)
 		return;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT p.oid, r.amount, r.status, r.tries, r.booking, p.id,"
+	if (!(st = db_stmt(db, "SELECT p.oid, r.amount, r.status, r.tries, r.booking, p.id,"
 			       " (SELECT COALESCE(SUM(amount), 0) FROM refunds o WHERE o.payment = p.id AND o.status = 'succeeded')"
-			       " FROM refunds r JOIN payments p ON p.id = r.payment WHERE r.id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " FROM refunds r JOIN payments p ON p.id = r.payment WHERE r.id = ?")))
 		return;
 	db_bind_int64(st, 1, refund);
 	if (db_step(st) == SQLITE_ROW) {
@@ -1035,7 +1002,7 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 		pid = sqlite3_column_int64(st, 5);
 		before = sqlite3_column_int64(st, 6);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	if (strcmp(status, "requested") || lease_take(app, db, pid) != 1)
 		return; /* done, or another process is talking to the gateway about this order */
 	/* the network calls happen outside any transaction */
@@ -1072,10 +1039,8 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 	}
 	if (db_begin(app, db) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE refunds SET status = 'succeeded', tries = tries + 1, last_error = NULL, updated_at = ?"
-			       " WHERE id = ? AND status = 'requested'",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "UPDATE refunds SET status = 'succeeded', tries = tries + 1, last_error = NULL, updated_at = ?"
+			       " WHERE id = ? AND status = 'requested'"))) {
 		db_rollback(app, db);
 		goto out;
 	}
@@ -1083,11 +1048,11 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 	db_bind_int64(st, 2, refund);
 	if (db_step(st) != SQLITE_DONE || record_locked(db, pid, taken_status(&r), r.refunded, NULL, oid) < 0 ||
 	    db_audit(db, "gateway", "refund.succeeded", "booking", booking, NULL, oid) < 0) {
-		sqlite3_finalize(st);
+		db_done(st);
 		db_rollback(app, db);
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	db_commit(app, db);
 	if (r.refunded > before + amount)
 		log_err("ALERT payment %s: the gateway has refunded %lld centimes, more than the %lld we asked for", oid,
@@ -1152,11 +1117,9 @@ static void refund_all(struct app *app, sqlite3 *db, const struct open_payment *
 	if (record_locked(db, o->id, taken_status(r), r->refunded, "payment.reconcile.captured_unwanted", o->oid) < 0)
 		goto fail;
 	if (left > 0) {
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at)"
+		if (!(st = db_stmt(db, "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at)"
 				       " SELECT ?, ?, ?, 100, 'requested', ?, ? WHERE NOT EXISTS (SELECT 1 FROM refunds WHERE"
-				       " payment = ? AND status = 'requested')",
-				       -1, &st, NULL) != SQLITE_OK)
+				       " payment = ? AND status = 'requested')")))
 			goto fail;
 		db_bind_int64(st, 1, o->booking);
 		db_bind_int64(st, 2, o->id);
@@ -1165,10 +1128,10 @@ static void refund_all(struct app *app, sqlite3 *db, const struct open_payment *
 		db_bind_int64(st, 5, now);
 		db_bind_int64(st, 6, o->id);
 		if (db_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			db_done(st);
 			goto fail;
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	db_commit(app, db);
 	log_warn("payment %s: captured although the booking could not be honoured; %lld centimes to refund", o->oid,
@@ -1243,11 +1206,9 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force)
 		return -1;
 	do {
 		n = 0;
-		if (sqlite3_prepare_v2(db,
-				       "SELECT p.id, p.booking, p.updated_at, p.created_at, p.oid, p.status, b.status"
+		if (!(st = db_stmt(db, "SELECT p.id, p.booking, p.updated_at, p.created_at, p.oid, p.status, b.status"
 				       " FROM payments p JOIN bookings b ON b.id = p.booking"
-				       " WHERE p.status IN ('pending', 'approved', 'voiding') AND p.id > ? ORDER BY p.id LIMIT ?",
-				       -1, &st, NULL) != SQLITE_OK) {
+				       " WHERE p.status IN ('pending', 'approved', 'voiding') AND p.id > ? ORDER BY p.id LIMIT ?"))) {
 			free(page);
 			return -1;
 		}
@@ -1264,7 +1225,7 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force)
 			snprintf(o->booking_status, sizeof(o->booking_status), "%s", (const char *)sqlite3_column_text(st, 6));
 			last = o->id;
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 		for (int i = 0; i < n; i++) {
 			const struct open_payment *o = &page[i];
 			/* voids go at once; the others wait for the gateway's own news first */
@@ -1280,14 +1241,13 @@ int payment_reconcile(struct app *app, sqlite3 *db, int force)
 	last = 0;
 	do {
 		n = 0;
-		if (sqlite3_prepare_v2(db, "SELECT id FROM refunds WHERE status = 'requested' AND id > ? ORDER BY id LIMIT ?",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "SELECT id FROM refunds WHERE status = 'requested' AND id > ? ORDER BY id LIMIT ?")))
 			return -1;
 		db_bind_int64(st, 1, last);
 		db_bind_int(st, 2, PAGE);
 		while (db_step(st) == SQLITE_ROW)
 			last = refunds[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		db_done(st);
 		for (int i = 0; i < n; i++)
 			payment_refund_send(app, db, refunds[i]);
 		done += n;
@@ -1322,12 +1282,10 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 	to = mktime(&tm);
 	date_format(day, d);
 	fprintf(out, "payments report for %s (local day)\n", d);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT p.id, p.oid, p.status, p.amount, b.status,"
+	if (!(st = db_stmt(db, "SELECT p.id, p.oid, p.status, p.amount, b.status,"
 			       " (SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment = p.id AND status = 'succeeded')"
 			       " FROM payments p JOIN bookings b ON b.id = p.booking"
-			       " WHERE p.updated_at >= ? AND p.updated_at < ? ORDER BY p.id",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " WHERE p.updated_at >= ? AND p.updated_at < ? ORDER BY p.id")))
 		return -1;
 	db_bind_int64(st, 1, (int64_t)from);
 	db_bind_int64(st, 2, (int64_t)to);
@@ -1371,10 +1329,9 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 				ours, bstatus, r.trans_stat, ref, why);
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	fprintf(out, "%d payment(s) checked, %d difference(s)\n", total, diffs);
-	if (sqlite3_prepare_v2(db, "SELECT r.id, r.booking, r.amount, r.last_error FROM refunds r WHERE r.status = 'failed'",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if ((st = db_stmt(db, "SELECT r.id, r.booking, r.amount, r.last_error FROM refunds r WHERE r.status = 'failed'"))) {
 		while (db_step(st) == SQLITE_ROW) {
 			diffs++;
 			fprintf(out, "  FAILED REFUND %lld of booking %lld: %lld centimes (%s)\n",
@@ -1382,7 +1339,7 @@ int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out)
 				(long long)sqlite3_column_int64(st, 2),
 				sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "?");
 		}
-		sqlite3_finalize(st);
+		db_done(st);
 	}
 	return diffs ? 1 : 0;
 }

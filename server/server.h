@@ -345,7 +345,12 @@ int db_audit(sqlite3 *db, const char *actor, const char *action, const char *ent
 /* A prepared statement for sql (a string with static storage: its address is the key), from the calling
  * thread's cache, reset and unbound. Give it back with db_done(), never sqlite3_finalize(). */
 sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql);
+/* The one exception: SQL built at run time (its address keys nothing) or run around schema changes is
+ * prepared for one use; db_done() finalizes it. */
+sqlite3_stmt *db_stmt_once(sqlite3 *db, const char *sql);
 void db_done(sqlite3_stmt *st);
+/* Finalizes every statement of db (and forgets this thread's cached ones), then closes it. */
+void db_close(sqlite3 *db);
 /* Current schema version. */
 extern const int db_schema_version;
 

@@ -68,11 +68,8 @@ json_t *sync_keys_json(sqlite3 *db, int64_t now)
 	sqlite3_stmt *st;
 	json_t *a = json_array();
 
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
-	        " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id",
-	        -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
+	        " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id"))) {
 		json_decref(a);
 		return NULL;
 	}
@@ -89,7 +86,7 @@ json_t *sync_keys_json(sqlite3 *db, int64_t now)
 		                 signing ? json_null() : json_instant_col(st, 2, 60), "signing",
 		                 signing));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return a;
 }
 
@@ -98,15 +95,14 @@ json_t *sync_centre_json(sqlite3 *db, const char *centre)
 	sqlite3_stmt *st;
 	json_t *j = NULL;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, number, name_fr, name_ar FROM centres WHERE id = ?",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT id, number, name_fr, name_ar FROM centres WHERE id = ?")))
 		return NULL;
 	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW)
 		j = json_pack("{s:s,s:o,s:s,s:s}", "id", sqlite3_column_text(st, 0), "number",
 		              json_int_col(st, 1), "name_fr", sqlite3_column_text(st, 2), "name_ar",
 		              sqlite3_column_text(st, 3));
-	sqlite3_finalize(st);
+	db_done(st);
 	return j;
 }
 
@@ -236,23 +232,19 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	 * or the last one it sent), plus a little. */
 	{
 		int64_t ahead = have_time ? gate_time - now : 0;
-		if (!have_time && sqlite3_prepare_v2(db, "SELECT -last_offset_s FROM gates WHERE id = ?", -1, &st, NULL) ==
-		                      SQLITE_OK) {
+		if (!have_time && (st = db_stmt(db, "SELECT -last_offset_s FROM gates WHERE id = ?"))) {
 			db_bind_int64(st, 1, g.id);
 			if (db_step(st) == SQLITE_ROW)
 				ahead = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
+			db_done(st);
 			st = NULL;
 		}
 		latest = now + (ahead > 0 ? ahead : 0) + EVENT_TIME_TOLERANCE;
 	}
 	/* the gate may have been revoked since its token was checked: decided here, in the
 	 * transaction */
-	if (sqlite3_prepare_v2(
-	        db,
-	        "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
-	        " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
+	        " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL")))
 		goto dbfail;
 	db_bind_int64(st, 1, now);
 	if (queue >= 0)
@@ -262,7 +254,7 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	db_bind_int64(st, 4, g.id);
 	if (db_step(st) != SQLITE_DONE)
 		goto dbfail;
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (sqlite3_changes(db) != 1) {
 		db_rollback(app, db);
@@ -272,19 +264,14 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		json_decref(rejected);
 		return reply_error(rp, 401, "gate_revoked", "this gate was revoked");
 	}
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT b.centre, p.revoked_at, p.booking FROM passes p JOIN "
+	if (!(u.pass = db_stmt(db, "SELECT b.centre, p.revoked_at, p.booking FROM passes p JOIN "
 	                       "bookings b ON b.id = p.booking"
-	                       " WHERE p.id = ?",
-	                       -1, &u.pass, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, STATE_SQL, -1, &u.state, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        db,
-	        "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, "
+	                       " WHERE p.id = ?")) ||
+	    !(u.state = db_stmt(db, STATE_SQL)) ||
+	    !(u.insert = db_stmt(db, "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, "
 	        "decision,"
 	        " reason, at, seq, offline, manual, note, received_at, conflict, conflict_reason)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        -1, &u.insert, NULL) != SQLITE_OK)
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	json_array_foreach(events, i, e)
 	{
@@ -333,9 +320,9 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		if (why && sqlite3_changes(db) == 1)
 			flagged++;
 	}
-	sqlite3_finalize(u.pass);
-	sqlite3_finalize(u.state);
-	sqlite3_finalize(u.insert);
+	db_done(u.pass);
+	db_done(u.state);
+	db_done(u.insert);
 	u.pass = u.state = u.insert = NULL;
 	in_tx = 0;
 	if (db_commit(app, db) < 0)
@@ -352,10 +339,10 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 dbfail:
 	log_err("gate %lld upload: %s", (long long)g.id, sqlite3_errmsg(db));
 fail:
-	sqlite3_finalize(st);
-	sqlite3_finalize(u.pass);
-	sqlite3_finalize(u.state);
-	sqlite3_finalize(u.insert);
+	db_done(st);
+	db_done(u.pass);
+	db_done(u.state);
+	db_done(u.insert);
 	if (in_tx)
 		db_rollback(app, db);
 	json_decref(body);
@@ -372,14 +359,13 @@ static int read_edge(sqlite3 *db, int64_t *edge)
 	sqlite3_stmt *st;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT edge FROM sync_horizon WHERE id = 1", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT edge FROM sync_horizon WHERE id = 1")))
 		return -1;
 	if (db_step(st) == SQLITE_ROW) {
 		*edge = sqlite3_column_int64(st, 0);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
@@ -401,45 +387,40 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate_who *g,
 	if (read_edge(db, &edge) < 0)
 		goto fail;
 	if (edge < target) {
-		if (sqlite3_prepare_v2(
-		        db,
-		        "INSERT INTO pass_changes(pass, centre, kind)"
+		if (!(st = db_stmt(db, "INSERT INTO pass_changes(pass, centre, kind)"
 		        " SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = "
 		        "p.booking"
 		        " WHERE p.valid_from > ?1 AND p.valid_from <= ?2 AND p.valid_until > ?3"
-		        " AND p.status = 'active' ORDER BY p.valid_from, p.id",
-		        -1, &st, NULL) != SQLITE_OK)
+		        " AND p.status = 'active' ORDER BY p.valid_from, p.id")))
 			goto fail;
 		db_bind_int64(st, 1, edge);
 		db_bind_int64(st, 2, target);
 		db_bind_int64(st, 3, now / 60);
 		if (db_step(st) != SQLITE_DONE)
 			goto fail;
-		sqlite3_finalize(st);
-		if (sqlite3_prepare_v2(db, "UPDATE sync_horizon SET edge = ? WHERE id = 1", -1, &st,
-		                       NULL) != SQLITE_OK)
+		db_done(st);
+		if (!(st = db_stmt(db, "UPDATE sync_horizon SET edge = ? WHERE id = 1")))
 			goto fail;
 		db_bind_int64(st, 1, target);
 		if (db_step(st) != SQLITE_DONE)
 			goto fail;
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 	}
 	if (seen) {
-		if (sqlite3_prepare_v2(db, "UPDATE gates SET last_sync_at = ? WHERE id = ?", -1,
-		                       &st, NULL) != SQLITE_OK)
+		if (!(st = db_stmt(db, "UPDATE gates SET last_sync_at = ? WHERE id = ?")))
 			goto fail;
 		db_bind_int64(st, 1, now);
 		db_bind_int64(st, 2, g->id);
 		if (db_step(st) != SQLITE_DONE)
 			goto fail;
-		sqlite3_finalize(st);
+		db_done(st);
 		st = NULL;
 	}
 	return db_commit(app, db);
 fail:
 	log_err("gate sync: horizon: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	db_rollback(app, db);
 	return -1;
 }
@@ -449,13 +430,13 @@ static int64_t single_int(sqlite3 *db, const char *sql, int *ok)
 	sqlite3_stmt *st;
 	int64_t v = 0;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = db_stmt(db, sql))) { /* sql: a literal */
 		*ok = 0;
 		return 0;
 	}
 	if (db_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_done(st);
 	return v;
 }
 
@@ -532,9 +513,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 
 	/* passes and revocations, in change order; a row outside the horizon or for an expired pass
 	 * is passed over (the horizon sweep feeds the pass again when its stay comes near) */
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, "
+	if (!(st = db_stmt(db, "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, "
 	        "p.valid_from,"
 	        " p.valid_until, CASE WHEN p.nfc_uid IS NULL THEN NULL ELSE hex(p.nfc_uid) END, "
 	        "p.status,"
@@ -545,8 +524,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	        " WHERE c.centre = ?1 AND c.seq > ?2 AND p.valid_until > ?3"
 	        " AND ((c.kind = 'pass' AND p.valid_from <= ?4) OR (c.kind = 'revocation' AND "
 	        "r.until > ?3))"
-	        " ORDER BY c.seq LIMIT ?5",
-	        -1, &st, NULL) != SQLITE_OK)
+	        " ORDER BY c.seq LIMIT ?5")))
 		goto dbfail;
 	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, p);
@@ -584,18 +562,15 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		                  : json_string((const char *)sqlite3_column_text(st, 9)),
 		              "status", sqlite3_column_text(st, 10)));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (!more)
 		p = max_seq; /* everything up to here was seen or passed over */
 
 	/* other gates' scans at this centre, in arrival order, in what room the page has left */
 	budget = (int)(limit - n);
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
-	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED " ORDER BY rowid LIMIT ?4",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_stmt(db, "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
+	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED " ORDER BY rowid LIMIT ?4")))
 		goto dbfail;
 	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, e);
@@ -612,7 +587,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		if (event_from_row(st, 1, &rev) == 0)
 			json_array_append_new(events, event_relay_to_json(&rev));
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	st = NULL;
 	if (more != 2)
 		e = max_row;
@@ -627,7 +602,7 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 	                            revs, "events", events));
 dbfail:
 	log_err("gate %lld sync: %s", (long long)g.id, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_done(st);
 	if (in_read)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	json_decref(keys);

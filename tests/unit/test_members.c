@@ -345,7 +345,7 @@ static int db_teardown(void **state)
 {
 	struct dbfix *fx = *state;
 
-	sqlite3_close(fx->db);
+	db_close(fx->db);
 	catalog_free(&fx->cat);
 	ut_rmtree(fx->dir);
 	free(fx->dir);
@@ -423,7 +423,7 @@ static void test_migrate_payments(void **state)
 					  " updated_at) VALUES (7, 99, 1, 1, 'requested', 1, 1)",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
-	sqlite3_close(db);
+	db_close(db);
 	catalog_free(&cat);
 	ut_rmtree(dir);
 	free(dir);
