@@ -72,9 +72,16 @@ static const char *stmt_sql[ST_COUNT] = {
     [ST_PRESENCE_GET] = "SELECT inside FROM presence WHERE pass = ?",
 };
 
+#define STORE_STMTS 48
+
+/* Every statement comes from q() (prepared once per store, keyed by the address of its literal SQL,
+ * reset and unbound) and goes back with done(). */
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} cache[STORE_STMTS];
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,13 +116,39 @@ static void rollback(struct store *st)
 	pthread_mutex_unlock(&write_lock);
 }
 
+static sqlite3_stmt *q(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int i;
+
+	for (i = 0; i < STORE_STMTS && st->cache[i].sql; i++)
+		if (st->cache[i].sql == sql) {
+			sqlite3_reset(st->cache[i].s);
+			sqlite3_clear_bindings(st->cache[i].s);
+			return st->cache[i].s;
+		}
+	if (i == STORE_STMTS) /* full: for this use only, done() finalizes it */
+		return sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK ? s : NULL;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+		return NULL;
+	st->cache[i].sql = sql;
+	st->cache[i].s = s;
+	return s;
+}
+
+static void done(struct store *st, sqlite3_stmt *s)
+{
+	for (int i = 0; i < STORE_STMTS && st->cache[i].sql; i++)
+		if (st->cache[i].s == s) {
+			sqlite3_reset(s);
+			return;
+		}
+	done(st, s);
+}
+
 static sqlite3_stmt *stmt(struct store *st, int which)
 {
-	sqlite3_stmt *s = st->st[which];
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
+	return q(st, stmt_sql[which]);
 }
 
 static int presence_refresh(struct store *st, uint32_t pass);
@@ -132,11 +165,10 @@ static int presence_rebuild(struct store *st)
 		pthread_mutex_unlock(&write_lock);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM meta WHERE key = 'presence_rule' AND value = '2'", -1, &s,
-	                       NULL) != SQLITE_OK)
+	if (!(s = q(st, "SELECT 1 FROM meta WHERE key = 'presence_rule' AND value = '2'")))
 		goto fail;
 	rc = db_step(s);
-	sqlite3_finalize(s);
+	done(st, s);
 	s = NULL;
 	if (rc == SQLITE_ROW) { /* done before */
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -144,9 +176,7 @@ static int presence_rebuild(struct store *st)
 		return 0;
 	}
 	if (rc != SQLITE_DONE ||
-	    sqlite3_prepare_v2(st->db,
-	                       "SELECT pass FROM events WHERE pass > 0 UNION SELECT pass FROM remote_events WHERE pass > 0",
-	                       -1, &s, NULL) != SQLITE_OK)
+	    !(s = q(st, "SELECT pass FROM events WHERE pass > 0 UNION SELECT pass FROM remote_events WHERE pass > 0")))
 		goto fail;
 	while ((rc = db_step(s)) == SQLITE_ROW)
 		if (presence_refresh(st, (uint32_t)sqlite3_column_int64(s, 0)) < 0)
@@ -155,12 +185,12 @@ static int presence_rebuild(struct store *st)
 	    sqlite3_exec(st->db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('presence_rule', '2')", NULL, NULL,
 	                 NULL) != SQLITE_OK)
 		goto fail;
-	sqlite3_finalize(s);
+	done(st, s);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	pthread_mutex_unlock(&write_lock);
 	return rc == SQLITE_OK ? 0 : -1;
 fail:
-	sqlite3_finalize(s);
+	done(st, s);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&write_lock);
 	return -1;
@@ -192,9 +222,8 @@ struct store *store_open(const char *path, int full_sync, char *err, size_t errl
 		goto execfail;
 	}
 	pthread_mutex_unlock(&write_lock);
-	for (int i = 0; i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &st->st[i], NULL) != SQLITE_OK)
+	for (int i = 0; i < ST_COUNT; i++) /* the scan's statements, prepared before the first scan */
+		if (!stmt(st, i))
 			goto sqlfail;
 	if (presence_rebuild(st) < 0)
 		goto sqlfail;
@@ -214,8 +243,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(st->st[i]);
+	for (int i = 0; i < STORE_STMTS && st->cache[i].sql; i++)
+		sqlite3_finalize(st->cache[i].s);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -227,8 +256,7 @@ int store_meta_get(struct store *st, const char *key, char *buf, size_t n)
 	sqlite3_stmt *s;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
+	if (!(s = q(st, "SELECT value FROM meta WHERE key = ?")))
 		return -1;
 	db_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	switch (db_step(s)) {
@@ -240,7 +268,7 @@ int store_meta_get(struct store *st, const char *key, char *buf, size_t n)
 		rc = 0;
 		break;
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return rc;
 }
 
@@ -264,15 +292,13 @@ static int meta_set_tx(struct store *st, const char *key, const char *value)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
-	                       "UPDATE SET value = excluded.value",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+	                       "UPDATE SET value = excluded.value")))
 		return -1;
 	db_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	db_bind_text(s, 2, value, -1, SQLITE_STATIC);
 	rc = db_step(s) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(s);
+	done(st, s);
 	return rc;
 }
 
@@ -298,20 +324,17 @@ int store_sync_done(struct store *st, int64_t now, int64_t server_time)
 	if (begin(st) < 0)
 		return -1;
 	if (meta_set_tx(st, "last_success", a) < 0 || meta_set_tx(st, "last_sync_server", b) < 0 ||
-	    sqlite3_prepare_v2(
-	        st->db,
-	        "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
-	        " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-	        -1, &s, NULL) != SQLITE_OK) {
+	    !(s = q(st, "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
+	        " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"))) {
 		rollback(st);
 		return -1;
 	}
 	if (db_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
+		done(st, s);
 		rollback(st);
 		return -1;
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return commit(st);
 }
 
@@ -330,8 +353,7 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 	sqlite3_stmt *s;
 	int n = 0, rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, public_key, valid_until FROM keys ORDER BY id", -1, &s,
-	                       NULL) != SQLITE_OK)
+	if (!(s = q(st, "SELECT id, public_key, valid_until FROM keys ORDER BY id")))
 		return -1;
 	while ((rc = db_step(s)) == SQLITE_ROW && n < max) {
 		if (sqlite3_column_bytes(s, 1) != 32 || sqlite3_column_int(s, 0) < 1 ||
@@ -342,7 +364,7 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 		keys[n].valid_until = sqlite3_column_int64(s, 2) / 60; /* stored in seconds; 0: the signing key */
 		n++;
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n : -1;
 }
 
@@ -479,7 +501,7 @@ int store_record(struct store *st, struct event *ev)
 	return commit(st);
 fail:
 	log_err("store: recording a scan: %s", sqlite3_errmsg(st->db));
-	sqlite3_reset(st->st[ST_INSERT_EVENT]);
+	(void)stmt(st, ST_INSERT_EVENT); /* reset, so no read stays open */
 	rollback(st);
 	return -1;
 }
@@ -516,14 +538,14 @@ static int events_query(struct store *st, const char *sql, struct event *evs, in
 	sqlite3_stmt *s;
 	int n = 0, rc;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, sql)))
 		return -1;
 	db_bind_int(s, 1, max);
 	while (n < max && (rc = db_step(s)) == SQLITE_ROW)
 		event_from_row(s, &evs[n++]);
 	if (n < max && rc != SQLITE_DONE)
 		n = -1;
-	sqlite3_finalize(s);
+	done(st, s);
 	return n;
 }
 
@@ -549,8 +571,7 @@ int store_mark_sent(struct store *st, char (*ids)[33], int n)
 		return 0;
 	if (begin(st) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 1 WHERE id = ? AND sent = 0", -1,
-	                       &s, NULL) != SQLITE_OK) {
+	if (!(s = q(st, "UPDATE events SET sent = 1 WHERE id = ? AND sent = 0"))) {
 		rollback(st);
 		return -1;
 	}
@@ -558,13 +579,13 @@ int store_mark_sent(struct store *st, char (*ids)[33], int n)
 		sqlite3_reset(s);
 		db_bind_text(s, 1, ids[i], -1, SQLITE_STATIC);
 		if (db_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			done(st, s);
 			rollback(st);
 			return -1;
 		}
 		changed += sqlite3_changes(st->db);
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return commit(st) < 0 ? -1 : changed;
 }
 
@@ -574,27 +595,24 @@ int store_dead_letter(struct store *st, const char *id, const char *error)
 
 	if (begin(st) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "UPDATE events SET sent = 2 WHERE id = ? AND sent = 0", -1,
-	                       &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, "UPDATE events SET sent = 2 WHERE id = ? AND sent = 0")))
 		goto fail;
 	db_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (db_step(s) != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR REPLACE INTO dead_letter(id, error, at) VALUES (?, ?, ?)",
-	                       -1, &s, NULL) != SQLITE_OK)
+	done(st, s);
+	if (!(s = q(st, "INSERT OR REPLACE INTO dead_letter(id, error, at) VALUES (?, ?, ?)")))
 		goto fail;
 	db_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	db_bind_text(s, 2, error, -1, SQLITE_STATIC);
 	db_bind_int64(s, 3, instant_now());
 	if (db_step(s) != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(s);
+	done(st, s);
 	return commit(st);
 fail:
 	log_err("store: dead letter: %s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(s);
+	done(st, s);
 	rollback(st);
 	return -1;
 }
@@ -604,9 +622,7 @@ int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int 
 	sqlite3_stmt *s;
 	int n = 0;
 
-	if (sqlite3_prepare_v2(st->db,
-	                       "SELECT id, error FROM dead_letter ORDER BY at DESC, id LIMIT ?", -1,
-	                       &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, "SELECT id, error FROM dead_letter ORDER BY at DESC, id LIMIT ?")))
 		return -1;
 	db_bind_int(s, 1, max);
 	while (n < max && db_step(s) == SQLITE_ROW) {
@@ -614,7 +630,7 @@ int store_dead_list(struct store *st, char (*ids)[33], char (*errors)[128], int 
 		snprintf(errors[n], 128, "%s", (const char *)sqlite3_column_text(s, 1));
 		n++;
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return n;
 }
 
@@ -635,9 +651,7 @@ static int apply_keys(struct store *st, json_t *keys)
 		return 0; /* absent: keep what we have */
 	if (sqlite3_exec(st->db, "DELETE FROM keys", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(
-	        st->db, "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)",
-	        -1, &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)")))
 		return -1;
 	json_array_foreach(keys, i, k)
 	{
@@ -659,11 +673,11 @@ static int apply_keys(struct store *st, json_t *keys)
 		db_bind_blob(s, 2, pk, 32, SQLITE_TRANSIENT);
 		db_bind_int64(s, 3, until);
 		if (db_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			done(st, s);
 			return -1;
 		}
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return 0;
 }
 
@@ -675,17 +689,14 @@ static int apply_passes(struct store *st, json_t *passes)
 
 	if (!json_is_array(passes) || !json_array_size(passes))
 		return 0;
-	if (sqlite3_prepare_v2(
-	        st->db,
-	        "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, "
+	if (!(s = q(st, "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, "
 	        "valid_until, nfc_uid,"
 	        " status) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET booking = "
 	        "excluded.booking,"
 	        " guest = excluded.guest, guest_name = excluded.guest_name, unit = excluded.unit,"
 	        " kind = excluded.kind, valid_from = excluded.valid_from, valid_until = "
 	        "excluded.valid_until,"
-	        " nfc_uid = excluded.nfc_uid, status = excluded.status",
-	        -1, &s, NULL) != SQLITE_OK)
+	        " nfc_uid = excluded.nfc_uid, status = excluded.status")))
 		return -1;
 	json_array_foreach(passes, i, p)
 	{
@@ -724,11 +735,11 @@ static int apply_passes(struct store *st, json_t *passes)
 			db_bind_null(s, 9);
 		db_bind_text(s, 10, status, -1, SQLITE_STATIC);
 		if (db_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			done(st, s);
 			return -1;
 		}
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return 0;
 }
 
@@ -740,9 +751,7 @@ static int apply_revocations(struct store *st, json_t *revs)
 
 	if (!json_is_array(revs) || !json_array_size(revs))
 		return 0;
-	if (sqlite3_prepare_v2(
-	        st->db, "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)",
-	        -1, &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)")))
 		return -1;
 	json_array_foreach(revs, i, r)
 	{
@@ -761,11 +770,11 @@ static int apply_revocations(struct store *st, json_t *revs)
 		db_bind_int64(s, 2, until);
 		db_bind_text(s, 3, reason ? reason : "", -1, SQLITE_STATIC);
 		if (db_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			done(st, s);
 			return -1;
 		}
 	}
-	sqlite3_finalize(s);
+	done(st, s);
 	return 0;
 }
 
@@ -778,10 +787,8 @@ static int apply_events(struct store *st, json_t *events, int own_gate, int64_t 
 
 	if (!json_is_array(events) || !json_array_size(events))
 		return 0;
-	if (sqlite3_prepare_v2(st->db,
-	                       "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, "
-	                       "decision, at) VALUES (?,?,?,?,?,?)",
-	                       -1, &ins, NULL) != SQLITE_OK)
+	if (!(ins = q(st, "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, "
+	                       "decision, at) VALUES (?,?,?,?,?,?)")))
 		goto out;
 	json_array_foreach(events, i, e)
 	{
@@ -810,7 +817,7 @@ static int apply_events(struct store *st, json_t *events, int own_gate, int64_t 
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(ins);
+	done(st, ins);
 	return rc;
 }
 
@@ -850,13 +857,13 @@ static int count(struct store *st, const char *sql, int64_t arg, int64_t *out)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (!(s = q(st, sql)))
 		return -1;
 	if (sqlite3_bind_parameter_count(s) > 0)
 		db_bind_int64(s, 1, arg);
 	rc = db_step(s);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_finalize(s);
+	done(st, s);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -898,14 +905,14 @@ int store_prune(struct store *st, int64_t now)
 	if (begin(st) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+		if (!(s = q(st, sql[i])))
 			goto fail;
 		db_bind_int64(s, 1, now);
 		if (db_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
+			done(st, s);
 			goto fail;
 		}
-		sqlite3_finalize(s);
+		done(st, s);
 	}
 	return commit(st);
 fail:
