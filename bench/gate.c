@@ -127,10 +127,11 @@ static int bench_decisions(const struct opts *o, const char *dir)
 	/* the local rows, as a download would write them */
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	                       "INSERT INTO passes VALUES (?, ?, ?, 'Guest', 'A001', 'guest', ?, ?, "
-	                       "NULL, 'active')",
-	                       -1, &ins, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO passes VALUES (?, ?, ?, 'Guest', 'A001', 'guest', ?, ?, "
+	        "NULL, 'active')",
+	        -1, &ins, NULL) != SQLITE_OK) {
 		fprintf(stderr, "local passes: %s\n", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -207,17 +208,19 @@ static int bench_decisions(const struct opts *o, const char *dir)
 		printf("  raw Ed25519 verify (crypto_sign_verify_detached), %d passes: %.0f/s "
 		       "(%.1f us each)\n",
 		       o->passes, o->passes / verify_s, verify_s / o->passes * 1e6);
-		printf("  gate_scan() with its durable write (synchronous=FULL), %d scans of random "
-		       "passes: %.0f decisions/s\n",
-		       o->scans, o->scans / (total / 1000));
+		printf(
+		    "  gate_scan() with its durable write (synchronous=FULL), %d scans of random "
+		    "passes: %.0f decisions/s\n",
+		    o->scans, o->scans / (total / 1000));
 		printf("    mean %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms; %d admitted "
 		       "(reader \"both\": in, out, in...)\n",
 		       total / o->scans, ms[o->scans / 2], p99, ms[o->scans - 1], admitted);
 		printf("  target p99 < 5 ms: %s\n", verdict(p99 < 5.0));
 	}
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		printf("  (this bench process's own peak so far, with %d tokens in memory: %ld KiB)\n",
-		       o->passes, ru.ru_maxrss);
+		printf(
+		    "  (this bench process's own peak so far, with %d tokens in memory: %ld KiB)\n",
+		    o->passes, ru.ru_maxrss);
 	rc = admitted == o->scans ? 0 : -1;
 	if (rc)
 		fprintf(stderr, "only %d of %d scans admitted\n", admitted, o->scans);
@@ -326,7 +329,7 @@ static int admin(const struct opts *o, const struct fixture *f, const char *log,
                  const char *a2, const char *a3, const char *a4, const char *a5, const char *in)
 {
 	char conf[1200];
-	char *argv[] = {(char *)o->admin, "-c",        conf,          (char *)a1, (char *)a2,
+	char *argv[] = {(char *)o->admin, "-c",       conf,       (char *)a1, (char *)a2,
 	                (char *)a3,       (char *)a4, (char *)a5, NULL};
 	int st = -1;
 
@@ -375,7 +378,7 @@ static int read_sk(const char *dir, unsigned char sk[64])
 #define SQL_OK(x)                                                                                  \
 	do {                                                                                       \
 		if ((x) != SQLITE_OK) {                                                            \
-			fprintf(stderr, "server db: %s: %s\n", #x, sqlite3_errmsg(db));           \
+			fprintf(stderr, "server db: %s: %s\n", #x, sqlite3_errmsg(db));            \
 			goto out;                                                                  \
 		}                                                                                  \
 	} while (0)
@@ -413,10 +416,11 @@ static int seed_passes(const struct fixture *f, int npasses, int64_t first_day)
 	{
 		sqlite3_stmt *s;
 
-		SQL_OK(sqlite3_prepare_v2(db,
-		                          "SELECT (SELECT MIN(id) FROM members), (SELECT number FROM "
-		                          "centres WHERE id = 'bench')",
-		                          -1, &s, NULL));
+		SQL_OK(
+		    sqlite3_prepare_v2(db,
+		                       "SELECT (SELECT MIN(id) FROM members), (SELECT number FROM "
+		                       "centres WHERE id = 'bench')",
+		                       -1, &s, NULL));
 		if (sqlite3_step(s) == SQLITE_ROW) {
 			member = sqlite3_column_int64(s, 0);
 			centre_number = sqlite3_column_int64(s, 1);
@@ -427,28 +431,32 @@ static int seed_passes(const struct fixture *f, int npasses, int64_t first_day)
 			goto out;
 		}
 	}
-	SQL_OK(sqlite3_prepare_v2(db,
-	                          "SELECT u.id, u.unit_type FROM units u JOIN unit_types t ON t.id = "
-	                          "u.unit_type WHERE t.centre = 'bench' ORDER BY u.id",
-	                          -1, &units, NULL));
+	SQL_OK(
+	    sqlite3_prepare_v2(db,
+	                       "SELECT u.id, u.unit_type FROM units u JOIN unit_types t ON t.id = "
+	                       "u.unit_type WHERE t.centre = 'bench' ORDER BY u.id",
+	                       -1, &units, NULL));
 	SQL_OK(sqlite3_prepare_v2(
 	    db,
 	    "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, "
 	    "nguests, status, hold_expires_at, amount, currency, created_at, updated_at, "
-	    "confirmed_at) VALUES (?, 'bench', ?, ?, ?, ?, ?, ?, 'confirmed', NULL, 120000, 'MAD', ?, "
+	    "confirmed_at) VALUES (?, 'bench', ?, ?, ?, ?, ?, ?, 'confirmed', NULL, 120000, 'MAD', "
+	    "?, "
 	    "?, ?) RETURNING id",
 	    -1, &bk, NULL));
 	SQL_OK(sqlite3_prepare_v2(
-	    db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)", -1,
-	    &bn, NULL));
-	SQL_OK(sqlite3_prepare_v2(db,
-	                          "INSERT INTO passes(booking, guest, guest_name, kind, key_id, "
-	                          "valid_from, valid_until, token, status, replaces, created_at) "
-	                          "VALUES (?, ?, ?, ?, 1, ?, ?, '', 'active', NULL, ?) RETURNING id",
-	                          -1, &ps, NULL));
+	    db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)",
+	    -1, &bn, NULL));
+	SQL_OK(
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO passes(booking, guest, guest_name, kind, key_id, "
+	                       "valid_from, valid_until, token, status, replaces, created_at) "
+	                       "VALUES (?, ?, ?, ?, 1, ?, ?, '', 'active', NULL, ?) RETURNING id",
+	                       -1, &ps, NULL));
 	SQL_OK(sqlite3_prepare_v2(db, "UPDATE passes SET token = ? WHERE id = ?", -1, &tok, NULL));
 	while (made < nbookings && sqlite3_step(units) == SQLITE_ROW) {
-		int64_t unit = sqlite3_column_int64(units, 0), type = sqlite3_column_int64(units, 1);
+		int64_t unit = sqlite3_column_int64(units, 0),
+		        type = sqlite3_column_int64(units, 1);
 		int64_t bid;
 		int ng = npasses - made * GUESTS < GUESTS ? npasses - made * GUESTS : GUESTS;
 
@@ -458,12 +466,13 @@ static int seed_passes(const struct fixture *f, int npasses, int64_t first_day)
 		sqlite3_bind_int64(bk, 3, unit);
 		sqlite3_bind_text(bk, 4, arr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(bk, 5, dep, -1, SQLITE_STATIC);
-		sqlite3_bind_text(bk, 6,
-		                  "[{\"name\":\"Karim Rush\",\"relation\":\"member\"},"
-		                  "{\"name\":\"Salma Rush\",\"relation\":\"spouse\"},"
-		                  "{\"name\":\"Youssef Rush\",\"relation\":\"child\",\"birth_year\":2015},"
-		                  "{\"name\":\"Nadia Rush\",\"relation\":\"child\",\"birth_year\":2018}]",
-		                  -1, SQLITE_STATIC);
+		sqlite3_bind_text(
+		    bk, 6,
+		    "[{\"name\":\"Karim Rush\",\"relation\":\"member\"},"
+		    "{\"name\":\"Salma Rush\",\"relation\":\"spouse\"},"
+		    "{\"name\":\"Youssef Rush\",\"relation\":\"child\",\"birth_year\":2015},"
+		    "{\"name\":\"Nadia Rush\",\"relation\":\"child\",\"birth_year\":2018}]",
+		    -1, SQLITE_STATIC);
 		sqlite3_bind_int(bk, 7, GUESTS);
 		sqlite3_bind_int64(bk, 8, now);
 		sqlite3_bind_int64(bk, 9, now);
@@ -525,10 +534,11 @@ static int seed_passes(const struct fixture *f, int npasses, int64_t first_day)
 	{
 		char sql[200];
 
-		snprintf(sql, sizeof sql,
-		         "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, %lld) WHERE "
-		         "id = 1; COMMIT",
-		         (long long)until);
+		snprintf(
+		    sql, sizeof sql,
+		    "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, %lld) WHERE "
+		    "id = 1; COMMIT",
+		    (long long)until);
 		SQL_OK(sqlite3_exec(db, sql, NULL, NULL, NULL));
 	}
 	rc = 0;
@@ -584,7 +594,8 @@ static pid_t spawn(char *const argv[], const char *log)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 			_exit(127);
@@ -685,8 +696,8 @@ static int bench_sync(const struct opts *o, const char *dir)
 		snprintf(alog, sizeof alog, "%s/gate-add.out", dir);
 		{
 			char conf[1200];
-			char *argv[] = {(char *)o->admin, "-c", conf, "gate", "add", "--centre",
-			                "bench", "--name", "Bench gate", NULL};
+			char *argv[] = {(char *)o->admin, "-c",    conf,     "gate",       "add",
+			                "--centre",       "bench", "--name", "Bench gate", NULL};
 
 			snprintf(conf, sizeof conf, "%s/estiva-server.conf", f.dir);
 			if (run_program(argv, NULL, alog, &st) != 0 || st != 0) {
@@ -718,12 +729,13 @@ static int bench_sync(const struct opts *o, const char *dir)
 
 		if (!fp)
 			goto out;
-		fprintf(fp,
-		        "[gate]\ncentre = bench\nname = Bench gate\ndatabase = %s\ntoken_file = %s\n"
-		        "log_level = info\n\n[server]\nurl = http://127.0.0.1:%u\ntimeout = 60s\n\n"
-		        "[sync]\nupload_interval = 1s\ndownload_interval = 1h\n\n"
-		        "[status]\nport = off\n",
-		        gdb, gtoken, rport);
+		fprintf(
+		    fp,
+		    "[gate]\ncentre = bench\nname = Bench gate\ndatabase = %s\ntoken_file = %s\n"
+		    "log_level = info\n\n[server]\nurl = http://127.0.0.1:%u\ntimeout = 60s\n\n"
+		    "[sync]\nupload_interval = 1s\ndownload_interval = 1h\n\n"
+		    "[status]\nport = off\n",
+		    gdb, gtoken, rport);
 		fclose(fp);
 	}
 	{
@@ -747,11 +759,12 @@ static int bench_sync(const struct opts *o, const char *dir)
 
 		if (seed_passes(&f, o->passes, f.first_day) != 0)
 			goto out;
-		printf("  %d passes of %d confirmed bookings written into the stopped server's "
-		       "database in %.1f s\n"
-		       "    (rows as booking + confirmation + passes.c issue_one() write them, signed "
-		       "with the server's key 1)\n",
-		       o->passes, (o->passes + GUESTS - 1) / GUESTS, mono() - t0);
+		printf(
+		    "  %d passes of %d confirmed bookings written into the stopped server's "
+		    "database in %.1f s\n"
+		    "    (rows as booking + confirmation + passes.c issue_one() write them, signed "
+		    "with the server's key 1)\n",
+		    o->passes, (o->passes + GUESTS - 1) / GUESTS, mono() - t0);
 	}
 	/* the gate's queue: store_record(), exactly what a scan writes (sync NORMAL here) */
 	{
@@ -759,7 +772,8 @@ static int bench_sync(const struct opts *o, const char *dir)
 		struct store *gs = store_open(gdb, 0, e2, sizeof e2);
 		double t0 = mono();
 		int64_t now = time(NULL);
-		long long gid = db_int(gdb, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='gate'");
+		long long gid =
+		    db_int(gdb, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='gate'");
 
 		if (!gs) {
 			fprintf(stderr, "gate store: %s\n", e2);
@@ -784,8 +798,8 @@ static int bench_sync(const struct opts *o, const char *dir)
 			}
 		}
 		store_close(gs);
-		printf("  %d events queued in the gate's store (store_record) in %.1f s\n", o->events,
-		       mono() - t0);
+		printf("  %d events queued in the gate's store (store_record) in %.1f s\n",
+		       o->events, mono() - t0);
 	}
 
 	/* the first run's port file would give the old port */
@@ -846,34 +860,37 @@ static int bench_sync(const struct opts *o, const char *dir)
 		printf("  the relay saw %llu connection(s) from the gate\n",
 		       (unsigned long long)atomic_load(&relay_conns));
 		if (t_up < 0) {
-			printf("  upload: only %lld of %d events reached the server in %.0f s\n", n_ev,
-			       o->events, limit);
+			printf("  upload: only %lld of %d events reached the server in %.0f s\n",
+			       n_ev, o->events, limit);
 			print_tail(glog, 20);
 			goto stop_gate;
 		}
-		printf("  upload of %d events (gate start to the last row in gate_events): %.2f s "
-		       "(%.0f events/s)\n"
-		       "    bytes on the wire: %.2f MB gate->server, %.2f MB server->gate (%.0f B per "
-		       "event up)\n",
-		       o->events, t_up, o->events / t_up, (double)(u1 - u0) / 1e6,
-		       (double)(d1 - d0) / 1e6, (double)(u1 - u0) / o->events);
+		printf(
+		    "  upload of %d events (gate start to the last row in gate_events): %.2f s "
+		    "(%.0f events/s)\n"
+		    "    bytes on the wire: %.2f MB gate->server, %.2f MB server->gate (%.0f B per "
+		    "event up)\n",
+		    o->events, t_up, o->events / t_up, (double)(u1 - u0) / 1e6,
+		    (double)(d1 - d0) / 1e6, (double)(u1 - u0) / o->events);
 		printf("  target 100 000 events uploaded < 10 s: %s\n",
 		       verdict(t_up < 10.0 * o->events / 100000.0));
 		if (t_down < 0) {
-			printf("  download: only %lld of %d passes reached the gate in %.0f s\n", n_pass,
-			       o->passes, limit);
+			printf("  download: only %lld of %d passes reached the gate in %.0f s\n",
+			       n_pass, o->passes, limit);
 			print_tail(glog, 20);
 			goto stop_gate;
 		}
-		printf("  download of %d passes (end of upload to the last row in the gate's "
-		       "passes): %.2f s (%.0f passes/s)\n"
-		       "    bytes on the wire: %.2f MB server->gate, %.2f MB gate->server (%.0f B per "
-		       "pass down)\n",
-		       o->passes, t_down, o->passes / t_down, (double)(d2 - d1) / 1e6,
-		       (double)(u2 - u1) / 1e6, (double)(d2 - d1) / o->passes);
-		printf("  estiva-gate peak memory (VmHWM of the process after both): %ld KiB = %.1f "
-		       "MB\n",
-		       hwm, hwm / 1024.0);
+		printf(
+		    "  download of %d passes (end of upload to the last row in the gate's "
+		    "passes): %.2f s (%.0f passes/s)\n"
+		    "    bytes on the wire: %.2f MB server->gate, %.2f MB gate->server (%.0f B per "
+		    "pass down)\n",
+		    o->passes, t_down, o->passes / t_down, (double)(d2 - d1) / 1e6,
+		    (double)(u2 - u1) / 1e6, (double)(d2 - d1) / o->passes);
+		printf(
+		    "  estiva-gate peak memory (VmHWM of the process after both): %ld KiB = %.1f "
+		    "MB\n",
+		    hwm, hwm / 1024.0);
 		printf("  target peak memory < 32 MB: %s\n", verdict(hwm >= 0 && hwm < 32 * 1024));
 		rc = 0;
 	stop_gate:
@@ -912,9 +929,8 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: gate [--passes N] [--scans N] [--events N] [--dir DIR] [--keep]\n"
-	        "            [--server PATH] [--admin PATH] [--gate PATH]\n");
+	fprintf(stderr, "usage: gate [--passes N] [--scans N] [--events N] [--dir DIR] [--keep]\n"
+	                "            [--server PATH] [--admin PATH] [--gate PATH]\n");
 	exit(2);
 }
 
@@ -960,7 +976,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_WARN);
 	snprintf(dir, sizeof dir, "%s/estiva-bench-gate-XXXXXX",
-	         o.dir ? o.dir : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         o.dir              ? o.dir
+	         : getenv("TMPDIR") ? getenv("TMPDIR")
+	                            : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;

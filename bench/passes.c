@@ -1,6 +1,6 @@
-/* bench/passes: passes issued per second (sign + QR PNG in memory) and verified per second, beside the
- * raw Ed25519 sign and verify rates measured in the same run (the ceilings). Target: verification at
- * least 90 % of the raw verify rate. Not a test: it prints its figures. */
+/* bench/passes: passes issued per second (sign + QR PNG in memory) and verified per second, beside
+ * the raw Ed25519 sign and verify rates measured in the same run (the ceilings). Target:
+ * verification at least 90 % of the raw verify rate. Not a test: it prints its figures. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,8 @@ static void fill(struct pass *p, uint32_t i)
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 2.0, t0, t;
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[64], msg[34];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[64],
+	    msg[34];
 	char text[PASS_TEXT_MAX + 1];
 	struct pass_key key = {0};
 	struct pass p, out;
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
 	for (n = 0, t0 = now_s(); (t = now_s()) - t0 < secs; n++)
 		bad += crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) != 0;
 	raw_verify = (double)n / (t - t0);
-	printf("ceiling: crypto_sign_detached %.0f/s, crypto_sign_verify_detached %.0f/s\n", raw_sign, raw_verify);
+	printf("ceiling: crypto_sign_detached %.0f/s, crypto_sign_verify_detached %.0f/s\n",
+	       raw_sign, raw_verify);
 
 	/* ours */
 	for (n = 0, t0 = now_s(); (t = now_s()) - t0 < secs; n++) {
@@ -71,19 +73,22 @@ int main(int argc, char **argv)
 	for (n = 0, t0 = now_s(); (t = now_s()) - t0 < secs; n++) {
 		fill(&p, (uint32_t)n);
 		buf_reset(&png);
-		if (pass_sign_text(&p, sk, text, sizeof(text)) != PASS_OK || qr_png(text, 8, &png) < 0)
+		if (pass_sign_text(&p, sk, text, sizeof(text)) != PASS_OK ||
+		    qr_png(text, 8, &png) < 0)
 			bad++;
 	}
 	issue = (double)n / (t - t0);
-	printf("issue: sign %.0f/s (%.0f%% of raw sign); sign + QR PNG in memory %.0f/s (%zu-byte PNG, %zu-char token)\n",
+	printf("issue: sign %.0f/s (%.0f%% of raw sign); sign + QR PNG in memory %.0f/s (%zu-byte "
+	       "PNG, %zu-char token)\n",
 	       sign_only, 100 * sign_only / raw_sign, issue, png.len, strlen(text));
 	buf_free(&png);
 	for (n = 0, t0 = now_s(); (t = now_s()) - t0 < secs; n++)
 		bad += pass_verify_text(text, strlen(text), &key, 1, &out) != PASS_OK;
 	verify = (double)n / (t - t0);
-	printf("verify: pass_verify_text %.0f/s = %.1f%% of raw verify (target >= 90%%): %s\n", verify,
-	       100 * verify / raw_verify, verify >= 0.9 * raw_verify ? "met" : "NOT MET");
-	printf("SUMMARY passes: issue_png/s=%.0f verify/s=%.0f raw_verify/s=%.0f ratio=%.1f%% errors=%ld\n", issue, verify,
-	       raw_verify, 100 * verify / raw_verify, bad);
+	printf("verify: pass_verify_text %.0f/s = %.1f%% of raw verify (target >= 90%%): %s\n",
+	       verify, 100 * verify / raw_verify, verify >= 0.9 * raw_verify ? "met" : "NOT MET");
+	printf("SUMMARY passes: issue_png/s=%.0f verify/s=%.0f raw_verify/s=%.0f ratio=%.1f%% "
+	       "errors=%ld\n",
+	       issue, verify, raw_verify, 100 * verify / raw_verify, bad);
 	return bad ? 1 : 0;
 }

@@ -74,10 +74,6 @@ int config_split_cmd(const char *line, struct gate_cmd *cmd)
 	return cmd->argc > 0 ? 0 : -1;
 }
 
-
-
-
-
 static int set_cmd(struct conf_ctx *ctx, struct gate_cmd *cmd, const char *name, const char *value)
 {
 	if (!*value) {
@@ -228,7 +224,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "upload_interval"))
 			return conf_set_duration(ctx, &cfg->upload_interval, name, value, 1, 86400);
 		if (!strcmp(name, "download_interval"))
-			return conf_set_duration(ctx, &cfg->download_interval, name, value, 1, 86400);
+			return conf_set_duration(ctx, &cfg->download_interval, name, value, 1,
+			                         86400);
 		if (!strcmp(name, "backoff_max"))
 			return conf_set_duration(ctx, &cfg->backoff_max, name, value, 1, 86400);
 		if (!strcmp(name, "batch"))
@@ -242,7 +239,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return 1;
 		}
 		if (!strcmp(name, "page_limit"))
-			return conf_set_int(ctx, &cfg->page_limit, name, value, 1, GATE_PAGE_LIMIT_MAX);
+			return conf_set_int(ctx, &cfg->page_limit, name, value, 1,
+			                    GATE_PAGE_LIMIT_MAX);
 	} else if (!strcmp(section, "rules")) {
 		if (!strcmp(name, "anti_passback")) {
 			if (decide_policy_parse(value, &cfg->policy) < 0)
@@ -264,9 +262,11 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "skew_warn"))
 			return conf_set_duration(ctx, &cfg->skew_warn, name, value, 1, 86400 * 365);
 		if (!strcmp(name, "skew_correct"))
-			return conf_set_duration(ctx, &cfg->skew_correct, name, value, 1, 86400 * 365);
+			return conf_set_duration(ctx, &cfg->skew_correct, name, value, 1,
+			                         86400 * 365);
 		if (!strcmp(name, "revoked_grace"))
-			return conf_set_duration(ctx, &cfg->revoked_grace, name, value, 0, 30 * 86400);
+			return conf_set_duration(ctx, &cfg->revoked_grace, name, value, 0,
+			                         30 * 86400);
 	} else if (!strcmp(section, "relay")) {
 		if (!strcmp(name, "command"))
 			return set_cmd(ctx, &cfg->relay, name, value);
@@ -294,7 +294,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_str(ctx, cfg->pin_hash, sizeof(cfg->pin_hash), value);
 		}
 		if (!strcmp(name, "session"))
-			return conf_set_duration(ctx, &cfg->session_ttl, name, value, 60, 7 * 86400);
+			return conf_set_duration(ctx, &cfg->session_ttl, name, value, 60,
+			                         7 * 86400);
 	} else {
 		return conf_error(ctx, 0, "unknown section [%s]", section);
 	}

@@ -12,8 +12,8 @@
 
 #include "decide.h"
 #include "event.h"
-#include "sqlbind.h"
 #include "pass.h"
+#include "sqlbind.h"
 
 /* ---- limits and defaults ---- */
 #define GATE_DEFAULT_CONFIG "/etc/estiva/estiva-gate.conf"
@@ -260,7 +260,8 @@ struct qr_lines {
 /* Calls fn(user, line, len, too_long) for each complete line in data[0..n). */
 void qr_lines_feed(struct qr_lines *q, const char *data, size_t n,
                    void (*fn)(void *user, const char *line, size_t len, int too_long), void *user);
-/* 1 when the line could hold a pass (printable ASCII, not too long), 0 when it is noise to refuse. */
+/* 1 when the line could hold a pass (printable ASCII, not too long), 0 when it is noise to refuse.
+ */
 int qr_line_readable(const char *line, size_t len, int too_long);
 
 /* relay.c */

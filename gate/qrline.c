@@ -1,5 +1,5 @@
-/* qrline.c: a QR scanner's byte stream cut into lines, and which lines could be a pass. Pure: no I/O,
- * so that the unit tests and fuzz_qrline run exactly what reader_qr.c runs. */
+/* qrline.c: a QR scanner's byte stream cut into lines, and which lines could be a pass. Pure: no
+ * I/O, so that the unit tests and fuzz_qrline run exactly what reader_qr.c runs. */
 #include <stddef.h>
 
 #include "gate.h"

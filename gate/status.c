@@ -363,14 +363,14 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 	else if (good && json_string_length(json_object_get(latest, "name")))
 		web_html_escape(&b, json_string_value(json_object_get(latest, "name")));
 	else
-		web_html_escape(&b,
-		    json_string_value(json_object_get(latest, ar ? "message_ar" : "message_fr")));
+		web_html_escape(&b, json_string_value(
+		                        json_object_get(latest, ar ? "message_ar" : "message_fr")));
 	buf_printf(&b, "</p><p id=\"d-sub\">");
 	if (latest && good) {
 		web_html_escape(&b, json_string_value(json_object_get(latest, "unit")));
 		buf_printf(&b, " · ");
-		web_html_escape(&b,
-		    json_string_value(json_object_get(latest, ar ? "message_ar" : "message_fr")));
+		web_html_escape(&b, json_string_value(
+		                        json_object_get(latest, ar ? "message_ar" : "message_fr")));
 	}
 	buf_printf(&b, "</p></section>");
 
@@ -436,8 +436,8 @@ static enum MHD_Result main_page(struct MHD_Connection *conn, struct gate *g, st
 			           json_string_value(json_object_get(e, "decision")));
 			web_html_escape(&b, json_string_value(json_object_get(e, "at")));
 			buf_printf(&b, "</td><td>");
-			web_html_escape(&b, json_string_value(
-			            json_object_get(e, ar ? "message_ar" : "message_fr")));
+			web_html_escape(&b, json_string_value(json_object_get(
+			                        e, ar ? "message_ar" : "message_fr")));
 			buf_printf(&b, "</td><td>%s</td><td>",
 			           json_string_value(json_object_get(e, "direction")));
 			web_html_escape(&b, json_string_value(json_object_get(e, "name")));
@@ -554,8 +554,8 @@ static enum MHD_Result static_file(struct MHD_Connection *conn, const char *type
 
 /* ---- actions ---- */
 
-static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g,
-                                const struct form *f, int ar, int64_t now)
+static enum MHD_Result do_login(struct MHD_Connection *conn, struct gate *g, const struct form *f,
+                                int ar, int64_t now)
 {
 	char pin[128], cookie[WEB_ID_HEX], hdr[WEB_COOKIE_MAX], gone[WEB_COOKIE_MAX];
 	unsigned char key[WEB_ID_KEY];
@@ -624,8 +624,7 @@ static int csrf_ok(const struct session *s, const struct form *f)
 	return web_token_eq(form_get(f, "csrf"), s->csrf);
 }
 
-static enum MHD_Result do_manual(struct MHD_Connection *conn, struct gate *g,
-                                 const struct form *f)
+static enum MHD_Result do_manual(struct MHD_Connection *conn, struct gate *g, const struct form *f)
 {
 	const char *pass = form_get(f, "pass"), *dir = form_get(f, "direction");
 	char reason[GATE_NOTE_MAX + 8];

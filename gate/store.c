@@ -40,15 +40,25 @@ static const char *schema =
     "  id TEXT PRIMARY KEY, gate INTEGER NOT NULL, pass INTEGER NOT NULL, direction TEXT NOT NULL,"
     "  decision TEXT NOT NULL, at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS remote_events_pass ON remote_events(pass, at);"
-    /* where each pass is, from every gate's events by the presence rule (shared/event.h): derived from
-     * the two event tables, one row per pass with at least one admission (at, event: the last one) */
+    /* where each pass is, from every gate's events by the presence rule (shared/event.h): derived
+     * from the two event tables, one row per pass with at least one admission (at, event: the last
+     * one) */
     "CREATE TABLE IF NOT EXISTS presence ("
     "  pass INTEGER PRIMARY KEY, inside INTEGER NOT NULL, at INTEGER NOT NULL, event TEXT NOT "
     "NULL);"
     "CREATE TABLE IF NOT EXISTS dead_letter ("
     "  id TEXT PRIMARY KEY, error TEXT NOT NULL, at INTEGER NOT NULL);";
 
-enum { ST_INSERT_EVENT, ST_PRESENCE_SET, ST_PRESENCE_DEL, ST_PASS_EVENTS, ST_PASS_ROW, ST_REVOKED, ST_PRESENCE_GET, ST_COUNT };
+enum {
+	ST_INSERT_EVENT,
+	ST_PRESENCE_SET,
+	ST_PRESENCE_DEL,
+	ST_PASS_EVENTS,
+	ST_PASS_ROW,
+	ST_REVOKED,
+	ST_PRESENCE_GET,
+	ST_COUNT
+};
 
 static const char *stmt_sql[ST_COUNT] = {
     [ST_INSERT_EVENT] = "INSERT INTO events(id, gate, pass, booking, direction, decision, reason, "
@@ -59,14 +69,15 @@ static const char *stmt_sql[ST_COUNT] = {
         " ON CONFLICT(pass) DO UPDATE SET inside = excluded.inside, at = excluded.at,"
         " event = excluded.event",
     [ST_PRESENCE_DEL] = "DELETE FROM presence WHERE pass = ?",
-    /* the events of one pass that count for presence (shared/event.h), in the rule's order: time, then
-     * ours before the other gates' within a second, then arrival */
-    [ST_PASS_EVENTS] = "SELECT decision, direction, at, id FROM ("
-                       " SELECT decision, direction, at, id, 0 AS src, seq AS n FROM events WHERE pass = ?1"
-                       " AND decision IN ('admit','manual','undone')"
-                       " UNION ALL SELECT decision, direction, at, id, 1, rowid FROM remote_events"
-                       " WHERE pass = ?1 AND decision IN ('admit','manual','undone'))"
-                       " ORDER BY at, src, n",
+    /* the events of one pass that count for presence (shared/event.h), in the rule's order: time,
+     * then ours before the other gates' within a second, then arrival */
+    [ST_PASS_EVENTS] =
+        "SELECT decision, direction, at, id FROM ("
+        " SELECT decision, direction, at, id, 0 AS src, seq AS n FROM events WHERE pass = ?1"
+        " AND decision IN ('admit','manual','undone')"
+        " UNION ALL SELECT decision, direction, at, id, 1, rowid FROM remote_events"
+        " WHERE pass = ?1 AND decision IN ('admit','manual','undone'))"
+        " ORDER BY at, src, n",
     [ST_PASS_ROW] = "SELECT guest_name, unit, status, nfc_uid FROM passes WHERE id = ?",
     [ST_REVOKED] = "SELECT 1 FROM revocations WHERE pass = ?",
     [ST_PRESENCE_GET] = "SELECT inside FROM presence WHERE pass = ?",
@@ -153,8 +164,8 @@ static sqlite3_stmt *stmt(struct store *st, int which)
 
 static int presence_refresh(struct store *st, uint32_t pass);
 
-/* A store made before the presence rule of shared/event.h (an undone admission used to be read as the
- * movement back) gets its presence rows made again from the events, once. */
+/* A store made before the presence rule of shared/event.h (an undone admission used to be read as
+ * the movement back) gets its presence rows made again from the events, once. */
 static int presence_rebuild(struct store *st)
 {
 	sqlite3_stmt *s = NULL;
@@ -175,15 +186,16 @@ static int presence_rebuild(struct store *st)
 		pthread_mutex_unlock(&write_lock);
 		return 0;
 	}
-	if (rc != SQLITE_DONE ||
-	    !(s = q(st, "SELECT pass FROM events WHERE pass > 0 UNION SELECT pass FROM remote_events WHERE pass > 0")))
+	if (rc != SQLITE_DONE || !(s = q(st, "SELECT pass FROM events WHERE pass > 0 UNION SELECT "
+	                                     "pass FROM remote_events WHERE pass > 0")))
 		goto fail;
 	while ((rc = db_step(s)) == SQLITE_ROW)
 		if (presence_refresh(st, (uint32_t)sqlite3_column_int64(s, 0)) < 0)
 			goto fail;
 	if (rc != SQLITE_DONE ||
-	    sqlite3_exec(st->db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('presence_rule', '2')", NULL, NULL,
-	                 NULL) != SQLITE_OK)
+	    sqlite3_exec(st->db,
+	                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('presence_rule', '2')",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	done(st, s);
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
@@ -222,7 +234,8 @@ struct store *store_open(const char *path, int full_sync, char *err, size_t errl
 		goto execfail;
 	}
 	pthread_mutex_unlock(&write_lock);
-	for (int i = 0; i < ST_COUNT; i++) /* the scan's statements, prepared before the first scan */
+	for (int i = 0; i < ST_COUNT;
+	     i++) /* the scan's statements, prepared before the first scan */
 		if (!stmt(st, i))
 			goto sqlfail;
 	if (presence_rebuild(st) < 0)
@@ -293,7 +306,7 @@ static int meta_set_tx(struct store *st, const char *key, const char *value)
 	int rc;
 
 	if (!(s = q(st, "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO "
-	                       "UPDATE SET value = excluded.value")))
+	                "UPDATE SET value = excluded.value")))
 		return -1;
 	db_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	db_bind_text(s, 2, value, -1, SQLITE_STATIC);
@@ -324,8 +337,9 @@ int store_sync_done(struct store *st, int64_t now, int64_t server_time)
 	if (begin(st) < 0)
 		return -1;
 	if (meta_set_tx(st, "last_success", a) < 0 || meta_set_tx(st, "last_sync_server", b) < 0 ||
-	    !(s = q(st, "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO UPDATE SET"
-	        " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"))) {
+	    !(s = q(st, "INSERT INTO meta(key, value) VALUES ('cycles', '1') ON CONFLICT(key) DO "
+	                "UPDATE SET"
+	                " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"))) {
 		rollback(st);
 		return -1;
 	}
@@ -361,7 +375,8 @@ int store_keys_load(struct store *st, struct pass_key *keys, int max)
 			continue;
 		keys[n].id = (uint8_t)sqlite3_column_int(s, 0);
 		memcpy(keys[n].pk, sqlite3_column_blob(s, 1), 32);
-		keys[n].valid_until = sqlite3_column_int64(s, 2) / 60; /* stored in seconds; 0: the signing key */
+		keys[n].valid_until =
+		    sqlite3_column_int64(s, 2) / 60; /* stored in seconds; 0: the signing key */
 		n++;
 	}
 	done(st, s);
@@ -431,8 +446,8 @@ void store_lookup(struct store *st, struct decide_lookup *lk)
 
 /* ---- events ---- */
 
-/* The presence row of one pass again from all its events (rule of shared/event.h), inside the caller's
- * transaction: a few rows (one stay's scans), read by the pass index. */
+/* The presence row of one pass again from all its events (rule of shared/event.h), inside the
+ * caller's transaction: a few rows (one stay's scans), read by the pass index. */
 static int presence_refresh(struct store *st, uint32_t pass)
 {
 	sqlite3_stmt *s = stmt(st, ST_PASS_EVENTS);
@@ -444,7 +459,8 @@ static int presence_refresh(struct store *st, uint32_t pass)
 	presence_init(&p);
 	db_bind_int64(s, 1, pass);
 	while ((rc = db_step(s)) == SQLITE_ROW) {
-		presence_step_text(&p, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+		presence_step_text(&p, (const char *)sqlite3_column_text(s, 0),
+		                   (const char *)sqlite3_column_text(s, 1));
 		at = sqlite3_column_int64(s, 2);
 		snprintf(last, sizeof(last), "%s", (const char *)sqlite3_column_text(s, 3));
 		counted = 1;
@@ -456,7 +472,8 @@ static int presence_refresh(struct store *st, uint32_t pass)
 		s = stmt(st, ST_PRESENCE_DEL);
 		db_bind_int64(s, 1, pass);
 	} else {
-		/* never seen inside (not known) reads as outside, as decide() takes a pass it has no record of */
+		/* never seen inside (not known) reads as outside, as decide() takes a pass it has
+		 * no record of */
 		s = stmt(st, ST_PRESENCE_SET);
 		db_bind_int64(s, 1, pass);
 		db_bind_int(s, 2, p.now == PRESENCE_INSIDE);
@@ -651,7 +668,8 @@ static int apply_keys(struct store *st, json_t *keys)
 		return 0; /* absent: keep what we have */
 	if (sqlite3_exec(st->db, "DELETE FROM keys", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	if (!(s = q(st, "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)")))
+	if (!(s = q(st,
+	            "INSERT OR REPLACE INTO keys(id, public_key, valid_until) VALUES (?, ?, ?)")))
 		return -1;
 	json_array_foreach(keys, i, k)
 	{
@@ -689,14 +707,16 @@ static int apply_passes(struct store *st, json_t *passes)
 
 	if (!json_is_array(passes) || !json_array_size(passes))
 		return 0;
-	if (!(s = q(st, "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, "
-	        "valid_until, nfc_uid,"
-	        " status) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET booking = "
-	        "excluded.booking,"
-	        " guest = excluded.guest, guest_name = excluded.guest_name, unit = excluded.unit,"
-	        " kind = excluded.kind, valid_from = excluded.valid_from, valid_until = "
-	        "excluded.valid_until,"
-	        " nfc_uid = excluded.nfc_uid, status = excluded.status")))
+	if (!(s = q(
+	          st,
+	          "INSERT INTO passes(id, booking, guest, guest_name, unit, kind, valid_from, "
+	          "valid_until, nfc_uid,"
+	          " status) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET booking = "
+	          "excluded.booking,"
+	          " guest = excluded.guest, guest_name = excluded.guest_name, unit = excluded.unit,"
+	          " kind = excluded.kind, valid_from = excluded.valid_from, valid_until = "
+	          "excluded.valid_until,"
+	          " nfc_uid = excluded.nfc_uid, status = excluded.status")))
 		return -1;
 	json_array_foreach(passes, i, p)
 	{
@@ -751,7 +771,8 @@ static int apply_revocations(struct store *st, json_t *revs)
 
 	if (!json_is_array(revs) || !json_array_size(revs))
 		return 0;
-	if (!(s = q(st, "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)")))
+	if (!(s = q(st,
+	            "INSERT OR REPLACE INTO revocations(pass, until, reason) VALUES (?, ?, ?)")))
 		return -1;
 	json_array_foreach(revs, i, r)
 	{
@@ -788,7 +809,7 @@ static int apply_events(struct store *st, json_t *events, int own_gate, int64_t 
 	if (!json_is_array(events) || !json_array_size(events))
 		return 0;
 	if (!(ins = q(st, "INSERT OR IGNORE INTO remote_events(id, gate, pass, direction, "
-	                       "decision, at) VALUES (?,?,?,?,?,?)")))
+	                  "decision, at) VALUES (?,?,?,?,?,?)")))
 		goto out;
 	json_array_foreach(events, i, e)
 	{
@@ -796,7 +817,8 @@ static int apply_events(struct store *st, json_t *events, int own_gate, int64_t 
 		enum event_err err = event_relay_from_json(e, now, &ev);
 
 		if (err != EVENT_OK) {
-			log_warn("sync: a malformed event in the page (%s), skipped", event_err_code(err));
+			log_warn("sync: a malformed event in the page (%s), skipped",
+			         event_err_code(err));
 			continue;
 		}
 		if (ev.gate == own_gate)

@@ -174,8 +174,7 @@ static long http_do(struct gate *g, CURL *c, const char *method, const char *bas
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	/* the server's clock: "server_time" in the body, else the Date header */
 	j = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
-	if (!(j &&
-	      instant_parse(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
+	if (!(j && instant_parse(json_string_value(json_object_get(j, "server_time")), &st) == 0)) {
 		time_t d = r->date[0] ? curl_getdate(r->date, NULL) : -1;
 		st = d > 0 ? (int64_t)d : 0;
 	}
@@ -236,8 +235,7 @@ static void mark_revoked(struct gate *g, struct store *st)
 /* The upload body of evs[0..n). An event that cannot be written as JSON even without its note (text
  * that is not UTF-8 in its id) sets *bad to its index and returns NULL: the caller sets it aside.
  */
-static char *upload_body(struct gate *g, const struct event *evs, int n, int64_t queue,
-                         int *bad)
+static char *upload_body(struct gate *g, const struct event *evs, int n, int64_t queue, int *bad)
 {
 	char now[INSTANT_STRLEN];
 	json_t *root, *arr = json_array();
@@ -269,8 +267,7 @@ static char *upload_body(struct gate *g, const struct event *evs, int n, int64_t
 
 /* Marks the ids the answer lists as stored or duplicates; dead-letters the rejected ones. Returns
  * how many of the batch were settled, or -1. */
-static int settle(struct gate *g, struct store *st, json_t *ans, const struct event *evs,
-                  int n)
+static int settle(struct gate *g, struct store *st, json_t *ans, const struct event *evs, int n)
 {
 	static const char *lists[] = {"stored", "duplicates"};
 	char(*ids)[33] = calloc((size_t)n, 33);
@@ -697,8 +694,8 @@ int gate_load_identity(struct gate *g, struct store *st, char *err, size_t errle
 	fclose(f);
 	tok[strcspn(tok, "\r\n")] = '\0';
 	if (strlen(tok) != GATE_TOKEN_LEN) {
-		snprintf(err, errlen, "%s: not a gate token (%d characters expected)", g->cfg.token_file,
-		         GATE_TOKEN_LEN);
+		snprintf(err, errlen, "%s: not a gate token (%d characters expected)",
+		         g->cfg.token_file, GATE_TOKEN_LEN);
 		return -1;
 	}
 	if (strlen(tok) != GATE_TOKEN_LEN) {

@@ -14,29 +14,37 @@
 
 static void usage_to(FILE *out)
 {
-	fprintf(out,
-		"usage: estiva-admin [-c FILE] COMMAND\n"
-		"       estiva-admin --help | --version\n"
-		"  init                         create or migrate the database, load the catalog\n"
-		"  catalog                      reload categories and centres from configuration\n"
-		"  import-members FILE.csv      import members (all or nothing)\n"
-		"  set-password ACCOUNT...      password from the first line of standard input\n"
-		"  add-user NAME --role manager|admin [--centre ID]...   password from standard input\n"
-		"  show-booking ID              a booking, its nights and its audit trail\n"
-		"  expire-holds                 release holds that are past their expiry\n"
-		"  confirm ID                   confirm a held booking without online payment (desk, tests)\n"
-		"  keys rotate                  make a new pass signing key that signs from now on\n"
-		"  keys list                    the signing keys and until when gates need them\n"
-		"  keys revoke ID               distrust a retired key: its passes are issued again, gates drop it\n"
-		"  verify-pass TOKEN            print a pass's fields and whether its signature is good\n"
-		"  write-nfc PASS_ID [--device CONNSTRING] [--timeout SECONDS]\n"
-		"                               write a pass to an NFC card (NTAG213/215/216), bound to its UID\n"
-		"  gate add --centre ID --name NAME   a new gate and its one-time enrolment code (24 h)\n"
-		"  gate revoke ID               end a gate: its token is refused from now on\n"
-		"  gate list                    the gates, their last sync and queue as last reported\n"
-		"  reconcile                    ask the card gateway about every open payment and settle it\n"
-		"  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on differences)\n"
-		"FILE defaults to /etc/estiva/estiva-server.conf. See estiva-admin(8).\n");
+	fprintf(
+	    out,
+	    "usage: estiva-admin [-c FILE] COMMAND\n"
+	    "       estiva-admin --help | --version\n"
+	    "  init                         create or migrate the database, load the catalog\n"
+	    "  catalog                      reload categories and centres from configuration\n"
+	    "  import-members FILE.csv      import members (all or nothing)\n"
+	    "  set-password ACCOUNT...      password from the first line of standard input\n"
+	    "  add-user NAME --role manager|admin [--centre ID]...   password from standard input\n"
+	    "  show-booking ID              a booking, its nights and its audit trail\n"
+	    "  expire-holds                 release holds that are past their expiry\n"
+	    "  confirm ID                   confirm a held booking without online payment (desk, "
+	    "tests)\n"
+	    "  keys rotate                  make a new pass signing key that signs from now on\n"
+	    "  keys list                    the signing keys and until when gates need them\n"
+	    "  keys revoke ID               distrust a retired key: its passes are issued again, "
+	    "gates drop it\n"
+	    "  verify-pass TOKEN            print a pass's fields and whether its signature is "
+	    "good\n"
+	    "  write-nfc PASS_ID [--device CONNSTRING] [--timeout SECONDS]\n"
+	    "                               write a pass to an NFC card (NTAG213/215/216), bound "
+	    "to its UID\n"
+	    "  gate add --centre ID --name NAME   a new gate and its one-time enrolment code (24 "
+	    "h)\n"
+	    "  gate revoke ID               end a gate: its token is refused from now on\n"
+	    "  gate list                    the gates, their last sync and queue as last reported\n"
+	    "  reconcile                    ask the card gateway about every open payment and "
+	    "settle it\n"
+	    "  payments-report [YYYY-MM-DD] compare the day's payments with the gateway (exit 1 on "
+	    "differences)\n"
+	    "FILE defaults to /etc/estiva/estiva-server.conf. See estiva-admin(8).\n");
 }
 
 static void usage(void)
@@ -44,8 +52,8 @@ static void usage(void)
 	usage_to(stderr);
 }
 
-/* The password from the first line of standard input into out (PASSWORD_MAX + 1 bytes), whole: a longer
- * line is refused, never cut. 0, or -1 after saying why. */
+/* The password from the first line of standard input into out (PASSWORD_MAX + 1 bytes), whole: a
+ * longer line is refused, never cut. 0, or -1 after saying why. */
 static int read_password(char *out)
 {
 	char *line = NULL;
@@ -54,7 +62,9 @@ static int read_password(char *out)
 	int rc = -1;
 
 	if (n < 0) {
-		fprintf(stderr, "estiva-admin: no password on standard input (give it on the first line)\n");
+		fprintf(
+		    stderr,
+		    "estiva-admin: no password on standard input (give it on the first line)\n");
 		goto out;
 	}
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -79,8 +89,8 @@ static int password_ok(const char *pw, const char *account)
 	const char *why = password_refused(pw, strlen(pw), account);
 
 	if (why)
-		fprintf(stderr, "estiva-admin: %s%s%s; no password was changed\n", account ? account : "",
-			account ? ": " : "", why);
+		fprintf(stderr, "estiva-admin: %s%s%s; no password was changed\n",
+		        account ? account : "", account ? ": " : "", why);
 	return why ? -1 : 0;
 }
 
@@ -127,7 +137,8 @@ static int import_members(sqlite3 *db, const char *file)
 		fprintf(stderr, "estiva-admin: %s\n", err);
 		goto out;
 	}
-	if (members_csv_parse(file, buf_cstr(&text), text.len, &cat, &rows, &nrows, err, sizeof(err)) < 0) {
+	if (members_csv_parse(file, buf_cstr(&text), text.len, &cat, &rows, &nrows, err,
+	                      sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		fprintf(stderr, "estiva-admin: nothing was imported\n");
 	} else if (members_import(db, rows, nrows, err, sizeof(err)) < 0) {
@@ -169,11 +180,14 @@ static int set_password(sqlite3 *db, char **accounts, int n)
 		if (changed < 0)
 			goto fail;
 		if (!changed) {
-			fprintf(stderr, "estiva-admin: no member or user \"%s\"; no password was changed\n", accounts[i]);
+			fprintf(stderr,
+			        "estiva-admin: no member or user \"%s\"; no password was changed\n",
+			        accounts[i]);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			goto out;
 		}
-		if (db_audit(db, "estiva-admin", "account.password", accounts[i], 0, NULL, NULL) < 0)
+		if (db_audit(db, "estiva-admin", "account.password", accounts[i], 0, NULL, NULL) <
+		    0)
 			goto fail;
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -209,8 +223,10 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!name || !role || (strcmp(role, "manager") && strcmp(role, "admin")) || !conf_valid_id(name, 32)) {
-		fprintf(stderr, "estiva-admin: add-user NAME --role manager|admin [--centre ID]... (NAME: a-z, 0-9, -)\n");
+	if (!name || !role || (strcmp(role, "manager") && strcmp(role, "admin")) ||
+	    !conf_valid_id(name, 32)) {
+		fprintf(stderr, "estiva-admin: add-user NAME --role manager|admin [--centre ID]... "
+		                "(NAME: a-z, 0-9, -)\n");
 		return 2;
 	}
 	if (!strcmp(role, "manager") && ncentres == 0) {
@@ -220,8 +236,10 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 	if (read_password(pw) < 0 || password_ok(pw, name) < 0 || password_hash(pw, hash) < 0)
 		goto out;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    !(st = db_stmt(db, "INSERT INTO users(name, role, password_hash) VALUES (?1, ?2, ?3)"
-			       " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id")))
+	    !(st = db_stmt(
+	          db,
+	          "INSERT INTO users(name, role, password_hash) VALUES (?1, ?2, ?3)"
+	          " ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3 RETURNING id")))
 		goto fail;
 	db_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, role, -1, SQLITE_STATIC);
@@ -246,7 +264,9 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 		goto fail;
 	db_done(st);
 	st = NULL;
-	if (!(st = db_stmt(db, "INSERT INTO user_centres(user, centre) SELECT ?, id FROM centres WHERE id = ?")))
+	if (!(st = db_stmt(
+	          db,
+	          "INSERT INTO user_centres(user, centre) SELECT ?, id FROM centres WHERE id = ?")))
 		goto fail;
 	for (int i = 0; i < ncentres; i++) {
 		db_bind_int64(st, 1, id);
@@ -254,7 +274,10 @@ static int add_user(sqlite3 *db, int argc, char **argv)
 		if (db_step(st) != SQLITE_DONE)
 			goto fail;
 		if (sqlite3_changes(db) != 1) {
-			fprintf(stderr, "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n", centres[i]);
+			fprintf(
+			    stderr,
+			    "estiva-admin: no centre \"%s\" (run estiva-admin catalog first?)\n",
+			    centres[i]);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			goto out;
 		}
@@ -302,15 +325,19 @@ static int show_booking(struct app *app, sqlite3 *db, const char *ids)
 		db_done(st);
 	}
 	printf("audit:\n");
-	if ((st = db_stmt(db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
-				   " AND entity_id = ? ORDER BY id"))) {
+	if ((st = db_stmt(
+	         db, "SELECT at, actor, action, before, after FROM audit WHERE entity = 'booking'"
+	             " AND entity_id = ? ORDER BY id"))) {
 		db_bind_int64(st, 1, id);
 		while (db_step(st) == SQLITE_ROW) {
 			char at[INSTANT_STRLEN];
 			instant_format(sqlite3_column_int64(st, 0), at);
-			printf("  %s %s %s %s -> %s\n", at, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-			       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : "-",
-			       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
+			printf("  %s %s %s %s -> %s\n", at, sqlite3_column_text(st, 1),
+			       sqlite3_column_text(st, 2),
+			       sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3)
+			                                  : "-",
+			       sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4)
+			                                  : "-");
 		}
 		db_done(st);
 	}
@@ -344,15 +371,16 @@ static int list_keys(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 
-	if (!(st = db_stmt(db, "SELECT id, hex(public_key), created_at, retired_at, last_valid_until FROM signing_keys"
-				   " ORDER BY id")))
+	if (!(st = db_stmt(db, "SELECT id, hex(public_key), created_at, retired_at, "
+	                       "last_valid_until FROM signing_keys"
+	                       " ORDER BY id")))
 		return 1;
 	while (db_step(st) == SQLITE_ROW) {
 		char created[INSTANT_STRLEN], until[INSTANT_STRLEN];
 		instant_format(sqlite3_column_int64(st, 2), created);
 		instant_format(sqlite3_column_int64(st, 4) * 60, until);
-		printf("key %d  %s  made %s  %s  needed by passes until %s\n", sqlite3_column_int(st, 0),
-		       sqlite3_column_text(st, 1), created,
+		printf("key %d  %s  made %s  %s  needed by passes until %s\n",
+		       sqlite3_column_int(st, 0), sqlite3_column_text(st, 1), created,
 		       sqlite3_column_type(st, 3) == SQLITE_NULL ? "SIGNING" : "retired", until);
 	}
 	db_done(st);
@@ -373,8 +401,9 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 	}
 	if (db_begin(app, db) < 0)
 		return 1;
-	if (!(st = db_stmt(db, "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, confirmed_at = ?,"
-			       " updated_at = ? WHERE id = ? AND status = 'held'"))) {
+	if (!(st = db_stmt(db, "UPDATE bookings SET status = 'confirmed', hold_expires_at = NULL, "
+	                       "confirmed_at = ?,"
+	                       " updated_at = ? WHERE id = ? AND status = 'held'"))) {
 		db_rollback(app, db);
 		return 1;
 	}
@@ -385,12 +414,17 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 	db_done(st);
 	if (rc != SQLITE_DONE || sqlite3_changes(db) != 1) {
 		db_rollback(app, db);
-		fprintf(stderr, "estiva-admin: booking %ld is not held (unknown, already confirmed, cancelled or expired)\n", id);
+		fprintf(stderr,
+		        "estiva-admin: booking %ld is not held (unknown, already confirmed, "
+		        "cancelled or expired)\n",
+		        id);
 		return 1;
 	}
 	if (db_audit(db, "estiva-admin", "booking.confirm", "booking", id, "{\"status\":\"held\"}",
-		     "{\"status\":\"confirmed\"}") < 0 || passes_issue(app, db, id) < 0) {
-		fprintf(stderr, "estiva-admin: could not issue the passes (is there a signing key? estiva-admin keys rotate)\n");
+	             "{\"status\":\"confirmed\"}") < 0 ||
+	    passes_issue(app, db, id) < 0) {
+		fprintf(stderr, "estiva-admin: could not issue the passes (is there a signing key? "
+		                "estiva-admin keys rotate)\n");
 		db_rollback(app, db);
 		return 1;
 	}
@@ -449,7 +483,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "init") || !strcmp(cmd, "catalog")) {
 		rc = load_catalog(&app.cfg, db);
 		if (rc == 0 && !strcmp(cmd, "init")) {
-			printf("database %s at schema version %d\n", app.cfg.db_path, db_schema_version);
+			printf("database %s at schema version %d\n", app.cfg.db_path,
+			       db_schema_version);
 			rc = first_key(&app, db);
 		}
 	} else if (!strcmp(cmd, "import-members") && i + 1 == argc) {
@@ -488,7 +523,9 @@ int main(int argc, char **argv)
 		long id = 0;
 		int n;
 		if (conf_parse_long(argv[i + 1], 1, 255, &id) < 0) {
-			fprintf(stderr, "estiva-admin: keys revoke ID: a key id from estiva-admin keys list\n");
+			fprintf(
+			    stderr,
+			    "estiva-admin: keys revoke ID: a key id from estiva-admin keys list\n");
 			rc = 2;
 			goto out;
 		}
@@ -501,8 +538,10 @@ int main(int argc, char **argv)
 		if (n < 0)
 			fprintf(stderr, "estiva-admin: %s\n", err);
 		else
-			printf("key %ld revoked: %d pass(es) issued again under the current key; gates drop the key at"
-			       " their next sync\n", id, n);
+			printf("key %ld revoked: %d pass(es) issued again under the current key; "
+			       "gates drop the key at"
+			       " their next sync\n",
+			       id, n);
 		rc = n < 0;
 	} else if (!strcmp(cmd, "keys") && i + 1 == argc && !strcmp(argv[i], "list")) {
 		rc = list_keys(db);
@@ -532,16 +571,21 @@ int main(int argc, char **argv)
 		rc = passes_verify_cli(db, argv[i], stdout);
 	} else if (!strcmp(cmd, "gate")) {
 		rc = gates_cli(&app, db, argc - i, argv + i);
-	} else if ((!strcmp(cmd, "reconcile") && i == argc) || (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
+	} else if ((!strcmp(cmd, "reconcile") && i == argc) ||
+	           (!strcmp(cmd, "payments-report") && i + 1 >= argc)) {
 		int32_t day = date_today_local();
-		/* reconciliation may confirm bookings, which issues their passes: it needs the catalog */
-		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0) {
+		/* reconciliation may confirm bookings, which issues their passes: it needs the
+		 * catalog */
+		if (catalog_load(db, &app.cat, err, sizeof(err)) < 0 ||
+		    payment_init(&app, err, sizeof(err)) < 0) {
 			fprintf(stderr, "estiva-admin: %s\n", err);
 			rc = 2;
 			goto out;
 		}
 		if (!app.cred) {
-			fprintf(stderr, "estiva-admin: payments are not configured ([payment] credentials)\n");
+			fprintf(
+			    stderr,
+			    "estiva-admin: payments are not configured ([payment] credentials)\n");
 			rc = 2;
 		} else if (!strcmp(cmd, "reconcile")) {
 			int n = payment_reconcile(&app, db, 1);

@@ -1,6 +1,6 @@
-/* api.c: the route table (every HTTP route of the server in one place, with who may call it, its centre
- * scope and typed path parameters), the dispatcher that checks them before any handler runs, and the
- * small handlers: me, centres, availability, health and metrics. */
+/* api.c: the route table (every HTTP route of the server in one place, with who may call it, its
+ * centre scope and typed path parameters), the dispatcher that checks them before any handler runs,
+ * and the small handlers: me, centres, availability, health and metrics. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,9 +9,9 @@
 #include "log.h"
 #include "server.h"
 
-/* Who may call a route: a set of these. A route open to WHO_ANON looks at no session; a WHO_GATE route
- * is for gates alone (their bearer token, gates.c:gate_auth); any other needs a session whose role is in
- * the set. */
+/* Who may call a route: a set of these. A route open to WHO_ANON looks at no session; a WHO_GATE
+ * route is for gates alone (their bearer token, gates.c:gate_auth); any other needs a session whose
+ * role is in the set. */
 #define WHO_ANON (1u << 0)
 #define WHO_MEMBER (1u << 1)
 #define WHO_MANAGER (1u << 2)
@@ -28,23 +28,27 @@ enum csrf {
 /* The typed path parameters: each {NAME} of a pattern is one path segment, checked here before the
  * handler runs. A {centre} must be a centre of the catalog that the caller may see (auth.c:
  * auth_can_see_centre): else the same 404 as a centre that does not exist; its index goes to
- * rq->centre. An id must pass request_id_param() within its bounds, else 404: rq->id (one id per route),
- * and rq->id_suffix for what may follow its digits. Text goes to the handler as it is, in rq->params. */
+ * rq->centre. An id must pass request_id_param() within its bounds, else 404: rq->id (one id per
+ * route), and rq->id_suffix for what may follow its digits. Text goes to the handler as it is, in
+ * rq->params. */
 enum param_type { PARAM_CENTRE, PARAM_ID, PARAM_TEXT };
 
 static const struct param {
 	const char *name;
 	enum param_type type;
-	int64_t min, max;     /* ids */
-	const char *suffixes; /* ids: what may follow the digits, each ending in ';'; NULL nothing */
-	const char *unknown;  /* message of the 404 */
+	int64_t min, max; /* ids */
+	const char
+	    *suffixes;       /* ids: what may follow the digits, each ending in ';'; NULL nothing */
+	const char *unknown; /* message of the 404 */
 } param_types[] = {
-	{"{centre}", PARAM_CENTRE, 0, 0, NULL, "no such centre"},
-	{"{booking}", PARAM_ID, 1, INT64_MAX, NULL, "no such booking"},
-	{"{pass}", PARAM_ID, 1, UINT32_MAX, NULL, "no such pass"}, /* pass ids are 32 bits in the pass */
-	{"{pass.ext}", PARAM_ID, 1, UINT32_MAX, ".png;.svg;", "no such pass (use /api/v1/passes/ID.png or .svg)"},
-	{"{gate}", PARAM_ID, 1, INT64_MAX, NULL, "no such gate"},
-	{"{oid}", PARAM_TEXT, 0, 0, NULL, NULL},
+    {"{centre}", PARAM_CENTRE, 0, 0, NULL, "no such centre"},
+    {"{booking}", PARAM_ID, 1, INT64_MAX, NULL, "no such booking"},
+    {"{pass}", PARAM_ID, 1, UINT32_MAX, NULL,
+     "no such pass"}, /* pass ids are 32 bits in the pass */
+    {"{pass.ext}", PARAM_ID, 1, UINT32_MAX, ".png;.svg;",
+     "no such pass (use /api/v1/passes/ID.png or .svg)"},
+    {"{gate}", PARAM_ID, 1, INT64_MAX, NULL, "no such gate"},
+    {"{oid}", PARAM_TEXT, 0, 0, NULL, NULL},
 };
 #define NPARAMS ((int)(sizeof(param_types) / sizeof(param_types[0])))
 
@@ -56,8 +60,8 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 static int api_healthz(struct app *app, struct request *rq, struct reply *rp);
 static int api_metrics(struct app *app, struct request *rq, struct reply *rp);
 
-/* Every route, and who may call it: the access rule is this table, not the handlers (they only keep what
- * depends on the data: a member's own bookings, a manager's bookings of their centres). */
+/* Every route, and who may call it: the access rule is this table, not the handlers (they only keep
+ * what depends on the data: a member's own bookings, a manager's bookings of their centres). */
 static const struct route {
 	const char *method;
 	const char *pattern; /* {NAME}: one path segment, a typed parameter (param_types[] above) */
@@ -66,56 +70,65 @@ static const struct route {
 	enum csrf csrf;
 	const char *name; /* for metrics */
 } routes[] = {
-	{"POST", "/api/v1/session", auth_login, WHO_ANON, NO_CSRF, "session_create"},
-	{"DELETE", "/api/v1/session", auth_logout, WHO_SESSION, CSRF, "session_delete"},
-	{"GET", "/api/v1/me", api_me, WHO_SESSION, CSRF, "me"},
-	{"GET", "/api/v1/centres", api_centres, WHO_ANON, NO_CSRF, "centres"},
-	{"GET", "/api/v1/centres/{centre}/availability", api_availability, WHO_SESSION, CSRF, "availability"},
-	{"POST", "/api/v1/bookings", booking_hold, WHO_MEMBER, CSRF, "booking_create"},
-	{"GET", "/api/v1/bookings", booking_list, WHO_SESSION, CSRF, "booking_list"},
-	{"GET", "/api/v1/bookings/{booking}", booking_get, WHO_SESSION, CSRF, "booking_get"},
-	{"POST", "/api/v1/bookings/{booking}/cancel", booking_cancel, WHO_SESSION, CSRF, "booking_cancel"},
-	{"GET", "/api/v1/bookings/{booking}/cancel-quote", payment_cancel_quote, WHO_SESSION, CSRF,
-	 "booking_cancel_quote"},
-	{"POST", "/api/v1/bookings/{booking}/payment", payment_start, WHO_MEMBER, CSRF, "payment_start"},
-	/* staff have no payment to see: theirs is the handler's 404, as for another member's */
-	{"GET", "/payments/{oid}/form", payment_form, WHO_SESSION, CSRF, "payment_form"},
-	{"POST", "/payments/cmi/callback", payment_callback, WHO_ANON, NO_CSRF, "payment_callback"},
-	{"GET", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
-	{"POST", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
-	{"GET", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
-	{"POST", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
-	{"GET", "/api/v1/bookings/{booking}/passes", passes_list, WHO_SESSION, CSRF, "booking_passes"},
-	{"GET", "/api/v1/passes/{pass.ext}", passes_image, WHO_SESSION, CSRF, "pass_image"},
-	{"POST", "/api/v1/passes/{pass}/reissue", passes_reissue, WHO_SESSION, CSRF, "pass_reissue"},
-	{"GET", "/passes/{pass}/print", passes_print, WHO_SESSION, CSRF, "pass_print"},
-	/* manager dashboard (manage.c) */
-	{"GET", "/api/v1/manage/centres/{centre}/occupancy", manage_occupancy, WHO_STAFF, CSRF, "manage_occupancy"},
-	{"GET", "/api/v1/manage/centres/{centre}/movements", manage_movements, WHO_STAFF, CSRF, "manage_movements"},
-	{"GET", "/api/v1/manage/centres/{centre}/revenue", manage_revenue, WHO_STAFF, CSRF, "manage_revenue"},
-	{"GET", "/api/v1/admin/members", manage_members, WHO_ADMIN, CSRF, "admin_members"},
-	{"GET", "/api/v1/admin/keys", manage_keys, WHO_ADMIN, CSRF, "admin_keys"},
-	/* gates (sync.c, gates.c) */
-	{"POST", "/api/gate/v1/enroll", gates_enroll, WHO_ANON, NO_CSRF, "gate_enroll"},
-	{"POST", "/api/gate/v1/events", sync_events, WHO_GATE, NO_CSRF, "gate_events"},
-	{"GET", "/api/gate/v1/sync", sync_download, WHO_GATE, NO_CSRF, "gate_sync"},
-	{"GET", "/api/v1/manage/centres/{centre}/onsite", manage_onsite, WHO_STAFF, CSRF, "manage_onsite"},
-	{"GET", "/api/v1/admin/gates", gates_admin_list, WHO_ADMIN, CSRF, "admin_gates"},
-	{"POST", "/api/v1/admin/gates", gates_admin_add, WHO_ADMIN, CSRF, "admin_gate_add"},
-	{"POST", "/api/v1/admin/gates/{gate}/revoke", gates_admin_revoke, WHO_ADMIN, CSRF, "admin_gate_revoke"},
-	/* online check (check.c) */
-	{"POST", "/api/gate/v1/check", check_gate_route, WHO_GATE, NO_CSRF, "gate_check"},
-	{"POST", "/api/v1/manage/centres/{centre}/check", check_staff_route, WHO_STAFF, CSRF, "manage_check"},
-	{"GET", "/healthz", api_healthz, WHO_ANON, NO_CSRF, "healthz"},
-	{"GET", "/metrics", api_metrics, WHO_ANON, NO_CSRF, "metrics"},
+    {"POST", "/api/v1/session", auth_login, WHO_ANON, NO_CSRF, "session_create"},
+    {"DELETE", "/api/v1/session", auth_logout, WHO_SESSION, CSRF, "session_delete"},
+    {"GET", "/api/v1/me", api_me, WHO_SESSION, CSRF, "me"},
+    {"GET", "/api/v1/centres", api_centres, WHO_ANON, NO_CSRF, "centres"},
+    {"GET", "/api/v1/centres/{centre}/availability", api_availability, WHO_SESSION, CSRF,
+     "availability"},
+    {"POST", "/api/v1/bookings", booking_hold, WHO_MEMBER, CSRF, "booking_create"},
+    {"GET", "/api/v1/bookings", booking_list, WHO_SESSION, CSRF, "booking_list"},
+    {"GET", "/api/v1/bookings/{booking}", booking_get, WHO_SESSION, CSRF, "booking_get"},
+    {"POST", "/api/v1/bookings/{booking}/cancel", booking_cancel, WHO_SESSION, CSRF,
+     "booking_cancel"},
+    {"GET", "/api/v1/bookings/{booking}/cancel-quote", payment_cancel_quote, WHO_SESSION, CSRF,
+     "booking_cancel_quote"},
+    {"POST", "/api/v1/bookings/{booking}/payment", payment_start, WHO_MEMBER, CSRF,
+     "payment_start"},
+    /* staff have no payment to see: theirs is the handler's 404, as for another member's */
+    {"GET", "/payments/{oid}/form", payment_form, WHO_SESSION, CSRF, "payment_form"},
+    {"POST", "/payments/cmi/callback", payment_callback, WHO_ANON, NO_CSRF, "payment_callback"},
+    {"GET", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
+    {"POST", "/payments/ok", payment_return, WHO_ANON, NO_CSRF, "payment_ok"},
+    {"GET", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
+    {"POST", "/payments/fail", payment_return, WHO_ANON, NO_CSRF, "payment_fail"},
+    {"GET", "/api/v1/bookings/{booking}/passes", passes_list, WHO_SESSION, CSRF, "booking_passes"},
+    {"GET", "/api/v1/passes/{pass.ext}", passes_image, WHO_SESSION, CSRF, "pass_image"},
+    {"POST", "/api/v1/passes/{pass}/reissue", passes_reissue, WHO_SESSION, CSRF, "pass_reissue"},
+    {"GET", "/passes/{pass}/print", passes_print, WHO_SESSION, CSRF, "pass_print"},
+    /* manager dashboard (manage.c) */
+    {"GET", "/api/v1/manage/centres/{centre}/occupancy", manage_occupancy, WHO_STAFF, CSRF,
+     "manage_occupancy"},
+    {"GET", "/api/v1/manage/centres/{centre}/movements", manage_movements, WHO_STAFF, CSRF,
+     "manage_movements"},
+    {"GET", "/api/v1/manage/centres/{centre}/revenue", manage_revenue, WHO_STAFF, CSRF,
+     "manage_revenue"},
+    {"GET", "/api/v1/admin/members", manage_members, WHO_ADMIN, CSRF, "admin_members"},
+    {"GET", "/api/v1/admin/keys", manage_keys, WHO_ADMIN, CSRF, "admin_keys"},
+    /* gates (sync.c, gates.c) */
+    {"POST", "/api/gate/v1/enroll", gates_enroll, WHO_ANON, NO_CSRF, "gate_enroll"},
+    {"POST", "/api/gate/v1/events", sync_events, WHO_GATE, NO_CSRF, "gate_events"},
+    {"GET", "/api/gate/v1/sync", sync_download, WHO_GATE, NO_CSRF, "gate_sync"},
+    {"GET", "/api/v1/manage/centres/{centre}/onsite", manage_onsite, WHO_STAFF, CSRF,
+     "manage_onsite"},
+    {"GET", "/api/v1/admin/gates", gates_admin_list, WHO_ADMIN, CSRF, "admin_gates"},
+    {"POST", "/api/v1/admin/gates", gates_admin_add, WHO_ADMIN, CSRF, "admin_gate_add"},
+    {"POST", "/api/v1/admin/gates/{gate}/revoke", gates_admin_revoke, WHO_ADMIN, CSRF,
+     "admin_gate_revoke"},
+    /* online check (check.c) */
+    {"POST", "/api/gate/v1/check", check_gate_route, WHO_GATE, NO_CSRF, "gate_check"},
+    {"POST", "/api/v1/manage/centres/{centre}/check", check_staff_route, WHO_STAFF, CSRF,
+     "manage_check"},
+    {"GET", "/healthz", api_healthz, WHO_ANON, NO_CSRF, "healthz"},
+    {"GET", "/metrics", api_metrics, WHO_ANON, NO_CSRF, "metrics"},
 };
 #define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 #define MAX_PARAMS 4
 
-/* Matches path against pattern; fills params with pointers into scratch, names with the pattern's {NAME}
- * of each, and *nparams with how many. 1 when it matches, 0 when not. */
-static int match(const char *pattern, const char *path, char *scratch, size_t len, const char **params,
-		 const char **names, int *nparams)
+/* Matches path against pattern; fills params with pointers into scratch, names with the pattern's
+ * {NAME} of each, and *nparams with how many. 1 when it matches, 0 when not. */
+static int match(const char *pattern, const char *path, char *scratch, size_t len,
+                 const char **params, const char **names, int *nparams)
 {
 	int np = 0;
 	size_t k = 0;
@@ -166,7 +179,10 @@ int api_has_route(const char *path)
 
 static unsigned role_bit(enum role r)
 {
-	return r == ROLE_MEMBER ? WHO_MEMBER : r == ROLE_MANAGER ? WHO_MANAGER : r == ROLE_ADMIN ? WHO_ADMIN : 0;
+	return r == ROLE_MEMBER    ? WHO_MEMBER
+	       : r == ROLE_MANAGER ? WHO_MANAGER
+	       : r == ROLE_ADMIN   ? WHO_ADMIN
+	                           : 0;
 }
 
 static const char *forbidden_message(unsigned who)
@@ -197,7 +213,8 @@ static int unsafe_method(const char *m)
 }
 
 /* Who is calling, against the route's set: 0, or -1 when it replied (401, 403, 500). */
-static int check_caller(struct app *app, struct request *rq, struct reply *rp, const struct route *r)
+static int check_caller(struct app *app, struct request *rq, struct reply *rp,
+                        const struct route *r)
 {
 	int s;
 
@@ -232,7 +249,8 @@ static int check_caller(struct app *app, struct request *rq, struct reply *rp, c
 }
 
 /* The typed parameters of the route (param_types[] above): 0, or -1 when it replied (404, 500). */
-static int check_params(struct app *app, struct request *rq, struct reply *rp, const char **names, int n)
+static int check_params(struct app *app, struct request *rq, struct reply *rp, const char **names,
+                        int n)
 {
 	for (int i = 0; i < n; i++) {
 		const struct param *k = param_of(names[i]);
@@ -246,9 +264,11 @@ static int check_params(struct app *app, struct request *rq, struct reply *rp, c
 		}
 		switch (k->type) {
 		case PARAM_CENTRE:
-			/* an anonymous or gate caller holds no centre: there the centre need only exist */
+			/* an anonymous or gate caller holds no centre: there the centre need only
+			 * exist */
 			ci = catalog_centre(&app->cat, s);
-			if (ci < 0 || (rq->who.role != ROLE_NONE && !auth_can_see_centre(&rq->who, ci))) {
+			if (ci < 0 ||
+			    (rq->who.role != ROLE_NONE && !auth_can_see_centre(&rq->who, ci))) {
 				reply_error(rp, 404, "not_found", k->unknown);
 				return -1;
 			}
@@ -291,14 +311,16 @@ int api_route(struct app *app, struct request *rq, struct reply *rp)
 		{
 			size_t used = strlen(rp->allow);
 
-			if (used + strlen(routes[i].method) + 3 < sizeof(rp->allow)) /* whole methods only */
-				snprintf(rp->allow + used, sizeof(rp->allow) - used, "%s%s", used ? ", " : "",
-					 routes[i].method);
+			if (used + strlen(routes[i].method) + 3 <
+			    sizeof(rp->allow)) /* whole methods only */
+				snprintf(rp->allow + used, sizeof(rp->allow) - used, "%s%s",
+				         used ? ", " : "", routes[i].method);
 		}
 	}
 	if (found < 0) {
 		if (path_known)
-			return reply_error(rp, 405, "method_not_allowed", "this path does not take this method");
+			return reply_error(rp, 405, "method_not_allowed",
+			                   "this path does not take this method");
 		return reply_error(rp, 404, "not_found", "no such resource");
 	}
 	rp->allow[0] = '\0';
@@ -319,8 +341,11 @@ static void who_names(unsigned who, char *out, size_t len)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} names[] = {{WHO_ANON, "anonymous"}, {WHO_MEMBER, "member"}, {WHO_MANAGER, "manager"},
-		     {WHO_ADMIN, "admin"},    {WHO_GATE, "gate"}};
+	} names[] = {{WHO_ANON, "anonymous"},
+	             {WHO_MEMBER, "member"},
+	             {WHO_MANAGER, "manager"},
+	             {WHO_ADMIN, "admin"},
+	             {WHO_GATE, "gate"}};
 	size_t k = 0;
 
 	out[0] = '\0';
@@ -348,7 +373,7 @@ int api_routes_print(FILE *out)
 		}
 		who_names(routes[i].who, who, sizeof(who));
 		fprintf(out, "%-6s %-44s %-22s %-7s %s\n", routes[i].method, pat, who,
-			routes[i].csrf == CSRF ? "csrf" : "no-csrf", scope);
+		        routes[i].csrf == CSRF ? "csrf" : "no-csrf", scope);
 	}
 	return rc;
 }
@@ -366,32 +391,41 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 		for (int i = 0; i < app->cat.ncentres; i++)
 			if (auth_can_see_centre(&rq->who, i))
 				json_array_append_new(cs, json_string(app->cat.centres[i]->id));
-		return reply_json(rp, 200, json_pack("{s:s,s:s,s:o}", "role", rq->who.role == ROLE_ADMIN ? "admin" : "manager",
-						     "user", rq->who.name, "centres", cs));
+		return reply_json(rp, 200,
+		                  json_pack("{s:s,s:s,s:o}", "role",
+		                            rq->who.role == ROLE_ADMIN ? "admin" : "manager",
+		                            "user", rq->who.name, "centres", cs));
 	}
-	if (!db || !(st = db_stmt(db, "SELECT number, first_name, last_name, first_name_ar, last_name_ar, email, phone,"
-				      " status, category FROM members WHERE id = ?")))
+	if (!db ||
+	    !(st = db_stmt(
+	          db,
+	          "SELECT number, first_name, last_name, first_name_ar, last_name_ar, email, phone,"
+	          " status, category FROM members WHERE id = ?")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, rq->who.member_id);
 	if (db_step(st) == SQLITE_ROW) {
-		static const char *keys[] = {"number", "first_name", "last_name", "first_name_ar", "last_name_ar",
-					     "email", "phone", "status", "category"};
+		static const char *keys[] = {"number",        "first_name",   "last_name",
+		                             "first_name_ar", "last_name_ar", "email",
+		                             "phone",         "status",       "category"};
 		m = json_object();
 		for (int i = 0; i < 9; i++)
-			json_object_set_new(m, keys[i], json_string((const char *)sqlite3_column_text(st, i)));
+			json_object_set_new(m, keys[i],
+			                    json_string((const char *)sqlite3_column_text(st, i)));
 	}
 	db_done(st);
 	if (!m)
 		return reply_error(rp, 404, "not_found", "no such member");
 	hh = json_array();
-	if ((st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ? ORDER BY id"))) {
+	if ((st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ? "
+	                      "ORDER BY id"))) {
 		db_bind_int64(st, 1, rq->who.member_id);
 		while (db_step(st) == SQLITE_ROW)
-			json_array_append_new(hh, json_pack("{s:s,s:s,s:o}", "name", sqlite3_column_text(st, 0),
-							    "relation", sqlite3_column_text(st, 1), "birth_year",
-							    sqlite3_column_type(st, 2) == SQLITE_NULL
-								    ? json_null()
-								    : json_integer(sqlite3_column_int(st, 2))));
+			json_array_append_new(
+			    hh, json_pack("{s:s,s:s,s:o}", "name", sqlite3_column_text(st, 0),
+			                  "relation", sqlite3_column_text(st, 1), "birth_year",
+			                  sqlite3_column_type(st, 2) == SQLITE_NULL
+			                      ? json_null()
+			                      : json_integer(sqlite3_column_int(st, 2))));
 		db_done(st);
 	}
 	json_object_set_new(m, "household", hh);
@@ -420,10 +454,12 @@ static int api_centres(struct app *app, struct request *rq, struct reply *rp)
 		char in[6], out[6];
 
 		for (int t = 0; t < c->ntypes; t++)
-			json_array_append_new(types, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i}", "id", c->types[t].id, "name_fr",
-							       c->types[t].name_fr, "name_ar", c->types[t].name_ar,
-							       "min_guests", c->types[t].min_guests, "max_guests",
-							       c->types[t].max_guests, "units", c->types[t].nunits));
+			json_array_append_new(
+			    types,
+			    json_pack("{s:s,s:s,s:s,s:i,s:i,s:i}", "id", c->types[t].id, "name_fr",
+			              c->types[t].name_fr, "name_ar", c->types[t].name_ar,
+			              "min_guests", c->types[t].min_guests, "max_guests",
+			              c->types[t].max_guests, "units", c->types[t].nunits));
 		for (int s = 0; s < c->nseasons; s++) {
 			const struct season *se = &c->seasons[s];
 			char a[DATE_STRLEN], b[DATE_STRLEN], r[DATE_STRLEN];
@@ -431,11 +467,13 @@ static int api_centres(struct app *app, struct request *rq, struct reply *rp)
 
 			date_format(se->first_night, a);
 			date_format(se->last_night, b);
-			j = json_pack("{s:s,s:s,s:s,s:s}", "id", se->id, "kind", se->kind == SEASON_HIGH ? "high" : "low",
-				      "first_night", a, "last_night", b);
+			j = json_pack("{s:s,s:s,s:s,s:s}", "id", se->id, "kind",
+			              se->kind == SEASON_HIGH ? "high" : "low", "first_night", a,
+			              "last_night", b);
 			if (se->kind == SEASON_HIGH) {
 				date_format(se->rotation_start, r);
-				json_object_set_new(j, "rotation_nights", json_integer(se->rotation_nights));
+				json_object_set_new(j, "rotation_nights",
+				                    json_integer(se->rotation_nights));
 				json_object_set_new(j, "rotation_start", json_string(r));
 			} else {
 				json_object_set_new(j, "min_nights", json_integer(se->min_nights));
@@ -445,10 +483,11 @@ static int api_centres(struct app *app, struct request *rq, struct reply *rp)
 		}
 		hhmm(c->check_in, in);
 		hhmm(c->check_out, out);
-		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id", c->id, "name_fr",
-						      c->name_fr, "name_ar", c->name_ar, "city_fr", c->city_fr, "city_ar",
-						      c->city_ar, "check_in", in, "check_out", out, "unit_types", types,
-						      "seasons", seasons));
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "id",
+		                                      c->id, "name_fr", c->name_fr, "name_ar",
+		                                      c->name_ar, "city_fr", c->city_fr, "city_ar",
+		                                      c->city_ar, "check_in", in, "check_out", out,
+		                                      "unit_types", types, "seasons", seasons));
 	}
 	(void)rq;
 	return reply_json(rp, 200, json_pack("{s:o}", "centres", list));
@@ -470,7 +509,8 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 	if (to < from)
 		return reply_error(rp, 400, "bad_request", "to must not be before from");
 	if (to - from + 1 > app->cfg.max_request_nights) {
-		snprintf(msg, sizeof(msg), "at most %d nights per request", app->cfg.max_request_nights);
+		snprintf(msg, sizeof(msg), "at most %d nights per request",
+		         app->cfg.max_request_nights);
 		return reply_error(rp, 400, "bad_request", msg);
 	}
 	if (rq->who.role == ROLE_MEMBER) {
@@ -483,8 +523,9 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 	}
 	if (cat < 0)
 		return reply_error(rp, 500, "internal", "your category has no tariffs");
-	if (!db || !(st = db_stmt(db, "SELECT night, COUNT(*) FROM booking_nights WHERE unit_type = ? AND night BETWEEN ? AND ?"
-				      " GROUP BY night")))
+	if (!db || !(st = db_stmt(db, "SELECT night, COUNT(*) FROM booking_nights WHERE unit_type "
+	                              "= ? AND night BETWEEN ? AND ?"
+	                              " GROUP BY night")))
 		return reply_error(rp, 500, "internal", "database error");
 	types = json_array();
 	for (int t = 0; t < c->ntypes; t++) {
@@ -506,22 +547,26 @@ static int api_availability(struct app *app, struct request *rq, struct reply *r
 
 			date_format(n, d);
 			if (s < 0) {
-				json_array_append_new(nights, json_pack("{s:s,s:i,s:n,s:n}", "night", d, "free", 0, "price",
-									"season"));
+				json_array_append_new(nights,
+				                      json_pack("{s:s,s:i,s:n,s:n}", "night", d,
+				                                "free", 0, "price", "season"));
 				continue;
 			}
-			json_array_append_new(nights,
-					      json_pack("{s:s,s:i,s:{s:I,s:s},s:s}", "night", d, "free",
-							c->types[t].nunits - taken[n - from], "price", "centimes",
-							(json_int_t)c->tariff[t][s][cat], "currency", "MAD", "season",
-							c->seasons[s].id));
+			json_array_append_new(
+			    nights, json_pack("{s:s,s:i,s:{s:I,s:s},s:s}", "night", d, "free",
+			                      c->types[t].nunits - taken[n - from], "price",
+			                      "centimes", (json_int_t)c->tariff[t][s][cat],
+			                      "currency", "MAD", "season", c->seasons[s].id));
 		}
-		json_array_append_new(types, json_pack("{s:s,s:i,s:o}", "id", c->types[t].id, "units",
-						       c->types[t].nunits, "nights", nights));
+		json_array_append_new(types,
+		                      json_pack("{s:s,s:i,s:o}", "id", c->types[t].id, "units",
+		                                c->types[t].nunits, "nights", nights));
 	}
 	db_done(st);
-	return reply_json(rp, 200, json_pack("{s:s,s:s,s:s,s:s,s:o}", "centre", c->id, "from", from_s, "to", to_s,
-					     "category", app->cat.categories[cat].id, "unit_types", types));
+	return reply_json(rp, 200,
+	                  json_pack("{s:s,s:s,s:s,s:s,s:o}", "centre", c->id, "from", from_s, "to",
+	                            to_s, "category", app->cat.categories[cat].id, "unit_types",
+	                            types));
 }
 
 static int api_healthz(struct app *app, struct request *rq, struct reply *rp)
@@ -546,13 +591,17 @@ static int api_metrics(struct app *app, struct request *rq, struct reply *rp)
 	for (int i = 0; i < NROUTES; i++)
 		names[i] = routes[i].name;
 	metrics_render(&app->metrics, names, NROUTES, &b);
-	buf_printf(&b, "# HELP estiva_bookings Bookings by status.\n# TYPE estiva_bookings gauge\n");
-	if (db && (st = db_stmt(db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
-					 " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"
-					 " UNION ALL SELECT 'expired') s"))) {
+	buf_printf(&b,
+	           "# HELP estiva_bookings Bookings by status.\n# TYPE estiva_bookings gauge\n");
+	if (db &&
+	    (st = db_stmt(
+	         db, "SELECT s.v, (SELECT COUNT(*) FROM bookings WHERE status = s.v) FROM"
+	             " (SELECT 'held' v UNION ALL SELECT 'confirmed' UNION ALL SELECT 'cancelled'"
+	             " UNION ALL SELECT 'expired') s"))) {
 		while (db_step(st) == SQLITE_ROW)
-			buf_printf(&b, "estiva_bookings{status=\"%s\"} %lld\n", sqlite3_column_text(st, 0),
-				   (long long)sqlite3_column_int64(st, 1));
+			buf_printf(&b, "estiva_bookings{status=\"%s\"} %lld\n",
+			           sqlite3_column_text(st, 0),
+			           (long long)sqlite3_column_int64(st, 1));
 		db_done(st);
 	}
 	reply_text(rp, 200, "text/plain; version=0.0.4; charset=utf-8", buf_cstr(&b));

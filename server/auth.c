@@ -19,7 +19,8 @@ void auth_init(struct app *app)
 {
 	(void)app;
 	/* unknown accounts are checked against this, so they take as long as known ones */
-	if (crypto_pwhash_str(dummy_hash, "estiva-no-such-account", 22, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT) != 0)
+	if (crypto_pwhash_str(dummy_hash, "estiva-no-such-account", 22, PWHASH_OPSLIMIT,
+	                      PWHASH_MEMLIMIT) != 0)
 		log_warn("auth: could not make the dummy hash");
 }
 
@@ -49,9 +50,10 @@ static int failure_record(sqlite3 *db, const char *key, int64_t now)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!(st = db_stmt(db, "INSERT INTO login_failures(key, count, last_at) VALUES (?1, 1, ?2)"
-			       " ON CONFLICT(key) DO UPDATE SET count = CASE WHEN ?2 - last_at > ?3 THEN 1"
-			       " ELSE count + 1 END, last_at = ?2")))
+	if (!(st = db_stmt(
+	          db, "INSERT INTO login_failures(key, count, last_at) VALUES (?1, 1, ?2)"
+	              " ON CONFLICT(key) DO UPDATE SET count = CASE WHEN ?2 - last_at > ?3 THEN 1"
+	              " ELSE count + 1 END, last_at = ?2")))
 		return -1;
 	db_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, now);
@@ -92,7 +94,8 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 	if (db_step(st) == SQLITE_ROW && (h = sqlite3_column_text(st, 1))) {
 		a->found = 1;
 		a->user_id = sqlite3_column_int64(st, 0);
-		a->role = !strcmp((const char *)sqlite3_column_text(st, 2), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
+		a->role = !strcmp((const char *)sqlite3_column_text(st, 2), "admin") ? ROLE_ADMIN
+		                                                                     : ROLE_MANAGER;
 		snprintf(a->hash, sizeof(a->hash), "%s", (const char *)h);
 	}
 	db_done(st);
@@ -101,7 +104,10 @@ static int account_find(sqlite3 *db, const char *name, struct account *a)
 
 static const char *role_name(enum role r)
 {
-	return r == ROLE_MEMBER ? "member" : r == ROLE_MANAGER ? "manager" : r == ROLE_ADMIN ? "admin" : "none";
+	return r == ROLE_MEMBER    ? "member"
+	       : r == ROLE_MANAGER ? "manager"
+	       : r == ROLE_ADMIN   ? "admin"
+	                           : "none";
 }
 
 static json_t *centres_json(struct app *app, const struct principal *who)
@@ -109,38 +115,47 @@ static json_t *centres_json(struct app *app, const struct principal *who)
 	json_t *a = json_array();
 
 	for (int i = 0; i < app->cat.ncentres; i++)
-		if (who->role == ROLE_ADMIN || (who->role == ROLE_MANAGER && (who->centres >> i) & 1))
+		if (who->role == ROLE_ADMIN ||
+		    (who->role == ROLE_MANAGER && (who->centres >> i) & 1))
 			json_array_append_new(a, json_string(app->cat.centres[i]->id));
 	return a;
 }
 
 /* Loads the principal of a session row; 0 ok, -1 not found. */
-static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[32], struct principal *who,
-			  int64_t *created, int64_t *seen)
+static int principal_load(struct app *app, sqlite3 *db, const unsigned char key[32],
+                          struct principal *who, int64_t *created, int64_t *seen)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
 
 	memset(who, 0, sizeof(*who));
-	if (!(st = db_stmt(db, "SELECT s.member, s.user, s.csrf, s.created_at, s.seen_at, m.number, m.category,"
-			       " u.name, u.role FROM sessions s LEFT JOIN members m ON m.id = s.member"
-			       " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?")))
+	if (!(st = db_stmt(
+	          db,
+	          "SELECT s.member, s.user, s.csrf, s.created_at, s.seen_at, m.number, m.category,"
+	          " u.name, u.role FROM sessions s LEFT JOIN members m ON m.id = s.member"
+	          " LEFT JOIN users u ON u.id = s.user WHERE s.key = ?")))
 		return -1;
 	db_bind_blob(st, 1, key, 32, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW) {
 		memcpy(who->session_key, key, 32);
-		snprintf(who->csrf, sizeof(who->csrf), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(who->csrf, sizeof(who->csrf), "%s",
+		         (const char *)sqlite3_column_text(st, 2));
 		*created = sqlite3_column_int64(st, 3);
 		*seen = sqlite3_column_int64(st, 4);
 		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
 			who->role = ROLE_MEMBER;
 			who->member_id = sqlite3_column_int64(st, 0);
-			snprintf(who->name, sizeof(who->name), "%s", (const char *)sqlite3_column_text(st, 5));
-			who->category = catalog_category(&app->cat, (const char *)sqlite3_column_text(st, 6));
+			snprintf(who->name, sizeof(who->name), "%s",
+			         (const char *)sqlite3_column_text(st, 5));
+			who->category =
+			    catalog_category(&app->cat, (const char *)sqlite3_column_text(st, 6));
 		} else {
 			who->user_id = sqlite3_column_int64(st, 1);
-			snprintf(who->name, sizeof(who->name), "%s", (const char *)sqlite3_column_text(st, 7));
-			who->role = !strcmp((const char *)sqlite3_column_text(st, 8), "admin") ? ROLE_ADMIN : ROLE_MANAGER;
+			snprintf(who->name, sizeof(who->name), "%s",
+			         (const char *)sqlite3_column_text(st, 7));
+			who->role = !strcmp((const char *)sqlite3_column_text(st, 8), "admin")
+			                ? ROLE_ADMIN
+			                : ROLE_MANAGER;
 		}
 		rc = 0;
 	}
@@ -179,13 +194,15 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	password = json_string_value(json_object_get(body, "password"));
 	if (!name || !password || !*name || strlen(name) > 64 || strlen(password) > 1024) {
 		json_decref(body);
-		return reply_error(rp, 400, "bad_request", "member and password are required strings");
+		return reply_error(rp, 400, "bad_request",
+		                   "member and password are required strings");
 	}
 	snprintf(uname, sizeof(uname), "%s", name);
 	name = uname; /* the body is freed below */
 	snprintf(akey, sizeof(akey), "account:%s", name);
 	snprintf(ikey, sizeof(ikey), "address:%s", rq->ip_key);
-	snprintf(skey, sizeof(skey), "logins:%s", name); /* successes: a stolen password used in a loop */
+	snprintf(skey, sizeof(skey), "logins:%s",
+	         name); /* successes: a stolen password used in a loop */
 	wait = failures_delay(db, akey, LOGIN_FAILS_ACCOUNT, now);
 	if (!wait)
 		wait = failures_delay(db, ikey, LOGIN_FAILS_ADDRESS, now);
@@ -194,14 +211,16 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	if (wait) {
 		json_decref(body);
 		snprintf(rp->retry_after, sizeof(rp->retry_after), "%lld", (long long)wait);
-		return reply_error(rp, 429, "too_many_attempts", "too many failed logins: wait before trying again");
+		return reply_error(rp, 429, "too_many_attempts",
+		                   "too many failed logins: wait before trying again");
 	}
 	if (account_find(db, name, &a) < 0) {
 		json_decref(body);
 		return reply_error(rp, 500, "internal", "database error");
 	}
 	if (!rq->job) {
-		/* First call: the check goes to hashpool.c and this connection waits, off the HTTP threads. */
+		/* First call: the check goes to hashpool.c and this connection waits, off the HTTP
+		 * threads. */
 		rq->job = hash_job_new(HASH_VERIFY, a.found ? a.hash : dummy_hash, password);
 		json_decref(body);
 		if (!rq->job)
@@ -210,7 +229,8 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 			hash_job_free(rq->job);
 			rq->job = NULL;
 			snprintf(rp->retry_after, sizeof(rp->retry_after), "2");
-			return reply_error(rp, 503, "busy", "too many logins at once: try again in a moment");
+			return reply_error(rp, 503, "busy",
+			                   "too many logins at once: try again in a moment");
 		}
 		rq->job->conn = rq->conn;
 		MHD_suspend_connection(rq->conn);
@@ -222,7 +242,8 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		json_decref(body);
 		return reply_error(rp, 500, "internal", "password check resumed before it ended");
 	}
-	/* Called again with the answer. A hash changed meanwhile (a reset) makes the old password fail. */
+	/* Called again with the answer. A hash changed meanwhile (a reset) makes the old password
+	 * fail. */
 	ok = rq->job->result && a.found && !strcmp(rq->job->hash, a.hash);
 	json_decref(body);
 	if (!ok) {
@@ -232,7 +253,8 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 			else
 				db_commit(app, db);
 		}
-		return reply_error(rp, 401, "bad_credentials", "unknown member number or wrong password");
+		return reply_error(rp, 401, "bad_credentials",
+		                   "unknown member number or wrong password");
 	}
 
 	web_random_id(id_hex);
@@ -241,7 +263,8 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 500, "internal", "could not make a session");
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database busy");
-	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)")))
+	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) "
+	                       "VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	db_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
 	if (a.member_id)
@@ -267,10 +290,13 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 	if (failure_record(db, skey, now) < 0)
 		goto dbfail;
 	/* at most SESSIONS_PER_ACCOUNT open sessions: the oldest end */
-	if (!(st = db_stmt(db, a.member_id ? "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions WHERE member = ?1"
-					     " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)"
-					   : "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions WHERE user = ?1"
-					     " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)")))
+	if (!(st = db_stmt(db, a.member_id
+	                           ? "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions "
+	                             "WHERE member = ?1"
+	                             " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)"
+	                           : "DELETE FROM sessions WHERE key IN (SELECT key FROM sessions "
+	                             "WHERE user = ?1"
+	                             " ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)")))
 		goto dbfail;
 	db_bind_int64(st, 1, a.member_id ? a.member_id : a.user_id);
 	db_bind_int(st, 2, SESSIONS_PER_ACCOUNT);
@@ -289,12 +315,13 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 
 	if (principal_load(app, db, key, &rq->who, &now, &wait) < 0)
 		return reply_error(rp, 500, "internal", "session vanished");
-	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", id_hex, app->cfg.session_absolute,
-		       app->tls) < 0)
+	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", id_hex,
+	               app->cfg.session_absolute, app->tls) < 0)
 		return reply_error(rp, 500, "internal", "session cookie too long");
-	out = json_pack("{s:s,s:s,s:o,s:o,s:o}", "csrf_token", csrf_hex, "role", role_name(a.role), "member",
-			a.member_id ? json_string(name) : json_null(), "user",
-			a.user_id ? json_string(name) : json_null(), "centres", centres_json(app, &rq->who));
+	out = json_pack("{s:s,s:s,s:o,s:o,s:o}", "csrf_token", csrf_hex, "role", role_name(a.role),
+	                "member", a.member_id ? json_string(name) : json_null(), "user",
+	                a.user_id ? json_string(name) : json_null(), "centres",
+	                centres_json(app, &rq->who));
 	return reply_json(rp, 200, out);
 dbfail:
 	log_err("login: %s", sqlite3_errmsg(db));
@@ -304,7 +331,8 @@ dbfail:
 
 int auth_session(struct app *app, struct request *rq)
 {
-	const char *cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, "estiva_session");
+	const char *cookie =
+	    MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, "estiva_session");
 	unsigned char key[WEB_ID_KEY];
 	int64_t created = 0, seen = 0, now = instant_now();
 	sqlite3 *db;
@@ -330,9 +358,10 @@ int auth_session(struct app *app, struct request *rq)
 		memset(&rq->who, 0, sizeof(rq->who));
 		return 0;
 	}
-	if (now - seen >= (app->cfg.session_idle / 10 < 60 ? app->cfg.session_idle / 10 : 60) && db_begin(app, db) == 0) {
-		/* at most one write a minute per session (more often when the idle limit is short, since the
-		 * idle check reads this time) */
+	if (now - seen >= (app->cfg.session_idle / 10 < 60 ? app->cfg.session_idle / 10 : 60) &&
+	    db_begin(app, db) == 0) {
+		/* at most one write a minute per session (more often when the idle limit is short,
+		 * since the idle check reads this time) */
 		if ((st = db_stmt(db, "UPDATE sessions SET seen_at = ? WHERE key = ?"))) {
 			db_bind_int64(st, 1, now);
 			db_bind_blob(st, 2, key, sizeof(key), SQLITE_STATIC);
@@ -360,7 +389,8 @@ int auth_logout(struct app *app, struct request *rq, struct reply *rp)
 	db_done(st);
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
-	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", "", 0, app->tls) < 0)
+	if (web_cookie(rp->set_cookie, sizeof(rp->set_cookie), "estiva_session", "", 0, app->tls) <
+	    0)
 		return reply_error(rp, 500, "internal", "session cookie too long");
 	return reply_text(rp, 204, "application/json", "");
 }
@@ -376,5 +406,6 @@ int auth_can_see_centre(const struct principal *who, int centre)
 {
 	if (who->role == ROLE_ADMIN || who->role == ROLE_MEMBER)
 		return 1;
-	return who->role == ROLE_MANAGER && centre >= 0 && centre < 64 && ((who->centres >> centre) & 1);
+	return who->role == ROLE_MANAGER && centre >= 0 && centre < 64 &&
+	       ((who->centres >> centre) & 1);
 }

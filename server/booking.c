@@ -2,11 +2,11 @@
  * Every change happens in one BEGIN IMMEDIATE transaction behind the writer lock; the no-oversell
  * guarantee is the (unit, night) primary key of booking_nights. */
 #include <ctype.h>
+#include <errno.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,10 +26,13 @@ json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
 	char created[INSTANT_STRLEN], updated[INSTANT_STRLEN], expires[INSTANT_STRLEN];
 	int32_t a = 0, d = 0;
 
-	if (!(st = db_stmt(db, "SELECT b.id, m.number, b.centre, t.code, u.code, b.arrival, b.departure, b.guests,"
-			       " b.status, b.hold_expires_at, b.amount, b.currency, b.created_at, b.updated_at"
-			       " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
-			       " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?")))
+	if (!(st = db_stmt(
+	          db,
+	          "SELECT b.id, m.number, b.centre, t.code, u.code, b.arrival, b.departure, "
+	          "b.guests,"
+	          " b.status, b.hold_expires_at, b.amount, b.currency, b.created_at, b.updated_at"
+	          " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
+	          " JOIN unit_types t ON t.id = b.unit_type WHERE b.id = ?")))
 		return NULL;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -40,13 +43,16 @@ json_t *booking_json(struct app *app, sqlite3 *db, int64_t id)
 		guests = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
 		instant_format(sqlite3_column_int64(st, 12), created);
 		instant_format(sqlite3_column_int64(st, 13), updated);
-		j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:s,s:s}", "id", (json_int_t)id, "member",
-			      sqlite3_column_text(st, 1), "status", status, "centre", sqlite3_column_text(st, 2),
-			      "unit_type", sqlite3_column_text(st, 3), "unit", sqlite3_column_text(st, 4), "arrival",
-			      sqlite3_column_text(st, 5), "departure", sqlite3_column_text(st, 6), "nights", (int)(d - a),
-			      "guests", guests ? guests : json_array(), "amount",
-			      money_json(sqlite3_column_int64(st, 10), (const char *)sqlite3_column_text(st, 11)),
-			      "created_at", created, "updated_at", updated);
+		j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:s,s:s}", "id",
+		              (json_int_t)id, "member", sqlite3_column_text(st, 1), "status",
+		              status, "centre", sqlite3_column_text(st, 2), "unit_type",
+		              sqlite3_column_text(st, 3), "unit", sqlite3_column_text(st, 4),
+		              "arrival", sqlite3_column_text(st, 5), "departure",
+		              sqlite3_column_text(st, 6), "nights", (int)(d - a), "guests",
+		              guests ? guests : json_array(), "amount",
+		              money_json(sqlite3_column_int64(st, 10),
+		                         (const char *)sqlite3_column_text(st, 11)),
+		              "created_at", created, "updated_at", updated);
 		if (j && sqlite3_column_type(st, 9) != SQLITE_NULL && !strcmp(status, "held")) {
 			instant_format(sqlite3_column_int64(st, 9), expires);
 			json_object_set_new(j, "hold_expires_at", json_string(expires));
@@ -73,7 +79,8 @@ struct hold_req {
 	json_t *body;
 };
 
-static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h, int *status, const char **code)
+static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h, int *status,
+                              const char **code)
 {
 	const char *centre = json_string_value(json_object_get(body, "centre"));
 	const char *type = json_string_value(json_object_get(body, "unit_type"));
@@ -88,23 +95,28 @@ static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h,
 		return "centre, unit_type, arrival, departure and guests are required";
 	if (date_parse(arr, &h->arrival) < 0 || date_parse(dep, &h->departure) < 0)
 		return "arrival and departure must be dates YYYY-MM-DD";
-	if (!json_is_array(guests) || json_array_size(guests) == 0 || json_array_size(guests) > MAX_GUESTS)
+	if (!json_is_array(guests) || json_array_size(guests) == 0 ||
+	    json_array_size(guests) > MAX_GUESTS)
 		return "guests must be a list of 1 to 16 guests";
-	json_array_foreach(guests, i, g) {
+	json_array_foreach(guests, i, g)
+	{
 		json_t *by = json_object_get(g, "birth_year");
 		struct guest *x = &h->guests[i];
 
 		x->name = json_string_value(json_object_get(g, "name"));
 		x->relation = json_string_value(json_object_get(g, "relation"));
-		if (!json_is_object(g) || !x->name || !x->relation || !*x->name || strlen(x->name) >= NAME_MAX_LEN)
+		if (!json_is_object(g) || !x->name || !x->relation || !*x->name ||
+		    strlen(x->name) >= NAME_MAX_LEN)
 			return "each guest needs a name and a relation";
 		if (!text_is_plain(x->name))
-			return "a guest's name may not contain control characters (line breaks, tabs)";
-		if (strcmp(x->relation, "self") && strcmp(x->relation, "spouse") && strcmp(x->relation, "child") &&
-		    strcmp(x->relation, "parent"))
+			return "a guest's name may not contain control characters (line breaks, "
+			       "tabs)";
+		if (strcmp(x->relation, "self") && strcmp(x->relation, "spouse") &&
+		    strcmp(x->relation, "child") && strcmp(x->relation, "parent"))
 			return "relation must be self, spouse, child or parent";
 		if (by && !json_is_null(by) &&
-		    (!json_is_integer(by) || json_integer_value(by) < 1900 || json_integer_value(by) > 2100))
+		    (!json_is_integer(by) || json_integer_value(by) < 1900 ||
+		     json_integer_value(by) > 2100))
 			return "birth_year must be a year";
 		x->birth_year = by && json_is_integer(by) ? (int)json_integer_value(by) : 0;
 	}
@@ -124,8 +136,8 @@ static const char *hold_parse(struct app *app, json_t *body, struct hold_req *h,
 	return NULL;
 }
 
-/* The guests as the booking keeps them (JSON text, free it): the "self" guest is the member, named as
- * in the member record whatever the request said. NULL on error. */
+/* The guests as the booking keeps them (JSON text, free it): the "self" guest is the member, named
+ * as in the member record whatever the request said. NULL on error. */
 static char *guests_as_booked(sqlite3 *db, int64_t member, json_t *guests)
 {
 	json_t *copy = json_deep_copy(guests), *g;
@@ -139,16 +151,17 @@ static char *guests_as_booked(sqlite3 *db, int64_t member, json_t *guests)
 	if ((st = db_stmt(db, "SELECT first_name || ' ' || last_name FROM members WHERE id = ?"))) {
 		db_bind_int64(st, 1, member);
 		if (db_step(st) == SQLITE_ROW)
-			snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 0));
+			snprintf(name, sizeof(name), "%s",
+			         (const char *)sqlite3_column_text(st, 0));
 		db_done(st);
 	}
 	if (!name[0]) {
 		json_decref(copy);
 		return NULL;
 	}
-	json_array_foreach(copy, i, g)
-		if (!strcmp(json_string_value(json_object_get(g, "relation")), "self"))
-			json_object_set_new(g, "name", json_string(name));
+	json_array_foreach(
+	    copy, i, g) if (!strcmp(json_string_value(json_object_get(g, "relation")), "self"))
+	    json_object_set_new(g, "name", json_string(name));
 	text = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	return text;
@@ -165,12 +178,15 @@ static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
 	int n = 0, selves = 0, ok = 1;
 	sqlite3_stmt *st;
 
-	if (!(st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ?")))
+	if (!(st =
+	          db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ?")))
 		return -1;
 	db_bind_int64(st, 1, member);
 	while (db_step(st) == SQLITE_ROW && n < MAX_HOUSEHOLD) {
-		snprintf(hh[n].name, sizeof(hh[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(hh[n].relation, sizeof(hh[n].relation), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(hh[n].name, sizeof(hh[n].name), "%s",
+		         (const char *)sqlite3_column_text(st, 0));
+		snprintf(hh[n].relation, sizeof(hh[n].relation), "%s",
+		         (const char *)sqlite3_column_text(st, 1));
 		hh[n].year = sqlite3_column_int(st, 2);
 		hh[n].used = 0;
 		n++;
@@ -185,7 +201,8 @@ static int household_ok(sqlite3 *db, int64_t member, const struct hold_req *h)
 			continue;
 		}
 		for (int k = 0; k < n && !found; k++) {
-			if (hh[k].used || strcmp(hh[k].relation, x->relation) || strcasecmp(hh[k].name, x->name))
+			if (hh[k].used || strcmp(hh[k].relation, x->relation) ||
+			    strcasecmp(hh[k].name, x->name))
 				continue;
 			if (x->birth_year && hh[k].year && x->birth_year != hh[k].year)
 				continue;
@@ -207,7 +224,8 @@ static int unit_index(const struct unit_type *t, int64_t dbid)
 }
 
 /* Runs inside the transaction. Returns the HTTP status and sets *body (JSON text) or an error. */
-/* Best fit from the busy nights around the stay: the unit's index, -1 when none is free, -2 on error. */
+/* Best fit from the busy nights around the stay: the unit's index, -1 when none is free, -2 on
+ * error. */
 static int choose_unit(sqlite3 *db, const struct unit_type *t, const struct hold_req *h)
 {
 	int32_t ws = h->arrival - ASSIGN_WINDOW, we = h->departure + ASSIGN_WINDOW;
@@ -217,7 +235,8 @@ static int choose_unit(sqlite3 *db, const struct unit_type *t, const struct hold
 
 	if (!busy)
 		return -2;
-	if (!(st = db_stmt(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND night >= ? AND night < ?"))) {
+	if (!(st = db_stmt(db, "SELECT unit, night FROM booking_nights WHERE unit_type = ? AND "
+	                       "night >= ? AND night < ?"))) {
 		free(busy);
 		return -2;
 	}
@@ -239,18 +258,21 @@ static int choose_unit(sqlite3 *db, const struct unit_type *t, const struct hold
 /* The unit was chosen from a snapshot read before the writer lock (so the scan costs no one else
  * time); under the lock, check that choice with a few key lookups and scan again only when it went
  * stale. A "none free" snapshot is confirmed by counting the units busy during the stay. */
-static int choose_in_lock(sqlite3 *db, const struct unit_type *t, const struct hold_req *h, int hint)
+static int choose_in_lock(sqlite3 *db, const struct unit_type *t, const struct hold_req *h,
+                          int hint)
 {
 	sqlite3_stmt *st;
 	int n = -1;
 
 	if (hint >= 0) {
-		if (!(st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND night >= ? AND night < ?")))
+		if (!(st = db_stmt(db, "SELECT COUNT(*) FROM booking_nights WHERE unit = ? AND "
+		                       "night >= ? AND night < ?")))
 			return -2;
 		db_bind_int64(st, 1, t->unit_dbids[hint]);
 	} else {
-		if (!(st = db_stmt(db, "SELECT COUNT(DISTINCT unit) FROM booking_nights WHERE unit_type = ? AND night >= ?"
-				       " AND night < ?")))
+		if (!(st = db_stmt(db, "SELECT COUNT(DISTINCT unit) FROM booking_nights WHERE "
+		                       "unit_type = ? AND night >= ?"
+		                       " AND night < ?")))
 			return -2;
 		db_bind_int64(st, 1, t->dbid);
 	}
@@ -268,8 +290,9 @@ static int choose_in_lock(sqlite3 *db, const struct unit_type *t, const struct h
 	return choose_unit(db, t, h);
 }
 
-static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who, const struct hold_req *h,
-		       const char *guests_text, int64_t amount, int u_hint, json_t **reply)
+static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who,
+                       const struct hold_req *h, const char *guests_text, int64_t amount,
+                       int u_hint, json_t **reply)
 {
 	const struct centre *c = app->cat.centres[h->centre];
 	const struct unit_type *t = &c->types[h->type];
@@ -281,15 +304,16 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 
 	date_format(h->arrival, a);
 	date_format(h->departure, d);
-	if (!(st = db_stmt(db, "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
-			       " AND arrival < ? AND departure > ? LIMIT 1")))
+	if (!(st = db_stmt(
+	          db, "SELECT 1 FROM bookings WHERE member = ? AND status IN ('held', 'confirmed')"
+	              " AND arrival < ? AND departure > ? LIMIT 1")))
 		goto fail;
 	db_bind_int64(st, 1, who->member_id);
 	db_bind_text(st, 2, d, -1, SQLITE_STATIC);
 	db_bind_text(st, 3, a, -1, SQLITE_STATIC);
 	if (db_step(st) == SQLITE_ROW) {
-		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "overlapping_booking", "message",
-				   "you already have a booking on some of these nights");
+		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "overlapping_booking",
+		                   "message", "you already have a booking on some of these nights");
 		rc = 422;
 		goto out;
 	}
@@ -301,13 +325,15 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		goto fail;
 	if (u < 0) {
 		*reply = json_pack("{s:{s:s,s:s}}", "error", "code", "sold_out", "message",
-				   "no unit of this type is free for the whole stay");
+		                   "no unit of this type is free for the whole stay");
 		rc = 409;
 		goto out;
 	}
-	if (!(st = db_stmt(db, "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, nguests,"
-			       " status, hold_expires_at, amount, currency, created_at, updated_at)"
-			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id")))
+	if (!(st = db_stmt(
+	          db, "INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, "
+	              "guests, nguests,"
+	              " status, hold_expires_at, amount, currency, created_at, updated_at)"
+	              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, 'MAD', ?, ?) RETURNING id")))
 		goto fail;
 	db_bind_int64(st, 1, who->member_id);
 	db_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
@@ -326,7 +352,8 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 	id = sqlite3_column_int64(st, 0);
 	db_done(st);
 	st = NULL;
-	if (!(st = db_stmt(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES (?, ?, ?, ?)")))
+	if (!(st = db_stmt(db, "INSERT INTO booking_nights(unit, night, unit_type, booking) VALUES "
+	                       "(?, ?, ?, ?)")))
 		goto fail;
 	for (int32_t n = h->arrival; n < h->departure; n++) {
 		db_bind_int64(st, 1, t->unit_dbids[u]);
@@ -334,7 +361,8 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		db_bind_int64(st, 3, t->dbid);
 		db_bind_int64(st, 4, id);
 		if (db_step(st) != SQLITE_DONE)
-			goto fail; /* a (unit, night) taken twice cannot happen: the key refuses it */
+			goto fail; /* a (unit, night) taken twice cannot happen: the key refuses it
+			            */
 		sqlite3_reset(st);
 	}
 	db_done(st);
@@ -346,12 +374,14 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 
 		instant_format(now, created);
 		instant_format(now + app->cfg.hold_seconds, expires);
-		*reply = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:{s:I,s:s},s:s,s:s,s:s}", "id",
-				   (json_int_t)id, "member", who->name, "status", "held", "centre", c->id, "unit_type",
-				   t->id, "unit", t->unit_codes[u], "arrival", a, "departure", d, "nights",
-				   (int)(h->departure - h->arrival), "guests", guests ? guests : json_array(), "amount",
-				   "centimes", (json_int_t)amount, "currency", "MAD", "created_at", created, "updated_at",
-				   created, "hold_expires_at", expires);
+		*reply =
+		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:{s:I,s:s},s:s,s:s,s:s}",
+		              "id", (json_int_t)id, "member", who->name, "status", "held", "centre",
+		              c->id, "unit_type", t->id, "unit", t->unit_codes[u], "arrival", a,
+		              "departure", d, "nights", (int)(h->departure - h->arrival), "guests",
+		              guests ? guests : json_array(), "amount", "centimes",
+		              (json_int_t)amount, "currency", "MAD", "created_at", created,
+		              "updated_at", created, "hold_expires_at", expires);
 		if (!*reply)
 			goto fail;
 	}
@@ -388,10 +418,12 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3_stmt *st = NULL;
 
 	if (!key || !*key || strlen(key) > IDEM_KEY_MAX)
-		return reply_error(rp, 400, "bad_request", "an Idempotency-Key header of 1 to 64 characters is required");
+		return reply_error(rp, 400, "bad_request",
+		                   "an Idempotency-Key header of 1 to 64 characters is required");
 	for (const char *p = key; *p; p++)
 		if (*p < 0x21 || *p > 0x7e)
-			return reply_error(rp, 400, "bad_request", "the Idempotency-Key must be printable ASCII");
+			return reply_error(rp, 400, "bad_request",
+			                   "the Idempotency-Key must be printable ASCII");
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
 	if (request_json(rq, rp, &body) < 0)
@@ -402,24 +434,26 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		reply_error(rp, status, code, why);
 		goto out;
 	}
-	se = stay_check(app->cat.centres[h.centre], h.type, date_today_local(), h.arrival, h.departure, h.nguests,
-			&season);
+	se = stay_check(app->cat.centres[h.centre], h.type, date_today_local(), h.arrival,
+	                h.departure, h.nguests, &season);
 	if (se != STAY_OK) {
 		reply_error(rp, 422, stay_code(se), stay_strerror(se));
 		goto out;
 	}
 	switch (household_ok(db, rq->who.member_id, &h)) {
-	case 1: break;
+	case 1:
+		break;
 	case 0:
 		reply_error(rp, 422, "guest_not_in_household",
-			    "every guest must be you or a member of your household (name, relation and birth year)");
+		            "every guest must be you or a member of your household (name, relation "
+		            "and birth year)");
 		goto out;
 	default:
 		reply_error(rp, 500, "internal", "database error");
 		goto out;
 	}
-	if (stay_price(app->cat.centres[h.centre], h.type, season, rq->who.category, h.arrival, h.departure,
-		       &amount) < 0) {
+	if (stay_price(app->cat.centres[h.centre], h.type, season, rq->who.category, h.arrival,
+	               h.departure, &amount) < 0) {
 		reply_error(rp, 500, "internal", "no tariff for this stay");
 		goto out;
 	}
@@ -429,7 +463,8 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		reply_error(rp, 500, "internal", "out of memory");
 		goto out;
 	}
-	crypto_generichash(hash, sizeof(hash), (const unsigned char *)canon, strlen(canon), NULL, 0);
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)canon, strlen(canon), NULL,
+	                   0);
 
 	/* the expensive part of the unit choice, before the writer lock */
 	hint = choose_unit(db, &app->cat.centres[h.centre]->types[h.type], &h);
@@ -441,7 +476,8 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		reply_error(rp, 503, "busy", "the database is busy, try again");
 		goto out;
 	}
-	if (!(st = db_stmt(db, "SELECT request_hash, status, body FROM idempotency WHERE member = ? AND key = ?")))
+	if (!(st = db_stmt(db, "SELECT request_hash, status, body FROM idempotency WHERE member = "
+	                       "? AND key = ?")))
 		goto dbfail;
 	db_bind_int64(st, 1, rq->who.member_id);
 	db_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -450,10 +486,10 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 		if (sqlite3_column_bytes(st, 0) == (int)sizeof(hash) &&
 		    sodium_memcmp(sqlite3_column_blob(st, 0), hash, sizeof(hash)) == 0) {
 			reply_text(rp, sqlite3_column_int(st, 1), "application/json",
-				   (const char *)sqlite3_column_text(st, 2));
+			           (const char *)sqlite3_column_text(st, 2));
 		} else {
 			reply_error(rp, 409, "idempotency_conflict",
-				    "this Idempotency-Key was used for another request");
+			            "this Idempotency-Key was used for another request");
 		}
 		db_done(st);
 		st = NULL;
@@ -468,8 +504,9 @@ int booking_hold(struct app *app, struct request *rq, struct reply *rp)
 	text = json_dumps(reply, JSON_COMPACT);
 	if (!text)
 		goto dbfail;
-	if (!(st = db_stmt(db, "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
-			       " VALUES (?, ?, ?, ?, ?, ?)")))
+	if (!(st = db_stmt(
+	          db, "INSERT INTO idempotency(member, key, request_hash, status, body, created_at)"
+	              " VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	db_bind_int64(st, 1, rq->who.member_id);
 	db_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -501,9 +538,10 @@ out:
 	return 0;
 }
 
-/* Loads who owns a booking; 1 when the caller may see it, 0 when not (or no such booking), -1 on error. */
-static int booking_access(struct app *app, sqlite3 *db, const struct principal *who, int64_t id, char *status,
-			  size_t statuslen)
+/* Loads who owns a booking; 1 when the caller may see it, 0 when not (or no such booking), -1 on
+ * error. */
+static int booking_access(struct app *app, sqlite3 *db, const struct principal *who, int64_t id,
+                          char *status, size_t statuslen)
 {
 	sqlite3_stmt *st;
 	int rc = 0;
@@ -515,7 +553,9 @@ static int booking_access(struct app *app, sqlite3 *db, const struct principal *
 		if (who->role == ROLE_MEMBER)
 			rc = sqlite3_column_int64(st, 0) == who->member_id;
 		else
-			rc = auth_can_see_centre(who, catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
+			rc = auth_can_see_centre(
+			    who,
+			    catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
 		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 2));
 	}
 	db_done(st);
@@ -539,9 +579,9 @@ int booking_get(struct app *app, struct request *rq, struct reply *rp)
 	return reply_json(rp, 200, j);
 }
 
-/* GET /api/v1/bookings[?limit=N&cursor=C]: newest first, the caller's own (a member) or those of the
- * centres they manage (a manager; an admin sees every centre), filtered in SQL, in pages: `next` is the
- * cursor of the following page, null on the last. */
+/* GET /api/v1/bookings[?limit=N&cursor=C]: newest first, the caller's own (a member) or those of
+ * the centres they manage (a manager; an admin sees every centre), filtered in SQL, in pages:
+ * `next` is the cursor of the following page, null on the last. */
 int booking_list(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
@@ -559,7 +599,8 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 		limit = strtoll(qs, &end, 10);
 		if (errno || end == qs || *end || limit < 1 || limit > 500) {
 			json_decref(list);
-			return reply_error(rp, 400, "bad_request", "limit must be a number from 1 to 500");
+			return reply_error(rp, 400, "bad_request",
+			                   "limit must be a number from 1 to 500");
 		}
 	}
 	if ((qs = request_query(rq, "cursor"))) {
@@ -567,21 +608,25 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 		cursor = strtoll(qs, &end, 10);
 		if (errno || end == qs || *end || cursor < 1) {
 			json_decref(list);
-			return reply_error(rp, 400, "bad_request", "cursor must be the next value of a previous page");
+			return reply_error(rp, 400, "bad_request",
+			                   "cursor must be the next value of a previous page");
 		}
 	}
 	if (rq->who.role == ROLE_MANAGER) {
 		centres = json_array();
 		for (int i = 0; i < app->cat.ncentres && centres; i++)
 			if (auth_can_see_centre(&rq->who, i))
-				json_array_append_new(centres, json_string(app->cat.centres[i]->id));
+				json_array_append_new(centres,
+				                      json_string(app->cat.centres[i]->id));
 		centres_text = centres ? json_dumps(centres, JSON_COMPACT) : NULL;
 		json_decref(centres);
 		if (!centres_text)
 			goto fail;
 	}
-	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE id < ?1 AND (?2 IS NULL OR member = ?2)"
-			       " AND (?3 IS NULL OR centre IN (SELECT value FROM json_each(?3))) ORDER BY id DESC LIMIT ?4")))
+	if (!(st = db_stmt(db,
+	                   "SELECT id FROM bookings WHERE id < ?1 AND (?2 IS NULL OR member = ?2)"
+	                   " AND (?3 IS NULL OR centre IN (SELECT value FROM json_each(?3))) ORDER "
+	                   "BY id DESC LIMIT ?4")))
 		goto fail;
 	db_bind_int64(st, 1, cursor);
 	if (rq->who.role == ROLE_MEMBER)
@@ -617,8 +662,8 @@ fail:
 }
 
 /* Moves a booking to a final state and frees its nights (inside a transaction). */
-static int booking_release(sqlite3 *db, int64_t id, const char *status, const char *actor, const char *action,
-			   const char *before)
+static int booking_release(sqlite3 *db, int64_t id, const char *status, const char *actor,
+                           const char *action, const char *before)
 {
 	sqlite3_stmt *st;
 	char after[64];
@@ -659,21 +704,24 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 	if (a != 1) {
 		db_rollback(app, db);
 		return a < 0 ? reply_error(rp, 500, "internal", "database error")
-			     : reply_error(rp, 404, "not_found", "no such booking");
+		             : reply_error(rp, 404, "not_found", "no such booking");
 	}
 	if (strcmp(status, "held") && strcmp(status, "confirmed")) {
 		db_rollback(app, db);
-		return reply_error(rp, 409, "not_cancellable", "this booking is already cancelled or expired");
+		return reply_error(rp, 409, "not_cancellable",
+		                   "this booking is already cancelled or expired");
 	}
 	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", status);
 	if (!strcmp(status, "confirmed")) {
-		/* the refund the published policy gives is recorded with the cancellation, sent after it */
+		/* the refund the published policy gives is recorded with the cancellation, sent
+		 * after it */
 		j = booking_json(app, db, id);
 		date_parse(json_string_value(json_object_get(j, "arrival")), &arrival);
 		json_decref(j);
 		refund = payment_refund_on_cancel(app, db, id, arrival, rq->who.name);
 	}
-	if (refund < 0 || booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0 ||
+	if (refund < 0 ||
+	    booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0 ||
 	    passes_revoke_booking(db, id, "cancelled") < 0) {
 		log_err("cancel: %s", sqlite3_errmsg(db));
 		db_rollback(app, db);
@@ -695,14 +743,16 @@ int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now)
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at <= ? LIMIT 256")))
+	if (!(st = db_stmt(db, "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at "
+	                       "<= ? LIMIT 256")))
 		goto fail;
 	db_bind_int64(st, 1, now);
 	while (db_step(st) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
 	db_done(st);
 	for (int i = 0; i < n; i++)
-		if (booking_release(db, ids[i], "expired", "system", "booking.expire", "{\"status\":\"held\"}") < 0)
+		if (booking_release(db, ids[i], "expired", "system", "booking.expire",
+		                    "{\"status\":\"held\"}") < 0)
 			goto fail;
 	if (db_commit(app, db) < 0)
 		return -1;

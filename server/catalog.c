@@ -1,5 +1,6 @@
-/* catalog.c: categories and centres (unit types, units, seasons, tariffs): read from the configuration
- * files, stored into the database by estiva-admin, loaded from the database by the server. */
+/* catalog.c: categories and centres (unit types, units, seasons, tariffs): read from the
+ * configuration files, stored into the database by estiva-admin, loaded from the database by the
+ * server. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,8 @@ struct categories_parse {
 	int seq; /* section_seq of the section being read */
 };
 
-static int categories_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+static int categories_line(struct conf_ctx *ctx, const char *section, const char *name,
+                           const char *value)
 {
 	struct categories_parse *cp = ctx->user;
 	struct catalog *cat = cp->cat;
@@ -138,7 +140,7 @@ int catalog_read_categories(const char *path, struct catalog *cat, char *err, si
 	for (int i = 0; i < cat->ncategories; i++) {
 		if (!cat->categories[i].name_fr[0] || !cat->categories[i].name_ar[0]) {
 			snprintf(err, errlen, "%s: category \"%s\" needs name_fr and name_ar", path,
-				 cat->categories[i].id);
+			         cat->categories[i].id);
 			return -1;
 		}
 	}
@@ -187,8 +189,8 @@ static int valid_unit_code(const char *s)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '_'))
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
 			return 0;
 	}
 	return 1;
@@ -196,11 +198,12 @@ static int valid_unit_code(const char *s)
 
 static int add_unit(struct conf_ctx *ctx, struct unit_type *t, const char *code)
 {
-	char (*codes)[UNIT_CODE_MAX + 1];
+	char(*codes)[UNIT_CODE_MAX + 1];
 
 	if (!valid_unit_code(code))
-		return conf_error(ctx, 0, "bad unit code \"%s\" (letters, digits, - and _, at most %d)", code,
-				  UNIT_CODE_MAX);
+		return conf_error(ctx, 0,
+		                  "bad unit code \"%s\" (letters, digits, - and _, at most %d)",
+		                  code, UNIT_CODE_MAX);
 	if (t->nunits >= MAX_UNITS)
 		return conf_error(ctx, 0, "more than %d units in one unit type", MAX_UNITS);
 	for (int i = 0; i < t->nunits; i++)
@@ -230,7 +233,8 @@ static int parse_units(struct conf_ctx *ctx, struct unit_type *t, const char *va
 
 		while (*item == ' ' || *item == '\t')
 			item++;
-		for (char *e = item + strlen(item); e > item && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		for (char *e = item + strlen(item); e > item && (e[-1] == ' ' || e[-1] == '\t');
+		     e--)
 			e[-1] = '\0';
 		dash = strchr(item, '-');
 		if (!dash) {
@@ -240,8 +244,10 @@ static int parse_units(struct conf_ctx *ctx, struct unit_type *t, const char *va
 		}
 		*dash = '\0';
 		if (split_code(item, p1, sizeof(p1), &a, &w1) < 0 ||
-		    split_code(dash + 1, p2, sizeof(p2), &b, &w2) < 0 || strcmp(p1, p2) || w1 != w2 || a > b)
-			return conf_error(ctx, 0, "bad unit range \"%s-%s\" (write e.g. B01-B18)", item, dash + 1);
+		    split_code(dash + 1, p2, sizeof(p2), &b, &w2) < 0 || strcmp(p1, p2) ||
+		    w1 != w2 || a > b)
+			return conf_error(ctx, 0, "bad unit range \"%s-%s\" (write e.g. B01-B18)",
+			                  item, dash + 1);
 		for (long n = a; n <= b; n++) {
 			snprintf(code, sizeof(code), "%s%0*ld", p1, w1, n);
 			if (!add_unit(ctx, t, code))
@@ -253,7 +259,6 @@ static int parse_units(struct conf_ctx *ctx, struct unit_type *t, const char *va
 	return 1;
 }
 
-
 static int set_date(struct conf_ctx *ctx, int32_t *dst, const char *name, const char *value)
 {
 	if (date_parse(value, dst) < 0)
@@ -261,7 +266,8 @@ static int set_date(struct conf_ctx *ctx, int32_t *dst, const char *name, const 
 	return 1;
 }
 
-static int centre_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+static int centre_line(struct conf_ctx *ctx, const char *section, const char *name,
+                       const char *value)
 {
 	struct centre_parse *cp = ctx->user;
 	struct centre *c = cp->c;
@@ -276,7 +282,8 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			cp->centre_line = ctx->line;
 		if (!strcmp(name, "id")) {
 			if (!conf_valid_id(value, ID_MAX))
-				return conf_error(ctx, 0, "bad centre id \"%s\" (use a-z, 0-9 and -)", value);
+				return conf_error(
+				    ctx, 0, "bad centre id \"%s\" (use a-z, 0-9 and -)", value);
 			snprintf(c->id, sizeof(c->id), "%s", value);
 			return 1;
 		}
@@ -293,7 +300,8 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "check_in") || !strcmp(name, "check_out")) {
 			int *dst = name[6] == 'i' ? &c->check_in : &c->check_out;
 			if (date_parse_hhmm(value, dst) < 0)
-				return conf_error(ctx, 0, "%s must be a time HH:MM, not \"%s\"", name, value);
+				return conf_error(ctx, 0, "%s must be a time HH:MM, not \"%s\"",
+				                  name, value);
 			return 1;
 		}
 	} else if (!strncmp(section, "unit_type ", 10)) {
@@ -305,9 +313,11 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			if (i >= 0)
 				return conf_error(ctx, 0, "unit type \"%s\" defined twice", id);
 			if (!conf_valid_id(id, ID_MAX))
-				return conf_error(ctx, 0, "bad unit type id \"%s\" (use a-z, 0-9 and -)", id);
+				return conf_error(
+				    ctx, 0, "bad unit type id \"%s\" (use a-z, 0-9 and -)", id);
 			if (c->ntypes >= MAX_UNIT_TYPES)
-				return conf_error(ctx, 0, "more than %d unit types", MAX_UNIT_TYPES);
+				return conf_error(ctx, 0, "more than %d unit types",
+				                  MAX_UNIT_TYPES);
 			i = c->ntypes++;
 			snprintf(c->types[i].id, sizeof(c->types[i].id), "%s", id);
 			cp->type_line[i] = ctx->line;
@@ -338,13 +348,15 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			if (i >= 0)
 				return conf_error(ctx, 0, "season \"%s\" defined twice", id);
 			if (!conf_valid_id(id, ID_MAX))
-				return conf_error(ctx, 0, "bad season id \"%s\" (use a-z, 0-9 and -)", id);
+				return conf_error(ctx, 0,
+				                  "bad season id \"%s\" (use a-z, 0-9 and -)", id);
 			if (c->nseasons >= MAX_SEASONS)
 				return conf_error(ctx, 0, "more than %d seasons", MAX_SEASONS);
 			i = c->nseasons++;
 			snprintf(c->seasons[i].id, sizeof(c->seasons[i].id), "%s", id);
 			c->seasons[i].kind = -1;
-			c->seasons[i].first_night = c->seasons[i].last_night = c->seasons[i].rotation_start = -1;
+			c->seasons[i].first_night = c->seasons[i].last_night =
+			    c->seasons[i].rotation_start = -1;
 			cp->season_line[i] = ctx->line;
 		}
 		s = &c->seasons[i];
@@ -354,7 +366,8 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			else if (!strcmp(value, "high"))
 				s->kind = SEASON_HIGH;
 			else
-				return conf_error(ctx, 0, "kind must be low or high, not \"%s\"", value);
+				return conf_error(ctx, 0, "kind must be low or high, not \"%s\"",
+				                  value);
 			return 1;
 		}
 		if (!strcmp(name, "first_night"))
@@ -389,8 +402,9 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 		return 1;
 	} else {
 		return conf_error(ctx, 0,
-				  "unknown section [%s] (expected [centre], [unit_type ID], [season ID] or [tariffs])",
-				  section);
+		                  "unknown section [%s] (expected [centre], [unit_type ID], "
+		                  "[season ID] or [tariffs])",
+		                  section);
 	}
 	return conf_error(ctx, 0, "unknown setting \"%s\" in [%s]", name, section);
 }
@@ -409,7 +423,9 @@ static int centre_tariffs(struct conf_ctx *ctx, struct centre_parse *cp)
 		season = strchr(key, '.');
 		category = season ? strchr(season + 1, '.') : NULL;
 		if (!category)
-			return conf_error(ctx, tl->line, "tariff \"%s\" must be UNIT_TYPE.SEASON.CATEGORY", tl->key);
+			return conf_error(ctx, tl->line,
+			                  "tariff \"%s\" must be UNIT_TYPE.SEASON.CATEGORY",
+			                  tl->key);
 		*season++ = '\0';
 		*category++ = '\0';
 		t = centre_unit_type(c, key);
@@ -418,14 +434,19 @@ static int centre_tariffs(struct conf_ctx *ctx, struct centre_parse *cp)
 				s = j;
 		k = catalog_category(cp->cat, category);
 		if (t < 0)
-			return conf_error(ctx, tl->line, "tariff for unknown unit type \"%s\"", key);
+			return conf_error(ctx, tl->line, "tariff for unknown unit type \"%s\"",
+			                  key);
 		if (s < 0)
-			return conf_error(ctx, tl->line, "tariff for unknown season \"%s\"", season);
+			return conf_error(ctx, tl->line, "tariff for unknown season \"%s\"",
+			                  season);
 		if (k < 0)
-			return conf_error(ctx, tl->line, "tariff for unknown category \"%s\"", category);
+			return conf_error(ctx, tl->line, "tariff for unknown category \"%s\"",
+			                  category);
 		if (conf_parse_money(tl->value, &v) < 0)
-			return conf_error(ctx, tl->line, "price must be MAD with at most two decimals (e.g. 250.00), not \"%s\"",
-					  tl->value);
+			return conf_error(
+			    ctx, tl->line,
+			    "price must be MAD with at most two decimals (e.g. 250.00), not \"%s\"",
+			    tl->value);
 		if (c->tariff[t][s][k] >= 0)
 			return conf_error(ctx, tl->line, "tariff \"%s\" given twice", tl->key);
 		c->tariff[t][s][k] = v;
@@ -440,54 +461,79 @@ static int centre_check(struct conf_ctx *ctx, struct centre_parse *cp)
 	if (!cp->centre_line)
 		return conf_error(ctx, 0, "no [centre] section");
 	if (!c->id[0] || !c->name_fr[0] || !c->name_ar[0] || !c->city_fr[0] || !c->city_ar[0])
-		return conf_error(ctx, cp->centre_line, "[centre] needs id, name_fr, name_ar, city_fr and city_ar");
+		return conf_error(ctx, cp->centre_line,
+		                  "[centre] needs id, name_fr, name_ar, city_fr and city_ar");
 	if (c->ntypes == 0)
 		return conf_error(ctx, 0, "no [unit_type ID] section");
 	if (c->nseasons == 0)
 		return conf_error(ctx, 0, "no [season ID] section");
 	for (int i = 0; i < c->ntypes; i++) {
 		struct unit_type *t = &c->types[i];
-		if (!t->name_fr[0] || !t->name_ar[0] || !t->min_guests || !t->max_guests || !t->nunits)
+		if (!t->name_fr[0] || !t->name_ar[0] || !t->min_guests || !t->max_guests ||
+		    !t->nunits)
 			return conf_error(ctx, cp->type_line[i],
-					  "unit type \"%s\" needs name_fr, name_ar, min_guests, max_guests and units", t->id);
+			                  "unit type \"%s\" needs name_fr, name_ar, min_guests, "
+			                  "max_guests and units",
+			                  t->id);
 		if (t->min_guests > t->max_guests)
-			return conf_error(ctx, cp->type_line[i], "unit type \"%s\": min_guests is above max_guests", t->id);
+			return conf_error(ctx, cp->type_line[i],
+			                  "unit type \"%s\": min_guests is above max_guests",
+			                  t->id);
 		for (int j = 0; j < i; j++)
 			for (int u = 0; u < t->nunits; u++)
 				for (int v = 0; v < c->types[j].nunits; v++)
 					if (!strcmp(t->unit_codes[u], c->types[j].unit_codes[v]))
-						return conf_error(ctx, cp->type_line[i],
-								  "unit \"%s\" is also in unit type \"%s\"",
-								  t->unit_codes[u], c->types[j].id);
+						return conf_error(
+						    ctx, cp->type_line[i],
+						    "unit \"%s\" is also in unit type \"%s\"",
+						    t->unit_codes[u], c->types[j].id);
 	}
 	for (int i = 0; i < c->nseasons; i++) {
 		struct season *s = &c->seasons[i];
 		int line = cp->season_line[i];
 
 		if ((int)s->kind < 0 || s->first_night < 0 || s->last_night < 0)
-			return conf_error(ctx, line, "season \"%s\" needs kind, first_night and last_night", s->id);
+			return conf_error(ctx, line,
+			                  "season \"%s\" needs kind, first_night and last_night",
+			                  s->id);
 		if (s->last_night < s->first_night)
-			return conf_error(ctx, line, "season \"%s\": last_night is before first_night", s->id);
+			return conf_error(ctx, line,
+			                  "season \"%s\": last_night is before first_night", s->id);
 		if (s->kind == SEASON_LOW) {
 			if (!s->min_nights || !s->max_nights)
-				return conf_error(ctx, line, "low season \"%s\" needs min_nights and max_nights", s->id);
+				return conf_error(
+				    ctx, line, "low season \"%s\" needs min_nights and max_nights",
+				    s->id);
 			if (s->min_nights > s->max_nights)
-				return conf_error(ctx, line, "season \"%s\": min_nights is above max_nights", s->id);
+				return conf_error(ctx, line,
+				                  "season \"%s\": min_nights is above max_nights",
+				                  s->id);
 			if (s->rotation_nights || s->rotation_start >= 0)
-				return conf_error(ctx, line, "low season \"%s\" takes no rotation", s->id);
+				return conf_error(ctx, line, "low season \"%s\" takes no rotation",
+				                  s->id);
 		} else {
 			if (!s->rotation_nights || s->rotation_start < 0)
-				return conf_error(ctx, line, "high season \"%s\" needs rotation_nights and rotation_start", s->id);
+				return conf_error(
+				    ctx, line,
+				    "high season \"%s\" needs rotation_nights and rotation_start",
+				    s->id);
 			if (s->min_nights || s->max_nights)
-				return conf_error(ctx, line, "high season \"%s\" takes rotation_nights, not min/max_nights", s->id);
+				return conf_error(
+				    ctx, line,
+				    "high season \"%s\" takes rotation_nights, not min/max_nights",
+				    s->id);
 			if (s->rotation_start < s->first_night ||
 			    s->rotation_start + s->rotation_nights > s->last_night + 1)
-				return conf_error(ctx, line, "season \"%s\": no rotation fits between first_night and last_night",
-						  s->id);
+				return conf_error(ctx, line,
+				                  "season \"%s\": no rotation fits between "
+				                  "first_night and last_night",
+				                  s->id);
 		}
 		for (int j = 0; j < i; j++)
-			if (s->first_night <= c->seasons[j].last_night && c->seasons[j].first_night <= s->last_night)
-				return conf_error(ctx, line, "season \"%s\" overlaps season \"%s\"", s->id, c->seasons[j].id);
+			if (s->first_night <= c->seasons[j].last_night &&
+			    c->seasons[j].first_night <= s->last_night)
+				return conf_error(ctx, line, "season \"%s\" overlaps season \"%s\"",
+				                  s->id, c->seasons[j].id);
 	}
 	if (!centre_tariffs(ctx, cp))
 		return 0;
@@ -495,12 +541,14 @@ static int centre_check(struct conf_ctx *ctx, struct centre_parse *cp)
 		for (int s = 0; s < c->nseasons; s++)
 			for (int k = 0; k < cp->cat->ncategories; k++)
 				if (c->tariff[t][s][k] < 0)
-					return conf_error(ctx, 0, "no tariff %s.%s.%s", c->types[t].id,
-							  c->seasons[s].id, cp->cat->categories[k].id);
+					return conf_error(ctx, 0, "no tariff %s.%s.%s",
+					                  c->types[t].id, c->seasons[s].id,
+					                  cp->cat->categories[k].id);
 	return 1;
 }
 
-int catalog_read_centre(const char *path, const struct catalog *cat, struct centre *c, char *err, size_t errlen)
+int catalog_read_centre(const char *path, const struct catalog *cat, struct centre *c, char *err,
+                        size_t errlen)
 {
 	struct centre_parse cp;
 	struct conf_ctx ctx = {path, 0, err, errlen, 0, &cp, 0, 0};
@@ -542,7 +590,8 @@ int catalog_read_files(const struct config *cfg, struct catalog *cat, char *err,
 		if (n < 5 || strcmp(de->d_name + n - 4, ".ini") || de->d_name[0] == '.')
 			continue;
 		if (nnames == MAX_CENTRES) {
-			snprintf(err, errlen, "%s: more than %d centre files", cfg->catalog_dir, MAX_CENTRES);
+			snprintf(err, errlen, "%s: more than %d centre files", cfg->catalog_dir,
+			         MAX_CENTRES);
 			goto out;
 		}
 		names[nnames] = strdup(de->d_name);
@@ -571,14 +620,16 @@ int catalog_read_files(const struct config *cfg, struct catalog *cat, char *err,
 			goto out;
 		}
 		if (catalog_centre(cat, c->id) >= 0) {
-			snprintf(err, errlen, "%s: centre id \"%s\" is used by another file", path, c->id);
+			snprintf(err, errlen, "%s: centre id \"%s\" is used by another file", path,
+			         c->id);
 			centre_free(c);
 			goto out;
 		}
 		for (int k = 0; c->number && k < cat->ncentres; k++) {
 			if (cat->centres[k]->number == c->number) {
-				snprintf(err, errlen, "%s: centre number %d is used by centre \"%s\"", path, c->number,
-					 cat->centres[k]->id);
+				snprintf(err, errlen,
+				         "%s: centre number %d is used by centre \"%s\"", path,
+				         c->number, cat->centres[k]->id);
 				centre_free(c);
 				goto out;
 			}

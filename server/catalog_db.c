@@ -1,6 +1,6 @@
-/* catalog_db.c: the catalog in the database. estiva-admin stores what the configuration says (units and
- * unit types that left the configuration are kept, inactive, because bookings refer to them); the
- * server loads the active catalog at start. */
+/* catalog_db.c: the catalog in the database. estiva-admin stores what the configuration says (units
+ * and unit types that left the configuration are kept, inactive, because bookings refer to them);
+ * the server loads the active catalog at start. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +46,12 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	sqlite3_stmt *st = NULL;
 	char d1[DATE_STRLEN], d2[DATE_STRLEN], d3[DATE_STRLEN];
 
-	if (!(st = db_stmt(db, "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, active, number)"
-				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT(id) DO UPDATE SET"
-				 " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
-				 " check_out = ?7, active = 1, number = ?8")))
+	if (!(st = db_stmt(
+	          db, "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, "
+	              "check_out, active, number)"
+	              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT(id) DO UPDATE SET"
+	              " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
+	              " check_out = ?7, active = 1, number = ?8")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
@@ -67,7 +69,8 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	db_done(st);
 	st = NULL;
 
-	if (!(st = db_stmt(db, "UPDATE units SET active = 0 WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1);")))
+	if (!(st = db_stmt(db, "UPDATE units SET active = 0 WHERE unit_type IN (SELECT id FROM "
+	                       "unit_types WHERE centre = ?1);")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
@@ -83,10 +86,13 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	for (int i = 0; i < c->ntypes; i++) {
 		struct unit_type *t = &c->types[i];
 
-		if (!(st = db_stmt(db, "INSERT INTO unit_types(centre, code, name_fr, name_ar, min_guests, max_guests, position, active)"
-					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT(centre, code) DO UPDATE SET"
-					 " name_fr = ?3, name_ar = ?4, min_guests = ?5, max_guests = ?6, position = ?7, active = 1")))
-		goto fail;
+		if (!(st = db_stmt(db, "INSERT INTO unit_types(centre, code, name_fr, name_ar, "
+		                       "min_guests, max_guests, position, active)"
+		                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON "
+		                       "CONFLICT(centre, code) DO UPDATE SET"
+		                       " name_fr = ?3, name_ar = ?4, min_guests = ?5, max_guests = "
+		                       "?6, position = ?7, active = 1")))
+			goto fail;
 		db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 		db_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
 		db_bind_text(st, 3, t->name_fr, -1, SQLITE_STATIC);
@@ -98,16 +104,19 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 			goto fail;
 		db_done(st);
 		st = NULL;
-		t->dbid = lookup_id(db, "SELECT id FROM unit_types WHERE centre = ? AND code = ?", c->id, 0, t->id);
+		t->dbid = lookup_id(db, "SELECT id FROM unit_types WHERE centre = ? AND code = ?",
+		                    c->id, 0, t->id);
 		if (!t->dbid)
 			goto fail;
 		free(t->unit_dbids);
 		t->unit_dbids = calloc((size_t)t->nunits, sizeof(int64_t));
 		if (!t->unit_dbids)
 			goto fail;
-		if (!(st = db_stmt(db, "INSERT INTO units(unit_type, code, active) VALUES (?1, ?2, 1)"
-					 " ON CONFLICT(unit_type, code) DO UPDATE SET active = 1 RETURNING id")))
-		goto fail;
+		if (!(st = db_stmt(
+		          db,
+		          "INSERT INTO units(unit_type, code, active) VALUES (?1, ?2, 1)"
+		          " ON CONFLICT(unit_type, code) DO UPDATE SET active = 1 RETURNING id")))
+			goto fail;
 		for (int u = 0; u < t->nunits; u++) {
 			db_bind_int64(st, 1, t->dbid);
 			db_bind_text(st, 2, t->unit_codes[u], -1, SQLITE_STATIC);
@@ -121,7 +130,8 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	}
 
 	/* seasons: the configuration is the whole truth (their tariffs go with them) */
-	if (!(st = db_stmt(db, "DELETE FROM tariffs WHERE unit_type IN (SELECT id FROM unit_types WHERE centre = ?1)")))
+	if (!(st = db_stmt(db, "DELETE FROM tariffs WHERE unit_type IN (SELECT id FROM unit_types "
+	                       "WHERE centre = ?1)")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
@@ -133,8 +143,10 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	if (step_done(st) < 0)
 		goto fail;
 	db_done(st);
-	if (!(st = db_stmt(db, "INSERT INTO seasons(centre, code, kind, first_night, last_night, min_nights, max_nights,"
-				 " rotation_nights, rotation_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")))
+	if (!(st = db_stmt(db, "INSERT INTO seasons(centre, code, kind, first_night, last_night, "
+	                       "min_nights, max_nights,"
+	                       " rotation_nights, rotation_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+	                       "?) RETURNING id")))
 		goto fail;
 	for (int i = 0; i < c->nseasons; i++) {
 		struct season *s = &c->seasons[i];
@@ -162,7 +174,8 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		sqlite3_clear_bindings(st);
 	}
 	db_done(st);
-	if (!(st = db_stmt(db, "INSERT INTO tariffs(unit_type, season, category, centimes) VALUES (?, ?, ?, ?)")))
+	if (!(st = db_stmt(db, "INSERT INTO tariffs(unit_type, season, category, centimes) VALUES "
+	                       "(?, ?, ?, ?)")))
 		goto fail;
 	for (int t = 0; t < c->ntypes; t++)
 		for (int s = 0; s < c->nseasons; s++)
@@ -187,12 +200,15 @@ int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	/* categories that left the configuration stay (members may refer to them) but get position -1 */
-	if (sqlite3_exec(db, "UPDATE categories SET position = -1; UPDATE centres SET active = 0", NULL, NULL,
-			 NULL) != SQLITE_OK)
+	/* categories that left the configuration stay (members may refer to them) but get position
+	 * -1 */
+	if (sqlite3_exec(db, "UPDATE categories SET position = -1; UPDATE centres SET active = 0",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	if (!(st = db_stmt(db, "INSERT INTO categories(id, name_fr, name_ar, position) VALUES (?1, ?2, ?3, ?4)"
-				 " ON CONFLICT(id) DO UPDATE SET name_fr = ?2, name_ar = ?3, position = ?4")))
+	if (!(st = db_stmt(
+	          db,
+	          "INSERT INTO categories(id, name_fr, name_ar, position) VALUES (?1, ?2, ?3, ?4)"
+	          " ON CONFLICT(id) DO UPDATE SET name_fr = ?2, name_ar = ?3, position = ?4")))
 		goto fail;
 	for (int i = 0; i < cat->ncategories; i++) {
 		db_bind_text(st, 1, cat->categories[i].id, -1, SQLITE_STATIC);
@@ -241,10 +257,13 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 	sqlite3_stmt *st = NULL, *su = NULL;
 	int rc;
 
-	if (!(st = db_stmt(db, "SELECT id, code, name_fr, name_ar, min_guests, max_guests FROM unit_types"
-				 " WHERE centre = ? AND active = 1 ORDER BY position, code")))
+	if (!(st = db_stmt(
+	          db, "SELECT id, code, name_fr, name_ar, min_guests, max_guests FROM unit_types"
+	              " WHERE centre = ? AND active = 1 ORDER BY position, code")))
 		goto fail;
-	if (!(su = db_stmt(db, "SELECT id, code FROM units WHERE unit_type = ? AND active = 1 ORDER BY code")))
+	if (!(su = db_stmt(
+	          db,
+	          "SELECT id, code FROM units WHERE unit_type = ? AND active = 1 ORDER BY code")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while ((rc = db_step(st)) == SQLITE_ROW && c->ntypes < MAX_UNIT_TYPES) {
@@ -259,8 +278,11 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 		db_bind_int64(su, 1, t->dbid);
 		while (db_step(su) == SQLITE_ROW && t->nunits < MAX_UNITS) {
 			if ((t->nunits & 63) == 0) {
-				void *p = realloc(t->unit_codes, (size_t)(t->nunits + 64) * sizeof(*t->unit_codes));
-				void *q = p ? realloc(t->unit_dbids, (size_t)(t->nunits + 64) * sizeof(int64_t)) : NULL;
+				void *p = realloc(t->unit_codes, (size_t)(t->nunits + 64) *
+				                                     sizeof(*t->unit_codes));
+				void *q = p ? realloc(t->unit_dbids,
+				                      (size_t)(t->nunits + 64) * sizeof(int64_t))
+				            : NULL;
 				if (p)
 					t->unit_codes = p;
 				if (!q)
@@ -276,8 +298,10 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 	db_done(st);
 	db_done(su);
 	su = NULL;
-	if (!(st = db_stmt(db, "SELECT id, code, kind, first_night, last_night, min_nights, max_nights, rotation_nights,"
-				 " rotation_start FROM seasons WHERE centre = ? ORDER BY first_night")))
+	if (!(st = db_stmt(db,
+	                   "SELECT id, code, kind, first_night, last_night, min_nights, "
+	                   "max_nights, rotation_nights,"
+	                   " rotation_start FROM seasons WHERE centre = ? ORDER BY first_night")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while (db_step(st) == SQLITE_ROW && c->nseasons < MAX_SEASONS) {
@@ -285,7 +309,8 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 
 		s->dbid = sqlite3_column_int64(st, 0);
 		col_copy(s->id, sizeof(s->id), st, 1);
-		s->kind = !strcmp((const char *)sqlite3_column_text(st, 2), "high") ? SEASON_HIGH : SEASON_LOW;
+		s->kind = !strcmp((const char *)sqlite3_column_text(st, 2), "high") ? SEASON_HIGH
+		                                                                    : SEASON_LOW;
 		s->first_night = col_date(st, 3);
 		s->last_night = col_date(st, 4);
 		s->min_nights = sqlite3_column_int(st, 5);
@@ -295,11 +320,12 @@ static int load_centre(sqlite3 *db, const struct catalog *cat, struct centre *c)
 	}
 	db_done(st);
 	if (!(st = db_stmt(db, "SELECT t.unit_type, t.season, t.category, t.centimes FROM tariffs t"
-				 " JOIN unit_types u ON u.id = t.unit_type WHERE u.centre = ?")))
+	                       " JOIN unit_types u ON u.id = t.unit_type WHERE u.centre = ?")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	while (db_step(st) == SQLITE_ROW) {
-		int t = -1, s = -1, k = catalog_category(cat, (const char *)sqlite3_column_text(st, 2));
+		int t = -1, s = -1,
+		    k = catalog_category(cat, (const char *)sqlite3_column_text(st, 2));
 
 		for (int i = 0; i < c->ntypes; i++)
 			if (c->types[i].dbid == sqlite3_column_int64(st, 0))
@@ -323,7 +349,8 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 
 	memset(cat, 0, sizeof(*cat));
-	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar FROM categories WHERE position >= 0 ORDER BY position")))
+	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar FROM categories WHERE position >= 0 "
+	                       "ORDER BY position")))
 		goto fail;
 	while (db_step(st) == SQLITE_ROW && cat->ncategories < MAX_CATEGORIES) {
 		struct category *k = &cat->categories[cat->ncategories++];
@@ -332,8 +359,9 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		col_copy(k->name_ar, sizeof(k->name_ar), st, 2);
 	}
 	db_done(st);
-	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, check_out, COALESCE(number, 0) FROM centres"
-				 " WHERE active = 1 ORDER BY id")))
+	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, "
+	                       "check_out, COALESCE(number, 0) FROM centres"
+	                       " WHERE active = 1 ORDER BY id")))
 		goto fail;
 	while (db_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
 		struct centre *c = calloc(1, sizeof(*c));

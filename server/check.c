@@ -24,9 +24,10 @@ struct check_ctx {
 	const char *centre;
 };
 
-static const char sql_keys[] = "SELECT id, public_key, CASE WHEN retired_at IS NULL THEN 0 ELSE last_valid_until END"
-                               " FROM signing_keys"
-                               " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id";
+static const char sql_keys[] =
+    "SELECT id, public_key, CASE WHEN retired_at IS NULL THEN 0 ELSE last_valid_until END"
+    " FROM signing_keys"
+    " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id";
 static const char sql_row[] =
     "SELECT p.guest_name, COALESCE(u.code, ''), p.status, p.nfc_uid FROM passes p"
     " JOIN bookings b ON b.id = p.booking LEFT JOIN units u ON u.id = b.unit"
@@ -112,7 +113,8 @@ static int cb_presence(void *user, uint32_t pass_id, int *inside)
 	db_bind_int64(st, 1, pass_id);
 	db_bind_text(st, 2, cx->centre, -1, SQLITE_STATIC);
 	while ((rc = db_step(st)) == SQLITE_ROW) {
-		presence_step_text(&p, (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 0));
+		presence_step_text(&p, (const char *)sqlite3_column_text(st, 1),
+		                   (const char *)sqlite3_column_text(st, 0));
 		found = 1;
 	}
 	if (rc != SQLITE_DONE)

@@ -1,11 +1,11 @@
-/* cmi.c: the card gateway's protocol: the ver3 hash over a form (shared/web.c decodes and encodes forms),
- * amounts, and the XML API over libcurl. */
+/* cmi.c: the card gateway's protocol: the ver3 hash over a form (shared/web.c decodes and encodes
+ * forms), amounts, and the XML API over libcurl. */
 #include "cmi.h"
 
 #include <curl/curl.h>
 #include <expat.h>
-#include <stddef.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +98,8 @@ int cmi_hash(const struct form *f, const char *store_key, char out[CMI_HASH_LEN 
 	if (escape_into(&b, store_key) < 0)
 		goto out;
 	crypto_hash_sha512(digest, (const unsigned char *)buf_cstr(&b), b.len);
-	sodium_bin2base64(out, CMI_HASH_LEN + 1, digest, sizeof(digest), sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(out, CMI_HASH_LEN + 1, digest, sizeof(digest),
+	                  sodium_base64_VARIANT_ORIGINAL);
 	rc = 0;
 out:
 	buf_free(&b);
@@ -139,7 +140,10 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int xml_escape_into(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
-		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : NULL;
+		const char *e = *s == '<'   ? "&lt;"
+		                : *s == '>' ? "&gt;"
+		                : *s == '&' ? "&amp;"
+		                            : NULL;
 		if (buf_append(b, e ? e : s, e ? strlen(e) : 1) < 0)
 			return -1;
 	}
@@ -149,8 +153,9 @@ static int xml_escape_into(struct buf *b, const char *s)
 /* ---- the gateway's answer (CC5Response), read with expat ---- */
 
 /* The answer's shape: <CC5Response> holds leaf elements and one <Extra>, which holds leaf elements.
- * Nothing deeper, no text outside leaves, no DOCTYPE (so no entities: no "billion laughs"), each field we
- * read at most once and only at its own place: a <Response> inside <Extra> is not the answer's. */
+ * Nothing deeper, no text outside leaves, no DOCTYPE (so no entities: no "billion laughs"), each
+ * field we read at most once and only at its own place: a <Response> inside <Extra> is not the
+ * answer's. */
 #define CMI_ANSWER_MAX (64 * 1024)
 
 enum { AT_TOP = 1, AT_EXTRA = 2 };
@@ -163,18 +168,24 @@ struct answer_field {
 	size_t money_off;
 };
 
-#define TEXT_FIELD(n, w, m) {n, w, offsetof(struct cmi_result, m), sizeof(((struct cmi_result *)0)->m), 0, 0}
-#define MONEY_FIELD(n, m) {n, AT_EXTRA, 0, 0, 1, offsetof(struct cmi_result, m)}
+#define TEXT_FIELD(n, w, m)                                                                        \
+	{                                                                                          \
+		n, w, offsetof(struct cmi_result, m), sizeof(((struct cmi_result *)0)->m), 0, 0    \
+	}
+#define MONEY_FIELD(n, m)                                                                          \
+	{                                                                                          \
+		n, AT_EXTRA, 0, 0, 1, offsetof(struct cmi_result, m)                               \
+	}
 
 static const struct answer_field answer_fields[] = {
-	TEXT_FIELD("Response", AT_TOP, response),
-	TEXT_FIELD("ProcReturnCode", AT_TOP, proc_return_code),
-	TEXT_FIELD("ErrMsg", AT_TOP, err_msg),
-	TEXT_FIELD("TransId", AT_TOP, trans_id),
-	TEXT_FIELD("TRANS_STAT", AT_EXTRA, trans_stat),
-	MONEY_FIELD("AUTH_AMT", auth_amount),
-	MONEY_FIELD("CAPTURE_AMT", capture_amount),
-	MONEY_FIELD("TOTAL_REFUNDED", refunded),
+    TEXT_FIELD("Response", AT_TOP, response),
+    TEXT_FIELD("ProcReturnCode", AT_TOP, proc_return_code),
+    TEXT_FIELD("ErrMsg", AT_TOP, err_msg),
+    TEXT_FIELD("TransId", AT_TOP, trans_id),
+    TEXT_FIELD("TRANS_STAT", AT_EXTRA, trans_stat),
+    MONEY_FIELD("AUTH_AMT", auth_amount),
+    MONEY_FIELD("CAPTURE_AMT", capture_amount),
+    MONEY_FIELD("TOTAL_REFUNDED", refunded),
 };
 #define NFIELDS (sizeof(answer_fields) / sizeof(answer_fields[0]))
 
@@ -228,7 +239,8 @@ static void XMLCALL answer_start(void *ud, const XML_Char *name, const XML_Char 
 	a->field = NULL;
 	a->tlen = 0;
 	for (size_t i = 0; i < NFIELDS; i++)
-		if (!strcmp(answer_fields[i].name, name) && answer_fields[i].where == (a->in_extra ? AT_EXTRA : AT_TOP)) {
+		if (!strcmp(answer_fields[i].name, name) &&
+		    answer_fields[i].where == (a->in_extra ? AT_EXTRA : AT_TOP)) {
 			if (a->seen & (1u << i)) {
 				answer_fail(a, "a field given twice:", name);
 				return;
@@ -275,8 +287,10 @@ static void XMLCALL answer_end(void *ud, const XML_Char *name)
 				int64_t *v = (int64_t *)((char *)a->r + f->money_off);
 				if (a->tlen && cmi_parse_amount(a->text, v) < 0)
 					answer_fail(a, "not an amount:", f->name);
-			} else if (a->tlen >= f->len && f->off == offsetof(struct cmi_result, err_msg)) {
-				memcpy(a->r->err_msg, a->text, f->len - 1); /* a message only: cut, not refused */
+			} else if (a->tlen >= f->len &&
+			           f->off == offsetof(struct cmi_result, err_msg)) {
+				memcpy(a->r->err_msg, a->text,
+				       f->len - 1); /* a message only: cut, not refused */
 				a->r->err_msg[f->len - 1] = '\0';
 			} else if (a->tlen >= f->len) {
 				answer_fail(a, "a field too long:", f->name);
@@ -290,8 +304,8 @@ static void XMLCALL answer_end(void *ud, const XML_Char *name)
 	a->depth--;
 }
 
-static void XMLCALL answer_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
-				   int internal)
+static void XMLCALL answer_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                                   const XML_Char *pubid, int internal)
 {
 	(void)name;
 	(void)sysid;
@@ -308,7 +322,8 @@ int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r)
 	memset(r, 0, sizeof(*r));
 	r->http_status = status;
 	if (len > CMI_ANSWER_MAX) {
-		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer over %d bytes", CMI_ANSWER_MAX);
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer over %d bytes",
+		         CMI_ANSWER_MAX);
 		return -1;
 	}
 	a.p = XML_ParserCreate("UTF-8");
@@ -324,7 +339,8 @@ int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r)
 	ok = XML_Parse(a.p, xml, (int)len, XML_TRUE) == XML_STATUS_OK && !a.why[0];
 	if (!ok) {
 		char why[sizeof(a.why)];
-		snprintf(why, sizeof(why), "%s", a.why[0] ? a.why : XML_ErrorString(XML_GetErrorCode(a.p)));
+		snprintf(why, sizeof(why), "%s",
+		         a.why[0] ? a.why : XML_ErrorString(XML_GetErrorCode(a.p)));
 		memset(r, 0, sizeof(*r));
 		r->http_status = status;
 		snprintf(r->err_msg, sizeof(r->err_msg), "gateway answer refused: %.120s", why);
@@ -338,8 +354,9 @@ int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r)
 	return ok ? 0 : -1;
 }
 
-int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct cmi_credentials *cred,
-	    const char *type, const char *oid, int64_t total, struct cmi_result *r)
+int cmi_api(const char *url, const char *cafile, long timeout_ms,
+            const struct cmi_credentials *cred, const char *type, const char *oid, int64_t total,
+            struct cmi_result *r)
 {
 	struct buf req, resp;
 	struct curl_slist *hdr = NULL;
@@ -394,7 +411,8 @@ int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct c
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		snprintf(r->err_msg, sizeof(r->err_msg), "gateway unreachable: %s", curl_easy_strerror(cc));
+		snprintf(r->err_msg, sizeof(r->err_msg), "gateway unreachable: %s",
+		         curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

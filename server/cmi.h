@@ -1,6 +1,6 @@
 /* cmi.h: the Moroccan interbank card gateway (CMI, NestPay-based): the ver3 hash of its form fields
- * (struct form: shared/web.h), amounts, and the server-to-server XML API (status, capture, void, refund).
- * See docs/payments.md. */
+ * (struct form: shared/web.h), amounts, and the server-to-server XML API (status, capture, void,
+ * refund). See docs/payments.md. */
 #ifndef ESTIVA_CMI_H
 #define ESTIVA_CMI_H
 
@@ -33,25 +33,27 @@ struct cmi_credentials {
 
 /* The answer of /fim/api. */
 struct cmi_result {
-	int http_status;          /* 0 when the gateway could not be reached */
-	char response[16];        /* Approved, Declined, Error */
+	int http_status;   /* 0 when the gateway could not be reached */
+	char response[16]; /* Approved, Declined, Error */
 	char proc_return_code[8];
 	char err_msg[160];
 	char trans_id[64];
-	char trans_stat[8];       /* ORDERSTATUS: A (authorised), C (captured), V (voided), D (declined), N (none) */
+	char trans_stat[8]; /* ORDERSTATUS: A (authorised), C (captured), V (voided), D (declined),
+	                       N (none) */
 	int64_t auth_amount, capture_amount, refunded; /* ORDERSTATUS, centimes */
 };
 
-/* One API call: type is "PostAuth", "Void", "Credit" or NULL for ORDERSTATUS QUERY; total (centimes) only
- * for Credit (0 = all). Returns 0 when the gateway answered (see r->response), -1 when it could not be
- * reached or answered nonsense (r->err_msg says why). */
-int cmi_api(const char *url, const char *cafile, long timeout_ms, const struct cmi_credentials *cred,
-	    const char *type, const char *oid, int64_t total, struct cmi_result *r);
+/* One API call: type is "PostAuth", "Void", "Credit" or NULL for ORDERSTATUS QUERY; total
+ * (centimes) only for Credit (0 = all). Returns 0 when the gateway answered (see r->response), -1
+ * when it could not be reached or answered nonsense (r->err_msg says why). */
+int cmi_api(const char *url, const char *cafile, long timeout_ms,
+            const struct cmi_credentials *cred, const char *type, const char *oid, int64_t total,
+            struct cmi_result *r);
 
-/* The gateway's XML answer (a CC5Response, at most 64 KiB) into r, strictly: the root, the fields at
- * their own places (Response, ProcReturnCode, ErrMsg, TransId under the root; TRANS_STAT and the amounts
- * under Extra), each at most once, no DOCTYPE or entities. 0, or -1 with r->err_msg saying why (r is
- * then empty but for http_status). */
+/* The gateway's XML answer (a CC5Response, at most 64 KiB) into r, strictly: the root, the fields
+ * at their own places (Response, ProcReturnCode, ErrMsg, TransId under the root; TRANS_STAT and the
+ * amounts under Extra), each at most once, no DOCTYPE or entities. 0, or -1 with r->err_msg saying
+ * why (r is then empty but for http_status). */
 int cmi_parse_answer(const char *xml, size_t len, struct cmi_result *r);
 
 #endif

@@ -1,9 +1,9 @@
 /* config.c: estiva-server.conf (INI). Every problem is reported as "file:line: problem". */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -41,7 +41,8 @@ void config_defaults(struct config *cfg)
 	cfg->pay_reconcile_after = DEF_PAY_RECONCILE_AFTER;
 	cfg->pay_reconcile_interval = DEF_PAY_RECONCILE_INTERVAL;
 	cfg->pay_unknown_after = DEF_PAY_UNKNOWN_AFTER;
-	/* the published policy by default: all back 14 days or more before arrival, half from 3 days */
+	/* the published policy by default: all back 14 days or more before arrival, half from 3
+	 * days */
 	cfg->nrefund_tiers = 3;
 	cfg->refund_tiers[0].days = 14;
 	cfg->refund_tiers[0].percent = 100;
@@ -51,7 +52,8 @@ void config_defaults(struct config *cfg)
 	cfg->refund_tiers[2].percent = 0;
 }
 
-/* "14:100, 3:50, 0:0": days before arrival (strictly decreasing) and the percent refunded from then on. */
+/* "14:100, 3:50, 0:0": days before arrival (strictly decreasing) and the percent refunded from then
+ * on. */
 int cidr_parse(const char *s, struct cidr *c)
 {
 	char buf[80], *slash, *end;
@@ -82,7 +84,8 @@ int cidr_parse(const char *s, struct cidr *c)
 	return 0;
 }
 
-/* "ADDR[/BITS], ..." : the reverse proxies whose X-Forwarded-For and Forwarded headers are believed */
+/* "ADDR[/BITS], ..." : the reverse proxies whose X-Forwarded-For and Forwarded headers are believed
+ */
 static int set_trusted_proxies(struct conf_ctx *ctx, struct config *cfg, const char *value)
 {
 	char buf[2048], *save = NULL, *tok;
@@ -92,9 +95,12 @@ static int set_trusted_proxies(struct conf_ctx *ctx, struct config *cfg, const c
 	cfg->ntrusted_proxies = 0;
 	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (cfg->ntrusted_proxies == TRUSTED_PROXIES_MAX)
-			return conf_error(ctx, 0, "trusted_proxies: at most %d entries", TRUSTED_PROXIES_MAX);
+			return conf_error(ctx, 0, "trusted_proxies: at most %d entries",
+			                  TRUSTED_PROXIES_MAX);
 		if (cidr_parse(tok, &cfg->trusted_proxies[cfg->ntrusted_proxies]) < 0)
-			return conf_error(ctx, 0, "trusted_proxies: \"%s\" is not an address or ADDRESS/BITS", tok);
+			return conf_error(
+			    ctx, 0, "trusted_proxies: \"%s\" is not an address or ADDRESS/BITS",
+			    tok);
 		cfg->ntrusted_proxies++;
 	}
 	return 1;
@@ -115,12 +121,18 @@ static int set_refund_tiers(struct conf_ctx *ctx, struct config *cfg, const char
 		while (*item == ' ')
 			item++;
 		if (!colon || n >= 8)
-			return conf_error(ctx, 0, "refund must be DAYS:PERCENT items, e.g. 14:100, 3:50, 0:0 (at most 8)");
+			return conf_error(ctx, 0,
+			                  "refund must be DAYS:PERCENT items, e.g. 14:100, 3:50, "
+			                  "0:0 (at most 8)");
 		*colon = '\0';
-		if (conf_parse_long(item, 0, 365, &d) < 0 || conf_parse_long(colon + 1, 0, 100, &p) < 0)
-			return conf_error(ctx, 0, "refund item \"%s:%s\": days 0-365, percent 0-100", item, colon + 1);
+		if (conf_parse_long(item, 0, 365, &d) < 0 ||
+		    conf_parse_long(colon + 1, 0, 100, &p) < 0)
+			return conf_error(ctx, 0,
+			                  "refund item \"%s:%s\": days 0-365, percent 0-100", item,
+			                  colon + 1);
 		if (n > 0 && d >= cfg->refund_tiers[n - 1].days)
-			return conf_error(ctx, 0, "refund days must decrease from one item to the next");
+			return conf_error(ctx, 0,
+			                  "refund days must decrease from one item to the next");
 		cfg->refund_tiers[n].days = (int)d;
 		cfg->refund_tiers[n].percent = (int)p;
 		n++;
@@ -133,10 +145,8 @@ static int set_refund_tiers(struct conf_ctx *ctx, struct config *cfg, const char
 
 /* Relative paths are taken from the folder of the configuration file. */
 
-
-
-
-static int config_line(struct conf_ctx *ctx, const char *section, const char *name, const char *value)
+static int config_line(struct conf_ctx *ctx, const char *section, const char *name,
+                       const char *value)
 {
 	struct config *cfg = ctx->user;
 	int64_t d = 0;
@@ -147,7 +157,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "port"))
 			return conf_set_int(ctx, &cfg->port, name, value, 0, 65535);
 		if (!strcmp(name, "hash_threads"))
-			return conf_set_int(ctx, &cfg->hash_threads, name, value, 1, HASHPOOL_MAX_THREADS);
+			return conf_set_int(ctx, &cfg->hash_threads, name, value, 1,
+			                    HASHPOOL_MAX_THREADS);
 		if (!strcmp(name, "hash_queue"))
 			return conf_set_int(ctx, &cfg->hash_queue, name, value, 0, 10000);
 		if (!strcmp(name, "threads"))
@@ -171,7 +182,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "body_max")) {
 			if (conf_parse_size(value, &cfg->body_max) < 0 || cfg->body_max < 1024 ||
 			    cfg->body_max > 16 * 1024 * 1024)
-				return conf_error(ctx, 0, "body_max must be a size from 1k to 16m, not \"%s\"", value);
+				return conf_error(
+				    ctx, 0, "body_max must be a size from 1k to 16m, not \"%s\"",
+				    value);
 			return 1;
 		}
 		if (!strcmp(name, "web_root"))
@@ -189,7 +202,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			else if (!strcmp(value, "normal"))
 				cfg->sync_full = 0;
 			else
-				return conf_error(ctx, 0, "synchronous must be normal or full, not \"%s\"", value);
+				return conf_error(ctx, 0,
+				                  "synchronous must be normal or full, not \"%s\"",
+				                  value);
 			return 1;
 		}
 		if (!strcmp(name, "busy_timeout")) {
@@ -212,22 +227,28 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			return conf_set_duration(ctx, &cfg->session_absolute, name, value, 10, 0);
 	} else if (!strcmp(section, "catalog")) {
 		if (!strcmp(name, "dir"))
-			return conf_set_path(ctx, cfg->catalog_dir, sizeof(cfg->catalog_dir), value);
+			return conf_set_path(ctx, cfg->catalog_dir, sizeof(cfg->catalog_dir),
+			                     value);
 		if (!strcmp(name, "categories"))
-			return conf_set_path(ctx, cfg->categories_path, sizeof(cfg->categories_path), value);
+			return conf_set_path(ctx, cfg->categories_path,
+			                     sizeof(cfg->categories_path), value);
 		if (!strcmp(name, "timezone"))
 			return conf_set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
 	} else if (!strcmp(section, "payment")) {
 		if (!strcmp(name, "gateway_url"))
-			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url), value);
+			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url),
+			                    value);
 		if (!strcmp(name, "api_url"))
 			return conf_set_str(ctx, cfg->pay_api_url, sizeof(cfg->pay_api_url), value);
 		if (!strcmp(name, "public_url"))
-			return conf_set_str(ctx, cfg->pay_public_url, sizeof(cfg->pay_public_url), value);
+			return conf_set_str(ctx, cfg->pay_public_url, sizeof(cfg->pay_public_url),
+			                    value);
 		if (!strcmp(name, "credentials"))
-			return conf_set_path(ctx, cfg->pay_credentials, sizeof(cfg->pay_credentials), value);
+			return conf_set_path(ctx, cfg->pay_credentials,
+			                     sizeof(cfg->pay_credentials), value);
 		if (!strcmp(name, "ca_file"))
-			return conf_set_path(ctx, cfg->pay_ca_file, sizeof(cfg->pay_ca_file), value);
+			return conf_set_path(ctx, cfg->pay_ca_file, sizeof(cfg->pay_ca_file),
+			                     value);
 		if (!strcmp(name, "api_timeout"))
 			return conf_set_duration(ctx, &cfg->pay_api_timeout, name, value, 1, 0);
 		if (!strcmp(name, "api_retries"))
@@ -239,7 +260,8 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "reconcile_after"))
 			return conf_set_duration(ctx, &cfg->pay_reconcile_after, name, value, 1, 0);
 		if (!strcmp(name, "reconcile_interval"))
-			return conf_set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1, 0);
+			return conf_set_duration(ctx, &cfg->pay_reconcile_interval, name, value, 1,
+			                         0);
 		if (!strcmp(name, "unknown_after"))
 			return conf_set_int(ctx, &cfg->pay_unknown_after, name, value, 1, 1000);
 	} else if (!strcmp(section, "http")) {
@@ -264,8 +286,11 @@ int config_read(const char *path, struct config *cfg, char *err, size_t errlen)
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	if (conf_read_file(path, config_line, cfg, err, errlen) < 0)
 		return -1;
-	if (cfg->pay_credentials[0] && (!cfg->pay_gateway_url[0] || !cfg->pay_api_url[0] || !cfg->pay_public_url[0])) {
-		snprintf(err, errlen, "%s: [payment] needs gateway_url, api_url and public_url with credentials", path);
+	if (cfg->pay_credentials[0] &&
+	    (!cfg->pay_gateway_url[0] || !cfg->pay_api_url[0] || !cfg->pay_public_url[0])) {
+		snprintf(err, errlen,
+		         "%s: [payment] needs gateway_url, api_url and public_url with credentials",
+		         path);
 		return -1;
 	}
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {

@@ -1,5 +1,5 @@
-/* gates.c: the gates themselves (docs/sync.md): their bearer tokens, enrolment with a one-time code,
- * creation and revocation, the administration of gates over HTTP and from estiva-admin. */
+/* gates.c: the gates themselves (docs/sync.md): their bearer tokens, enrolment with a one-time
+ * code, creation and revocation, the administration of gates over HTTP and from estiva-admin. */
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -78,7 +78,7 @@ static void code_make(char norm[CODE_CHARS + 1], char shown[CODE_SHOWN])
 
 /* The bearer token of the request's gate: 0 with *g filled, or -1 after replying 401/500. */
 int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp,
-                     struct gate_who *g)
+              struct gate_who *g)
 {
 	const char *h = request_header(rq, "Authorization");
 	unsigned char tok[TOKEN_BYTES], key[32];
@@ -101,7 +101,8 @@ int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp
 	}
 	hash32(tok, sizeof(tok), key);
 	sodium_memzero(tok, sizeof(tok));
-	if (!(st = db_stmt(db, "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE token_hash = ?"))) {
+	if (!(st = db_stmt(db, "SELECT id, centre, name, revoked_at, last_sync_at FROM gates WHERE "
+	                       "token_hash = ?"))) {
 		reply_error(rp, 500, "internal", "database error");
 		return -1;
 	}
@@ -189,8 +190,9 @@ static int gate_create(struct app *app, sqlite3 *db, const char *centre, const c
 		db_rollback(app, db);
 		return 1;
 	}
-	if (!(st = db_stmt(db, "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
-	        " VALUES (?, ?, ?, ?, ?) RETURNING id")))
+	if (!(st = db_stmt(db,
+	                   "INSERT INTO gates(centre, name, code_hash, code_expires_at, created_at)"
+	                   " VALUES (?, ?, ?, ?, ?) RETURNING id")))
 		goto fail;
 	db_bind_text(st, 1, centre, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -226,8 +228,9 @@ static int gate_revoke(struct app *app, sqlite3 *db, int64_t id, const char *act
 
 	if (db_begin(app, db) < 0)
 		return -1;
-	if (!(st = db_stmt(db, "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
-	        " WHERE id = ? AND revoked_at IS NULL")))
+	if (!(st = db_stmt(
+	          db, "UPDATE gates SET revoked_at = ?, code_hash = NULL, code_expires_at = NULL"
+	              " WHERE id = ? AND revoked_at IS NULL")))
 		goto fail;
 	db_bind_int64(st, 1, instant_now());
 	db_bind_int64(st, 2, id);
@@ -290,8 +293,10 @@ int gates_enroll(struct app *app, struct request *rq, struct reply *rp)
 
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
-	if (!(st = db_stmt(db, "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
-	        " AND revoked_at IS NULL AND token_hash IS NULL")))
+	if (!(st = db_stmt(
+	          db,
+	          "SELECT id, centre, name FROM gates WHERE code_hash = ? AND code_expires_at > ?"
+	          " AND revoked_at IS NULL AND token_hash IS NULL")))
 		goto dbfail;
 	db_bind_blob(st, 1, code_key, sizeof(code_key), SQLITE_STATIC);
 	db_bind_int64(st, 2, now);

@@ -1,6 +1,7 @@
 /* hashpool.c: argon2id on a few threads of its own. A login's password check is handed here and its
- * connection suspended, so a flood of logins takes these threads and their queue, never the HTTP workers
- * that answer every other route. When the queue is full the login is refused at once (503). */
+ * connection suspended, so a flood of logins takes these threads and their queue, never the HTTP
+ * workers that answer every other route. When the queue is full the login is refused at once (503).
+ */
 #include <microhttpd.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -13,7 +14,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct hash_job *head, *tail;
-static int taken;   /* jobs queued or running, and slots reserved for jobs about to be queued */
+static int taken; /* jobs queued or running, and slots reserved for jobs about to be queued */
 static int capacity;
 static int stopping;
 static int nthreads;
@@ -22,12 +23,13 @@ static pthread_t threads[HASHPOOL_MAX_THREADS];
 static void job_run(struct hash_job *job)
 {
 	if (job->op == HASH_VERIFY)
-		job->result = crypto_pwhash_str_verify(job->hash, job->password, strlen(job->password)) == 0;
+		job->result =
+		    crypto_pwhash_str_verify(job->hash, job->password, strlen(job->password)) == 0;
 	else
-		job->result = crypto_pwhash_str(job->hash, job->password, strlen(job->password), PWHASH_OPSLIMIT,
-						 PWHASH_MEMLIMIT) == 0
-				      ? 0
-				      : -1;
+		job->result = crypto_pwhash_str(job->hash, job->password, strlen(job->password),
+		                                PWHASH_OPSLIMIT, PWHASH_MEMLIMIT) == 0
+		                  ? 0
+		                  : -1;
 	sodium_memzero(job->password, sizeof(job->password));
 }
 
@@ -56,7 +58,8 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&lock);
 		taken--;
 		pthread_mutex_unlock(&lock);
-		/* After this store the request may finish and free the job on an HTTP thread: touch it no more. */
+		/* After this store the request may finish and free the job on an HTTP thread: touch
+		 * it no more. */
 		atomic_store(&job->done, 1);
 		if (conn)
 			MHD_resume_connection(conn);
@@ -120,7 +123,8 @@ int hashpool_busy(void)
 
 void hashpool_stop(void)
 {
-	/* the queued jobs are finished first: each has a suspended connection the daemon must get back */
+	/* the queued jobs are finished first: each has a suspended connection the daemon must get
+	 * back */
 	pthread_mutex_lock(&lock);
 	stopping = 1;
 	pthread_cond_broadcast(&wake);
@@ -134,7 +138,8 @@ struct hash_job *hash_job_new(enum hash_op op, const char *hash, const char *pas
 {
 	struct hash_job *job;
 
-	if (strlen(password) >= sizeof(job->password) || (hash && strlen(hash) >= sizeof(job->hash)))
+	if (strlen(password) >= sizeof(job->password) ||
+	    (hash && strlen(hash) >= sizeof(job->hash)))
 		return NULL;
 	if (!(job = calloc(1, sizeof(*job))))
 		return NULL;

@@ -1,17 +1,17 @@
 /* http.c: the libmicrohttpd daemon: reading requests into bounded buffers, replies with security
- * headers, static files of the web front end, the request log. Routing is in api.c, replies are built
- * with reply.c, the counters live in metrics.c. */
+ * headers, static files of the web front end, the request log. Routing is in api.c, replies are
+ * built with reply.c, the counters live in metrics.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,11 +35,12 @@ static int64_t now_us(void)
 
 /* ---- replies ---- */
 
-static const char csp_default[] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-				  " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+static const char csp_default[] =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type, int api,
-			       const char *csp)
+static void add_common_headers(struct app *app, struct MHD_Response *r, const char *content_type,
+                               int api, const char *csp)
 {
 	struct web_header h[WEB_HEADERS_MAX];
 	int n = web_security_headers(csp && *csp ? csp : csp_default, app->tls, h);
@@ -65,20 +66,24 @@ static enum MHD_Result send_reply(struct app *app, struct request *rq, struct re
 		return MHD_NO;
 	}
 	rp->body = NULL;
-	add_common_headers(app, r, rp->content_type ? rp->content_type : "application/json", 1, rp->csp);
+	add_common_headers(app, r, rp->content_type ? rp->content_type : "application/json", 1,
+	                   rp->csp);
 	if (rp->set_cookie[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rp->set_cookie);
 	if (rp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
-	/* every 503 says when to come back; every 401 says how to authenticate (RFC 9110 15.5.2, 15.6.4) */
+	/* every 503 says when to come back; every 401 says how to authenticate (RFC
+	 * 9110 15.5.2, 15.6.4) */
 	if (rp->status == 503 && !rp->retry_after[0])
-		snprintf(rp->retry_after, sizeof(rp->retry_after), "%d", atomic_load(&draining) ? 10 : 2);
+		snprintf(rp->retry_after, sizeof(rp->retry_after), "%d",
+		         atomic_load(&draining) ? 10 : 2);
 	if (rp->retry_after[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, rp->retry_after);
 	if (rp->status == 401)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					!strncmp(rq->path, "/api/gate/", 10) ? "Bearer realm=\"estiva-gate\""
-									     : "Session realm=\"estiva\"");
+		                        !strncmp(rq->path, "/api/gate/", 10)
+		                            ? "Bearer realm=\"estiva-gate\""
+		                            : "Session realm=\"estiva\"");
 	if (rp->disposition[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, rp->disposition);
 	rq->status = rp->status;
@@ -94,10 +99,15 @@ static const char *mime_type(const char *path)
 	const char *dot = strrchr(path, '.');
 	static const struct {
 		const char *ext, *type;
-	} types[] = {{".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-		     {".js", "text/javascript; charset=utf-8"}, {".json", "application/json"},
-		     {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
-		     {".woff2", "font/woff2"}, {".txt", "text/plain; charset=utf-8"}};
+	} types[] = {{".html", "text/html; charset=utf-8"},
+	             {".css", "text/css; charset=utf-8"},
+	             {".js", "text/javascript; charset=utf-8"},
+	             {".json", "application/json"},
+	             {".svg", "image/svg+xml"},
+	             {".png", "image/png"},
+	             {".ico", "image/x-icon"},
+	             {".woff2", "font/woff2"},
+	             {".txt", "text/plain; charset=utf-8"}};
 
 	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
 		if (!strcmp(dot, types[i].ext))
@@ -116,8 +126,9 @@ static int serve_static(struct app *app, struct request *rq, enum MHD_Result *re
 
 	if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
 		return 0;
-	if (strstr(p, "..") || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") !=
-				       strlen(p))
+	if (strstr(p, "..") ||
+	    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") !=
+	        strlen(p))
 		return 0;
 	if (!strcmp(p, "/"))
 		p = "/index.html";
@@ -148,13 +159,15 @@ static int serve_static(struct app *app, struct request *rq, enum MHD_Result *re
 
 static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	socklen_t sl;
 
 	snprintf(out, len, "?");
 	if (!ci || !ci->client_addr)
 		return;
-	sl = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	sl = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                            : sizeof(struct sockaddr_in);
 	if (getnameinfo(ci->client_addr, sl, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(out, len, "?");
 }
@@ -178,8 +191,10 @@ static int trusted_proxy(const struct config *cfg, int family, const unsigned ch
 	return 0;
 }
 
-/* One hop of X-Forwarded-For ("203.0.113.5", "2001:db8::1") or of Forwarded's for= ("203.0.113.5:4711",
- * "\"[2001:db8::1]:4711\""), into its address: 0, or -1 when it is none (unknown, obfuscated, garbage). */
+/* One hop of X-Forwarded-For ("203.0.113.5", "2001:db8::1") or of Forwarded's for=
+ * ("203.0.113.5:4711",
+ * "\"[2001:db8::1]:4711\""), into its address: 0, or -1 when it is none (unknown, obfuscated,
+ * garbage). */
 static int hop_address(const char *s, size_t n, int *family, unsigned char a[16])
 {
 	char buf[80];
@@ -215,8 +230,8 @@ static int hop_address(const char *s, size_t n, int *family, unsigned char a[16]
 	return -1;
 }
 
-/* The hops a header lists, left (the client's side) to right (ours), as [start, end) offsets into h. For
- * Forwarded, only the for= parameter of each element. Returns how many, at most max. */
+/* The hops a header lists, left (the client's side) to right (ours), as [start, end) offsets into
+ * h. For Forwarded, only the for= parameter of each element. Returns how many, at most max. */
 static int header_hops(const char *h, int forwarded, size_t starts[], size_t ends[], int max)
 {
 	int n = 0;
@@ -246,7 +261,8 @@ static int header_hops(const char *h, int forwarded, size_t starts[], size_t end
 				k = m + 1;
 			}
 			if (k >= j) {
-				starts[n] = ends[n] = i; /* an element without for=: an unknown hop */
+				starts[n] = ends[n] =
+				    i; /* an element without for=: an unknown hop */
 				n++;
 			}
 		}
@@ -255,12 +271,14 @@ static int header_hops(const char *h, int forwarded, size_t starts[], size_t end
 	return n;
 }
 
-/* rq->ip: the peer, unless the peer is a trusted proxy: then the rightmost hop of X-Forwarded-For (or,
- * without it, Forwarded) that is not itself a trusted proxy. A hop that is not an address stops the walk:
- * the last trusted address is the client then. rq->ip_key: the address, IPv6 cut to its /64. */
+/* rq->ip: the peer, unless the peer is a trusted proxy: then the rightmost hop of X-Forwarded-For
+ * (or, without it, Forwarded) that is not itself a trusted proxy. A hop that is not an address
+ * stops the walk: the last trusted address is the client then. rq->ip_key: the address, IPv6 cut to
+ * its /64. */
 static void request_client(const struct app *app, struct MHD_Connection *conn, struct request *rq)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	unsigned char a[16] = {0};
 	int family = 0;
 
@@ -277,7 +295,8 @@ static void request_client(const struct app *app, struct MHD_Connection *conn, s
 		}
 	}
 	if (family && trusted_proxy(&app->cfg, family, a)) {
-		const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+		const char *xff =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
 		const char *fwd = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Forwarded");
 		const char *h = xff ? xff : fwd;
 		size_t starts[32], ends[32];
@@ -307,11 +326,11 @@ static void request_client(const struct app *app, struct MHD_Connection *conn, s
 
 /* ---- slow clients: a whole request (headers and body) must arrive within request_timeout ---- */
 
-/* libmicrohttpd's connection timeout is an idle timeout: a client that trickles a byte every few seconds
- * keeps a connection (and, 512 of them, the server) for ever. Every connection is listed from its start;
- * the clock runs while a request is being received (from the connection's start, or the end of the
- * previous reply on a kept-alive connection, to the last byte of the body); a reaper shuts down the
- * sockets over the limit, and libmicrohttpd then closes them. */
+/* libmicrohttpd's connection timeout is an idle timeout: a client that trickles a byte every few
+ * seconds keeps a connection (and, 512 of them, the server) for ever. Every connection is listed
+ * from its start; the clock runs while a request is being received (from the connection's start, or
+ * the end of the previous reply on a kept-alive connection, to the last byte of the body); a reaper
+ * shuts down the sockets over the limit, and libmicrohttpd then closes them. */
 struct live_conn {
 	int fd;
 	int64_t since_us;
@@ -327,14 +346,15 @@ static int reaper_running, reaper_stop;
 static int64_t request_limit_us;
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode toe)
+                          enum MHD_ConnectionNotificationCode toe)
 {
 	struct live_conn *lc = *socket_context;
 
 	(void)cls;
 	pthread_mutex_lock(&live_lock);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		lc = calloc(1, sizeof(*lc));
 		if (lc && ci) {
 			lc->fd = ci->connect_fd;
@@ -365,7 +385,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* receiving: 1 from the end of a reply (the next request may start), 0 once a request is all in */
 static void live_mark(struct MHD_Connection *conn, int receiving)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct live_conn *lc = ci ? ci->socket_context : NULL;
 
 	if (!lc)
@@ -387,9 +408,10 @@ static void *reap(void *arg)
 		for (struct live_conn *lc = live_head; lc; lc = lc->next)
 			if (lc->receiving && now - lc->since_us > request_limit_us) {
 				lc->receiving = 0;
-				shutdown(lc->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+				shutdown(lc->fd,
+				         SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
 				log_warn("a request took over %llds to arrive: connection closed",
-					 (long long)(request_limit_us / 1000000));
+				         (long long)(request_limit_us / 1000000));
 			}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 250 * 1000000L;
@@ -408,7 +430,8 @@ struct header_counter {
 	int n;
 };
 
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
 {
 	struct header_counter *c = cls;
 
@@ -427,9 +450,9 @@ static int header_count(struct MHD_Connection *conn, const char *name)
 	return c.n;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				 const char *version, const char *upload_data, size_t *upload_data_size,
-				 void **con_cls)
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
 	struct app *app = cls;
 	struct request *rq = *con_cls;
@@ -454,51 +477,63 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		request_client(app, conn, rq);
 		*con_cls = rq;
 		if (atomic_load(&draining)) {
-			/* answered on the first call, so libmicrohttpd closes the connection after it */
+			/* answered on the first call, so libmicrohttpd closes the connection after
+			 * it */
 			memset(&rp, 0, sizeof(rp));
-			reply_error(&rp, 503, "shutting_down", "the server is stopping; try again in a moment");
+			reply_error(&rp, 503, "shutting_down",
+			            "the server is stopping; try again in a moment");
 			return send_reply(app, rq, &rp);
 		}
-		/* HTTP/1.1 requires Host; two Content-Lengths are how requests get smuggled past a proxy */
+		/* HTTP/1.1 requires Host; two Content-Lengths are how requests get smuggled past a
+		 * proxy */
 		n = (unsigned long long)header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (n > 1 || (!strcmp(version, MHD_HTTP_VERSION_1_1) && header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
+		if (n > 1 || (!strcmp(version, MHD_HTTP_VERSION_1_1) &&
+		              header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
 			memset(&rp, 0, sizeof(rp));
 			rq->too_large = 1; /* nothing of a body is read */
 			reply_error(&rp, 400, "bad_request",
-				    n > 1 ? "the request has more than one Content-Length header"
-					  : "an HTTP/1.1 request needs exactly one Host header");
+			            n > 1 ? "the request has more than one Content-Length header"
+			                  : "an HTTP/1.1 request needs exactly one Host header");
 			return send_reply(app, rq, &rp);
 		}
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			errno = 0;
 			n = strtoull(cl, &end, 10);
 			if (errno || *end || n > app->cfg.body_max) {
-				/* refused before a byte of the body is read; MHD closes the connection */
+				/* refused before a byte of the body is read; MHD closes the
+				 * connection */
 				memset(&rp, 0, sizeof(rp));
 				rq->too_large = 1;
-				reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
+				reply_error(&rp, 413, "body_too_large",
+				            "the request body is larger than allowed");
 				return send_reply(app, rq, &rp);
 			}
 		}
-		/* Queue nothing on this first call: MHD 0.9.75 would turn keep-alive off (ceilings note). */
+		/* Queue nothing on this first call: MHD 0.9.75 would turn keep-alive off (ceilings
+		 * note). */
 		return MHD_YES;
 	}
 	if (rq->status)
 		return MHD_YES; /* already answered (413): discard */
 	if (*upload_data_size) {
 		if (!rq->too_large && buf_append(&rq->body, upload_data, *upload_data_size) < 0)
-			rq->too_large = 1; /* chunked body over the cap: keep reading, answer 413 at the end */
+			rq->too_large =
+			    1; /* chunked body over the cap: keep reading, answer 413 at the end */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	memset(&rp, 0, sizeof(rp));
-	live_mark(conn, 0); /* the whole request is in: no more clock on this connection until the reply */
+	live_mark(
+	    conn,
+	    0); /* the whole request is in: no more clock on this connection until the reply */
 	if (rq->too_large) {
 		reply_error(&rp, 413, "body_too_large", "the request body is larger than allowed");
 		return send_reply(app, rq, &rp);
 	}
-	/* a path of the route table is never a file; anything else may be one of the web front end */
+	/* a path of the route table is never a file; anything else may be one of the web front end
+	 */
 	if (!api_has_route(url) && serve_static(app, rq, &ret))
 		return ret;
 	api_route(app, rq, &rp);
@@ -507,7 +542,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return send_reply(app, rq, &rp);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct app *app = cls;
 	struct request *rq = *con_cls;
@@ -518,7 +554,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	us = now_us() - rq->started_us;
 	log_info("%s %s %d %.1fms%s", rq->method, rq->path, rq->status, (double)us / 1000.0,
-		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	metrics_count(&app->metrics, rq->route, rq->status, us);
 	buf_free(&rq->body);
 	hash_job_free(rq->job);
@@ -559,8 +595,8 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	struct sockaddr *sa;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-			     MHD_ALLOW_SUSPEND_RESUME;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_Daemon *d;
 
 	memset(&sin, 0, sizeof(sin));
@@ -593,27 +629,32 @@ struct MHD_Daemon *http_start(struct app *app, char *err, size_t errlen)
 		return NULL;
 	}
 	if (app->tls)
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
-				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_NOTIFY_CONNECTION,
-				     on_connection, app, MHD_OPTION_HTTPS_MEM_KEY,
-				     tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem,
-				     /* GnuTLS's NORMAL without the old versions: TLS 1.2 and 1.3 only */
-				     MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+		d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+		    on_completed, app, MHD_OPTION_NOTIFY_CONNECTION, on_connection, app,
+		    MHD_OPTION_HTTPS_MEM_KEY, tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls_cert_pem,
+		    /* GnuTLS's NORMAL without the old versions: TLS 1.2 and 1.3 only */
+		    MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		    MHD_OPTION_END);
 	else
-		d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
-				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				     (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app, MHD_OPTION_NOTIFY_CONNECTION,
-				     on_connection, app, MHD_OPTION_END);
+		d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_access, app, MHD_OPTION_SOCK_ADDR, sa,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+		    on_completed, app, MHD_OPTION_NOTIFY_CONNECTION, on_connection, app,
+		    MHD_OPTION_END);
 	if (!d) {
 		hashpool_stop();
-		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)", cfg->listen, cfg->port);
+		snprintf(err, errlen, "cannot listen on %s port %d (in use, or not allowed)",
+		         cfg->listen, cfg->port);
 		return NULL;
 	}
 	request_limit_us = (int64_t)cfg->request_timeout * 1000000;
@@ -638,9 +679,10 @@ int http_port(struct MHD_Daemon *d)
 
 void http_stop(struct MHD_Daemon *d)
 {
-	/* Drain: new requests are answered 503 at once, the requests in flight finish (10 s at most),
-	 * then the daemon stops. (MHD_quiesce_daemon() with a thread pool on epoll can abort the process
-	 * in libmicrohttpd 0.9.75: "Failed to remove listen FD from epoll set", seen here.) */
+	/* Drain: new requests are answered 503 at once, the requests in flight finish (10 s at
+	 * most), then the daemon stops. (MHD_quiesce_daemon() with a thread pool on epoll can abort
+	 * the process in libmicrohttpd 0.9.75: "Failed to remove listen FD from epoll set", seen
+	 * here.) */
 	atomic_store(&draining, 1);
 	for (int i = 0; i < 1000 && atomic_load(&in_flight) > 0; i++)
 		usleep(10000);

@@ -24,14 +24,17 @@ static int stopping;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n"
-		     "       estiva-server --routes | --help | --version\n"
-		     "  -c FILE           the configuration (default /etc/estiva/estiva-server.conf)\n"
-		     "  --port-file PATH  write the port listened on to PATH once listening\n"
-		     "  --check-config    read the configuration, the categories, the centres and the\n"
-		     "                    payment credentials; print ok and exit 0, or FILE:LINE: problem, exit 2\n"
-		     "  --routes          print the route table (METHOD PATTERN WHO CSRF SCOPE a line) and exit\n"
-		     "See estiva-server(8).\n");
+	fprintf(out,
+	        "usage: estiva-server [-c FILE] [--port-file PATH] [--check-config]\n"
+	        "       estiva-server --routes | --help | --version\n"
+	        "  -c FILE           the configuration (default /etc/estiva/estiva-server.conf)\n"
+	        "  --port-file PATH  write the port listened on to PATH once listening\n"
+	        "  --check-config    read the configuration, the categories, the centres and the\n"
+	        "                    payment credentials; print ok and exit 0, or FILE:LINE: "
+	        "problem, exit 2\n"
+	        "  --routes          print the route table (METHOD PATTERN WHO CSRF SCOPE a line) "
+	        "and exit\n"
+	        "See estiva-server(8).\n");
 }
 
 /* The timer that releases expired holds even when no request comes. */
@@ -60,7 +63,8 @@ static void *sweeper(void *arg)
 			passes_prune(&app, db);
 		}
 		if (db && app.cred &&
-		    (atomic_exchange(&app.pay_kick, 0) || instant_now() - last_reconcile >= app.cfg.pay_reconcile_interval)) {
+		    (atomic_exchange(&app.pay_kick, 0) ||
+		     instant_now() - last_reconcile >= app.cfg.pay_reconcile_interval)) {
 			last_reconcile = instant_now();
 			n = payment_reconcile(&app, db, 0);
 			if (n > 0)
@@ -69,7 +73,8 @@ static void *sweeper(void *arg)
 		pthread_mutex_lock(&stop_lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += app.cfg.sweep_seconds;
-		while (!stopping && pthread_cond_timedwait(&stop_cond, &stop_lock, &ts) != ETIMEDOUT)
+		while (!stopping &&
+		       pthread_cond_timedwait(&stop_cond, &stop_lock, &ts) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&stop_lock);
@@ -111,14 +116,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	if (sodium_init() < 0) { /* before payment_init: it keeps the credentials in sodium_malloc memory */
+	if (sodium_init() <
+	    0) { /* before payment_init: it keeps the credentials in sodium_malloc memory */
 		fprintf(stderr, "libsodium failed to start\n");
 		return 1;
 	}
 	if (check) {
 		struct catalog cat;
-		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 || payment_init(&app, err, sizeof(err)) < 0 ||
-		    (app.cfg.tls_cert[0] && conf_secret_file_ok(app.cfg.tls_key, err, sizeof(err)) < 0)) {
+		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 ||
+		    payment_init(&app, err, sizeof(err)) < 0 ||
+		    (app.cfg.tls_cert[0] &&
+		     conf_secret_file_ok(app.cfg.tls_key, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
 		}
@@ -146,12 +154,14 @@ int main(int argc, char **argv)
 	db = db_thread(&app);
 	if (!db)
 		return 1;
-	if (db_migrate(db, err, sizeof(err)) < 0 || catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
+	if (db_migrate(db, err, sizeof(err)) < 0 ||
+	    catalog_load(db, &app.cat, err, sizeof(err)) < 0) {
 		log_err("%s: %s", app.cfg.db_path, err);
 		db_close_all(&app);
 		return 1;
 	}
-	if (payment_init(&app, err, sizeof(err)) < 0 || passes_init(&app, db, err, sizeof(err)) < 0) {
+	if (payment_init(&app, err, sizeof(err)) < 0 ||
+	    passes_init(&app, db, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		db_close_all(&app);
 		return 1;
@@ -178,15 +188,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	log_info("estiva-server listening on %s://%s:%d/ (%d centres, database %s)", app.tls ? "https" : "http",
-		 app.cfg.listen, http_port(d), app.cat.ncentres, app.cfg.db_path);
+	log_info("estiva-server listening on %s://%s:%d/ (%d centres, database %s)",
+	         app.tls ? "https" : "http", app.cfg.listen, http_port(d), app.cat.ncentres,
+	         app.cfg.db_path);
 	if (pthread_create(&sweep, NULL, sweeper, NULL) != 0) {
 		log_err("cannot start the hold timer");
 		http_stop(d);
 		db_close_all(&app);
 		return 1;
 	}
-	sd_notify(0, "READY=1"); /* Type=notify: listening, the hold timer running; no-op outside systemd */
+	sd_notify(
+	    0,
+	    "READY=1"); /* Type=notify: listening, the hold timer running; no-op outside systemd */
 	sigwait(&set, &sig);
 	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: finishing the requests in flight", sig);

@@ -1,8 +1,8 @@
-/* manage.c: the read APIs of the manager dashboard and the admin pages: occupancy per night and unit type,
- * the day's arrivals and departures, revenue collected and refunded (each also as CSV for the foundation's
- * accounts), and for admins the member search and the pass signing keys. Managers see the centres assigned
- * to them (another centre is 404, as if it did not exist), admins every centre, members nothing (403).
- * Everything here only reads. */
+/* manage.c: the read APIs of the manager dashboard and the admin pages: occupancy per night and
+ * unit type, the day's arrivals and departures, revenue collected and refunded (each also as CSV
+ * for the foundation's accounts), and for admins the member search and the pass signing keys.
+ * Managers see the centres assigned to them (another centre is 404, as if it did not exist), admins
+ * every centre, members nothing (403). Everything here only reads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +20,13 @@
 
 /* ---- common checks ---- */
 
-/* Who may call each route (staff, admins) and the centre scope are in api.c's route table: a handler
- * here runs for a caller it was meant for, with rq->centre one they may see. */
+/* Who may call each route (staff, admins) and the centre scope are in api.c's route table: a
+ * handler here runs for a caller it was meant for, with rq->centre one they may see. */
 
-/* ?from=&to= as local dates, both required, at most max_request_nights days. 0, or -1 when it replied. */
-static int range_parse(struct app *app, struct request *rq, struct reply *rp, int32_t *from, int32_t *to)
+/* ?from=&to= as local dates, both required, at most max_request_nights days. 0, or -1 when it
+ * replied. */
+static int range_parse(struct app *app, struct request *rq, struct reply *rp, int32_t *from,
+                       int32_t *to)
 {
 	const char *f = request_query(rq, "from"), *t = request_query(rq, "to");
 	char msg[96];
@@ -38,7 +40,8 @@ static int range_parse(struct app *app, struct request *rq, struct reply *rp, in
 		return -1;
 	}
 	if (*to - *from + 1 > app->cfg.max_request_nights) {
-		snprintf(msg, sizeof(msg), "at most %d days per request", app->cfg.max_request_nights);
+		snprintf(msg, sizeof(msg), "at most %d days per request",
+		         app->cfg.max_request_nights);
 		reply_error(rp, 400, "bad_request", msg);
 		return -1;
 	}
@@ -58,7 +61,8 @@ static int want_csv(struct request *rq, struct reply *rp)
 	return -1;
 }
 
-/* Unix seconds of local midnight starting this day (the process runs in the catalog's time zone). */
+/* Unix seconds of local midnight starting this day (the process runs in the catalog's time zone).
+ */
 static int64_t local_midnight(int32_t day)
 {
 	struct tm tm;
@@ -107,8 +111,9 @@ static void csv_start(struct csv *c)
 	c->bad = buf_append(&c->b, "\xEF\xBB\xBF", 3) < 0;
 }
 
-/* One field (sep: put a comma before it). Text that a spreadsheet would run as a formula gets a leading
- * apostrophe (names come from outside); quotes are doubled; fields with , " CR or LF are quoted. */
+/* One field (sep: put a comma before it). Text that a spreadsheet would run as a formula gets a
+ * leading apostrophe (names come from outside); quotes are doubled; fields with , " CR or LF are
+ * quoted. */
 static void csv_field(struct csv *c, int sep, const char *s, int text)
 {
 	int quote = strpbrk(s, ",\"\r\n") != NULL;
@@ -141,7 +146,8 @@ static void csv_money(struct csv *c, int sep, int64_t centimes)
 {
 	char s[32];
 
-	snprintf(s, sizeof(s), "%lld.%02lld", (long long)(centimes / 100), (long long)(centimes % 100));
+	snprintf(s, sizeof(s), "%lld.%02lld", (long long)(centimes / 100),
+	         (long long)(centimes % 100));
 	csv_field(c, sep, s, 0);
 }
 
@@ -151,23 +157,25 @@ static void csv_eol(struct csv *c)
 }
 
 /* Replies with the CSV as an attachment named NAME-CENTRE-FROM[-TO].csv. */
-static int csv_reply(struct reply *rp, struct csv *c, const char *name, const char *centre, int32_t from, int32_t to)
+static int csv_reply(struct reply *rp, struct csv *c, const char *name, const char *centre,
+                     int32_t from, int32_t to)
 {
 	char a[DATE_STRLEN], b[DATE_STRLEN];
 	size_t len;
 
 	if (c->bad) {
 		buf_free(&c->b);
-		return reply_error(rp, 400, "bad_request", "this export is too large: choose a shorter range");
+		return reply_error(rp, 400, "bad_request",
+		                   "this export is too large: choose a shorter range");
 	}
 	date_format(from, a);
 	date_format(to, b);
 	if (from == to)
-		snprintf(rp->disposition, sizeof(rp->disposition), "attachment; filename=\"%s-%s-%s.csv\"", name,
-			 centre, a);
+		snprintf(rp->disposition, sizeof(rp->disposition),
+		         "attachment; filename=\"%s-%s-%s.csv\"", name, centre, a);
 	else
-		snprintf(rp->disposition, sizeof(rp->disposition), "attachment; filename=\"%s-%s-%s-%s.csv\"", name,
-			 centre, a, b);
+		snprintf(rp->disposition, sizeof(rp->disposition),
+		         "attachment; filename=\"%s-%s-%s-%s.csv\"", name, centre, a, b);
 	free(rp->body);
 	rp->status = 200;
 	rp->body = buf_steal(&c->b, &len);
@@ -191,8 +199,7 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 	int32_t from, to;
 	int ci = rq->centre, csv, width;
 
-	if (range_parse(app, rq, rp, &from, &to) < 0 ||
-	    (csv = want_csv(rq, rp)) < 0)
+	if (range_parse(app, rq, rp, &from, &to) < 0 || (csv = want_csv(rq, rp)) < 0)
 		return 0;
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
@@ -202,10 +209,11 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 	if (!cnt)
 		return reply_error(rp, 500, "internal", "out of memory");
 	/* booking_nights holds exactly the nights of held and confirmed bookings */
-	if (!(st = db_stmt(db, "SELECT n.night, COUNT(*), SUM(b.status = 'confirmed'), SUM(b.nguests),"
-			       " SUM(CASE WHEN b.status = 'confirmed' THEN b.nguests ELSE 0 END)"
-			       " FROM booking_nights n JOIN bookings b ON b.id = n.booking"
-			       " WHERE n.unit_type = ? AND n.night BETWEEN ? AND ? GROUP BY n.night")))
+	if (!(st = db_stmt(db,
+	                   "SELECT n.night, COUNT(*), SUM(b.status = 'confirmed'), SUM(b.nguests),"
+	                   " SUM(CASE WHEN b.status = 'confirmed' THEN b.nguests ELSE 0 END)"
+	                   " FROM booking_nights n JOIN bookings b ON b.id = n.booking"
+	                   " WHERE n.unit_type = ? AND n.night BETWEEN ? AND ? GROUP BY n.night")))
 		goto dbfail;
 	for (int t = 0; t < c->ntypes; t++) {
 		int rc;
@@ -250,7 +258,8 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 
 			date_format(from + n, d);
 			for (int t = 0; t < c->ntypes; t++) {
-				const struct night_count *x = &cnt[(size_t)t * (size_t)width + (size_t)n];
+				const struct night_count *x =
+				    &cnt[(size_t)t * (size_t)width + (size_t)n];
 
 				csv_field(&out, 0, d, 0);
 				csv_field(&out, 1, c->types[t].id, 1);
@@ -278,39 +287,49 @@ int manage_occupancy(struct app *app, struct request *rq, struct reply *rp)
 			json_t *nights = json_array();
 
 			for (int n = 0; n < width; n++) {
-				const struct night_count *x = &cnt[(size_t)t * (size_t)width + (size_t)n];
+				const struct night_count *x =
+				    &cnt[(size_t)t * (size_t)width + (size_t)n];
 				char d[DATE_STRLEN];
 
 				date_format(from + n, d);
-				json_array_append_new(nights, json_pack("{s:s,s:i,s:i,s:i,s:i}", "night", d, "booked", x->booked,
-									"confirmed", x->confirmed, "guests", x->guests,
-									"guests_confirmed", x->guests_confirmed));
+				json_array_append_new(
+				    nights,
+				    json_pack("{s:s,s:i,s:i,s:i,s:i}", "night", d, "booked",
+				              x->booked, "confirmed", x->confirmed, "guests",
+				              x->guests, "guests_confirmed", x->guests_confirmed));
 			}
-			json_array_append_new(types, json_pack("{s:s,s:s,s:s,s:i,s:o}", "id", c->types[t].id, "name_fr",
-							       c->types[t].name_fr, "name_ar", c->types[t].name_ar,
-							       "units", c->types[t].nunits, "nights", nights));
+			json_array_append_new(
+			    types,
+			    json_pack("{s:s,s:s,s:s,s:i,s:o}", "id", c->types[t].id, "name_fr",
+			              c->types[t].name_fr, "name_ar", c->types[t].name_ar, "units",
+			              c->types[t].nunits, "nights", nights));
 		}
 		for (int n = 0; n < width; n++) {
 			struct night_count sum = {0, 0, 0, 0};
 			char d[DATE_STRLEN];
 
 			for (int t = 0; t < c->ntypes; t++) {
-				const struct night_count *x = &cnt[(size_t)t * (size_t)width + (size_t)n];
+				const struct night_count *x =
+				    &cnt[(size_t)t * (size_t)width + (size_t)n];
 				sum.booked += x->booked;
 				sum.confirmed += x->confirmed;
 				sum.guests += x->guests;
 				sum.guests_confirmed += x->guests_confirmed;
 			}
 			date_format(from + n, d);
-			json_array_append_new(totals, json_pack("{s:s,s:i,s:i,s:i,s:i,s:i}", "night", d, "units", units,
-								"booked", sum.booked, "confirmed", sum.confirmed, "guests",
-								sum.guests, "guests_confirmed", sum.guests_confirmed));
+			json_array_append_new(
+			    totals,
+			    json_pack("{s:s,s:i,s:i,s:i,s:i,s:i}", "night", d, "units", units,
+			              "booked", sum.booked, "confirmed", sum.confirmed, "guests",
+			              sum.guests, "guests_confirmed", sum.guests_confirmed));
 		}
 		free(cnt);
 		date_format(from, a);
 		date_format(to, b);
-		return reply_json(rp, 200, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "centre", c->id, "from", a, "to", b,
-						     "units", units, "unit_types", types, "totals", totals));
+		return reply_json(rp, 200,
+		                  json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "centre", c->id, "from", a,
+		                            "to", b, "units", units, "unit_types", types, "totals",
+		                            totals));
 	}
 dbfail:
 	log_err("occupancy: %s", sqlite3_errmsg(db));
@@ -322,11 +341,12 @@ dbfail:
 /* ---- arrivals and departures ---- */
 
 static const char movements_sql[] =
-	"SELECT b.id, m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, m.phone, t.code, u.code,"
-	" b.nguests, b.guests, b.arrival, b.departure"
-	" FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
-	" JOIN unit_types t ON t.id = b.unit_type"
-	" WHERE b.centre = ? AND b.status = 'confirmed' AND %s = ? ORDER BY u.code, b.id LIMIT %d";
+    "SELECT b.id, m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, m.phone, "
+    "t.code, u.code,"
+    " b.nguests, b.guests, b.arrival, b.departure"
+    " FROM bookings b JOIN members m ON m.id = b.member JOIN units u ON u.id = b.unit"
+    " JOIN unit_types t ON t.id = b.unit_type"
+    " WHERE b.centre = ? AND b.status = 'confirmed' AND %s = ? ORDER BY u.code, b.id LIMIT %d";
 
 /* The guests' names of a booking, from its JSON list. */
 static json_t *guest_names(const char *guests_json)
@@ -334,7 +354,8 @@ static json_t *guest_names(const char *guests_json)
 	json_t *g = json_loads(guests_json, 0, NULL), *names = json_array(), *x;
 	size_t i;
 
-	json_array_foreach(g, i, x) {
+	json_array_foreach(g, i, x)
+	{
 		const char *n = json_string_value(json_object_get(x, "name"));
 		if (n)
 			json_array_append_new(names, json_string(n));
@@ -343,7 +364,8 @@ static json_t *guest_names(const char *guests_json)
 	return names;
 }
 
-static int movements_rows(sqlite3 *db, const char *centre, const char *column, const char *day, json_t *list)
+static int movements_rows(sqlite3 *db, const char *centre, const char *column, const char *day,
+                          json_t *list)
 {
 	char sql[sizeof(movements_sql) + 32];
 	sqlite3_stmt *st;
@@ -359,12 +381,14 @@ static int movements_rows(sqlite3 *db, const char *centre, const char *column, c
 
 		snprintf(name, sizeof(name), "%s %s", col(st, 2), col(st, 3));
 		snprintf(name_ar, sizeof(name_ar), "%s %s", col(st, 4), col(st, 5));
-		json_array_append_new(list, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:s}", "booking",
-						      (json_int_t)sqlite3_column_int64(st, 0), "member", col(st, 1),
-						      "name", name, "name_ar", name_ar, "phone", col(st, 6), "unit_type",
-						      col(st, 7), "unit", col(st, 8), "guests", sqlite3_column_int(st, 9),
-						      "guest_names", guest_names(col(st, 10)), "arrival", col(st, 11),
-						      "departure", col(st, 12)));
+		json_array_append_new(
+		    list,
+		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:s}", "booking",
+		              (json_int_t)sqlite3_column_int64(st, 0), "member", col(st, 1), "name",
+		              name, "name_ar", name_ar, "phone", col(st, 6), "unit_type",
+		              col(st, 7), "unit", col(st, 8), "guests", sqlite3_column_int(st, 9),
+		              "guest_names", guest_names(col(st, 10)), "arrival", col(st, 11),
+		              "departure", col(st, 12)));
 	}
 	db_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -375,11 +399,13 @@ static void csv_movements(struct csv *out, const char *kind, json_t *list)
 	json_t *x, *n;
 	size_t i, k;
 
-	json_array_foreach(list, i, x) {
+	json_array_foreach(list, i, x)
+	{
 		struct buf names;
 
 		buf_init(&names, 64 * 1024);
-		json_array_foreach(json_object_get(x, "guest_names"), k, n) {
+		json_array_foreach(json_object_get(x, "guest_names"), k, n)
+		{
 			if (k)
 				buf_append(&names, "; ", 2);
 			buf_append(&names, json_string_value(n), strlen(json_string_value(n)));
@@ -453,27 +479,30 @@ int manage_movements(struct app *app, struct request *rq, struct reply *rp)
 		json_decref(departures);
 		return csv_reply(rp, &out, "movements", c->id, day, day);
 	}
-	return reply_json(rp, 200, json_pack("{s:s,s:s,s:o,s:o}", "centre", c->id, "date", d, "arrivals", arrivals,
-					     "departures", departures));
+	return reply_json(rp, 200,
+	                  json_pack("{s:s,s:s,s:o,s:o}", "centre", c->id, "date", d, "arrivals",
+	                            arrivals, "departures", departures));
 }
 
 /* ---- revenue ---- */
 
-/* A payment counts on the local day its booking was confirmed (the authorisation that confirmed it; the
- * capture follows at once), a refund on the day the gateway accepted it. */
+/* A payment counts on the local day its booking was confirmed (the authorisation that confirmed it;
+ * the capture follows at once), a refund on the day the gateway accepted it. */
 static const char revenue_sql[] =
-	"SELECT 'payment', p.id, p.booking, p.oid, p.amount, COALESCE(b.confirmed_at, p.created_at) AS at,"
-	"  m.number, m.first_name || ' ' || m.last_name, p.status, 100"
-	" FROM payments p JOIN bookings b ON b.id = p.booking JOIN members m ON m.id = b.member"
-	" WHERE b.centre = ?1 AND p.status IN ('approved', 'captured', 'refunded_part', 'refunded') AND at >= ?2"
-	" AND at < ?3"
-	" UNION ALL "
-	"SELECT 'refund', r.id, r.booking, p.oid, r.amount, r.updated_at AS at,"
-	"  m.number, m.first_name || ' ' || m.last_name, r.status, r.percent"
-	" FROM refunds r JOIN payments p ON p.id = r.payment JOIN bookings b ON b.id = r.booking"
-	" JOIN members m ON m.id = b.member"
-	" WHERE b.centre = ?1 AND r.status IN ('succeeded', 'requested') AND at >= ?2 AND at < ?3"
-	" ORDER BY at, 1, 2";
+    "SELECT 'payment', p.id, p.booking, p.oid, p.amount, COALESCE(b.confirmed_at, p.created_at) AS "
+    "at,"
+    "  m.number, m.first_name || ' ' || m.last_name, p.status, 100"
+    " FROM payments p JOIN bookings b ON b.id = p.booking JOIN members m ON m.id = b.member"
+    " WHERE b.centre = ?1 AND p.status IN ('approved', 'captured', 'refunded_part', 'refunded') "
+    "AND at >= ?2"
+    " AND at < ?3"
+    " UNION ALL "
+    "SELECT 'refund', r.id, r.booking, p.oid, r.amount, r.updated_at AS at,"
+    "  m.number, m.first_name || ' ' || m.last_name, r.status, r.percent"
+    " FROM refunds r JOIN payments p ON p.id = r.payment JOIN bookings b ON b.id = r.booking"
+    " JOIN members m ON m.id = b.member"
+    " WHERE b.centre = ?1 AND r.status IN ('succeeded', 'requested') AND at >= ?2 AND at < ?3"
+    " ORDER BY at, 1, 2";
 
 int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 {
@@ -482,7 +511,7 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 	sqlite3_stmt *st = NULL;
 	int32_t from, to;
 	int ci = rq->centre, csv, width, rc, nlisted = 0, truncated = 0;
-	int64_t (*days)[2] = NULL; /* collected, refunded per day */
+	int64_t(*days)[2] = NULL; /* collected, refunded per day */
 	int64_t collected = 0, refunded = 0, pending = 0;
 	int npayments = 0, nrefunds = 0, npending = 0;
 	json_t *list = NULL;
@@ -557,11 +586,13 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 			csv_eol(&out);
 		} else if (nlisted < LIST_MAX) {
 			nlisted++;
-			json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:o,s:i}", "date", d, "at",
-							      when, "kind", refund ? "refund" : "payment", "status",
-							      status, "booking", (json_int_t)sqlite3_column_int64(st, 2),
-							      "member", col(st, 6), "name", col(st, 7), "oid", col(st, 3),
-							      "amount", money(amount), "percent", sqlite3_column_int(st, 9)));
+			json_array_append_new(
+			    list,
+			    json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:o,s:i}", "date", d, "at",
+			              when, "kind", refund ? "refund" : "payment", "status", status,
+			              "booking", (json_int_t)sqlite3_column_int64(st, 2), "member",
+			              col(st, 6), "name", col(st, 7), "oid", col(st, 3), "amount",
+			              money(amount), "percent", sqlite3_column_int(st, 9)));
 		} else {
 			truncated = 1;
 		}
@@ -584,18 +615,21 @@ int manage_revenue(struct app *app, struct request *rq, struct reply *rp)
 			char d[DATE_STRLEN];
 
 			date_format(from + n, d);
-			json_array_append_new(perday, json_pack("{s:s,s:o,s:o}", "date", d, "collected", money(days[n][0]),
-								"refunded", money(days[n][1])));
+			json_array_append_new(perday, json_pack("{s:s,s:o,s:o}", "date", d,
+			                                        "collected", money(days[n][0]),
+			                                        "refunded", money(days[n][1])));
 		}
 		free(days);
 		date_format(from, a);
 		date_format(to, b);
 		return reply_json(rp, 200,
-				  json_pack("{s:s,s:s,s:s,s:o,s:i,s:o,s:i,s:o,s:o,s:i,s:o,s:o,s:b}", "centre", c->id, "from", a,
-					    "to", b, "collected", money(collected), "payments", npayments, "refunded",
-					    money(refunded), "refunds", nrefunds, "net", money(collected - refunded),
-					    "refunds_pending_amount", money(pending), "refunds_pending", npending, "days",
-					    perday, "transactions", list, "truncated", truncated));
+		                  json_pack("{s:s,s:s,s:s,s:o,s:i,s:o,s:i,s:o,s:o,s:i,s:o,s:o,s:b}",
+		                            "centre", c->id, "from", a, "to", b, "collected",
+		                            money(collected), "payments", npayments, "refunded",
+		                            money(refunded), "refunds", nrefunds, "net",
+		                            money(collected - refunded), "refunds_pending_amount",
+		                            money(pending), "refunds_pending", npending, "days",
+		                            perday, "transactions", list, "truncated", truncated));
 	}
 dbfail:
 	log_err("revenue: %s", sqlite3_errmsg(db));
@@ -630,17 +664,21 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 	}
 	like[k++] = '%';
 	like[k] = '\0';
-	if (!db || !(st = db_stmt(db, "SELECT m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, m.email,"
-				      " m.phone, m.status, m.category,"
-				      " (SELECT COUNT(*) FROM household h WHERE h.member = m.id),"
-				      " (SELECT COUNT(*) FROM bookings b WHERE b.member = m.id),"
-				      " m.password_hash IS NOT NULL"
-				      " FROM members m WHERE m.number LIKE ?1 ESCAPE '\\' OR m.cin LIKE ?1 ESCAPE '\\'"
-				      " OR (m.first_name || ' ' || m.last_name) LIKE ?1 ESCAPE '\\'"
-				      " OR (m.last_name || ' ' || m.first_name) LIKE ?1 ESCAPE '\\'"
-				      " OR (m.first_name_ar || ' ' || m.last_name_ar) LIKE ?1 ESCAPE '\\'"
-				      " OR (m.last_name_ar || ' ' || m.first_name_ar) LIKE ?1 ESCAPE '\\'"
-				      " OR m.email LIKE ?1 ESCAPE '\\' ORDER BY m.number LIMIT ?2")))
+	if (!db ||
+	    !(st = db_stmt(
+	          db,
+	          "SELECT m.number, m.first_name, m.last_name, m.first_name_ar, m.last_name_ar, "
+	          "m.email,"
+	          " m.phone, m.status, m.category,"
+	          " (SELECT COUNT(*) FROM household h WHERE h.member = m.id),"
+	          " (SELECT COUNT(*) FROM bookings b WHERE b.member = m.id),"
+	          " m.password_hash IS NOT NULL"
+	          " FROM members m WHERE m.number LIKE ?1 ESCAPE '\\' OR m.cin LIKE ?1 ESCAPE '\\'"
+	          " OR (m.first_name || ' ' || m.last_name) LIKE ?1 ESCAPE '\\'"
+	          " OR (m.last_name || ' ' || m.first_name) LIKE ?1 ESCAPE '\\'"
+	          " OR (m.first_name_ar || ' ' || m.last_name_ar) LIKE ?1 ESCAPE '\\'"
+	          " OR (m.last_name_ar || ' ' || m.first_name_ar) LIKE ?1 ESCAPE '\\'"
+	          " OR m.email LIKE ?1 ESCAPE '\\' ORDER BY m.number LIMIT ?2")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_text(st, 1, like, -1, SQLITE_STATIC);
 	db_bind_int(st, 2, SEARCH_ROWS + 1);
@@ -648,19 +686,23 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp)
 	while ((rc = db_step(st)) == SQLITE_ROW) {
 		if (++n > SEARCH_ROWS)
 			break;
-		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b}", "number",
-						      col(st, 0), "first_name", col(st, 1), "last_name", col(st, 2),
-						      "first_name_ar", col(st, 3), "last_name_ar", col(st, 4), "email",
-						      col(st, 5), "phone", col(st, 6), "status", col(st, 7), "category",
-						      col(st, 8), "household", sqlite3_column_int(st, 9), "bookings",
-						      sqlite3_column_int(st, 10), "can_log_in", sqlite3_column_int(st, 11)));
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b}", "number",
+		                    col(st, 0), "first_name", col(st, 1), "last_name", col(st, 2),
+		                    "first_name_ar", col(st, 3), "last_name_ar", col(st, 4),
+		                    "email", col(st, 5), "phone", col(st, 6), "status", col(st, 7),
+		                    "category", col(st, 8), "household", sqlite3_column_int(st, 9),
+		                    "bookings", sqlite3_column_int(st, 10), "can_log_in",
+		                    sqlite3_column_int(st, 11)));
 	}
 	db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		json_decref(list);
 		return reply_error(rp, 500, "internal", "database error");
 	}
-	return reply_json(rp, 200, json_pack("{s:s,s:o,s:b}", "q", q, "members", list, "truncated", n > SEARCH_ROWS));
+	return reply_json(
+	    rp, 200,
+	    json_pack("{s:s,s:o,s:b}", "q", q, "members", list, "truncated", n > SEARCH_ROWS));
 }
 
 int manage_keys(struct app *app, struct request *rq, struct reply *rp)
@@ -671,9 +713,13 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 	int64_t now = instant_now();
 	int rc;
 
-	if (!db || !(st = db_stmt(db, "SELECT k.id, lower(hex(k.public_key)), k.created_at, k.retired_at, k.last_valid_until,"
-				      " (SELECT COUNT(*) FROM passes p WHERE p.key_id = k.id AND p.status = 'active')"
-				      " FROM signing_keys k ORDER BY k.id DESC")))
+	if (!db ||
+	    !(st = db_stmt(
+	          db,
+	          "SELECT k.id, lower(hex(k.public_key)), k.created_at, k.retired_at, "
+	          "k.last_valid_until,"
+	          " (SELECT COUNT(*) FROM passes p WHERE p.key_id = k.id AND p.status = 'active')"
+	          " FROM signing_keys k ORDER BY k.id DESC")))
 		return reply_error(rp, 500, "internal", "database error");
 	list = json_array();
 	while ((rc = db_step(st)) == SQLITE_ROW) {
@@ -685,12 +731,13 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp)
 		instant_format(sqlite3_column_int64(st, 2), created);
 		instant_format(sqlite3_column_int64(st, 3), retired);
 		instant_format(needed, until);
-		k = json_pack("{s:i,s:s,s:s,s:o,s:o,s:b,s:b,s:i}", "id", sqlite3_column_int(st, 0), "public_key",
-			      col(st, 1), "created_at", created, "retired_at",
-			      is_retired ? json_string(retired) : json_null(), "needed_until",
-			      needed > 0 ? json_string(until) : json_null(), "signing",
-			      !is_retired && sqlite3_column_int(st, 0) == app->sign_key_id, "needed",
-			      !is_retired || needed > now, "active_passes", sqlite3_column_int(st, 5));
+		k = json_pack("{s:i,s:s,s:s,s:o,s:o,s:b,s:b,s:i}", "id", sqlite3_column_int(st, 0),
+		              "public_key", col(st, 1), "created_at", created, "retired_at",
+		              is_retired ? json_string(retired) : json_null(), "needed_until",
+		              needed > 0 ? json_string(until) : json_null(), "signing",
+		              !is_retired && sqlite3_column_int(st, 0) == app->sign_key_id,
+		              "needed", !is_retired || needed > now, "active_passes",
+		              sqlite3_column_int(st, 5));
 		json_array_append_new(list, k);
 	}
 	db_done(st);
@@ -713,15 +760,16 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 
 	if (!db)
 		return reply_error(rp, 500, "internal", "database unavailable");
-	/* passes of stays not over yet, each where the presence rule (shared/event.h) puts it after its
-	 * trusted scans at this centre, in the rule's order */
+	/* passes of stays not over yet, each where the presence rule (shared/event.h) puts it after
+	 * its trusted scans at this centre, in the rule's order */
 	/* from the current passes to their scans (CROSS JOIN keeps that order) */
-	if (!(st = db_stmt(db,
-	                       "SELECT e.pass, e.direction, e.decision FROM passes p"
-	                       " JOIN bookings b ON b.id = p.booking CROSS JOIN gate_events e ON e.pass = p.id"
-	                       " WHERE b.centre = ?1 AND p.valid_until > ?2 AND e.centre = ?1"
-	                       " AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED
-	                       " ORDER BY e.pass, e.at, e.rowid")))
+	if (!(st = db_stmt(
+	          db,
+	          "SELECT e.pass, e.direction, e.decision FROM passes p"
+	          " JOIN bookings b ON b.id = p.booking CROSS JOIN gate_events e ON e.pass = p.id"
+	          " WHERE b.centre = ?1 AND p.valid_until > ?2 AND e.centre = ?1"
+	          " AND e.decision IN ('admit','manual','undone')" EVENT_TIME_TRUSTED
+	          " ORDER BY e.pass, e.at, e.rowid")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_text(st, 1, app->cat.centres[ci]->id, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, now / 60);

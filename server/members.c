@@ -8,14 +8,15 @@
 #include "server.h"
 
 #define CSV_COLUMNS 12
-static const char *csv_header[CSV_COLUMNS] = {"member_number", "cin", "last_name", "first_name",
-					      "last_name_ar", "first_name_ar", "email", "phone",
-					      "status", "category", "spouse", "children"};
+static const char *csv_header[CSV_COLUMNS] = {
+    "member_number", "cin",   "last_name", "first_name", "last_name_ar", "first_name_ar",
+    "email",         "phone", "status",    "category",   "spouse",       "children"};
 
-/* One CSV record (RFC 4180: quotes, doubled quotes, CRLF or LF); *pos advances past it, *line counts
- * the physical lines it spanned. Returns the number of fields, or -1 on a malformed record. */
-static int csv_record(const char *text, size_t len, size_t *pos, int *line, char fields[][NAME_MAX_LEN * 2],
-		      int maxf)
+/* One CSV record (RFC 4180: quotes, doubled quotes, CRLF or LF); *pos advances past it, *line
+ * counts the physical lines it spanned. Returns the number of fields, or -1 on a malformed record.
+ */
+static int csv_record(const char *text, size_t len, size_t *pos, int *line,
+                      char fields[][NAME_MAX_LEN * 2], int maxf)
 {
 	size_t i = *pos;
 	int nf = 0, fl = 0, quoted = 0, inq = 0;
@@ -75,7 +76,6 @@ int text_is_plain(const char *s)
 	return 1;
 }
 
-
 static int parse_person(const char *item, char *name, size_t namelen, int *year)
 {
 	const char *slash = strchr(item, '/');
@@ -109,11 +109,12 @@ static int add_household(struct member_row *m, const char *item, const char *rel
 	if (m->nhousehold >= MAX_HOUSEHOLD)
 		return -1;
 	if (parse_person(item, m->household[m->nhousehold].name, NAME_MAX_LEN,
-			 &m->household[m->nhousehold].birth_year) < 0)
+	                 &m->household[m->nhousehold].birth_year) < 0)
 		return -1;
 	if (!strcmp(relation, "child") && !m->household[m->nhousehold].birth_year)
 		return -1; /* a child's birth year decides what the child may book and pay */
-	snprintf(m->household[m->nhousehold].relation, sizeof(m->household[0].relation), "%s", relation);
+	snprintf(m->household[m->nhousehold].relation, sizeof(m->household[0].relation), "%s",
+	         relation);
 	m->nhousehold++;
 	return 0;
 }
@@ -133,7 +134,8 @@ static int valid_cin(const char *s)
 	return !*s && letters >= 1 && letters <= 2 && digits >= 1 && digits <= 8;
 }
 
-static const char *member_check(char f[][NAME_MAX_LEN * 2], const struct catalog *cat, struct member_row *m)
+static const char *member_check(char f[][NAME_MAX_LEN * 2], const struct catalog *cat,
+                                struct member_row *m)
 {
 	size_t n = strlen(f[0]);
 	char list[NAME_MAX_LEN * 2], *save = NULL, *item;
@@ -155,7 +157,8 @@ static const char *member_check(char f[][NAME_MAX_LEN * 2], const struct catalog
 		return "last_name_ar and first_name_ar are required";
 	if (!strchr(f[6], '@') || strchr(f[6], ' '))
 		return "email is not an e-mail address";
-	if (strlen(f[7]) >= sizeof(m->phone) || strspn(f[7], "+0123456789 ") != strlen(f[7]) || !f[7][0])
+	if (strlen(f[7]) >= sizeof(m->phone) || strspn(f[7], "+0123456789 ") != strlen(f[7]) ||
+	    !f[7][0])
 		return "phone must be digits, spaces and an optional +";
 	if (strcmp(f[8], "active") && strcmp(f[8], "retired"))
 		return "status must be active or retired";
@@ -181,9 +184,9 @@ static const char *member_check(char f[][NAME_MAX_LEN * 2], const struct catalog
 }
 
 int members_csv_parse(const char *name, const char *text, size_t len, const struct catalog *cat,
-		      struct member_row **rows, int *nrows, char *err, size_t errlen)
+                      struct member_row **rows, int *nrows, char *err, size_t errlen)
 {
-	char (*f)[NAME_MAX_LEN * 2] = malloc(CSV_COLUMNS * sizeof(*f));
+	char(*f)[NAME_MAX_LEN * 2] = malloc(CSV_COLUMNS * sizeof(*f));
 	struct member_row *out = NULL;
 	size_t pos = 0;
 	int line = 1, start, nf, n = 0, cap = 0;
@@ -200,14 +203,15 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 	start = line;
 	nf = csv_record(text, len, &pos, &line, f, CSV_COLUMNS);
 	if (nf != CSV_COLUMNS) {
-		snprintf(err, errlen, "%s:1: the header must be the %d columns member_number,...,children", name,
-			 CSV_COLUMNS);
+		snprintf(err, errlen,
+		         "%s:1: the header must be the %d columns member_number,...,children", name,
+		         CSV_COLUMNS);
 		goto fail;
 	}
 	for (int i = 0; i < CSV_COLUMNS; i++) {
 		if (strcmp(f[i], csv_header[i])) {
-			snprintf(err, errlen, "%s:1: column %d must be \"%s\", not \"%s\"", name, i + 1,
-				 csv_header[i], f[i]);
+			snprintf(err, errlen, "%s:1: column %d must be \"%s\", not \"%s\"", name,
+			         i + 1, csv_header[i], f[i]);
 			goto fail;
 		}
 	}
@@ -218,15 +222,18 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 		if (nf == 1 && f[0][0] == '\0')
 			continue; /* blank line */
 		if (nf < 0) {
-			snprintf(err, errlen, "%s:%d: malformed CSV (quotes or a field too long)", name, start);
+			snprintf(err, errlen, "%s:%d: malformed CSV (quotes or a field too long)",
+			         name, start);
 			goto fail;
 		}
 		if (nf != CSV_COLUMNS) {
-			snprintf(err, errlen, "%s:%d: %d fields, expected %d", name, start, nf, CSV_COLUMNS);
+			snprintf(err, errlen, "%s:%d: %d fields, expected %d", name, start, nf,
+			         CSV_COLUMNS);
 			goto fail;
 		}
 		if (n == cap) {
-			struct member_row *p = realloc(out, (size_t)(cap ? cap * 2 : 64) * sizeof(*out));
+			struct member_row *p =
+			    realloc(out, (size_t)(cap ? cap * 2 : 64) * sizeof(*out));
 			if (!p) {
 				snprintf(err, errlen, "%s: out of memory", name);
 				goto fail;
@@ -240,9 +247,11 @@ int members_csv_parse(const char *name, const char *text, size_t len, const stru
 			goto fail;
 		}
 		for (int i = 0; i < n; i++) {
-			if (!strcmp(out[i].number, out[n].number) || !strcmp(out[i].cin, out[n].cin)) {
-				snprintf(err, errlen, "%s:%d: member number or CIN already on an earlier line", name,
-					 start);
+			if (!strcmp(out[i].number, out[n].number) ||
+			    !strcmp(out[i].cin, out[n].cin)) {
+				snprintf(err, errlen,
+				         "%s:%d: member number or CIN already on an earlier line",
+				         name, start);
 				goto fail;
 			}
 		}
@@ -268,18 +277,25 @@ int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	if (!(up = db_stmt(db, "INSERT INTO members(number, cin, last_name, first_name, last_name_ar, first_name_ar,"
-			       " email, phone, status, category) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-			       " ON CONFLICT(number) DO UPDATE SET cin = ?2, last_name = ?3, first_name = ?4,"
-			       " last_name_ar = ?5, first_name_ar = ?6, email = ?7, phone = ?8, status = ?9,"
-			       " category = ?10 RETURNING id")) ||
+	if (!(up = db_stmt(
+	          db,
+	          "INSERT INTO members(number, cin, last_name, first_name, last_name_ar, "
+	          "first_name_ar,"
+	          " email, phone, status, category) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+	          "?10)"
+	          " ON CONFLICT(number) DO UPDATE SET cin = ?2, last_name = ?3, first_name = ?4,"
+	          " last_name_ar = ?5, first_name_ar = ?6, email = ?7, phone = ?8, status = ?9,"
+	          " category = ?10 RETURNING id")) ||
 	    !(del = db_stmt(db, "DELETE FROM household WHERE member = ?")) ||
-	    !(hh = db_stmt(db, "INSERT INTO household(member, name, relation, birth_year) VALUES (?, ?, ?, ?)")))
+	    !(hh = db_stmt(
+	          db,
+	          "INSERT INTO household(member, name, relation, birth_year) VALUES (?, ?, ?, ?)")))
 		goto fail;
 	for (int i = 0; i < nrows; i++) {
 		const struct member_row *m = &rows[i];
-		const char *v[10] = {m->number, m->cin, m->last_name, m->first_name, m->last_name_ar,
-				     m->first_name_ar, m->email, m->phone, m->status, m->category};
+		const char *v[10] = {m->number,       m->cin,           m->last_name, m->first_name,
+		                     m->last_name_ar, m->first_name_ar, m->email,     m->phone,
+		                     m->status,       m->category};
 		int64_t id;
 
 		for (int k = 0; k < 10; k++)
@@ -325,5 +341,8 @@ int password_hash(const char *password, char out[128])
 {
 	if (crypto_pwhash_STRBYTES > 128)
 		return -1;
-	return crypto_pwhash_str(out, password, strlen(password), PWHASH_OPSLIMIT, PWHASH_MEMLIMIT) == 0 ? 0 : -1;
+	return crypto_pwhash_str(out, password, strlen(password), PWHASH_OPSLIMIT,
+	                         PWHASH_MEMLIMIT) == 0
+	           ? 0
+	           : -1;
 }

@@ -4,10 +4,10 @@
 
 #include "server.h"
 
-static const int metric_statuses[METRIC_STATUSES - 1] = {200, 201, 204, 304, 400, 401, 403, 404,
-							  405, 409, 413, 415, 422, 429, 500, 503, 0};
+static const int metric_statuses[METRIC_STATUSES - 1] = {
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 0};
 static const double metric_bounds[METRIC_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-							 0.1,   0.25,   0.5,   1,    2.5};
+                                                         0.1,   0.25,   0.5,   1,    2.5};
 
 static int status_index(int status)
 {
@@ -38,9 +38,11 @@ void metrics_render(struct metrics *m, const char *const *routes, int nroutes, s
 	unsigned long long cum = 0;
 
 	buf_printf(out, "# HELP estiva_http_requests_total HTTP requests by route and status.\n"
-			"# TYPE estiva_http_requests_total counter\n");
+	                "# TYPE estiva_http_requests_total counter\n");
 	for (int r = 0; r < METRIC_ROUTES; r++) {
-		const char *name = r < nroutes ? routes[r] : r == METRIC_ROUTES - 1 ? "other" : NULL;
+		const char *name = r < nroutes              ? routes[r]
+		                   : r == METRIC_ROUTES - 1 ? "other"
+		                                            : NULL;
 		if (!name)
 			continue;
 		for (int s = 0; s < METRIC_STATUSES - 1; s++) {
@@ -48,29 +50,41 @@ void metrics_render(struct metrics *m, const char *const *routes, int nroutes, s
 			if (!v)
 				continue;
 			if (metric_statuses[s])
-				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name,
-					   metric_statuses[s], v);
+				buf_printf(
+				    out,
+				    "estiva_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    name, metric_statuses[s], v);
 			else
-				buf_printf(out, "estiva_http_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, v);
+				buf_printf(out,
+				           "estiva_http_requests_total{route=\"%s\",status="
+				           "\"other\"} %llu\n",
+				           name, v);
 		}
 	}
 	buf_printf(out, "# HELP estiva_http_request_duration_seconds Time from request to reply.\n"
-			"# TYPE estiva_http_request_duration_seconds histogram\n");
+	                "# TYPE estiva_http_request_duration_seconds histogram\n");
 	for (int b = 0; b < METRIC_BUCKETS; b++) {
 		cum += atomic_load(&m->latency_bucket[b]);
 		if (b < METRIC_BUCKETS - 1)
-			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				   metric_bounds[b], cum);
+			buf_printf(out,
+			           "estiva_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			           metric_bounds[b], cum);
 		else
-			buf_printf(out, "estiva_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+			buf_printf(
+			    out, "estiva_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    cum);
 	}
 	buf_printf(out, "estiva_http_request_duration_seconds_sum %.6f\n",
-		   (double)atomic_load(&m->latency_sum_us) / 1e6);
-	buf_printf(out, "estiva_http_request_duration_seconds_count %llu\n", atomic_load(&m->latency_count));
-	buf_printf(out, "# HELP estiva_holds_expired_total Holds released by the expiry timer.\n"
-			"# TYPE estiva_holds_expired_total counter\nestiva_holds_expired_total %llu\n",
-		   atomic_load(&m->holds_expired));
-	buf_printf(out, "# HELP estiva_db_busy_retries_total Write transactions that found the database busy.\n"
-			"# TYPE estiva_db_busy_retries_total counter\nestiva_db_busy_retries_total %llu\n",
-		   atomic_load(&m->db_busy_retries));
+	           (double)atomic_load(&m->latency_sum_us) / 1e6);
+	buf_printf(out, "estiva_http_request_duration_seconds_count %llu\n",
+	           atomic_load(&m->latency_count));
+	buf_printf(out,
+	           "# HELP estiva_holds_expired_total Holds released by the expiry timer.\n"
+	           "# TYPE estiva_holds_expired_total counter\nestiva_holds_expired_total %llu\n",
+	           atomic_load(&m->holds_expired));
+	buf_printf(
+	    out,
+	    "# HELP estiva_db_busy_retries_total Write transactions that found the database busy.\n"
+	    "# TYPE estiva_db_busy_retries_total counter\nestiva_db_busy_retries_total %llu\n",
+	    atomic_load(&m->db_busy_retries));
 }

@@ -1,6 +1,7 @@
-/* passes.c: access passes: the signing keys and their rotation, one signed pass per guest when a booking
- * is confirmed (in the same transaction), revocation on cancellation and re-issue, the pass API, the QR
- * images and the printable page. The pass format itself is shared/pass.c (docs/pass-format.md). */
+/* passes.c: access passes: the signing keys and their rotation, one signed pass per guest when a
+ * booking is confirmed (in the same transaction), revocation on cancellation and re-issue, the pass
+ * API, the QR images and the printable page. The pass format itself is shared/pass.c
+ * (docs/pass-format.md). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,7 +101,8 @@ int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen)
 		any = sqlite3_column_int(st, 0);
 	db_done(st);
 	if (!any) {
-		log_warn("no pass signing key yet: confirmations will fail until estiva-admin keys rotate");
+		log_warn("no pass signing key yet: confirmations will fail until estiva-admin keys "
+		         "rotate");
 		return 0;
 	}
 	return key_current(app, db, err, errlen) < 0 ? -1 : 0;
@@ -116,7 +118,8 @@ void passes_free(struct app *app)
 
 int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 {
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES], *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+	    *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	char path[4200], hex[2 * crypto_sign_SECRETKEYBYTES + 1];
 	sqlite3_stmt *st = NULL;
 	int id = 0, fd = -1;
@@ -144,9 +147,11 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	crypto_sign_keypair(pk, sk);
 	sodium_bin2hex(hex, sizeof(hex), sk, crypto_sign_SECRETKEYBYTES);
 	key_path(app, id, path, sizeof(path));
-	/* the secret first, readable by its owner only; the database row makes it the signing key */
+	/* the secret first, readable by its owner only; the database row makes it the signing key
+	 */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+	if (fd < 0 || write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			unlink(path);
@@ -158,7 +163,8 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 	if (db_step(st) != SQLITE_DONE)
 		goto sqlfail;
 	db_done(st);
-	if (!(st = db_stmt(db, "INSERT INTO signing_keys(id, public_key, created_at) VALUES (?, ?, ?)")))
+	if (!(st = db_stmt(
+	          db, "INSERT INTO signing_keys(id, public_key, created_at) VALUES (?, ?, ?)")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	db_bind_blob(st, 2, pk, sizeof(pk), SQLITE_STATIC);
@@ -173,8 +179,8 @@ int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen)
 		goto sqlfail;
 	}
 	close(fd);
-	/* the retired keys sign nothing any more: their secrets leave key_dir (the public halves stay in the
-	 * database, published while passes they signed are valid) */
+	/* the retired keys sign nothing any more: their secrets leave key_dir (the public halves
+	 * stay in the database, published while passes they signed are valid) */
 	for (int old = 1; old < id; old++) {
 		char oldpath[4200];
 		key_path(app, old, oldpath, sizeof(oldpath));
@@ -224,7 +230,8 @@ fail:
 
 /* ---- issuing and revoking ---- */
 
-/* Local date and minutes after midnight (the catalog's time zone) to UTC minutes since the epoch. */
+/* Local date and minutes after midnight (the catalog's time zone) to UTC minutes since the epoch.
+ */
 static int64_t local_minutes(int32_t day, int minutes)
 {
 	struct tm tm = {0};
@@ -243,15 +250,18 @@ static int64_t local_minutes(int32_t day, int minutes)
 
 /* Signs and stores one pass; *id gets its id. Inside a transaction. */
 static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, const char *name,
-		     const struct centre *c, int64_t from, int64_t until, int64_t replaces, int64_t *id)
+                     const struct centre *c, int64_t from, int64_t until, int64_t replaces,
+                     int64_t *id)
 {
 	struct pass p;
 	sqlite3_stmt *st = NULL;
 	char token[PASS_TEXT_MAX + 1];
 	int64_t now = instant_now();
 
-	if (!(st = db_stmt(db, "INSERT INTO passes(booking, guest, guest_name, kind, key_id, valid_from, valid_until, token,"
-			       " status, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', 'active', ?, ?) RETURNING id")))
+	if (!(st = db_stmt(db, "INSERT INTO passes(booking, guest, guest_name, kind, key_id, "
+	                       "valid_from, valid_until, token,"
+	                       " status, replaces, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', "
+	                       "'active', ?, ?) RETURNING id")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	db_bind_int(st, 2, guest);
@@ -295,7 +305,8 @@ static int issue_one(struct app *app, sqlite3 *db, int64_t booking, int guest, c
 	}
 	db_done(st);
 	/* the public key must stay on the gates until this pass has expired */
-	if (!(st = db_stmt(db, "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, ?) WHERE id = ?")))
+	if (!(st = db_stmt(db, "UPDATE signing_keys SET last_valid_until = MAX(last_valid_until, "
+	                       "?) WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, until);
 	db_bind_int(st, 2, app->sign_key_id);
@@ -322,19 +333,23 @@ static int booking_info(struct app *app, sqlite3 *db, int64_t booking, struct bo
 	int rc = -1, ci;
 
 	memset(bi, 0, sizeof(*bi));
-	if (!(st = db_stmt(db, "SELECT b.centre, b.arrival, b.departure, b.guests, b.member, b.status, u.code FROM bookings b"
-			       " JOIN units u ON u.id = b.unit WHERE b.id = ?")))
+	if (!(st = db_stmt(db, "SELECT b.centre, b.arrival, b.departure, b.guests, b.member, "
+	                       "b.status, u.code FROM bookings b"
+	                       " JOIN units u ON u.id = b.unit WHERE b.id = ?")))
 		return -1;
 	db_bind_int64(st, 1, booking);
 	if (db_step(st) == SQLITE_ROW) {
 		ci = catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 0));
-		if (ci >= 0 && date_parse((const char *)sqlite3_column_text(st, 1), &bi->arrival) == 0 &&
+		if (ci >= 0 &&
+		    date_parse((const char *)sqlite3_column_text(st, 1), &bi->arrival) == 0 &&
 		    date_parse((const char *)sqlite3_column_text(st, 2), &bi->departure) == 0) {
 			bi->c = app->cat.centres[ci];
 			bi->guests = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
 			bi->member = sqlite3_column_int64(st, 4);
-			snprintf(bi->status, sizeof(bi->status), "%s", (const char *)sqlite3_column_text(st, 5));
-			snprintf(bi->unit, sizeof(bi->unit), "%s", (const char *)sqlite3_column_text(st, 6));
+			snprintf(bi->status, sizeof(bi->status), "%s",
+			         (const char *)sqlite3_column_text(st, 5));
+			snprintf(bi->unit, sizeof(bi->unit), "%s",
+			         (const char *)sqlite3_column_text(st, 6));
 			rc = bi->guests && json_is_array(bi->guests) ? 0 : -1;
 		}
 	} else {
@@ -364,9 +379,11 @@ int passes_issue(struct app *app, sqlite3 *db, int64_t booking)
 	}
 	from = local_minutes(bi.arrival, bi.c->check_in);
 	until = local_minutes(bi.departure, bi.c->check_out);
-	json_array_foreach(bi.guests, i, g) {
+	json_array_foreach(bi.guests, i, g)
+	{
 		const char *name = json_string_value(json_object_get(g, "name"));
-		if (issue_one(app, db, booking, (int)i, name ? name : "?", bi.c, from, until, 0, &id) < 0)
+		if (issue_one(app, db, booking, (int)i, name ? name : "?", bi.c, from, until, 0,
+		              &id) < 0)
 			goto fail;
 	}
 	json_decref(bi.guests);
@@ -384,10 +401,11 @@ static int revoke_where(sqlite3 *db, const char *where, int64_t key, const char 
 	int rc;
 
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO revocations(pass, centre, until, revoked_at, reason)"
-		 " SELECT p.id, b.centre, p.valid_until, ?, ? FROM passes p JOIN bookings b ON b.id = p.booking"
-		 " WHERE p.status = 'active' AND %s",
-		 where);
+	         "INSERT INTO revocations(pass, centre, until, revoked_at, reason)"
+	         " SELECT p.id, b.centre, p.valid_until, ?, ? FROM passes p JOIN bookings b ON "
+	         "b.id = p.booking"
+	         " WHERE p.status = 'active' AND %s",
+	         where);
 	if (!(st = db_stmt_once(db, sql))) /* built here: not cached */
 		return -1;
 	db_bind_int64(st, 1, now);
@@ -397,8 +415,10 @@ static int revoke_where(sqlite3 *db, const char *where, int64_t key, const char 
 	db_done(st);
 	if (rc != SQLITE_DONE)
 		return -1;
-	snprintf(sql, sizeof(sql), "UPDATE passes AS p SET status = 'revoked', revoked_at = ? WHERE p.status = 'active' AND %s",
-		 where);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE passes AS p SET status = 'revoked', revoked_at = ? WHERE p.status = "
+	         "'active' AND %s",
+	         where);
 	if (!(st = db_stmt_once(db, sql))) /* built here: not cached */
 		return -1;
 	db_bind_int64(st, 1, now);
@@ -437,10 +457,10 @@ static json_t *pass_json(sqlite3_stmt *st)
 	snprintf(png, sizeof(png), "/api/v1/passes/%lld.png", (long long)id);
 	snprintf(svg, sizeof(svg), "/api/v1/passes/%lld.svg", (long long)id);
 	return json_pack("{s:I,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "guest",
-			 sqlite3_column_int(st, 1), "guest_name", sqlite3_column_text(st, 2), "kind",
-			 pass_kind_name(kind),
-			 "valid_from", from, "valid_until", until, "token", sqlite3_column_text(st, 6), "status",
-			 sqlite3_column_text(st, 7), "png", png, "svg", svg);
+	                 sqlite3_column_int(st, 1), "guest_name", sqlite3_column_text(st, 2),
+	                 "kind", pass_kind_name(kind), "valid_from", from, "valid_until", until,
+	                 "token", sqlite3_column_text(st, 6), "status", sqlite3_column_text(st, 7),
+	                 "png", png, "svg", svg);
 }
 
 int passes_list(struct app *app, struct request *rq, struct reply *rp)
@@ -451,34 +471,38 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp)
 	json_t *list;
 	int64_t booking = rq->id;
 
-	if (!db || booking_info(app, db, booking, &bi) < 0 ||
-	    !may_see_booking(app, rq, &bi)) {
+	if (!db || booking_info(app, db, booking, &bi) < 0 || !may_see_booking(app, rq, &bi)) {
 		json_decref(bi.guests);
 		return reply_error(rp, 404, "not_found", "no such booking");
 	}
 	json_decref(bi.guests);
-	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
-			       " WHERE booking = ? AND status = 'active' ORDER BY guest, id")))
+	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, "
+	                       "token, status FROM passes"
+	                       " WHERE booking = ? AND status = 'active' ORDER BY guest, id")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, booking);
 	list = json_array();
 	while (db_step(st) == SQLITE_ROW)
 		json_array_append_new(list, pass_json(st));
 	db_done(st);
-	return reply_json(rp, 200, json_pack("{s:I,s:s,s:s,s:o}", "booking", (json_int_t)booking, "status", bi.status,
-					     "unit", bi.unit, "passes", list));
+	return reply_json(rp, 200,
+	                  json_pack("{s:I,s:s,s:s,s:o}", "booking", (json_int_t)booking, "status",
+	                            bi.status, "unit", bi.unit, "passes", list));
 }
 
-/* Loads one pass the caller may see: its token, guest name and booking. 1 found, 0 not, -1 error. */
-static int pass_load(struct app *app, sqlite3 *db, const struct request *rq, int64_t id, char *token, size_t toklen,
-		     char *name, size_t namelen, struct booking_info *bi, int *active)
+/* Loads one pass the caller may see: its token, guest name and booking. 1 found, 0 not, -1 error.
+ */
+static int pass_load(struct app *app, sqlite3 *db, const struct request *rq, int64_t id,
+                     char *token, size_t toklen, char *name, size_t namelen,
+                     struct booking_info *bi, int *active)
 {
 	sqlite3_stmt *st;
 	int64_t booking = 0;
 	int found = 0;
 
 	memset(bi, 0, sizeof(*bi));
-	if (!(st = db_stmt(db, "SELECT booking, token, guest_name, status FROM passes WHERE id = ?")))
+	if (!(st = db_stmt(db,
+	                   "SELECT booking, token, guest_name, status FROM passes WHERE id = ?")))
 		return -1;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -511,7 +535,8 @@ int passes_image(struct app *app, struct request *rq, struct reply *rp)
 	int active = 0, f, png = !strcmp(rq->id_suffix, ".png"); /* else .svg (api.c) */
 
 	if (!db)
-		return reply_error(rp, 404, "not_found", "no such pass (use /api/v1/passes/ID.png or .svg)");
+		return reply_error(rp, 404, "not_found",
+		                   "no such pass (use /api/v1/passes/ID.png or .svg)");
 	f = pass_load(app, db, rq, id, token, sizeof(token), name, sizeof(name), &bi, &active);
 	json_decref(bi.guests);
 	if (f < 0)
@@ -519,7 +544,8 @@ int passes_image(struct app *app, struct request *rq, struct reply *rp)
 	if (f == 0)
 		return reply_error(rp, 404, "not_found", "no such pass");
 	if (!active)
-		return reply_error(rp, 410, "revoked", "this pass was revoked (cancelled or re-issued)");
+		return reply_error(rp, 410, "revoked",
+		                   "this pass was revoked (cancelled or re-issued)");
 	buf_init(&b, 1024 * 1024);
 	if ((png ? qr_png(token, 8, &b) : qr_svg(token, &b)) < 0) {
 		buf_free(&b);
@@ -551,13 +577,15 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 	if (f <= 0) {
 		db_rollback(app, db);
 		return f < 0 ? reply_error(rp, 500, "internal", "database error")
-			     : reply_error(rp, 404, "not_found", "no such pass");
+		             : reply_error(rp, 404, "not_found", "no such pass");
 	}
 	if (!active || strcmp(bi.status, "confirmed")) {
 		db_rollback(app, db);
-		return reply_error(rp, 409, "not_reissuable", "only an active pass of a confirmed booking is re-issued");
+		return reply_error(rp, 409, "not_reissuable",
+		                   "only an active pass of a confirmed booking is re-issued");
 	}
-	if (!(st = db_stmt(db, "SELECT booking, guest, valid_from, valid_until FROM passes WHERE id = ?")))
+	if (!(st = db_stmt(
+	          db, "SELECT booking, guest, valid_from, valid_until FROM passes WHERE id = ?")))
 		goto dbfail;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
@@ -577,8 +605,9 @@ int passes_reissue(struct app *app, struct request *rq, struct reply *rp)
 		goto dbfail;
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
-	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, token, status FROM passes"
-			       " WHERE id = ?")))
+	if (!(st = db_stmt(db, "SELECT id, guest, guest_name, kind, valid_from, valid_until, "
+	                       "token, status FROM passes"
+	                       " WHERE id = ?")))
 		return reply_error(rp, 500, "internal", "database error");
 	db_bind_int64(st, 1, new_id);
 	if (db_step(st) != SQLITE_ROW) {
@@ -609,34 +638,38 @@ int passes_print(struct app *app, struct request *rq, struct reply *rp)
 	json_decref(bi.guests);
 	if (f <= 0)
 		return f < 0 ? reply_error(rp, 500, "internal", "database error")
-			     : reply_error(rp, 404, "not_found", "no such pass");
+		             : reply_error(rp, 404, "not_found", "no such pass");
 	if (!active)
-		return reply_error(rp, 410, "revoked", "this pass was revoked (cancelled or re-issued)");
+		return reply_error(rp, 410, "revoked",
+		                   "this pass was revoked (cancelled or re-issued)");
 	date_format(bi.arrival, a);
 	date_format(bi.departure, d);
 	buf_init(&b, 64 * 1024);
 	buf_printf(&b, "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
-		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-		       "<link rel=\"stylesheet\" href=\"/print.css\"><title>Estiva — ");
+	               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	               "<link rel=\"stylesheet\" href=\"/print.css\"><title>Estiva — ");
 	web_html_escape(&b, name);
 	buf_printf(&b, "</title></head><body><article class=\"pass\">"
-		       "<header><h1 lang=\"fr\">");
+	               "<header><h1 lang=\"fr\">");
 	web_html_escape(&b, bi.c->name_fr);
 	buf_printf(&b, "</h1><h1 lang=\"ar\" dir=\"rtl\">");
 	web_html_escape(&b, bi.c->name_ar);
-	buf_printf(&b, "</h1></header><img class=\"qr\" alt=\"QR\" src=\"/api/v1/passes/%lld.svg\">"
-		       "<dl><dt>Invité · الضيف</dt><dd class=\"guest\">", (long long)id);
+	buf_printf(&b,
+	           "</h1></header><img class=\"qr\" alt=\"QR\" src=\"/api/v1/passes/%lld.svg\">"
+	           "<dl><dt>Invité · الضيف</dt><dd class=\"guest\">",
+	           (long long)id);
 	web_html_escape(&b, name);
 	buf_printf(&b, "</dd><dt>Logement · الوحدة</dt><dd class=\"unit\">");
 	web_html_escape(&b, bi.unit);
-	buf_printf(&b, "</dd><dt>Arrivée · الوصول</dt><dd class=\"arrival\">%s %02d:%02d</dd>"
-		       "<dt>Départ · المغادرة</dt><dd class=\"departure\">%s %02d:%02d</dd>"
-		       "<dt>Pass</dt><dd>#%lld</dd></dl>"
-		       "<p lang=\"fr\">Présentez ce code à l'entrée du centre.</p>"
-		       "<p lang=\"ar\" dir=\"rtl\">قدموا هذا الرمز عند مدخل المركز.</p>"
-		       "</article></body></html>",
-		   a, (bi.c->check_in / 60) % 24, bi.c->check_in % 60, d, (bi.c->check_out / 60) % 24, bi.c->check_out % 60,
-		   (long long)id);
+	buf_printf(&b,
+	           "</dd><dt>Arrivée · الوصول</dt><dd class=\"arrival\">%s %02d:%02d</dd>"
+	           "<dt>Départ · المغادرة</dt><dd class=\"departure\">%s %02d:%02d</dd>"
+	           "<dt>Pass</dt><dd>#%lld</dd></dl>"
+	           "<p lang=\"fr\">Présentez ce code à l'entrée du centre.</p>"
+	           "<p lang=\"ar\" dir=\"rtl\">قدموا هذا الرمز عند مدخل المركز.</p>"
+	           "</article></body></html>",
+	           a, (bi.c->check_in / 60) % 24, bi.c->check_in % 60, d,
+	           (bi.c->check_out / 60) % 24, bi.c->check_out % 60, (long long)id);
 	reply_text(rp, 200, "text/html; charset=utf-8", buf_cstr(&b));
 	buf_free(&b);
 	return 0;
@@ -671,9 +704,13 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 	}
 	instant_format((int64_t)p.valid_from * 60, from);
 	instant_format((int64_t)p.valid_until * 60, until);
-	fprintf(out, "version      %u\nkey id       %u\npass id      %u\nbooking id   %u\ncentre       %u\nguest        %u\n"
-		     "kind         %u\nvalid from   %s\nvalid until  %s\nflags        0x%02x\nNFC UID      ",
-		p.version, p.key_id, p.pass_id, p.booking_id, p.centre, p.guest, p.kind, from, until, p.flags);
+	fprintf(
+	    out,
+	    "version      %u\nkey id       %u\npass id      %u\nbooking id   %u\ncentre       "
+	    "%u\nguest        %u\n"
+	    "kind         %u\nvalid from   %s\nvalid until  %s\nflags        0x%02x\nNFC UID      ",
+	    p.version, p.key_id, p.pass_id, p.booking_id, p.centre, p.guest, p.kind, from, until,
+	    p.flags);
 	for (int i = 0; i < p.uid_len; i++)
 		fprintf(out, "%02X", p.uid[i]);
 	fprintf(out, "%s\n", p.uid_len ? "" : "none");
@@ -695,7 +732,8 @@ int passes_verify_cli(sqlite3 *db, const char *token, FILE *out)
 
 /* ---- NFC cards at the reception desk ---- */
 
-int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring, int timeout_ms, FILE *out)
+int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring,
+                     int timeout_ms, FILE *out)
 {
 	unsigned char bin[PASS_BIN_MAX];
 	char err[512], uidhex[2 * PASS_UID_MAX + 1];
@@ -707,9 +745,11 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	int rc = 1, found = 0, w;
 	const struct centre *c = NULL;
 
-	if (!(st = db_stmt(db, "SELECT p.booking, p.guest, p.kind, p.valid_from, p.valid_until, b.centre FROM passes p"
-			       " JOIN bookings b ON b.id = p.booking WHERE p.id = ? AND p.status = 'active'"
-			       " AND b.status = 'confirmed'")))
+	if (!(st = db_stmt(
+	          db, "SELECT p.booking, p.guest, p.kind, p.valid_from, p.valid_until, b.centre "
+	              "FROM passes p"
+	              " JOIN bookings b ON b.id = p.booking WHERE p.id = ? AND p.status = 'active'"
+	              " AND b.status = 'confirmed'")))
 		return 1;
 	db_bind_int64(st, 1, id);
 	memset(&p, 0, sizeof(p));
@@ -745,14 +785,17 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	fflush(out);
 	w = nfctag_wait(tag, timeout_ms, &info);
 	if (w <= 0) {
-		fprintf(out, "%s\n", w == 0 ? "no card within the time allowed" : nfctag_strerror(tag));
+		fprintf(out, "%s\n",
+		        w == 0 ? "no card within the time allowed" : nfctag_strerror(tag));
 		goto out;
 	}
 	if (info.uid_len != 4 && info.uid_len != 7 && info.uid_len != 10) {
-		fprintf(out, "this card's UID has %zu bytes; passes bind 4, 7 or 10\n", info.uid_len);
+		fprintf(out, "this card's UID has %zu bytes; passes bind 4, 7 or 10\n",
+		        info.uid_len);
 		goto out;
 	}
-	/* the same pass, bound to this card's UID: a copy of its bytes on another card is refused */
+	/* the same pass, bound to this card's UID: a copy of its bytes on another card is refused
+	 */
 	p.flags = PASS_FLAG_NFC;
 	p.uid_len = (uint8_t)info.uid_len;
 	memcpy(p.uid, info.uid, info.uid_len);
@@ -775,13 +818,15 @@ int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *conns
 	db_bind_int64(st, 2, id);
 	w = db_step(st);
 	db_done(st);
-	if (w != SQLITE_DONE || db_audit(db, "estiva-admin", "pass.write_nfc", "pass", id, NULL, uidhex) < 0 ||
+	if (w != SQLITE_DONE ||
+	    db_audit(db, "estiva-admin", "pass.write_nfc", "pass", id, NULL, uidhex) < 0 ||
 	    db_commit(app, db) < 0) {
-		fprintf(out, "the card was written but the database was not updated: %s\n", sqlite3_errmsg(db));
+		fprintf(out, "the card was written but the database was not updated: %s\n",
+		        sqlite3_errmsg(db));
 		goto out;
 	}
-	fprintf(out, "pass %lld written to %s card %s (%zu bytes), bound to its UID\n", (long long)id,
-		nfctag_type_name(info.type), uidhex, n);
+	fprintf(out, "pass %lld written to %s card %s (%zu bytes), bound to its UID\n",
+	        (long long)id, nfctag_type_name(info.type), uidhex, n);
 	rc = 0;
 out:
 	nfctag_close(tag);
@@ -790,11 +835,12 @@ out:
 
 /* ---- distrusting a key ---- */
 
-/* estiva-admin keys revoke ID: a retired key that must no longer be trusted (leaked, or kept too long).
- * In one transaction: every active pass it signed is revoked and issued again, same guest and window,
- * under the current key; the key leaves the set published to gates (its validity is set to 0, so the
- * gates drop it at their next sync and refuse its passes: unknown_key, and revoked). After the commit
- * its secret file is deleted. Returns how many passes were re-issued, or -1 with err. */
+/* estiva-admin keys revoke ID: a retired key that must no longer be trusted (leaked, or kept too
+ * long). In one transaction: every active pass it signed is revoked and issued again, same guest
+ * and window, under the current key; the key leaves the set published to gates (its validity is set
+ * to 0, so the gates drop it at their next sync and refuse its passes: unknown_key, and revoked).
+ * After the commit its secret file is deleted. Returns how many passes were re-issued, or -1 with
+ * err. */
 int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t errlen)
 {
 	struct old {
@@ -820,18 +866,23 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 		goto rollback;
 	}
 	if (!retired) {
-		snprintf(err, errlen, "key %d signs passes now: run estiva-admin keys rotate first, then revoke it", id);
+		snprintf(
+		    err, errlen,
+		    "key %d signs passes now: run estiva-admin keys rotate first, then revoke it",
+		    id);
 		goto rollback;
 	}
 	if (key_current(app, db, err, errlen) < 0)
 		goto rollback;
-	if (!(st = db_stmt(db, "SELECT id, booking, guest, guest_name, valid_from, valid_until FROM passes"
-			       " WHERE key_id = ? AND status = 'active' ORDER BY id")))
+	if (!(st = db_stmt(
+	          db, "SELECT id, booking, guest, guest_name, valid_from, valid_until FROM passes"
+	              " WHERE key_id = ? AND status = 'active' ORDER BY id")))
 		goto sqlfail;
 	db_bind_int(st, 1, id);
 	while (db_step(st) == SQLITE_ROW) {
 		if (n == cap) {
-			struct old *more = realloc(olds, (size_t)(cap ? cap * 2 : 64) * sizeof(*olds));
+			struct old *more =
+			    realloc(olds, (size_t)(cap ? cap * 2 : 64) * sizeof(*olds));
 			if (!more) {
 				snprintf(err, errlen, "out of memory");
 				goto rollback;
@@ -842,7 +893,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 		olds[n].id = sqlite3_column_int64(st, 0);
 		olds[n].booking = sqlite3_column_int64(st, 1);
 		olds[n].guest = sqlite3_column_int(st, 2);
-		snprintf(olds[n].name, sizeof(olds[n].name), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(olds[n].name, sizeof(olds[n].name), "%s",
+		         (const char *)sqlite3_column_text(st, 3));
 		olds[n].from = sqlite3_column_int64(st, 4);
 		olds[n].until = sqlite3_column_int64(st, 5);
 		n++;
@@ -856,8 +908,8 @@ int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t er
 
 		json_decref(bi.guests);
 		if (bad || revoke_where(db, "p.id = ?", olds[i].id, "key_revoked") < 0 ||
-		    issue_one(app, db, olds[i].booking, olds[i].guest, olds[i].name, bi.c, olds[i].from, olds[i].until,
-			      olds[i].id, &new_id) < 0)
+		    issue_one(app, db, olds[i].booking, olds[i].guest, olds[i].name, bi.c,
+		              olds[i].from, olds[i].until, olds[i].id, &new_id) < 0)
 			goto sqlfail;
 	}
 	if (!(st = db_stmt(db, "UPDATE signing_keys SET last_valid_until = 0 WHERE id = ?")))
@@ -884,7 +936,8 @@ rollback:
 	return -1;
 }
 
-/* Every secret key file in key_dir is the service's alone (conf_secret_file_ok): checked at start. */
+/* Every secret key file in key_dir is the service's alone (conf_secret_file_ok): checked at start.
+ */
 int passes_check_key_files(const struct app *app, char *err, size_t errlen)
 {
 	DIR *d = opendir(app->cfg.key_dir);
@@ -892,7 +945,10 @@ int passes_check_key_files(const struct app *app, char *err, size_t errlen)
 	int rc = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", app->cfg.key_dir, strerror(errno)), -1);
+		return errno == ENOENT
+		           ? 0
+		           : (snprintf(err, errlen, "%s: %s", app->cfg.key_dir, strerror(errno)),
+		              -1);
 	while (rc == 0 && (e = readdir(d))) {
 		char path[4400];
 		if (strncmp(e->d_name, "pass-signing-", 13))

@@ -1,6 +1,6 @@
-/* password.c: what a password must be before it is hashed, and setting one (which ends the account's
- * sessions). One rule for every way a password is set: estiva-admin set-password and add-user today, a
- * reset link tomorrow. */
+/* password.c: what a password must be before it is hashed, and setting one (which ends the
+ * account's sessions). One rule for every way a password is set: estiva-admin set-password and
+ * add-user today, a reset link tomorrow. */
 #include <sqlite3.h>
 #include <string.h>
 #include <strings.h>
@@ -26,7 +26,8 @@ const char *password_refused(const char *pw, size_t len, const char *account)
 	if (len == 0)
 		return "the password is empty: type one of at least 10 characters";
 	if (len > PASSWORD_MAX)
-		return "the password is longer than 1023 bytes; nothing was cut: choose a shorter one";
+		return "the password is longer than 1023 bytes; nothing was cut: choose a shorter "
+		       "one";
 	if (memchr(pw, '\0', len))
 		return "the password contains a NUL byte";
 	if (characters(pw, len) < PASSWORD_MIN)

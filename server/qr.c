@@ -1,5 +1,5 @@
-/* qr.c: a pass's token as a QR code (libqrencode, ECC level M, 4-module quiet zone), as PNG (libpng,
- * built in memory: writing files costs more than the whole encoding) or as SVG. */
+/* qr.c: a pass's token as a QR code (libqrencode, ECC level M, 4-module quiet zone), as PNG
+ * (libpng, built in memory: writing files costs more than the whole encoding) or as SVG. */
 #include <png.h>
 #include <qrencode.h>
 #include <stdlib.h>
@@ -50,11 +50,12 @@ int qr_png(const char *text, int scale, struct buf *out)
 	if (setjmp(png_jmpbuf(png)))
 		goto out;
 	png_set_write_fn(png, out, png_to_buf, png_flush_none);
-	/* black and white runs compress well even at the fastest level; the default takes ten times longer */
+	/* black and white runs compress well even at the fastest level; the default takes ten times
+	 * longer */
 	png_set_compression_level(png, 1);
 	png_set_filter(png, 0, PNG_FILTER_NONE);
-	png_set_IHDR(png, info, (png_uint_32)size, (png_uint_32)size, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_IHDR(png, info, (png_uint_32)size, (png_uint_32)size, 8, PNG_COLOR_TYPE_GRAY,
+	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, info);
 	for (int y = 0; y < size; y++) {
 		int my = y / scale - QR_QUIET;
@@ -85,9 +86,10 @@ int qr_svg(const char *text, struct buf *out)
 		return -1;
 	w = qr->width + 2 * QR_QUIET;
 	rc |= buf_printf(out,
-			 "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
-			 "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
-			 w, w, w, w);
+	                 "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	                 "shape-rendering=\"crispEdges\">"
+	                 "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+	                 w, w, w, w);
 	for (int y = 0; y < qr->width; y++)
 		for (int x = 0; x < qr->width; x++)
 			if (qr->data[y * qr->width + x] & 1)

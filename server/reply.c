@@ -1,4 +1,5 @@
-/* reply.c: the JSON, error and text replies every handler builds; http.c sends them with the headers. */
+/* reply.c: the JSON, error and text replies every handler builds; http.c sends them with the
+ * headers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +12,9 @@ int reply_json(struct reply *rp, int status, json_t *body)
 	rp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!rp->body)
-		return reply_text(rp, 500, "application/json",
-				  "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+		return reply_text(
+		    rp, 500, "application/json",
+		    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
 	rp->len = strlen(rp->body);
 	rp->content_type = "application/json";
 	return 0;
@@ -20,7 +22,8 @@ int reply_json(struct reply *rp, int status, json_t *body)
 
 int reply_error(struct reply *rp, int status, const char *code, const char *message)
 {
-	return reply_json(rp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+	return reply_json(rp, status,
+	                  json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
 
 int reply_text(struct reply *rp, int status, const char *content_type, const char *text)

@@ -1,5 +1,5 @@
-/* request.c: what a handler reads of its request: headers, query parameters, the JSON body, and the one
- * parser of the numeric ids in paths. */
+/* request.c: what a handler reads of its request: headers, query parameters, the JSON body, and the
+ * one parser of the numeric ids in paths. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,14 +23,17 @@ int request_json(struct request *rq, struct reply *rp, json_t **out)
 	json_error_t jerr;
 	json_t *j;
 
-	if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
 		reply_error(rp, 415, "unsupported_media_type", "the body must be application/json");
 		return -1;
 	}
-	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	j = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES,
+	               &jerr);
 	if (!j) {
 		char msg[256];
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line,
+		         jerr.column, jerr.text);
 		reply_error(rp, 400, "bad_json", msg);
 		return -1;
 	}

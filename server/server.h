@@ -1,5 +1,5 @@
-/* server.h: estiva-server and estiva-admin: limits, defaults, structures, and the prototypes of every
- * server file, grouped by file. */
+/* server.h: estiva-server and estiva-admin: limits, defaults, structures, and the prototypes of
+ * every server file, grouped by file. */
 #ifndef ESTIVA_SERVER_H
 #define ESTIVA_SERVER_H
 
@@ -15,29 +15,30 @@
 #include "sqlbind.h"
 
 /* Limits */
-#define ID_MAX 32             /* centre, unit type, season and category ids */
-#define NAME_MAX_LEN 128      /* display names (bytes, UTF-8) */
+#define ID_MAX 32        /* centre, unit type, season and category ids */
+#define NAME_MAX_LEN 128 /* display names (bytes, UTF-8) */
 #define UNIT_CODE_MAX 16
 #define MAX_CATEGORIES 16
-#define MAX_UNIT_TYPES 16     /* per centre */
-#define MAX_SEASONS 32        /* per centre */
-#define MAX_UNITS 2000        /* per unit type */
+#define MAX_UNIT_TYPES 16 /* per centre */
+#define MAX_SEASONS 32    /* per centre */
+#define MAX_UNITS 2000    /* per unit type */
 #define MAX_CENTRES 64
-#define MAX_GUESTS 16         /* per booking, whatever the unit type says */
+#define MAX_GUESTS 16 /* per booking, whatever the unit type says */
 #define MAX_HOUSEHOLD 24
 #define IDEM_KEY_MAX 64
-#define ASSIGN_WINDOW 10      /* nights looked at on each side of a stay for best fit */
-#define SESSION_ID_BYTES 32   /* 256-bit session ids */
+#define ASSIGN_WINDOW 10    /* nights looked at on each side of a stay for best fit */
+#define SESSION_ID_BYTES 32 /* 256-bit session ids */
 #define CSRF_BYTES 32
 #define LOGIN_FAILS_ACCOUNT 5 /* failures before an account is slowed down */
 #define LOGIN_FAILS_ADDRESS 20
-#define LOGIN_SUCCESSES_ACCOUNT 20 /* successful logins of one account in a window before it is slowed */
-#define SESSIONS_PER_ACCOUNT 10   /* open sessions of one account; a new login ends the oldest */
-#define LOGIN_FAIL_WINDOW 900 /* seconds a failure is remembered */
+#define LOGIN_SUCCESSES_ACCOUNT                                                                    \
+	20 /* successful logins of one account in a window before it is slowed */
+#define SESSIONS_PER_ACCOUNT 10 /* open sessions of one account; a new login ends the oldest */
+#define LOGIN_FAIL_WINDOW 900   /* seconds a failure is remembered */
 #define LOGIN_MAX_DELAY 900
 
-/* argon2id limits (OWASP's second recommended set: 19 MiB, 2 passes): a verify takes ~35-45 ms on this
- * machine, under the 50 ms budget for a login, while costing an attacker 19 MiB per guess.
+/* argon2id limits (OWASP's second recommended set: 19 MiB, 2 passes): a verify takes ~35-45 ms on
+ * this machine, under the 50 ms budget for a login, while costing an attacker 19 MiB per guess.
  * libsodium's INTERACTIVE (64 MiB) takes 128 ms here. */
 #define PWHASH_OPSLIMIT 2
 #define PWHASH_MEMLIMIT (19u * 1024 * 1024)
@@ -113,10 +114,13 @@ struct config {
 	int64_t pay_margin;          /* added to it for the callback */
 	int64_t pay_reconcile_after; /* a payment without news this long is asked about */
 	int64_t pay_reconcile_interval;
-	int pay_unknown_after;       /* reconcile rounds the gateway may not know a payment before an alert */
+	int pay_unknown_after; /* reconcile rounds the gateway may not know a payment before an
+	                          alert */
 	/* [passes] */
-	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only */
-	/* [cancellation]: refund = DAYS:PERCENT, ... (days before arrival, from the most days down) */
+	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only
+	                     */
+	/* [cancellation]: refund = DAYS:PERCENT, ... (days before arrival, from the most days down)
+	 */
 	int nrefund_tiers;
 	struct {
 		int days;
@@ -229,8 +233,9 @@ struct metrics {
 struct app {
 	struct config cfg;
 	struct catalog cat;
-	pthread_mutex_t write_lock; /* one writer at a time: SQLite's busy wait is unfair (ceilings note) */
-	pthread_key_t db_key;       /* per-thread connection */
+	pthread_mutex_t
+	    write_lock; /* one writer at a time: SQLite's busy wait is unfair (ceilings note) */
+	pthread_key_t db_key; /* per-thread connection */
 	pthread_mutex_t conns_lock;
 	sqlite3 *conns[64];
 	int nconns;
@@ -254,8 +259,8 @@ struct request {
 	struct MHD_Connection *conn;
 	struct buf body;
 	int too_large;
-	char ip[64];      /* the client: the peer, or what a trusted proxy says */
-	char ip_key[72];  /* ip as the login slow-down counts it: an IPv6 client by its /64 */
+	char ip[64];           /* the client: the peer, or what a trusted proxy says */
+	char ip_key[72];       /* ip as the login slow-down counts it: an IPv6 client by its /64 */
 	const char *params[4]; /* {NAME} segments of the route, as sent */
 	int route;
 	/* checked by api.c before the handler runs, from the route's typed parameters */
@@ -264,7 +269,7 @@ struct request {
 	const char *id_suffix; /* what followed the id's digits (".png"), "" none */
 	struct principal who;  /* a session's caller */
 	struct gate_who gate;  /* a gate route's caller */
-	struct hash_job *job; /* a password check handed to hashpool.c; freed with the request */
+	struct hash_job *job;  /* a password check handed to hashpool.c; freed with the request */
 	int64_t started_us;
 	int status; /* of the reply, for the log */
 };
@@ -293,7 +298,7 @@ void config_defaults(struct config *cfg);
 int catalog_read_files(const struct config *cfg, struct catalog *cat, char *err, size_t errlen);
 int catalog_read_categories(const char *path, struct catalog *cat, char *err, size_t errlen);
 int catalog_read_centre(const char *path, const struct catalog *cat, struct centre *c, char *err,
-			size_t errlen);
+                        size_t errlen);
 int catalog_store(sqlite3 *db, struct catalog *cat, char *err, size_t errlen);
 int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen);
 void catalog_free(struct catalog *cat);
@@ -308,15 +313,16 @@ int unit_type_unit(const struct unit_type *t, int64_t dbid);
 
 /* stay.c */
 enum stay_err stay_check(const struct centre *c, int type, int32_t today, int32_t arrival,
-			 int32_t departure, int nguests, int *season);
+                         int32_t departure, int nguests, int *season);
 const char *stay_code(enum stay_err e);
 const char *stay_strerror(enum stay_err e);
 /* Total price of a stay that passed stay_check: 0, or -1 when a tariff is missing. */
 int stay_price(const struct centre *c, int type, int season, int category, int32_t arrival,
-	       int32_t departure, int64_t *centimes);
-/* Best fit: busy[u * width + i] is 1 when unit u is taken on night (window_start + i). The stay takes
- * nights [off, off + len). Returns the unit free for every night of the stay that leaves the smallest free
- * gaps around it (so long runs of free nights stay whole), lowest index on ties; -1 when none is free. */
+               int32_t departure, int64_t *centimes);
+/* Best fit: busy[u * width + i] is 1 when unit u is taken on night (window_start + i). The stay
+ * takes nights [off, off + len). Returns the unit free for every night of the stay that leaves the
+ * smallest free gaps around it (so long runs of free nights stay whole), lowest index on ties; -1
+ * when none is free. */
 int stay_assign(int nunits, int width, const unsigned char *busy, int off, int len);
 
 /* db.c */
@@ -325,8 +331,8 @@ int db_migrate(sqlite3 *db, char *err, size_t errlen);
 /* Up to schema version target only (tests of a migration start from the version before it). */
 int db_migrate_to(sqlite3 *db, int target, char *err, size_t errlen);
 int db_exec(sqlite3 *db, const char *sql);
-/* An instant as JSON ("YYYY-MM-DDTHH:MM:SSZ"); a column's instant (times scale to seconds) or null; a
- * column's integer or null. */
+/* An instant as JSON ("YYYY-MM-DDTHH:MM:SSZ"); a column's instant (times scale to seconds) or null;
+ * a column's integer or null. */
 json_t *json_instant(int64_t t);
 json_t *json_instant_col(sqlite3_stmt *st, int col, int64_t scale);
 json_t *json_int_col(sqlite3_stmt *st, int col);
@@ -341,12 +347,13 @@ int db_begin(struct app *app, sqlite3 *db);
 int db_commit(struct app *app, sqlite3 *db);
 void db_rollback(struct app *app, sqlite3 *db);
 int db_audit(sqlite3 *db, const char *actor, const char *action, const char *entity,
-	     int64_t entity_id, const char *before, const char *after);
-/* A prepared statement for sql (a string with static storage: its address is the key), from the calling
- * thread's cache, reset and unbound. Give it back with db_done(), never sqlite3_finalize(). */
+             int64_t entity_id, const char *before, const char *after);
+/* A prepared statement for sql (a string with static storage: its address is the key), from the
+ * calling thread's cache, reset and unbound. Give it back with db_done(), never sqlite3_finalize().
+ */
 sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql);
-/* The one exception: SQL built at run time (its address keys nothing) or run around schema changes is
- * prepared for one use; db_done() finalizes it. */
+/* The one exception: SQL built at run time (its address keys nothing) or run around schema changes
+ * is prepared for one use; db_done() finalizes it. */
 sqlite3_stmt *db_stmt_once(sqlite3 *db, const char *sql);
 void db_done(sqlite3_stmt *st);
 /* Finalizes every statement of db (and forgets this thread's cached ones), then closes it. */
@@ -371,25 +378,26 @@ struct member_row {
 		int birth_year; /* 0 unknown */
 	} household[MAX_HOUSEHOLD];
 };
-/* Parses the whole CSV text; on the first bad row writes "NAME:LINE: problem" to err and returns -1.
- * On success *rows (malloc'd) holds *nrows members. */
+/* Parses the whole CSV text; on the first bad row writes "NAME:LINE: problem" to err and returns
+ * -1. On success *rows (malloc'd) holds *nrows members. */
 int members_csv_parse(const char *name, const char *text, size_t len, const struct catalog *cat,
-		      struct member_row **rows, int *nrows, char *err, size_t errlen);
+                      struct member_row **rows, int *nrows, char *err, size_t errlen);
 int members_import(sqlite3 *db, const struct member_row *rows, int nrows, char *err, size_t errlen);
 int password_hash(const char *password, char out[128]);
 /* 1 when s has no control character (below 0x20, or DEL): CR, LF and TAB included */
 int text_is_plain(const char *s);
 #define PASSWORD_MIN 10   /* characters */
 #define PASSWORD_MAX 1023 /* bytes */
-/* NULL when pw (len bytes) may be the password of account (may be NULL), else why not, for the user */
+/* NULL when pw (len bytes) may be the password of account (may be NULL), else why not, for the user
+ */
 const char *password_refused(const char *pw, size_t len, const char *account);
-/* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session of
- * the account ends. 1 set, 0 no such account, -1 database error. */
+/* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session
+ * of the account ends. 1 set, 0 no such account, -1 database error. */
 int account_set_password(sqlite3 *db, const char *account, const char *hash);
 
-/* hashpool.c: argon2id off the HTTP threads. A handler reserves a slot (-1: full, answer 503), makes a
- * job with the connection to resume, suspends the connection and submits; libmicrohttpd calls the handler
- * again once job->done is set. */
+/* hashpool.c: argon2id off the HTTP threads. A handler reserves a slot (-1: full, answer 503),
+ * makes a job with the connection to resume, suspends the connection and submits; libmicrohttpd
+ * calls the handler again once job->done is set. */
 #define HASHPOOL_MAX_THREADS 16
 enum hash_op { HASH_VERIFY, HASH_MAKE };
 struct hash_job {
@@ -412,7 +420,8 @@ void hash_job_free(struct hash_job *job);
 /* auth.c */
 int auth_login(struct app *app, struct request *rq, struct reply *rp);
 int auth_logout(struct app *app, struct request *rq, struct reply *rp);
-/* Fills rq->who from the session cookie: 1 when a live session was found, 0 when none, -1 on error. */
+/* Fills rq->who from the session cookie: 1 when a live session was found, 0 when none, -1 on error.
+ */
 int auth_session(struct app *app, struct request *rq);
 int auth_csrf_ok(const struct request *rq);
 int auth_can_see_centre(const struct principal *who, int centre);
@@ -444,10 +453,12 @@ int payment_return(struct app *app, struct request *rq, struct reply *rp);
 int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp);
 /* Inside the cancel transaction of a confirmed booking: records the refund the policy gives.
  * Returns the refund id (0 when nothing is refunded) or -1. */
-int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, int32_t arrival, const char *actor);
+int64_t payment_refund_on_cancel(struct app *app, sqlite3 *db, int64_t booking, int32_t arrival,
+                                 const char *actor);
 /* Sends a requested refund to the gateway (outside any transaction). */
 void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund);
-/* Settles what the gateway left open (see docs/payments.md). force: ask about every open payment. */
+/* Settles what the gateway left open (see docs/payments.md). force: ask about every open payment.
+ */
 int payment_reconcile(struct app *app, sqlite3 *db, int force);
 /* The refund percent for a stay arriving `days` days from today. */
 int payment_refund_percent(const struct config *cfg, int days);
@@ -459,16 +470,19 @@ int qr_png(const char *text, int scale, struct buf *out);
 int qr_svg(const char *text, struct buf *out);
 
 /* passes.c */
-/* Loads the signing key at start (the server refuses to start when its file is readable by others). */
+/* Loads the signing key at start (the server refuses to start when its file is readable by others).
+ */
 int passes_init(struct app *app, sqlite3 *db, char *err, size_t errlen);
 /* Inside the confirmation's transaction: one signed pass per guest of the booking. 0, or -1. */
 int passes_issue(struct app *app, sqlite3 *db, int64_t booking);
 /* Inside the cancellation's transaction: every active pass of the booking is revoked. */
 int passes_revoke_booking(sqlite3 *db, int64_t booking, const char *reason);
-/* Makes a new signing key (its secret in key_dir, mode 0600) that signs from now on: its id, or -1. */
+/* Makes a new signing key (its secret in key_dir, mode 0600) that signs from now on: its id, or -1.
+ */
 int passes_key_rotate(struct app *app, sqlite3 *db, char *err, size_t errlen);
-/* estiva-admin keys revoke ID (passes.c): re-issues the key's active passes under the current key and
- * unpublishes it, in one transaction; deletes its secret. The count re-issued, or -1 with err. */
+/* estiva-admin keys revoke ID (passes.c): re-issues the key's active passes under the current key
+ * and unpublishes it, in one transaction; deletes its secret. The count re-issued, or -1 with err.
+ */
 int passes_key_revoke(struct app *app, sqlite3 *db, int id, char *err, size_t errlen);
 /* Every pass-signing-*.key in key_dir is readable by the service alone: 0, or -1 with err. */
 int passes_check_key_files(const struct app *app, char *err, size_t errlen);
@@ -479,17 +493,18 @@ int passes_list(struct app *app, struct request *rq, struct reply *rp);
 int passes_image(struct app *app, struct request *rq, struct reply *rp);
 int passes_reissue(struct app *app, struct request *rq, struct reply *rp);
 int passes_print(struct app *app, struct request *rq, struct reply *rp);
-/* estiva-admin write-nfc: waits for a card on the reader (libnfc connstring, NULL: LIBNFC_DEVICE or the
- * first reader), writes the pass bound to the card's UID, records the UID. 0 written, 1 not. */
-int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring, int timeout_ms, FILE *out);
+/* estiva-admin write-nfc: waits for a card on the reader (libnfc connstring, NULL: LIBNFC_DEVICE or
+ * the first reader), writes the pass bound to the card's UID, records the UID. 0 written, 1 not. */
+int passes_write_nfc(struct app *app, sqlite3 *db, int64_t id, const char *connstring,
+                     int timeout_ms, FILE *out);
 /* estiva-admin verify-pass: prints the fields and the verdict; 0 good, 1 not. */
 int passes_verify_cli(sqlite3 *db, const char *token, FILE *out);
 
 /* sync.c: the gates' side of the server (docs/sync.md) */
-#define SYNC_MAX_EVENTS 500      /* per upload; more is 413 too_many_events */
-#define SYNC_LIMIT_DEFAULT 1000  /* download items per page */
+#define SYNC_MAX_EVENTS 500     /* per upload; more is 413 too_many_events */
+#define SYNC_LIMIT_DEFAULT 1000 /* download items per page */
 #define SYNC_LIMIT_MAX 5000
-#define SYNC_HORIZON_DAYS 7      /* passes reach the gates this long before their stay starts */
+#define SYNC_HORIZON_DAYS 7       /* passes reach the gates this long before their stay starts */
 #define GATE_CODE_TTL (24 * 3600) /* a one-time enrolment code */
 /* Gate routes (WHO_GATE in api.c: a bearer token, checked by gate_auth before the handler runs; no
  * session, no CSRF). */
@@ -503,24 +518,26 @@ json_t *sync_centre_json(sqlite3 *db, const char *centre);
 /* gates.c: enrolment (a one-time code for a bearer token), and the administration of gates. */
 /* The gate of the request's "Authorization: Bearer" token: 0 with *g filled, or -1 after replying
  * 401 (unauthenticated, bad_token, gate_revoked) or 500. */
-int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp, struct gate_who *g);
+int gate_auth(struct app *app, sqlite3 *db, struct request *rq, struct reply *rp,
+              struct gate_who *g);
 int gates_enroll(struct app *app, struct request *rq, struct reply *rp);
 int gates_admin_list(struct app *app, struct request *rq, struct reply *rp);
 int gates_admin_add(struct app *app, struct request *rq, struct reply *rp);
 int gates_admin_revoke(struct app *app, struct request *rq, struct reply *rp);
-/* The gates of a centre (NULL: all) with their last sync and health, or NULL on a database error. */
+/* The gates of a centre (NULL: all) with their last sync and health, or NULL on a database error.
+ */
 json_t *gates_json(sqlite3 *db, const char *centre);
 /* estiva-admin gate add|revoke|list: argv after "gate"; returns the exit status. */
 int gates_cli(struct app *app, sqlite3 *db, int argc, char **argv);
 
 /* check.c: the online check (docs/sync.md): the decision the server would make now for a scanned
- * pass, with the gates' own rules (shared/decide.c); records nothing. The gate's route (bearer token,
- * its centre) and the staff's (managers of the centre, admins). */
+ * pass, with the gates' own rules (shared/decide.c); records nothing. The gate's route (bearer
+ * token, its centre) and the staff's (managers of the centre, admins). */
 int check_gate_route(struct app *app, struct request *rq, struct reply *rp);
 int check_staff_route(struct app *app, struct request *rq, struct reply *rp);
 
-/* manage.c: read APIs of the manager dashboard (managers: their centres; admins: all) and of the admin
- * pages (admins only); each centre report also as CSV with ?format=csv. */
+/* manage.c: read APIs of the manager dashboard (managers: their centres; admins: all) and of the
+ * admin pages (admins only); each centre report also as CSV with ?format=csv. */
 int manage_occupancy(struct app *app, struct request *rq, struct reply *rp);
 int manage_movements(struct app *app, struct request *rq, struct reply *rp);
 int manage_revenue(struct app *app, struct request *rq, struct reply *rp);
@@ -529,13 +546,14 @@ int manage_keys(struct app *app, struct request *rq, struct reply *rp);
 /* Passes inside a centre now (presence rule of shared/event.h) and its gates. */
 int manage_onsite(struct app *app, struct request *rq, struct reply *rp);
 
-/* api.c: the route table. api_route matches the request, checks who may call it, its centre scope and
- * typed path parameters, and calls the handler (or replies 401/403/404/405 itself). */
+/* api.c: the route table. api_route matches the request, checks who may call it, its centre scope
+ * and typed path parameters, and calls the handler (or replies 401/403/404/405 itself). */
 int api_route(struct app *app, struct request *rq, struct reply *rp);
-/* 1 when some route's pattern matches path (whatever the method): http.c serves no static file there. */
+/* 1 when some route's pattern matches path (whatever the method): http.c serves no static file
+ * there. */
 int api_has_route(const char *path);
-/* The table, one route a line: METHOD PATTERN WHO CSRF SCOPE (estiva-server --routes). 0, or -1 when a
- * pattern has a parameter of no known type. */
+/* The table, one route a line: METHOD PATTERN WHO CSRF SCOPE (estiva-server --routes). 0, or -1
+ * when a pattern has a parameter of no known type. */
 int api_routes_print(FILE *out);
 
 /* http.c */
@@ -554,13 +572,14 @@ int reply_error(struct reply *rp, int status, const char *code, const char *mess
 int reply_text(struct reply *rp, int status, const char *content_type, const char *text);
 
 /* request.c */
-/* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied. */
+/* The request body as a JSON object, or an error reply (400/415): 0 when parsed, -1 when replied.
+ */
 int request_json(struct request *rq, struct reply *rp, json_t **out);
 const char *request_header(struct request *rq, const char *name);
 const char *request_query(struct request *rq, const char *name);
-/* The id in the len bytes at s: strict decimal (no sign, no space, no leading zero, no overflow) within
- * min..max. 0 with *out set, or -1. The one parser of ids in paths (and of ids on estiva-admin's
- * command line). */
+/* The id in the len bytes at s: strict decimal (no sign, no space, no leading zero, no overflow)
+ * within min..max. 0 with *out set, or -1. The one parser of ids in paths (and of ids on
+ * estiva-admin's command line). */
 int request_id_param(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 
 #endif

@@ -1,6 +1,6 @@
 /* sync.c: the sync protocol, the server's side (docs/sync.md): the upload of scans (stored once by
- * id, conflicts flagged, never refused) and the paged download of keys, passes, revocations and other
- * gates' scans behind an exact cursor, with its horizon. Gates themselves (tokens, enrolment,
+ * id, conflicts flagged, never refused) and the paged download of keys, passes, revocations and
+ * other gates' scans behind an exact cursor, with its horizon. Gates themselves (tokens, enrolment,
  * administration) are gates.c's. */
 #include <ctype.h>
 #include <sodium.h>
@@ -17,14 +17,12 @@
 #define SEEN_EVERY 30 /* seconds between two writes of a gate's last_sync_at by downloads */
 #define HORIZON_MIN ((int64_t)SYNC_HORIZON_DAYS * 1440)
 
-
 /* ---- small helpers ---- */
 
 static int digits(int c)
 {
 	return c >= '0' && c <= '9';
 }
-
 
 /* A decimal number without sign or leading zeros, at most 18 digits: its length, else 0. */
 static size_t number_prefix(const char *s, int64_t *out)
@@ -58,7 +56,6 @@ static int cursor_parse(const char *s, int64_t *p, int64_t *e)
 	return s[n] ? -1 : 0;
 }
 
-
 /* ---- gates ---- */
 
 /* Every key a gate still needs: the one signing now, and the retired ones whose passes have not all
@@ -68,8 +65,9 @@ json_t *sync_keys_json(sqlite3 *db, int64_t now)
 	sqlite3_stmt *st;
 	json_t *a = json_array();
 
-	if (!(st = db_stmt(db, "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
-	        " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id"))) {
+	if (!(st = db_stmt(db,
+	                   "SELECT id, public_key, last_valid_until, retired_at FROM signing_keys"
+	                   " WHERE retired_at IS NULL OR last_valid_until > ? ORDER BY id"))) {
 		json_decref(a);
 		return NULL;
 	}
@@ -132,8 +130,8 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 		*booking = 0; /* no pass, no booking of ours: what the gate says is not kept */
 		return why ? why : admit ? "unknown_pass" : NULL;
 	}
-	/* one read of our row: the booking is the pass's (a gate that says otherwise is flagged), then the
-	 * admission is judged against the same row */
+	/* one read of our row: the booking is the pass's (a gate that says otherwise is flagged),
+	 * then the admission is judged against the same row */
 	sqlite3_reset(u->pass);
 	db_bind_int64(u->pass, 1, ev->pass);
 	if (db_step(u->pass) == SQLITE_ROW) {
@@ -141,7 +139,8 @@ static const char *event_conflict(struct upload_stmts *u, const struct gate_who 
 		if (!why && *booking && *booking != ours)
 			why = "booking_mismatch";
 		*booking = ours;
-		if (!why && admit && strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
+		if (!why && admit &&
+		    strcmp((const char *)sqlite3_column_text(u->pass, 0), g->centre))
 			why = "other_centre";
 		else if (!why && admit && sqlite3_column_type(u->pass, 1) != SQLITE_NULL &&
 		         sqlite3_column_int64(u->pass, 1) <= ev->at)
@@ -228,11 +227,12 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 503, "busy", "the database is busy, try again");
 	}
 	in_tx = 1;
-	/* The latest time a scan can carry: now on the gate's clock (measured from this upload's gate_time,
-	 * or the last one it sent), plus a little. */
+	/* The latest time a scan can carry: now on the gate's clock (measured from this upload's
+	 * gate_time, or the last one it sent), plus a little. */
 	{
 		int64_t ahead = have_time ? gate_time - now : 0;
-		if (!have_time && (st = db_stmt(db, "SELECT -last_offset_s FROM gates WHERE id = ?"))) {
+		if (!have_time &&
+		    (st = db_stmt(db, "SELECT -last_offset_s FROM gates WHERE id = ?"))) {
 			db_bind_int64(st, 1, g.id);
 			if (db_step(st) == SQLITE_ROW)
 				ahead = sqlite3_column_int64(st, 0);
@@ -243,8 +243,10 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 	}
 	/* the gate may have been revoked since its token was checked: decided here, in the
 	 * transaction */
-	if (!(st = db_stmt(db, "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
-	        " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at IS NULL")))
+	if (!(st = db_stmt(
+	          db, "UPDATE gates SET last_sync_at = ?1, last_queue = COALESCE(?2, last_queue),"
+	              " last_offset_s = COALESCE(?3, last_offset_s) WHERE id = ?4 AND revoked_at "
+	              "IS NULL")))
 		goto dbfail;
 	db_bind_int64(st, 1, now);
 	if (queue >= 0)
@@ -265,13 +267,15 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 401, "gate_revoked", "this gate was revoked");
 	}
 	if (!(u.pass = db_stmt(db, "SELECT b.centre, p.revoked_at, p.booking FROM passes p JOIN "
-	                       "bookings b ON b.id = p.booking"
-	                       " WHERE p.id = ?")) ||
+	                           "bookings b ON b.id = p.booking"
+	                           " WHERE p.id = ?")) ||
 	    !(u.state = db_stmt(db, STATE_SQL)) ||
-	    !(u.insert = db_stmt(db, "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, "
-	        "decision,"
-	        " reason, at, seq, offline, manual, note, received_at, conflict, conflict_reason)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+	    !(u.insert = db_stmt(
+	          db,
+	          "INSERT OR IGNORE INTO gate_events(id, gate, centre, pass, booking, direction, "
+	          "decision,"
+	          " reason, at, seq, offline, manual, note, received_at, conflict, conflict_reason)"
+	          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
 		goto dbfail;
 	json_array_foreach(events, i, e)
 	{
@@ -387,11 +391,13 @@ static int horizon_sweep(struct app *app, sqlite3 *db, const struct gate_who *g,
 	if (read_edge(db, &edge) < 0)
 		goto fail;
 	if (edge < target) {
-		if (!(st = db_stmt(db, "INSERT INTO pass_changes(pass, centre, kind)"
-		        " SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = "
-		        "p.booking"
-		        " WHERE p.valid_from > ?1 AND p.valid_from <= ?2 AND p.valid_until > ?3"
-		        " AND p.status = 'active' ORDER BY p.valid_from, p.id")))
+		if (!(st = db_stmt(
+		          db,
+		          "INSERT INTO pass_changes(pass, centre, kind)"
+		          " SELECT p.id, b.centre, 'pass' FROM passes p JOIN bookings b ON b.id = "
+		          "p.booking"
+		          " WHERE p.valid_from > ?1 AND p.valid_from <= ?2 AND p.valid_until > ?3"
+		          " AND p.status = 'active' ORDER BY p.valid_from, p.id")))
 			goto fail;
 		db_bind_int64(st, 1, edge);
 		db_bind_int64(st, 2, target);
@@ -440,8 +446,8 @@ static int64_t single_int(sqlite3 *db, const char *sql, int *ok)
 	return v;
 }
 
-/* A stored scan in its relay form: columns id, gate, pass, direction, decision, at from col on. 0, or -1
- * for a row neither side would have written. */
+/* A stored scan in its relay form: columns id, gate, pass, direction, decision, at from col on. 0,
+ * or -1 for a row neither side would have written. */
 static int event_from_row(sqlite3_stmt *st, int col, struct event *ev)
 {
 	const char *id = (const char *)sqlite3_column_text(st, col);
@@ -513,18 +519,20 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 
 	/* passes and revocations, in change order; a row outside the horizon or for an expired pass
 	 * is passed over (the horizon sweep feeds the pass again when its stay comes near) */
-	if (!(st = db_stmt(db, "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, "
-	        "p.valid_from,"
-	        " p.valid_until, CASE WHEN p.nfc_uid IS NULL THEN NULL ELSE hex(p.nfc_uid) END, "
-	        "p.status,"
-	        " u.code, r.until, r.reason"
-	        " FROM pass_changes c JOIN passes p ON p.id = c.pass JOIN bookings b ON b.id = "
-	        "p.booking"
-	        " JOIN units u ON u.id = b.unit LEFT JOIN revocations r ON r.pass = c.pass"
-	        " WHERE c.centre = ?1 AND c.seq > ?2 AND p.valid_until > ?3"
-	        " AND ((c.kind = 'pass' AND p.valid_from <= ?4) OR (c.kind = 'revocation' AND "
-	        "r.until > ?3))"
-	        " ORDER BY c.seq LIMIT ?5")))
+	if (!(st = db_stmt(
+	          db,
+	          "SELECT c.seq, c.kind, p.id, p.booking, p.guest, p.guest_name, p.kind, "
+	          "p.valid_from,"
+	          " p.valid_until, CASE WHEN p.nfc_uid IS NULL THEN NULL ELSE hex(p.nfc_uid) END, "
+	          "p.status,"
+	          " u.code, r.until, r.reason"
+	          " FROM pass_changes c JOIN passes p ON p.id = c.pass JOIN bookings b ON b.id = "
+	          "p.booking"
+	          " JOIN units u ON u.id = b.unit LEFT JOIN revocations r ON r.pass = c.pass"
+	          " WHERE c.centre = ?1 AND c.seq > ?2 AND p.valid_until > ?3"
+	          " AND ((c.kind = 'pass' AND p.valid_from <= ?4) OR (c.kind = 'revocation' AND "
+	          "r.until > ?3))"
+	          " ORDER BY c.seq LIMIT ?5")))
 		goto dbfail;
 	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, p);
@@ -555,8 +563,8 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 		              sqlite3_column_int(st, 4), "guest_name", sqlite3_column_text(st, 5),
 		              "unit", sqlite3_column_text(st, 11), "kind",
 		              pass_kind_name(sqlite3_column_int(st, 6)), "valid_from",
-		              json_instant_col(st, 7, 60), "valid_until", json_instant_col(st, 8, 60),
-		              "nfc_uid",
+		              json_instant_col(st, 7, 60), "valid_until",
+		              json_instant_col(st, 8, 60), "nfc_uid",
 		              sqlite3_column_type(st, 9) == SQLITE_NULL
 		                  ? json_null()
 		                  : json_string((const char *)sqlite3_column_text(st, 9)),
@@ -569,8 +577,10 @@ int sync_download(struct app *app, struct request *rq, struct reply *rp)
 
 	/* other gates' scans at this centre, in arrival order, in what room the page has left */
 	budget = (int)(limit - n);
-	if (!(st = db_stmt(db, "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
-	        " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED " ORDER BY rowid LIMIT ?4")))
+	if (!(st = db_stmt(db,
+	                   "SELECT rowid, id, gate, pass, direction, decision, at FROM gate_events"
+	                   " WHERE centre = ?1 AND rowid > ?2 AND gate != ?3" EVENT_TIME_TRUSTED
+	                   " ORDER BY rowid LIMIT ?4")))
 		goto dbfail;
 	db_bind_text(st, 1, g.centre, -1, SQLITE_STATIC);
 	db_bind_int64(st, 2, e);

@@ -2,8 +2,8 @@
 #include "conf.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,11 +48,20 @@ int conf_parse_duration(const char *s, int64_t *seconds)
 		return -1;
 	switch (unit) {
 	case 0:
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	default: return -1;
+	case 's':
+		mul = 1;
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		return -1;
 	}
 	if (conf_parse_long(num, 0, 1000000, &v) < 0)
 		return -1;
@@ -69,10 +78,19 @@ int conf_parse_size(const char *s, size_t *bytes)
 	if (!s || split_unit(s, num, sizeof(num), &unit) < 0)
 		return -1;
 	switch (unit) {
-	case 0: mul = 1; break;
-	case 'k': case 'K': mul = 1024; break;
-	case 'm': case 'M': mul = 1024 * 1024; break;
-	default: return -1;
+	case 0:
+		mul = 1;
+		break;
+	case 'k':
+	case 'K':
+		mul = 1024;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1024 * 1024;
+		break;
+	default:
+		return -1;
 	}
 	if (conf_parse_long(num, 0, 1L << 30, &v) < 0 || (size_t)v > ((size_t)1 << 30) / mul)
 		return -1;
@@ -157,8 +175,8 @@ struct conf_stream {
 	conf_handler fn;
 };
 
-/* libinih reads lines in pieces of its buffer size (200 bytes in Debian's build): a longer line would be
- * taken as two. Refuse it instead, with its line number. */
+/* libinih reads lines in pieces of its buffer size (200 bytes in Debian's build): a longer line
+ * would be taken as two. Refuse it instead, with its line number. */
 static char *conf_reader(char *str, int num, void *stream)
 {
 	struct conf_stream *cs = stream;
@@ -230,7 +248,8 @@ int conf_read_file(const char *path, conf_handler fn, void *user, char *err, siz
 	if (ctx.failed)
 		return -1;
 	if (r != 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or name = value)", path, r);
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or name = value)",
+		         path, r);
 		return -1;
 	}
 	return 0;
@@ -248,13 +267,14 @@ int conf_secret_file_ok(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
-	/* the owner's alone (600), or also the service's own group's to read (640, group = our group), as
-	 * docs/operations.md installs a TLS key root:estiva; never anybody else's */
+	/* the owner's alone (600), or also the service's own group's to read (640, group = our
+	 * group), as docs/operations.md installs a TLS key root:estiva; never anybody else's */
 	if ((st.st_mode & 037) || ((st.st_mode & 040) && st.st_gid != getegid())) {
 		snprintf(err, errlen,
-			 "%s: readable by others (mode %03o, group %u); it holds a secret: chmod 600 it, or 640 with"
-			 " the service's own group",
-			 path, (unsigned)(st.st_mode & 0777), (unsigned)st.st_gid);
+		         "%s: readable by others (mode %03o, group %u); it holds a secret: chmod "
+		         "600 it, or 640 with"
+		         " the service's own group",
+		         path, (unsigned)(st.st_mode & 0777), (unsigned)st.st_gid);
 		return -1;
 	}
 	return 0;
@@ -283,29 +303,33 @@ int conf_set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *va
 	return 1;
 }
 
-int conf_set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max)
+int conf_set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min,
+                 long max)
 {
 	long v;
 
 	if (conf_parse_long(value, min, max, &v) < 0)
-		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"", name, min, max,
-				  value);
+		return conf_error(ctx, 0, "%s must be a whole number from %ld to %ld, not \"%s\"",
+		                  name, min, max, value);
 	*dst = (int)v;
 	return 1;
 }
 
-int conf_set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value, int64_t min,
-		      int64_t max)
+int conf_set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
+                      int64_t min, int64_t max)
 {
 	int64_t v;
 
 	if (conf_parse_duration(value, &v) < 0 || v < min || (max > 0 && v > max)) {
 		if (max > 0)
 			return conf_error(ctx, 0,
-					  "%s must be a duration such as 90s, 20m or 2h (from %llds to %llds), not \"%s\"",
-					  name, (long long)min, (long long)max, value);
-		return conf_error(ctx, 0, "%s must be a duration such as 90s, 20m or 2h (at least %llds), not \"%s\"",
-				  name, (long long)min, value);
+			                  "%s must be a duration such as 90s, 20m or 2h (from "
+			                  "%llds to %llds), not \"%s\"",
+			                  name, (long long)min, (long long)max, value);
+		return conf_error(
+		    ctx, 0,
+		    "%s must be a duration such as 90s, 20m or 2h (at least %llds), not \"%s\"",
+		    name, (long long)min, value);
 	}
 	*dst = v;
 	return 1;

@@ -17,7 +17,6 @@ int conf_parse_money(const char *s, int64_t *centimes);
 int conf_valid_id(const char *s, size_t maxlen);
 int conf_parse_bool(const char *s, int *out);
 
-
 /* INI files with line numbers in every error (libinih underneath). */
 struct conf_ctx {
 	const char *path;
@@ -31,18 +30,20 @@ struct conf_ctx {
 };
 /* Called for each name = value; return 1 to go on, or conf_error(...) (which returns 0). */
 typedef int (*conf_handler)(struct conf_ctx *ctx, const char *section, const char *name,
-			    const char *value);
+                            const char *value);
 /* Records "path:line: message" (the first error only) and returns 0. line <= 0 means ctx->line. */
-int conf_error(struct conf_ctx *ctx, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Setters for conf_handler functions: each stores the value or records "path:line: what is wrong" and
- * returns what the handler returns (1 go on, 0 stop). */
+int conf_error(struct conf_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Setters for conf_handler functions: each stores the value or records "path:line: what is wrong"
+ * and returns what the handler returns (1 go on, 0 stop). */
 int conf_set_str(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value);
 /* Relative paths are taken from the folder of the file being read. */
 int conf_set_path(struct conf_ctx *ctx, char *dst, size_t dstlen, const char *value);
-int conf_set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min, long max);
+int conf_set_int(struct conf_ctx *ctx, int *dst, const char *name, const char *value, long min,
+                 long max);
 /* max <= 0: no upper bound */
-int conf_set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value, int64_t min,
-		      int64_t max);
+int conf_set_duration(struct conf_ctx *ctx, int64_t *dst, const char *name, const char *value,
+                      int64_t min, int64_t max);
 /* 0 when the whole file was read and the handler accepted every line; -1 with err set otherwise. */
 int conf_read_file(const char *path, conf_handler fn, void *user, char *err, size_t errlen);
 

@@ -112,7 +112,8 @@ void instant_format(int64_t t, char out[INSTANT_STRLEN])
 
 	gmtime_r(&tt, &tm);
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+	         (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+	         tm.tm_sec % 100);
 	memcpy(out, tmp, INSTANT_STRLEN - 1);
 	out[INSTANT_STRLEN - 1] = '\0';
 }

@@ -24,8 +24,10 @@ static const char *const err_codes[EVENT_ERR_COUNT] = {
     [EVENT_ERR_GATE] = "bad_gate",
 };
 
-static const char *const kind_names[] = {
-    [EVENT_ADMIT] = "admit", [EVENT_DENY] = "deny", [EVENT_UNDONE] = "undone", [EVENT_MANUAL] = "manual"};
+static const char *const kind_names[] = {[EVENT_ADMIT] = "admit",
+                                         [EVENT_DENY] = "deny",
+                                         [EVENT_UNDONE] = "undone",
+                                         [EVENT_MANUAL] = "manual"};
 
 const char *event_err_code(enum event_err e)
 {
@@ -96,7 +98,8 @@ static enum event_err read_move(json_t *o, struct event *ev)
 {
 	enum decide_dir dir;
 
-	if (decide_dir_parse(json_string_value(json_object_get(o, "direction")), &dir) < 0 || dir == DECIDE_DIR_BOTH)
+	if (decide_dir_parse(json_string_value(json_object_get(o, "direction")), &dir) < 0 ||
+	    dir == DECIDE_DIR_BOTH)
 		return EVENT_ERR_DIRECTION;
 	ev->dir = dir;
 	if (event_kind_parse(json_string_value(json_object_get(o, "decision")), &ev->kind) < 0)
@@ -106,8 +109,8 @@ static enum event_err read_move(json_t *o, struct event *ev)
 
 static enum event_err read_at(json_t *o, int64_t now, struct event *ev)
 {
-	if (instant_parse(json_string_value(json_object_get(o, "at")), &ev->at) < 0 || ev->at < now - EVENT_TIME_SLACK ||
-	    ev->at > now + EVENT_TIME_SLACK)
+	if (instant_parse(json_string_value(json_object_get(o, "at")), &ev->at) < 0 ||
+	    ev->at < now - EVENT_TIME_SLACK || ev->at > now + EVENT_TIME_SLACK)
 		return EVENT_ERR_TIME;
 	return EVENT_OK;
 }
@@ -207,10 +210,12 @@ json_t *event_to_json(const struct event *ev)
 	char at[INSTANT_STRLEN];
 
 	instant_format(ev->at, at);
-	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", ev->id, "pass", (json_int_t)ev->pass,
-			 "booking", (json_int_t)ev->booking, "direction", decide_dir_name(ev->dir), "decision",
-			 event_kind_name(ev->kind), "reason", reason_of(ev), "at", at, "seq", (json_int_t)ev->seq,
-			 "offline", ev->offline, "manual", ev->kind == EVENT_MANUAL || ev->manual, "note", ev->note);
+	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:b,s:s}", "id", ev->id, "pass",
+	                 (json_int_t)ev->pass, "booking", (json_int_t)ev->booking, "direction",
+	                 decide_dir_name(ev->dir), "decision", event_kind_name(ev->kind), "reason",
+	                 reason_of(ev), "at", at, "seq", (json_int_t)ev->seq, "offline",
+	                 ev->offline, "manual", ev->kind == EVENT_MANUAL || ev->manual, "note",
+	                 ev->note);
 }
 
 json_t *event_relay_to_json(const struct event *ev)
@@ -218,9 +223,9 @@ json_t *event_relay_to_json(const struct event *ev)
 	char at[INSTANT_STRLEN];
 
 	instant_format(ev->at, at);
-	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "id", ev->id, "gate", (json_int_t)ev->gate, "pass",
-			 (json_int_t)ev->pass, "direction", decide_dir_name(ev->dir), "decision",
-			 event_kind_name(ev->kind), "at", at);
+	return json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "id", ev->id, "gate", (json_int_t)ev->gate,
+	                 "pass", (json_int_t)ev->pass, "direction", decide_dir_name(ev->dir),
+	                 "decision", event_kind_name(ev->kind), "at", at);
 }
 
 /* ---- the presence rule ---- */
@@ -255,7 +260,8 @@ void presence_step_text(struct presence *p, const char *decision, const char *di
 	enum event_kind k;
 	enum decide_dir d;
 
-	if (event_kind_parse(decision, &k) < 0 || decide_dir_parse(direction, &d) < 0 || d == DECIDE_DIR_BOTH)
+	if (event_kind_parse(decision, &k) < 0 || decide_dir_parse(direction, &d) < 0 ||
+	    d == DECIDE_DIR_BOTH)
 		return;
 	presence_step(p, k, d);
 }

@@ -280,8 +280,9 @@ enum pass_err pass_sign_text(const struct pass *p, const unsigned char sk[64], c
 	return PASS_OK;
 }
 
-static const char *const kind_names[] = {[PASS_KIND_GUEST] = "guest", [PASS_KIND_DAY_VISITOR] = "day_visitor",
-					 [PASS_KIND_STAFF] = "staff"};
+static const char *const kind_names[] = {[PASS_KIND_GUEST] = "guest",
+                                         [PASS_KIND_DAY_VISITOR] = "day_visitor",
+                                         [PASS_KIND_STAFF] = "staff"};
 
 const char *pass_kind_name(int kind)
 {

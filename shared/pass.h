@@ -61,7 +61,8 @@ struct pass {
 struct pass_key {
 	uint8_t id;
 	unsigned char pk[32]; /* crypto_sign_PUBLICKEYBYTES */
-	int64_t valid_until;  /* minutes: a retired key is trusted for passes ending by then; 0: no end */
+	int64_t valid_until;  /* minutes: a retired key is trusted for passes ending by then; 0: no
+	                         end */
 };
 
 /* Binary form: version, key_id, pass_id (BE32), booking_id (BE32), centre (BE16), guest, kind,

@@ -1,6 +1,6 @@
 /* sqlbind.c: see sqlbind.h. The failure is kept per thread (a statement is used by one thread at a
- * time), with the statement and its SQL text, so a later statement at the same address is not taken for
- * it. */
+ * time), with the statement and its SQL text, so a later statement at the same address is not taken
+ * for it. */
 #include "sqlbind.h"
 
 #include <stddef.h>
@@ -14,7 +14,8 @@ static _Thread_local int failed_rc;
 static int check(sqlite3_stmt *st, int i, int rc)
 {
 	if (rc != SQLITE_OK && !(failed == st && failed_sql == sqlite3_sql(st))) {
-		log_err("database: binding parameter %d of \"%.80s\": %s", i, sqlite3_sql(st), sqlite3_errstr(rc));
+		log_err("database: binding parameter %d of \"%.80s\": %s", i, sqlite3_sql(st),
+		        sqlite3_errstr(rc));
 		failed = st;
 		failed_sql = sqlite3_sql(st);
 		failed_rc = rc;

@@ -100,8 +100,8 @@ int form_parse(const char *body, size_t len, struct form *f)
 			if (eq == i)
 				goto bad; /* no name */
 			name = url_decode(body + i, eq - i);
-			value = url_decode(eq < end ? body + eq + 1 : "",
-			                   eq < end ? end - eq - 1 : 0);
+			value =
+			    url_decode(eq < end ? body + eq + 1 : "", eq < end ? end - eq - 1 : 0);
 			rc = name && value ? form_add(f, name, value) : -1;
 			free(name);
 			free(value);

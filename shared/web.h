@@ -55,10 +55,10 @@ int web_security_headers(const char *csp, int tls, struct web_header out[WEB_HEA
 
 /* ---- session ids and CSRF tokens ---- */
 
-#define WEB_ID_BYTES 32                    /* 256 bits */
+#define WEB_ID_BYTES 32                   /* 256 bits */
 #define WEB_ID_HEX (2 * WEB_ID_BYTES + 1) /* as lower-case hex, with its NUL */
-#define WEB_ID_KEY 32                      /* the BLAKE2b hash kept instead of the id */
-#define WEB_COOKIE_MAX 256                 /* room for a Set-Cookie value of ours */
+#define WEB_ID_KEY 32                     /* the BLAKE2b hash kept instead of the id */
+#define WEB_COOKIE_MAX 256                /* room for a Set-Cookie value of ours */
 
 /* A fresh random id (libsodium's randombytes_buf) as hex. */
 void web_random_id(char out[WEB_ID_HEX]);

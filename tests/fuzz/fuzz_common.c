@@ -82,7 +82,8 @@ void fuzz_decide(struct decide_input *in)
 			abort();
 		if (res.have_pass && (res.pass.key_id < 1 || res.pass.key_id > 2))
 			abort();
-		if (!decide_reason_code(res.reason) || !decide_message_fr(res.reason) || !decide_message_ar(res.reason))
+		if (!decide_reason_code(res.reason) || !decide_message_fr(res.reason) ||
+		    !decide_message_ar(res.reason))
 			abort();
 		if (memchr(res.guest_name, 0, sizeof(res.guest_name)) == NULL)
 			abort();

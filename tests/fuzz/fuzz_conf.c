@@ -1,6 +1,7 @@
-/* fuzz_conf: estiva-server.conf as the server reads it (server/config.c through inih and shared/conf.c:
- * sections, keys, durations, sizes, money, refund tiers, paths, trusted proxies). An operator's file, so
- * not hostile, but a typo must give a clear error, never a crash or a half-read configuration. */
+/* fuzz_conf: estiva-server.conf as the server reads it (server/config.c through inih and
+ * shared/conf.c: sections, keys, durations, sizes, money, refund tiers, paths, trusted proxies). An
+ * operator's file, so not hostile, but a typo must give a clear error, never a crash or a half-read
+ * configuration. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!err[0])
 			__builtin_trap(); /* a refusal always says why */
 	} else if (cfg.ntrusted_proxies < 0 || cfg.ntrusted_proxies > TRUSTED_PROXIES_MAX ||
-		   cfg.nrefund_tiers < 0) {
+	           cfg.nrefund_tiers < 0) {
 		__builtin_trap();
 	}
 	return 0;

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(cat.categories[0].id, "cat-a");
 		strcpy(cat.categories[1].id, "retired");
 	}
-	if (members_csv_parse("fuzz.csv", (const char *)data, size, &cat, &rows, &n, err, sizeof(err)) == 0)
+	if (members_csv_parse("fuzz.csv", (const char *)data, size, &cat, &rows, &n, err,
+	                      sizeof(err)) == 0)
 		free(rows);
 	return 0;
 }

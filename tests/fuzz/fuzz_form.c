@@ -1,5 +1,5 @@
-/* fuzz_form: the gateway's callback body as the server reads it: form decoding, the ver3 hash check and
- * the amount. Outside input from the network, before any authentication. */
+/* fuzz_form: the gateway's callback body as the server reads it: form decoding, the ver3 hash check
+ * and the amount. Outside input from the network, before any authentication. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,9 @@
-/* fuzz_ndef: a Type 2 tag's data area as the gate reads it (shared/ndef.c): the TLVs, the NDEF record
- * and the Estiva pass record in it, then the pass decided on with the tag's UID (shared/decide.c). The
- * first byte says how many of the following bytes are the UID (0..10). Checks: every pointer the
- * decoder returns lies inside the image; a pass payload found is one ndef_encode_pass writes back to the
- * same record; the decision keeps its invariants (fuzz_common.c). */
+/* fuzz_ndef: a Type 2 tag's data area as the gate reads it (shared/ndef.c): the TLVs, the NDEF
+ * record and the Estiva pass record in it, then the pass decided on with the tag's UID
+ * (shared/decide.c). The first byte says how many of the following bytes are the UID (0..10).
+ * Checks: every pointer the decoder returns lies inside the image; a pass payload found is one
+ * ndef_encode_pass writes back to the same record; the decision keeps its invariants
+ * (fuzz_common.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const unsigned char *p2;
 		size_t n2;
 
-		if (ndef_decode_pass(again, back, &p2, &n2) != NDEF_OK || n2 != n || memcmp(p2, payload, n))
+		if (ndef_decode_pass(again, back, &p2, &n2) != NDEF_OK || n2 != n ||
+		    memcmp(p2, payload, n))
 			abort();
 	}
 	memset(&in, 0, sizeof(in));

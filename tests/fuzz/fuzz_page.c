@@ -1,8 +1,8 @@
 /* fuzz_page: a download page as the gate applies it (gate/store.c store_apply_page): keys, passes,
  * revocations, other gates' scans (through shared/event.c's relay form) and the cursor, into a real
- * SQLite store in memory, in one transaction. Checks: it never crashes or leaks; a page that is not an
- * object, or whose parts are malformed, is applied without them or refused, and the store still answers
- * its lookups afterwards. */
+ * SQLite store in memory, in one transaction. Checks: it never crashes or leaks; a page that is not
+ * an object, or whose parts are malformed, is applied without them or refused, and the store still
+ * answers its lookups afterwards. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!st) {
 		if (sodium_init() < 0)
 			abort();
-		log_set_level(LOG_ERR + 1); /* the skipped items are logged as warnings: too many here */
+		log_set_level(LOG_ERR +
+		              1); /* the skipped items are logged as warnings: too many here */
 		if (!(st = store_open(":memory:", 0, err, sizeof(err))))
 			abort();
 	}

@@ -1,8 +1,9 @@
-/* fuzz_qrline: what a QR scanner on a serial line delivers, as the gate reads it (gate/qrline.c): the
- * bytes cut into lines in chunks of any size, each line judged readable or noise, and a readable one
- * decided on as a pass (shared/decide.c). The first input byte sets the chunk size (1..64), so a line
- * split across reads is fuzzed too. Checks: no line is longer than GATE_LINE_MAX or holds CR or LF; a
- * line reported too long was full; no line is reported that the input did not hold. */
+/* fuzz_qrline: what a QR scanner on a serial line delivers, as the gate reads it (gate/qrline.c):
+ * the bytes cut into lines in chunks of any size, each line judged readable or noise, and a
+ * readable one decided on as a pass (shared/decide.c). The first input byte sets the chunk size
+ * (1..64), so a line split across reads is fuzzed too. Checks: no line is longer than GATE_LINE_MAX
+ * or holds CR or LF; a line reported too long was full; no line is reported that the input did not
+ * hold. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(q = calloc(1, sizeof(*q))))
 		abort();
 	for (at = 0; at < size; at += chunk)
-		qr_lines_feed(q, (const char *)data + at, size - at < chunk ? size - at : chunk, on_line, &s);
+		qr_lines_feed(q, (const char *)data + at, size - at < chunk ? size - at : chunk,
+		              on_line, &s);
 	if (s.bytes > size)
 		abort();
 	free(q);

@@ -377,8 +377,8 @@ static void test_no_lookups(void **state)
 	assert_int_equal(res.reason, DECIDE_UNKNOWN_KEY);
 }
 
-/* A retired (or leaked) key is trusted only for passes that end within its published validity: a pass
- * it signs that runs longer is refused on entry (key_expired); exits are never refused. */
+/* A retired (or leaked) key is trusted only for passes that end within its published validity: a
+ * pass it signs that runs longer is refused on entry (key_expired); exits are never refused. */
 static void test_key_expired(void **state)
 {
 	struct pass p;
@@ -447,7 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),      cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_names),      cmocka_unit_test(test_no_lookups),
-	    cmocka_unit_test(test_every_byte),  cmocka_unit_test(test_key_expired),
+	    cmocka_unit_test(test_every_byte), cmocka_unit_test(test_key_expired),
 	};
 
 	return cmocka_run_group_tests_name("decide", tests, setup, NULL);

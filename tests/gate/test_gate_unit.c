@@ -210,7 +210,8 @@ static void test_instants(void **state)
 	(void)state;
 	assert_int_equal(instant_parse("2027-02-01T15:02:09Z", &t), 0);
 	assert_int_equal(t, 1801494129);
-	/* the one strict parser (shared/date.c) the server uses too: no fraction, no second 60, real dates */
+	/* the one strict parser (shared/date.c) the server uses too: no fraction, no second 60,
+	 * real dates */
 	assert_int_equal(instant_parse("2027-02-01T15:02:09.250Z", &t), -1);
 	assert_int_equal(instant_parse("2027-02-01T15:02:60Z", &t), -1);
 	assert_int_equal(instant_parse("2027-02-31T15:02:09Z", &t), -1);
@@ -259,11 +260,14 @@ static void test_store(void **state)
 	    "\"status\":\"active\"},{\"id\":-1}],"
 	    "\"revocations\":[{\"pass\":12,\"until\":\"2027-01-20T10:00:00Z\",\"reason\":"
 	    "\"cancelled\"}],"
-	    "\"events\":[{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"gate\":4,\"pass\":18,\"direction\":\"in\",\"decision\":"
+	    "\"events\":[{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"gate\":4,\"pass\":18,"
+	    "\"direction\":\"in\",\"decision\":"
 	    "\"admit\",\"at\":\"2027-01-15T07:00:00Z\"},"
-	    "{\"id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"gate\":3,\"pass\":19,\"direction\":\"in\",\"decision\":\"admit\","
+	    "{\"id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"gate\":3,\"pass\":19,\"direction\":"
+	    "\"in\",\"decision\":\"admit\","
 	    "\"at\":\"2027-01-15T07:00:00Z\"},"
-	    "{\"id\":\"cccccccccccccccccccccccccccccccc\",\"gate\":4,\"pass\":20,\"direction\":\"sideways\",\"decision\":"
+	    "{\"id\":\"cccccccccccccccccccccccccccccccc\",\"gate\":4,\"pass\":20,\"direction\":"
+	    "\"sideways\",\"decision\":"
 	    "\"admit\",\"at\":\"2027-01-15T07:00:00Z\"}]}",
 	    0, NULL);
 	assert_non_null(page);
@@ -311,11 +315,12 @@ static void test_store(void **state)
 	ev.pass = 0;
 	assert_int_equal(store_record(st, &ev), 0);
 	snprintf(ids[1], 33, "%s", ev.id);
-	/* another gate's entry, older than our admission and its undone, arrives late: in time order it
-	 * is the entry, then ours (while inside), then the undone that cancels ours, so the entry stands
-	 * (the presence rule of shared/event.h, the server's: an undone admission is cancelled, not a
-	 * movement back) */
-	page = json_loads("{\"cursor\":\"p9.e4\",\"events\":[{\"id\":\"dddddddddddddddddddddddddddddddd\",\"gate\":4,\"pass\":17,"
+	/* another gate's entry, older than our admission and its undone, arrives late: in time
+	 * order it is the entry, then ours (while inside), then the undone that cancels ours, so
+	 * the entry stands (the presence rule of shared/event.h, the server's: an undone admission
+	 * is cancelled, not a movement back) */
+	page = json_loads("{\"cursor\":\"p9.e4\",\"events\":[{\"id\":"
+	                  "\"dddddddddddddddddddddddddddddddd\",\"gate\":4,\"pass\":17,"
 	                  "\"direction\":\"in\","
 	                  "\"decision\":\"admit\",\"at\":\"2027-01-15T06:00:00Z\"}]}",
 	                  0, NULL);

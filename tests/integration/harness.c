@@ -321,7 +321,8 @@ static int write_catalog(struct hx *hx)
 	if (path_join(path, sizeof path, dir, "test-a.ini") != 0 || (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[centre]\nid = test-a\nname_fr = Centre Test A\nname_ar = مركز الاختبار أ\n"
-	           "number = 11\ncity_fr = Ifrane\ncity_ar = إفران\ncheck_in = 15:00\ncheck_out = 11:00\n\n");
+	           "number = 11\ncity_fr = Ifrane\ncity_ar = إفران\ncheck_in = 15:00\ncheck_out = "
+	           "11:00\n\n");
 	fprintf(f, "[unit_type chalet]\nname_fr = Chalet\nname_ar = شاليه\nmin_guests = 1\n"
 	           "max_guests = 4\nunits = A01-A08\n\n");
 	fprintf(f, "[unit_type studio]\nname_fr = Studio\nname_ar = استوديو\nmin_guests = 1\n"
@@ -334,7 +335,8 @@ static int write_catalog(struct hx *hx)
 	if (path_join(path, sizeof path, dir, "test-b.ini") != 0 || (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[centre]\nid = test-b\nname_fr = Centre Test B\nname_ar = مركز الاختبار ب\n"
-	           "number = 12\ncity_fr = Agadir\ncity_ar = أكادير\ncheck_in = 14:00\ncheck_out = 12:00\n\n");
+	           "number = 12\ncity_fr = Agadir\ncity_ar = أكادير\ncheck_in = 14:00\ncheck_out = "
+	           "12:00\n\n");
 	fprintf(f, "[unit_type room]\nname_fr = Chambre\nname_ar = غرفة\nmin_guests = 2\n"
 	           "max_guests = 3\nunits = R01-R04\n\n");
 	write_seasons(f, "b");
@@ -1270,7 +1272,8 @@ void hx_db_write(const char *sql)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
-	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(hx_db_path(HX), &db, SQLITE_OPEN_READWRITE, NULL),
+	                 SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg ? msg : "?");

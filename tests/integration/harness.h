@@ -76,7 +76,8 @@ const char *hx_admin_path(const struct hx *hx);
  * both into out (NUL-terminated, cut at n). Returns the exit status, or -1. */
 int hx_exec(char *const argv[], const char *input, char *out, size_t n);
 
-/* estiva-admin -c CONF a1 ... (NULL-terminated, at most 12 arguments): its exit status, its output in out. */
+/* estiva-admin -c CONF a1 ... (NULL-terminated, at most 12 arguments): its exit status, its output
+ * in out. */
 int hx_admin_run(char *out, size_t n, const char *a1, ...);
 /* Writes to the server's database behind its back (to move time, or to set what no API sets); a
  * failure fails the test. */

@@ -1,7 +1,8 @@
-/* Who may call each route, through the real server: every route of the table (estiva-server --routes) is
- * called as anonymous, a member, another member, the centre's manager, another centre's manager, an admin
- * and a gate, and each status is checked against the table's own rule. A route without a case here fails
- * the test. Also: a centre that does not exist, and ids that request_id_param refuses, are 404. */
+/* Who may call each route, through the real server: every route of the table (estiva-server
+ * --routes) is called as anonymous, a member, another member, the centre's manager, another
+ * centre's manager, an admin and a gate, and each status is checked against the table's own rule. A
+ * route without a case here fails the test. Also: a centre that does not exist, and ids that
+ * request_id_param refuses, are 404. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +20,26 @@
 enum caller { ANON, MEMBER, MEMBER2, MANAGER_HERE, MANAGER_ELSEWHERE, ADMIN, GATE, NCALLERS };
 
 static const char *const caller_names[NCALLERS] = {
-	"anonymous", "member", "another member", "manager of the centre", "manager of another centre",
-	"admin", "gate"};
+    "anonymous", "member", "another member", "manager of the centre", "manager of another centre",
+    "admin",     "gate"};
 /* the WHO word of --routes each caller is */
-static const char *const caller_roles[NCALLERS] = {"anonymous", "member",  "member", "manager",
-						    "manager",   "admin", "gate"};
+static const char *const caller_roles[NCALLERS] = {"anonymous", "member", "member", "manager",
+                                                   "manager",   "admin",  "gate"};
 
 /* A line of estiva-server --routes. */
 struct route {
 	char method[8], pattern[128], who[64], csrf[16], scope[16];
 };
 
-enum body_kind { NO_BODY, EMPTY_OBJECT, LOGIN_BODY, BOOKING_BODY, GATE_BODY, ENROLL_BODY, EVENTS_BODY };
+enum body_kind {
+	NO_BODY,
+	EMPTY_OBJECT,
+	LOGIN_BODY,
+	BOOKING_BODY,
+	GATE_BODY,
+	ENROLL_BODY,
+	EVENTS_BODY
+};
 
 /* One case per route: what to send. fresh: each caller gets a client of its own for it (the route
  * changes the caller's session). */
@@ -39,43 +48,43 @@ static const struct acase {
 	enum body_kind body;
 	int fresh;
 } cases[] = {
-	{"POST", "/api/v1/session", LOGIN_BODY, 1},
-	{"DELETE", "/api/v1/session", NO_BODY, 1},
-	{"GET", "/api/v1/me", NO_BODY, 0},
-	{"GET", "/api/v1/centres", NO_BODY, 0},
-	{"GET", "/api/v1/centres/{centre}/availability", NO_BODY, 0},
-	{"POST", "/api/v1/bookings", BOOKING_BODY, 0},
-	{"GET", "/api/v1/bookings", NO_BODY, 0},
-	{"GET", "/api/v1/bookings/{booking}", NO_BODY, 0},
-	{"GET", "/api/v1/bookings/{booking}/cancel-quote", NO_BODY, 0},
-	{"POST", "/api/v1/bookings/{booking}/payment", EMPTY_OBJECT, 0},
-	{"GET", "/payments/{oid}/form", NO_BODY, 0},
-	{"POST", "/payments/cmi/callback", NO_BODY, 0},
-	{"GET", "/payments/ok", NO_BODY, 0},
-	{"POST", "/payments/ok", NO_BODY, 0},
-	{"GET", "/payments/fail", NO_BODY, 0},
-	{"POST", "/payments/fail", NO_BODY, 0},
-	{"GET", "/api/v1/bookings/{booking}/passes", NO_BODY, 0},
-	{"GET", "/api/v1/passes/{pass.ext}", NO_BODY, 0},
-	{"GET", "/passes/{pass}/print", NO_BODY, 0},
-	{"POST", "/api/v1/passes/{pass}/reissue", EMPTY_OBJECT, 0},
-	{"POST", "/api/v1/bookings/{booking}/cancel", EMPTY_OBJECT, 0},
-	{"GET", "/api/v1/manage/centres/{centre}/occupancy", NO_BODY, 0},
-	{"GET", "/api/v1/manage/centres/{centre}/movements", NO_BODY, 0},
-	{"GET", "/api/v1/manage/centres/{centre}/revenue", NO_BODY, 0},
-	{"GET", "/api/v1/manage/centres/{centre}/onsite", NO_BODY, 0},
-	{"POST", "/api/v1/manage/centres/{centre}/check", EMPTY_OBJECT, 0},
-	{"GET", "/api/v1/admin/members", NO_BODY, 0},
-	{"GET", "/api/v1/admin/keys", NO_BODY, 0},
-	{"GET", "/api/v1/admin/gates", NO_BODY, 0},
-	{"POST", "/api/v1/admin/gates", GATE_BODY, 0},
-	{"POST", "/api/v1/admin/gates/{gate}/revoke", EMPTY_OBJECT, 0},
-	{"POST", "/api/gate/v1/enroll", ENROLL_BODY, 0},
-	{"POST", "/api/gate/v1/events", EVENTS_BODY, 0},
-	{"GET", "/api/gate/v1/sync", NO_BODY, 0},
-	{"POST", "/api/gate/v1/check", EMPTY_OBJECT, 0},
-	{"GET", "/healthz", NO_BODY, 0},
-	{"GET", "/metrics", NO_BODY, 0},
+    {"POST", "/api/v1/session", LOGIN_BODY, 1},
+    {"DELETE", "/api/v1/session", NO_BODY, 1},
+    {"GET", "/api/v1/me", NO_BODY, 0},
+    {"GET", "/api/v1/centres", NO_BODY, 0},
+    {"GET", "/api/v1/centres/{centre}/availability", NO_BODY, 0},
+    {"POST", "/api/v1/bookings", BOOKING_BODY, 0},
+    {"GET", "/api/v1/bookings", NO_BODY, 0},
+    {"GET", "/api/v1/bookings/{booking}", NO_BODY, 0},
+    {"GET", "/api/v1/bookings/{booking}/cancel-quote", NO_BODY, 0},
+    {"POST", "/api/v1/bookings/{booking}/payment", EMPTY_OBJECT, 0},
+    {"GET", "/payments/{oid}/form", NO_BODY, 0},
+    {"POST", "/payments/cmi/callback", NO_BODY, 0},
+    {"GET", "/payments/ok", NO_BODY, 0},
+    {"POST", "/payments/ok", NO_BODY, 0},
+    {"GET", "/payments/fail", NO_BODY, 0},
+    {"POST", "/payments/fail", NO_BODY, 0},
+    {"GET", "/api/v1/bookings/{booking}/passes", NO_BODY, 0},
+    {"GET", "/api/v1/passes/{pass.ext}", NO_BODY, 0},
+    {"GET", "/passes/{pass}/print", NO_BODY, 0},
+    {"POST", "/api/v1/passes/{pass}/reissue", EMPTY_OBJECT, 0},
+    {"POST", "/api/v1/bookings/{booking}/cancel", EMPTY_OBJECT, 0},
+    {"GET", "/api/v1/manage/centres/{centre}/occupancy", NO_BODY, 0},
+    {"GET", "/api/v1/manage/centres/{centre}/movements", NO_BODY, 0},
+    {"GET", "/api/v1/manage/centres/{centre}/revenue", NO_BODY, 0},
+    {"GET", "/api/v1/manage/centres/{centre}/onsite", NO_BODY, 0},
+    {"POST", "/api/v1/manage/centres/{centre}/check", EMPTY_OBJECT, 0},
+    {"GET", "/api/v1/admin/members", NO_BODY, 0},
+    {"GET", "/api/v1/admin/keys", NO_BODY, 0},
+    {"GET", "/api/v1/admin/gates", NO_BODY, 0},
+    {"POST", "/api/v1/admin/gates", GATE_BODY, 0},
+    {"POST", "/api/v1/admin/gates/{gate}/revoke", EMPTY_OBJECT, 0},
+    {"POST", "/api/gate/v1/enroll", ENROLL_BODY, 0},
+    {"POST", "/api/gate/v1/events", EVENTS_BODY, 0},
+    {"GET", "/api/gate/v1/sync", NO_BODY, 0},
+    {"POST", "/api/gate/v1/check", EMPTY_OBJECT, 0},
+    {"GET", "/healthz", NO_BODY, 0},
+    {"GET", "/metrics", NO_BODY, 0},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -97,8 +106,8 @@ static int read_routes(struct route *r, int max)
 		fail_msg("estiva-server --routes failed: %s", out);
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		assert_true(n < max);
-		if (sscanf(line, "%7s %127s %63s %15s %15s", r[n].method, r[n].pattern, r[n].who, r[n].csrf,
-			   r[n].scope) != 5)
+		if (sscanf(line, "%7s %127s %63s %15s %15s", r[n].method, r[n].pattern, r[n].who,
+		           r[n].csrf, r[n].scope) != 5)
 			fail_msg("estiva-server --routes: unreadable line \"%s\"", line);
 		n++;
 	}
@@ -116,9 +125,9 @@ static int has_word(const char *list, const char *word)
 	return 0;
 }
 
-/* The table's rule: 0 when the caller is let through to the handler, else the status that refuses it:
- * 401 without the credential the route needs (a session, or a gate's token), 403 for a role outside the
- * set, 404 for a centre outside the caller's scope. */
+/* The table's rule: 0 when the caller is let through to the handler, else the status that refuses
+ * it: 401 without the credential the route needs (a session, or a gate's token), 403 for a role
+ * outside the set, 404 for a centre outside the caller's scope. */
 static int refusal(const struct route *r, enum caller c)
 {
 	if (has_word(r->who, "anonymous"))
@@ -146,8 +155,8 @@ static const struct acase *case_of(const struct route *r)
 
 static struct hc *client_for(enum caller c)
 {
-	static const char *const accounts[NCALLERS] = {NULL, MEMBER_A, MEMBER_B, HX_MANAGER,
-							MANAGER_OTHER, HX_ADMIN, NULL};
+	static const char *const accounts[NCALLERS] = {
+	    NULL, MEMBER_A, MEMBER_B, HX_MANAGER, MANAGER_OTHER, HX_ADMIN, NULL};
 
 	return accounts[c] ? hc_login_ok(accounts[c]) : hc_new(HX);
 }
@@ -168,8 +177,16 @@ static long long gate_add(const char *name, char *code, size_t n)
 
 static void setup_world(void)
 {
-	char *argv[] = {(char *)hx_admin_path(HX), "-c", (char *)hx_conf_path(HX), "add-user", MANAGER_OTHER,
-			"--role", "manager", "--centre", "test-a", NULL};
+	char *argv[] = {(char *)hx_admin_path(HX),
+	                "-c",
+	                (char *)hx_conf_path(HX),
+	                "add-user",
+	                MANAGER_OTHER,
+	                "--role",
+	                "manager",
+	                "--centre",
+	                "test-a",
+	                NULL};
 	char id[32], code[32], body[64];
 	struct hc *c;
 	struct hres r;
@@ -251,11 +268,13 @@ static char *case_body(enum body_kind kind)
 	case EMPTY_OBJECT:
 		return strdup("{}");
 	case LOGIN_BODY:
-		return strdup("{\"member\":\"" LOGIN_ACCOUNT "\",\"password\":\"" HX_PASSWORD "\"}");
+		return strdup("{\"member\":\"" LOGIN_ACCOUNT "\",\"password\":\"" HX_PASSWORD
+		              "\"}");
 	case BOOKING_BODY:
 		return hx_booking_body(CENTRE, "room", 40, 43, HX_GUESTS_COUPLE);
 	case GATE_BODY:
-		snprintf(buf, sizeof buf, "{\"centre\":\"%s\",\"name\":\"Added gate %d\"}", CENTRE, ++gates);
+		snprintf(buf, sizeof buf, "{\"centre\":\"%s\",\"name\":\"Added gate %d\"}", CENTRE,
+		         ++gates);
 		return strdup(buf);
 	case ENROLL_BODY: /* a code of its own for each call: an enrolment uses it up */
 		snprintf(buf, sizeof buf, "Enrol gate %d", ++gates);
@@ -281,36 +300,42 @@ static void every_route_by_every_caller(void **state)
 	assert_true(n > 0);
 	for (int i = 0; i < n; i++)
 		if (!case_of(&routes[i])) {
-			fprintf(stderr, "FAIL: %s %s is in the route table but has no case in test_access.c\n",
-				routes[i].method, routes[i].pattern);
+			fprintf(
+			    stderr,
+			    "FAIL: %s %s is in the route table but has no case in test_access.c\n",
+			    routes[i].method, routes[i].pattern);
 			failures++;
 		}
 	for (size_t i = 0; i < NCASES; i++) {
 		int found = 0;
 		for (int j = 0; j < n; j++)
-			found |= !strcmp(cases[i].method, routes[j].method) && !strcmp(cases[i].pattern, routes[j].pattern);
+			found |= !strcmp(cases[i].method, routes[j].method) &&
+			         !strcmp(cases[i].pattern, routes[j].pattern);
 		if (!found) {
-			fprintf(stderr, "FAIL: the case %s %s has no route in the table\n", cases[i].method,
-				cases[i].pattern);
+			fprintf(stderr, "FAIL: the case %s %s has no route in the table\n",
+			        cases[i].method, cases[i].pattern);
 			failures++;
 		}
 	}
 	if (failures)
 		fail_msg("%d route(s) and case(s) do not match", failures);
 
-	/* in the order of the cases: the ones that change what others use (cancel, revoke) come late */
+	/* in the order of the cases: the ones that change what others use (cancel, revoke) come
+	 * late */
 	for (size_t i = 0; i < NCASES; i++) {
 		const struct route *r = NULL;
 		char path[256];
 
 		for (int j = 0; j < n && !r; j++)
-			if (!strcmp(cases[i].method, routes[j].method) && !strcmp(cases[i].pattern, routes[j].pattern))
+			if (!strcmp(cases[i].method, routes[j].method) &&
+			    !strcmp(cases[i].pattern, routes[j].pattern))
 				r = &routes[j];
 		concrete_path(r->pattern, path, sizeof path);
 		for (int c = 0; c < NCALLERS; c++) {
 			struct hc *cl = cases[i].fresh ? client_for((enum caller)c) : clients[c];
 			char key[40], *body = case_body(cases[i].body);
-			struct hreq rq = {.idem = hx_key(key, sizeof key), .bearer = c == GATE ? gate_token : NULL};
+			struct hreq rq = {.idem = hx_key(key, sizeof key),
+			                  .bearer = c == GATE ? gate_token : NULL};
 			int want = refusal(r, (enum caller)c);
 			const char *code;
 			struct hres res;
@@ -331,9 +356,12 @@ static void every_route_by_every_caller(void **state)
 			if (!ok) {
 				char w[16];
 				snprintf(w, sizeof w, "%d", want);
-				fprintf(stderr, "FAIL: %s %s as %s (who %s, scope %s): got %ld %s, want %s\n", r->method,
-					path, caller_names[c], r->who, r->scope, res.status, code ? code : "",
-					want ? w : "the handler (not 401, 403, or a scope 404)");
+				fprintf(
+				    stderr,
+				    "FAIL: %s %s as %s (who %s, scope %s): got %ld %s, want %s\n",
+				    r->method, path, caller_names[c], r->who, r->scope, res.status,
+				    code ? code : "",
+				    want ? w : "the handler (not 401, 403, or a scope 404)");
 				failures++;
 			}
 			hres_free(&res);
@@ -349,27 +377,27 @@ static void every_route_by_every_caller(void **state)
 		fail_msg("%d call(s) broke the route table's rule", failures);
 }
 
-/* A centre that does not exist is the same 404 as one out of scope; ids are strict decimal within their
- * bounds (no sign, no leading zero, no overflow), and a pass image needs its .png or .svg. */
+/* A centre that does not exist is the same 404 as one out of scope; ids are strict decimal within
+ * their bounds (no sign, no leading zero, no overflow), and a pass image needs its .png or .svg. */
 static void unknown_centres_and_bad_ids(void **state)
 {
 	static const char *const paths[] = {
-		"/api/v1/centres/nowhere/availability?from=2030-01-01&to=2030-01-02",
-		"/api/v1/manage/centres/nowhere/occupancy",
-		"/api/v1/manage/centres/nowhere/onsite",
-		"/api/v1/bookings/0",
-		"/api/v1/bookings/007",
-		"/api/v1/bookings/+7",
-		"/api/v1/bookings/-7",
-		"/api/v1/bookings/7x",
-		"/api/v1/bookings/9223372036854775808",
-		"/api/v1/bookings/99999999999999999999",
-		"/api/v1/bookings/9223372036854775807", /* in bounds: no such booking */
-		"/api/v1/passes/1",
-		"/api/v1/passes/1.gif",
-		"/api/v1/passes/01.png",
-		"/api/v1/passes/4294967296.png",
-		"/passes/4294967296/print",
+	    "/api/v1/centres/nowhere/availability?from=2030-01-01&to=2030-01-02",
+	    "/api/v1/manage/centres/nowhere/occupancy",
+	    "/api/v1/manage/centres/nowhere/onsite",
+	    "/api/v1/bookings/0",
+	    "/api/v1/bookings/007",
+	    "/api/v1/bookings/+7",
+	    "/api/v1/bookings/-7",
+	    "/api/v1/bookings/7x",
+	    "/api/v1/bookings/9223372036854775808",
+	    "/api/v1/bookings/99999999999999999999",
+	    "/api/v1/bookings/9223372036854775807", /* in bounds: no such booking */
+	    "/api/v1/passes/1",
+	    "/api/v1/passes/1.gif",
+	    "/api/v1/passes/01.png",
+	    "/api/v1/passes/4294967296.png",
+	    "/passes/4294967296/print",
 	};
 	struct hc *boss = hc_login_ok(HX_ADMIN);
 	struct hres r;
@@ -398,8 +426,8 @@ int main(int argc, char **argv)
 {
 	const struct hx_opts opts = {.members = 6};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_route_by_every_caller),
-		cmocka_unit_test(unknown_centres_and_bad_ids),
+	    cmocka_unit_test(every_route_by_every_caller),
+	    cmocka_unit_test(unknown_centres_and_bad_ids),
 	};
 
 	return hx_main(argc, argv, &opts, "access", tests, sizeof(tests) / sizeof(tests[0]));

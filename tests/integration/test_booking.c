@@ -467,14 +467,17 @@ static void guests_match_household_case_insensitively(void **state)
 }
 
 /* The "self" guest is the member: named from the member record, not from what the request says (it
- * is the name on the pass). Names with control characters are refused, as the members import does. */
+ * is the name on the pass). Names with control characters are refused, as the members import does.
+ */
 static void self_is_the_member_and_names_are_plain(void **state)
 {
 	struct hc *c = hc_login_ok("200015");
-	json_t *b = book_ok(c, "test-a", "chalet", 84, 86,
-	                    "[{\"name\":\"Somebody Else\",\"relation\":\"self\",\"birth_year\":1980}]");
+	json_t *b =
+	    book_ok(c, "test-a", "chalet", 84, 86,
+	            "[{\"name\":\"Somebody Else\",\"relation\":\"self\",\"birth_year\":1980}]");
 	struct hres r;
-	static const char *const bad[] = {"Amina\\r\\nX-Injected: 1", "Amina\\tA", "Ami\\u007fna", "Amina\\u0000"};
+	static const char *const bad[] = {"Amina\\r\\nX-Injected: 1", "Amina\\tA", "Ami\\u007fna",
+	                                  "Amina\\u0000"};
 
 	(void)state;
 	ASSERT_JSTR(b, "guests.0.name", "Karim Tester");
@@ -482,7 +485,8 @@ static void self_is_the_member_and_names_are_plain(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char guests[256];
 		snprintf(guests, sizeof guests,
-		         "[" HX_GUEST_SELF ",{\"name\":\"%s\",\"relation\":\"spouse\",\"birth_year\":1982}]",
+		         "[" HX_GUEST_SELF
+		         ",{\"name\":\"%s\",\"relation\":\"spouse\",\"birth_year\":1982}]",
 		         bad[i]);
 		hc_book(c, "test-a", "chalet", 88, 90, guests, &r);
 		if (r.status != 400)
@@ -492,32 +496,39 @@ static void self_is_the_member_and_names_are_plain(void **state)
 	hc_free(c);
 }
 
-/* A manager's list is filtered in SQL and paged: a quiet centre's bookings are not lost behind a busy
- * one's newest 500; paging returns each booking once. */
+/* A manager's list is filtered in SQL and paged: a quiet centre's bookings are not lost behind a
+ * busy one's newest 500; paging returns each booking once. */
 static void manager_list_filters_and_pages(void **state)
 {
-	struct hc *m = hc_login_ok("200016"), *mgr = hc_login_ok(HX_MANAGER), *boss = hc_login_ok(HX_ADMIN);
+	struct hc *m = hc_login_ok("200016"), *mgr = hc_login_ok(HX_MANAGER),
+	          *boss = hc_login_ok(HX_ADMIN);
 	long long quiet[3], total, seen = 0, first, last;
 	char cursor[32] = "", path[96];
 	struct hres r;
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		json_t *b = book_ok(m, "test-b", "room", 100 + 5 * i, 102 + 5 * i, HX_GUESTS_COUPLE);
+		json_t *b =
+		    book_ok(m, "test-b", "room", 100 + 5 * i, 102 + 5 * i, HX_GUESTS_COUPLE);
 		quiet[i] = jint(b, "id");
 		json_decref(b);
 	}
-	/* then 600 newer bookings at the busy centre (copies of a real one, cancelled: no nights) */
+	/* then 600 newer bookings at the busy centre (copies of a real one, cancelled: no nights)
+	 */
 	{
 		json_t *b = book_ok(m, "test-a", "chalet", 70, 72, HX_GUESTS_SELF);
 		char sql[1024];
-		snprintf(sql, sizeof sql,
-		         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)"
-		         " INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, guests, nguests,"
-		         " status, amount, created_at, updated_at) SELECT member, centre, unit_type, unit, arrival,"
-		         " departure, guests, nguests, 'cancelled', amount, created_at, updated_at FROM bookings, n"
-		         " WHERE id = %lld",
-		         (long long)jint(b, "id"));
+		snprintf(
+		    sql, sizeof sql,
+		    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)"
+		    " INSERT INTO bookings(member, centre, unit_type, unit, arrival, departure, "
+		    "guests, nguests,"
+		    " status, amount, created_at, updated_at) SELECT member, centre, unit_type, "
+		    "unit, arrival,"
+		    " departure, guests, nguests, 'cancelled', amount, created_at, updated_at FROM "
+		    "bookings, n"
+		    " WHERE id = %lld",
+		    (long long)jint(b, "id"));
 		json_decref(b);
 		hx_db_write(sql);
 	}
@@ -529,7 +540,8 @@ static void manager_list_filters_and_pages(void **state)
 		int found = 0;
 		json_array_foreach(jget(r.json, "bookings"), i, v)
 		{
-			assert_string_equal(json_string_value(json_object_get(v, "centre")), "test-b");
+			assert_string_equal(json_string_value(json_object_get(v, "centre")),
+			                    "test-b");
 			for (int k = 0; k < 3; k++)
 				found += json_integer_value(json_object_get(v, "id")) == quiet[k];
 		}
@@ -543,7 +555,8 @@ static void manager_list_filters_and_pages(void **state)
 	do {
 		json_t *v, *next;
 		size_t i;
-		snprintf(path, sizeof path, "/api/v1/bookings?limit=100%s%s", cursor[0] ? "&cursor=" : "", cursor);
+		snprintf(path, sizeof path, "/api/v1/bookings?limit=100%s%s",
+		         cursor[0] ? "&cursor=" : "", cursor);
 		hc_do(boss, "GET", path, NULL, NULL, &r);
 		EXPECT(r, 200, NULL);
 		assert_true(json_array_size(jget(r.json, "bookings")) <= 100);
@@ -551,13 +564,15 @@ static void manager_list_filters_and_pages(void **state)
 		{
 			long long id = json_integer_value(json_object_get(v, "id"));
 			if (!first && id >= last)
-				fail_msg("booking %lld after %lld: not newest first, or seen twice", id, last);
+				fail_msg("booking %lld after %lld: not newest first, or seen twice",
+				         id, last);
 			last = id;
 			first = 0;
 			seen++;
 		}
 		next = jget(r.json, "next");
-		snprintf(cursor, sizeof cursor, "%s", json_is_string(next) ? json_string_value(next) : "");
+		snprintf(cursor, sizeof cursor, "%s",
+		         json_is_string(next) ? json_string_value(next) : "");
 		hres_free(&r);
 	} while (cursor[0]);
 	assert_int_equal(seen, total);

@@ -214,7 +214,8 @@ static void set_password_changes_the_login(void **state)
 	hc_free(c);
 }
 
-/* A new password ends the sessions opened with the old one (a leaked password is changed for that). */
+/* A new password ends the sessions opened with the old one (a leaked password is changed for that).
+ */
 static void set_password_ends_sessions(void **state)
 {
 	struct hc *c = hc_login_ok("200005");
@@ -237,12 +238,12 @@ static void password_policy(void **state)
 	static const struct {
 		const char *input, *says;
 	} bad[] = {
-		{"\n", "empty"},
-		{"Short-9\n", "at least 10 characters"},
-		{"200006\n", "at least 10"},
-		{"1234567890\n", "most common"},
-		{"BASKETBALL\n", "most common"}, /* the list is compared without case */
-		{"éléphants\n", "at least 10 characters"}, /* 9 characters, 12 bytes */
+	    {"\n", "empty"},
+	    {"Short-9\n", "at least 10 characters"},
+	    {"200006\n", "at least 10"},
+	    {"1234567890\n", "most common"},
+	    {"BASKETBALL\n", "most common"},           /* the list is compared without case */
+	    {"éléphants\n", "at least 10 characters"}, /* 9 characters, 12 bytes */
 	};
 	struct hc *c = hc_new(HX);
 	struct hres r;
@@ -261,10 +262,12 @@ static void password_policy(void **state)
 	long_pw[1101] = '\0';
 	assert_int_not_equal(admin(long_pw, "set-password", "200006", NULL), 0);
 	assert_non_null(strstr(out, "longer than 1023 bytes"));
-	/* the account's own number is refused as a password (a 10-character account: a user name) */
+	/* the account's own number is refused as a password (a 10-character account: a user name)
+	 */
 	{
 		char prog[512], conf[512];
-		char *argv[] = {prog, "-c", conf, "add-user", "clerk-0042", "--role", "admin", NULL};
+		char *argv[] = {prog,         "-c",     conf,    "add-user",
+		                "clerk-0042", "--role", "admin", NULL};
 		snprintf(prog, sizeof prog, "%s", hx_admin_path(HX));
 		snprintf(conf, sizeof conf, "%s", hx_conf_path(HX));
 		assert_int_not_equal(hx_exec(argv, "CLERK-0042\n", out, sizeof out), 0);

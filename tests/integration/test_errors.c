@@ -323,9 +323,10 @@ static void ambiguous_requests_are_400(void **state)
 
 	(void)state;
 	snprintf(req, sizeof req,
-		 "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-		 "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
-		 hx_port(HX));
+	         "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: "
+	         "application/json\r\n"
+	         "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
+	         hx_port(HX));
 	resp = raw_exchange(req);
 	if (strncmp(resp, "HTTP/1.1 400", 12) || !strstr(resp, "more than one Content-Length"))
 		fail_msg("two Content-Lengths: %s", resp);

@@ -1,6 +1,7 @@
 /* The reception desk writes a pass to an NFC card: estiva-admin write-nfc through libnfc's real
  * pn532_uart driver against the PN532 emulator on a pseudo-terminal (tools/pn532emu). The card then
- * holds the signed pass bound to its UID; the tag is read back here and checked with shared/pass.c. */
+ * holds the signed pass bound to its UID; the tag is read back here and checked with shared/pass.c.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,8 @@ static int load_keys(struct pass_key *keys, int max)
 
 	for (int id = 1; id <= 3 && n < max; id++) {
 		char sql[96];
-		snprintf(sql, sizeof(sql), "SELECT hex(public_key) FROM signing_keys WHERE id = %d", id);
+		snprintf(sql, sizeof(sql), "SELECT hex(public_key) FROM signing_keys WHERE id = %d",
+		         id);
 		if (hx_db_text(sql, NULL, hex, sizeof(hex)) != 0)
 			continue;
 		keys[n].id = (uint8_t)id;
@@ -73,7 +75,8 @@ static int load_keys(struct pass_key *keys, int max)
 
 static void write_pass_to_card(void **state)
 {
-	static const struct pn532emu_tag ntag213 = {PN532EMU_NTAG213, {0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}, 7, NULL, 0};
+	static const struct pn532emu_tag ntag213 = {
+	    PN532EMU_NTAG213, {0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}, 7, NULL, 0};
 	unsigned char mem[PN532EMU_MEM_MAX];
 	const unsigned char *payload;
 	struct pass_key keys[3];
@@ -116,7 +119,8 @@ static void write_pass_to_card(void **state)
 
 static void refusals(void **state)
 {
-	static const struct pn532emu_tag ultralight = {PN532EMU_ULTRALIGHT, {0x04, 1, 2, 3, 4, 5, 6}, 7, NULL, 0};
+	static const struct pn532emu_tag ultralight = {
+	    PN532EMU_ULTRALIGHT, {0x04, 1, 2, 3, 4, 5, 6}, 7, NULL, 0};
 	char out[4096], id[32];
 	long long pid = confirmed_pass("200003", 20);
 
@@ -144,7 +148,8 @@ static void refusals(void **state)
 	}
 	/* a reader that is not there */
 	{
-		char *a[] = {"write-nfc", id, "--device", "pn532_uart:/dev/nonexistent-reader", "--timeout", "1", NULL};
+		char *a[] = {"write-nfc", id,  "--device", "pn532_uart:/dev/nonexistent-reader",
+		             "--timeout", "1", NULL};
 		assert_int_not_equal(admin(out, sizeof(out), a), 0);
 		assert_non_null(strstr(out, "NFC reader"));
 	}
@@ -154,8 +159,8 @@ int main(int argc, char **argv)
 {
 	const struct hx_opts opts = {.members = 4};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(write_pass_to_card),
-		cmocka_unit_test(refusals),
+	    cmocka_unit_test(write_pass_to_card),
+	    cmocka_unit_test(refusals),
 	};
 	const char *pts = pn532emu_start(NULL);
 	int rc;

@@ -1,12 +1,15 @@
-/* Access passes through the real server: issued at confirmation, QR images that decode (zbarimg) to the
- * exact token, who may see them, revocation on cancellation, re-issue, key rotation, verify-pass. */
+/* Access passes through the real server: issued at confirmation, QR images that decode (zbarimg) to
+ * the exact token, who may see them, revocation on cancellation, re-issue, key rotation,
+ * verify-pass. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
-#define GUESTS3 "[" HX_GUEST_SELF "," HX_GUEST_SPOUSE ",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}]"
+#define GUESTS3                                                                                    \
+	"[" HX_GUEST_SELF "," HX_GUEST_SPOUSE                                                      \
+	",{\"name\":\"Youssef\",\"relation\":\"child\",\"birth_year\":2010}]"
 
 #define admin(out, n, a1, a2, a3) hx_admin_run(out, n, a1, a2, a3, (const char *)NULL)
 
@@ -41,8 +44,10 @@ static void decode_png(const struct hres *png, char *text, size_t n)
 {
 	char path[600], out[2048];
 	FILE *f;
-	/* zbarimg's stderr carries D-Bus noise on machines without a system bus: keep only stdout */
-	char *argv[] = {"/bin/sh", "-c", "exec zbarimg -q --raw \"$1\" 2>/dev/null", "sh", path, NULL};
+	/* zbarimg's stderr carries D-Bus noise on machines without a system bus: keep only stdout
+	 */
+	char *argv[] = {"/bin/sh", "-c", "exec zbarimg -q --raw \"$1\" 2>/dev/null",
+	                "sh",      path, NULL};
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/qr.png", hx_dir(HX));
@@ -102,7 +107,8 @@ static void passes_issued_and_decodable(void **state)
 		assert_string_equal(text, token);
 		hres_free(&img);
 	}
-	snprintf(path, sizeof(path), "/api/v1/passes/%lld.svg", (long long)jint(r.json, "passes.0.id"));
+	snprintf(path, sizeof(path), "/api/v1/passes/%lld.svg",
+	         (long long)jint(r.json, "passes.0.id"));
 	hc_do(c, "GET", path, NULL, NULL, &img);
 	EXPECT(img, 200, NULL);
 	assert_non_null(strstr(img.body, "<svg"));
@@ -124,8 +130,8 @@ static void passes_issued_and_decodable(void **state)
 
 static void passes_access_rules(void **state)
 {
-	struct hc *owner = hc_login_ok("200003"), *other = hc_login_ok("200004"), *mgr = hc_login_ok(HX_MANAGER),
-		  *boss = hc_login_ok(HX_ADMIN), *anon = hc_new(HX);
+	struct hc *owner = hc_login_ok("200003"), *other = hc_login_ok("200004"),
+	          *mgr = hc_login_ok(HX_MANAGER), *boss = hc_login_ok(HX_ADMIN), *anon = hc_new(HX);
 	struct hres r;
 	long long bid, pid;
 	char path[96], img[96];
@@ -201,7 +207,8 @@ static void cancel_revokes_and_reissue_replaces(void **state)
 	hc_do(c, "POST", path, "{}", NULL, &r);
 	EXPECT(r, 409, "not_reissuable");
 	hres_free(&r);
-	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM revocations WHERE pass = %lld AND reason = 'reissued'", pid);
+	snprintf(sql, sizeof(sql),
+	         "SELECT COUNT(*) FROM revocations WHERE pass = %lld AND reason = 'reissued'", pid);
 	assert_int_equal(hx_db_int(sql, &n), 0);
 	assert_int_equal(n, 1);
 	get_passes(c, bid, &r);
@@ -220,10 +227,13 @@ static void cancel_revokes_and_reissue_replaces(void **state)
 	assert_int_equal(json_array_size(jget(r.json, "passes")), 0);
 	hres_free(&r);
 	snprintf(sql, sizeof(sql),
-		 "SELECT COUNT(*) FROM revocations r JOIN passes p ON p.id = r.pass WHERE p.booking = %lld", bid);
+	         "SELECT COUNT(*) FROM revocations r JOIN passes p ON p.id = r.pass WHERE "
+	         "p.booking = %lld",
+	         bid);
 	assert_int_equal(hx_db_int(sql, &n), 0);
 	assert_int_equal(n, 3); /* the re-issued one and the two the cancellation revoked */
-	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM passes WHERE booking = %lld AND status = 'active'", bid);
+	snprintf(sql, sizeof(sql),
+	         "SELECT COUNT(*) FROM passes WHERE booking = %lld AND status = 'active'", bid);
 	assert_int_equal(hx_db_int(sql, &n), 0);
 	assert_int_equal(n, 0);
 	hc_free(c);
@@ -255,7 +265,8 @@ static void verify_pass_and_key_rotation(void **state)
 	assert_int_equal(admin(out, sizeof(out), "keys", "rotate", NULL), 0);
 	bid = confirmed_booking(c, 90, HX_GUESTS_SELF);
 	get_passes(c, bid, &r);
-	assert_int_equal(admin(out, sizeof(out), "verify-pass", jstr(r.json, "passes.0.token"), NULL), 0);
+	assert_int_equal(
+	    admin(out, sizeof(out), "verify-pass", jstr(r.json, "passes.0.token"), NULL), 0);
 	assert_non_null(strstr(out, "key id       2"));
 	hres_free(&r);
 	assert_int_equal(admin(out, sizeof(out), "verify-pass", token, NULL), 0);
@@ -271,10 +282,10 @@ int main(int argc, char **argv)
 {
 	const struct hx_opts opts = {.members = 8};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(passes_issued_and_decodable),
-		cmocka_unit_test(passes_access_rules),
-		cmocka_unit_test(cancel_revokes_and_reissue_replaces),
-		cmocka_unit_test(verify_pass_and_key_rotation),
+	    cmocka_unit_test(passes_issued_and_decodable),
+	    cmocka_unit_test(passes_access_rules),
+	    cmocka_unit_test(cancel_revokes_and_reissue_replaces),
+	    cmocka_unit_test(verify_pass_and_key_rotation),
 	};
 
 	return hx_main(argc, argv, &opts, "passes", tests, sizeof(tests) / sizeof(tests[0]));

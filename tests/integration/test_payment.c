@@ -1,14 +1,14 @@
-/* Payments end to end against the real card gateway simulator (estiva-paysim): pay and confirm, decline
- * then pay, callback replayed, forged callbacks, a late approval voided, a dropped callback reconciled,
- * each refund tier, the gateway API down. argv[3] is estiva-paysim. */
+/* Payments end to end against the real card gateway simulator (estiva-paysim): pay and confirm,
+ * decline then pay, callback replayed, forged callbacks, a late approval voided, a dropped callback
+ * reconciled, each refund tier, the gateway API down. argv[3] is estiva-paysim. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,8 +40,10 @@ static int start_sim(const char *bin)
 	f = fopen(cred_path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "[cmi]\nclient_id = %s\nstore_key = %s\napi_user = estiva-api\napi_password = api-secret-1\n",
-		CLIENT_ID, STORE_KEY);
+	fprintf(f,
+	        "[cmi]\nclient_id = %s\nstore_key = %s\napi_user = estiva-api\napi_password = "
+	        "api-secret-1\n",
+	        CLIENT_ID, STORE_KEY);
 	fclose(f);
 	chmod(cred_path, 0600);
 	sim_pid = fork();
@@ -50,8 +52,9 @@ static int start_sim(const char *bin)
 		snprintf(log, sizeof(log), "%s/paysim.log", sim_dir);
 		if (!freopen(log, "w", stderr))
 			_exit(127);
-		execl(bin, bin, "--port", "0", "--port-file", port_file, "--credentials", cred_path, "--db", db,
-		      "--callback-backoff-ms", "200", "--callback-retries", "2", (char *)NULL);
+		execl(bin, bin, "--port", "0", "--port-file", port_file, "--credentials", cred_path,
+		      "--db", db, "--callback-backoff-ms", "200", "--callback-retries", "2",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && !port[0]; i++) {
@@ -173,8 +176,10 @@ static char *form_from_fields(json_t *fields)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(fields, k, v) {
-		char *ek = curl_easy_escape(c, k, 0), *ev = curl_easy_escape(c, json_string_value(v), 0);
+	json_object_foreach(fields, k, v)
+	{
+		char *ek = curl_easy_escape(c, k, 0),
+		     *ev = curl_easy_escape(c, json_string_value(v), 0);
 		len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? "&" : "", ek, ev);
 		curl_free(ek);
 		curl_free(ev);
@@ -226,7 +231,8 @@ static char *pay(struct hc *c, long long booking, const char *card, char *oid, s
 	ASSERT_JSTR(r.json, "fields.TranType", "PreAuth");
 	ASSERT_JSTR(r.json, "fields.clientid", CLIENT_ID);
 	form = form_from_fields(jget(r.json, "fields"));
-	st = raw_post(jstr(r.json, "gateway_url"), "application/x-www-form-urlencoded", form, &page);
+	st =
+	    raw_post(jstr(r.json, "gateway_url"), "application/x-www-form-urlencoded", form, &page);
 	free(form);
 	hres_free(&r);
 	if (st != 200)
@@ -237,7 +243,8 @@ static char *pay(struct hc *c, long long booking, const char *card, char *oid, s
 	tok[strcspn(tok, "\"")] = '\0';
 	if (strlen(tok) > 512)
 		fail_msg("card page token too long");
-	snprintf(data, sizeof(data), "token=%s&pan=%s&expiry=12%%2F39&cvc=000&holder=Karim+Tester", tok, card);
+	snprintf(data, sizeof(data), "token=%s&pan=%s&expiry=12%%2F39&cvc=000&holder=Karim+Tester",
+	         tok, card);
 	free(page);
 	snprintf(url, sizeof(url), "%s/fim/pay", sim_url);
 	st = raw_post(url, "application/x-www-form-urlencoded", data, &out);
@@ -286,7 +293,9 @@ static void pay_and_confirm(void **state)
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "approved");
 	sim_status(oid, s, sizeof(s));
 	assert_string_equal(s, "C"); /* captured only after our confirmation */
-	n = db_count("SELECT COUNT(*) FROM passes p JOIN payments y ON y.booking = p.booking WHERE y.oid = '%s'", oid);
+	n = db_count("SELECT COUNT(*) FROM passes p JOIN payments y ON y.booking = p.booking WHERE "
+	             "y.oid = '%s'",
+	             oid);
 	assert_int_equal(n, 1);
 	/* the browser's return page shows the state and changes nothing */
 	snprintf(path, sizeof(path), "/payments/ok?oid=%s", oid);
@@ -345,22 +354,26 @@ static char *post_callback(const char *body)
 	return out;
 }
 
-/* Re-signs a callback body after replacing field=value (computed by python3, outside our C code). */
+/* Re-signs a callback body after replacing field=value (computed by python3, outside our C code).
+ */
 static char *resign(const char *body, const char *field, const char *value, const char *key)
 {
 	char script[1024], out[8192];
-	char *argv[] = {"/usr/bin/python3", "-c", script, (char *)body, (char *)field, (char *)value, (char *)key, NULL};
+	char *argv[] = {"/usr/bin/python3", "-c",          script,      (char *)body,
+	                (char *)field,      (char *)value, (char *)key, NULL};
 
 	snprintf(script, sizeof(script),
-		 "import sys,re,hashlib,base64,urllib.parse as u\n"
-		 "b,f,v,k=sys.argv[1:5]\n"
-		 "p=[(n,x) for n,x in u.parse_qsl(b,keep_blank_values=True) if n!='HASH']\n"
-		 "p=[(n,(v if n==f else x)) for n,x in p]\n"
-		 "def key(s): return [(0,int(t)) if t.isdigit() else (1,t.upper()) for t in re.findall(r'\\d+|\\D+',s)]\n"
-		 "e=lambda s:s.replace('\\\\','\\\\\\\\').replace('|','\\\\|')\n"
-		 "t=''.join(e(x)+'|' for n,x in sorted([q for q in p if q[0].lower() not in ('hash','encoding')],key=lambda q:key(q[0])))+e(k)\n"
-		 "h=base64.b64encode(hashlib.sha512(t.encode()).digest()).decode()\n"
-		 "print(u.urlencode(p+[('HASH',h)]),end='')\n");
+	         "import sys,re,hashlib,base64,urllib.parse as u\n"
+	         "b,f,v,k=sys.argv[1:5]\n"
+	         "p=[(n,x) for n,x in u.parse_qsl(b,keep_blank_values=True) if n!='HASH']\n"
+	         "p=[(n,(v if n==f else x)) for n,x in p]\n"
+	         "def key(s): return [(0,int(t)) if t.isdigit() else (1,t.upper()) for t in "
+	         "re.findall(r'\\d+|\\D+',s)]\n"
+	         "e=lambda s:s.replace('\\\\','\\\\\\\\').replace('|','\\\\|')\n"
+	         "t=''.join(e(x)+'|' for n,x in sorted([q for q in p if q[0].lower() not in "
+	         "('hash','encoding')],key=lambda q:key(q[0])))+e(k)\n"
+	         "h=base64.b64encode(hashlib.sha512(t.encode()).digest()).decode()\n"
+	         "print(u.urlencode(p+[('HASH',h)]),end='')\n");
 	if (hx_exec(argv, NULL, out, sizeof(out)) != 0)
 		fail_msg("python3 re-signing failed: %s", out);
 	return strdup(out);
@@ -374,12 +387,12 @@ static void replay_and_forgeries(void **state)
 	static const struct {
 		const char *field, *value, *key;
 	} forgeries[] = {
-		{"HASH", NULL, NULL},               /* the hash of other fields */
-		{"amount", "1.00", STORE_KEY},      /* another amount, well signed */
-		{"currency", "840", STORE_KEY},     /* dollars */
-		{"oid", "EST999-ffffffffffff", STORE_KEY},
-		{"clientid", "600000001", STORE_KEY},
-		{"ProcReturnCode", "00", "not-the-key"},
+	    {"HASH", NULL, NULL},           /* the hash of other fields */
+	    {"amount", "1.00", STORE_KEY},  /* another amount, well signed */
+	    {"currency", "840", STORE_KEY}, /* dollars */
+	    {"oid", "EST999-ffffffffffff", STORE_KEY},
+	    {"clientid", "600000001", STORE_KEY},
+	    {"ProcReturnCode", "00", "not-the-key"},
 	};
 
 	(void)state;
@@ -387,15 +400,20 @@ static void replay_and_forgeries(void **state)
 	free(page);
 	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
 	cb = delivered_callback(oid);
-	passes = db_count("SELECT COUNT(*) FROM passes WHERE booking IN (SELECT booking FROM payments WHERE oid = '%s')", oid);
+	passes = db_count("SELECT COUNT(*) FROM passes WHERE booking IN (SELECT booking FROM "
+	                  "payments WHERE oid = '%s')",
+	                  oid);
 	/* the same callback again: same answer, nothing changes */
 	reply = post_callback(cb);
 	assert_string_equal(reply, "ACTION=POSTAUTH");
 	free(reply);
-	assert_int_equal(db_count("SELECT COUNT(*) FROM passes WHERE booking IN (SELECT booking FROM payments WHERE oid = '%s')", oid),
-			 passes);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM passes WHERE booking IN (SELECT booking "
+	                          "FROM payments WHERE oid = '%s')",
+	                          oid),
+	                 passes);
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "approved");
-	audits = db_count("SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused%s'", "%");
+	audits = db_count(
+	    "SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused%s'", "%");
 	for (size_t i = 0; i < sizeof(forgeries) / sizeof(forgeries[0]); i++) {
 		if (!forgeries[i].value) {
 			/* change a field and keep the old hash */
@@ -404,7 +422,8 @@ static void replay_and_forgeries(void **state)
 			assert_non_null(p);
 			forged[(p - cb) + 7] = forged[(p - cb) + 7] == '9' ? '8' : '9';
 		} else {
-			forged = resign(cb, forgeries[i].field, forgeries[i].value, forgeries[i].key);
+			forged =
+			    resign(cb, forgeries[i].field, forgeries[i].value, forgeries[i].key);
 		}
 		reply = post_callback(forged);
 		if (strcmp(reply, "FAILURE"))
@@ -412,8 +431,10 @@ static void replay_and_forgeries(void **state)
 		free(reply);
 		free(forged);
 	}
-	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused%s'", "%"),
-			 audits + (long long)(sizeof(forgeries) / sizeof(forgeries[0])));
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused%s'",
+	             "%"),
+	    audits + (long long)(sizeof(forgeries) / sizeof(forgeries[0])));
 	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "approved");
 	/* a well-signed copy of the real callback with a new rnd is a replay, not a new payment */
@@ -422,16 +443,19 @@ static void replay_and_forgeries(void **state)
 	assert_string_equal(reply, "ACTION=POSTAUTH");
 	free(reply);
 	free(forged);
-	assert_int_equal(db_count("SELECT COUNT(*) FROM payments WHERE status IN ('approved','captured') AND booking = "
-				  "(SELECT booking FROM payments WHERE oid = '%s')", oid), 1);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM payments WHERE status IN "
+	                          "('approved','captured') AND booking = "
+	                          "(SELECT booking FROM payments WHERE oid = '%s')",
+	                          oid),
+	                 1);
 	free(cb);
 	hc_free(c);
 }
 
 static void late_approval_is_voided(void **state)
 {
-	struct hc *a = hc_login_ok("200004"), *o1 = hc_login_ok("200005"), *o2 = hc_login_ok("200006"),
-		  *d = hc_login_ok("200007");
+	struct hc *a = hc_login_ok("200004"), *o1 = hc_login_ok("200005"),
+	          *o2 = hc_login_ok("200006"), *d = hc_login_ok("200007");
 	char oid[80], s[32], *page;
 	long long ba, bd;
 	int day = 50;
@@ -449,7 +473,8 @@ static void late_approval_is_voided(void **state)
 	page = pay(a, ba, APPROVE, oid, sizeof(oid));
 	free(page);
 	sim_control("callback=normal");
-	/* A's hold ends (hold 3s, extended by the payment to at most created + hold + session + margin) */
+	/* A's hold ends (hold 3s, extended by the payment to at most created + hold + session +
+	 * margin) */
 	for (int i = 0; i < 100 && strcmp(booking_status(a, ba, s, sizeof(s)), "expired"); i++)
 		hx_sleep_ms(100);
 	assert_string_equal(s, "expired");
@@ -468,8 +493,9 @@ static void late_approval_is_voided(void **state)
 	assert_string_equal(s, "V");
 	assert_string_equal(booking_status(a, ba, s, sizeof(s)), "expired");
 	assert_string_equal(booking_status(d, bd, s, sizeof(s)), "confirmed");
-	assert_true(db_count("SELECT COUNT(*) FROM audit WHERE action = 'payment.callback.too_late' AND after LIKE '%%%s%%'",
-			     oid) == 1);
+	assert_true(db_count("SELECT COUNT(*) FROM audit WHERE action = "
+	                     "'payment.callback.too_late' AND after LIKE '%%%s%%'",
+	                     oid) == 1);
 	hc_free(a);
 	hc_free(o1);
 	hc_free(o2);
@@ -540,18 +566,25 @@ static void refund_tiers(void **state)
 			char want[32];
 			snprintf(want, sizeof(want), "%lld.%02lld", refund / 100, refund % 100);
 			ASSERT_JSTR(j, "orders.0.refunded", want);
-			assert_int_equal(db_count("SELECT COUNT(*) FROM refunds WHERE status = 'succeeded' AND payment ="
-						  " (SELECT id FROM payments WHERE oid = '%s')", oid), 1);
+			assert_int_equal(db_count("SELECT COUNT(*) FROM refunds WHERE status = "
+			                          "'succeeded' AND payment ="
+			                          " (SELECT id FROM payments WHERE oid = '%s')",
+			                          oid),
+			                 1);
 		} else {
 			ASSERT_JSTR(j, "orders.0.refunded", "0.00");
 			assert_int_equal(db_count("SELECT COUNT(*) FROM refunds WHERE payment ="
-						  " (SELECT id FROM payments WHERE oid = '%s')", oid), 0);
+			                          " (SELECT id FROM payments WHERE oid = '%s')",
+			                          oid),
+			                 0);
 		}
 		json_decref(j);
 		report_agrees(oid); /* refunded orders are not "not captured" */
 		/* the nights are free at once */
 		assert_int_equal(db_count("SELECT COUNT(*) FROM booking_nights WHERE booking ="
-					  " (SELECT booking FROM payments WHERE oid = '%s')", oid), 0);
+		                          " (SELECT booking FROM payments WHERE oid = '%s')",
+		                          oid),
+		                 0);
 	}
 	hc_free(c);
 }
@@ -573,8 +606,9 @@ static void gateway_down_then_back(void **state)
 	EXPECT(r, 200, NULL); /* cancelled and the nights freed; the refund waits */
 	ASSERT_JSTR(r.json, "status", "cancelled");
 	hres_free(&r);
-	if (hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s,
-		       sizeof(s)) != 0)
+	if (hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE "
+	               "p.oid = ?",
+	               oid, s, sizeof(s)) != 0)
 		fail_msg("no refund recorded");
 	assert_string_equal(s, "requested");
 	/* the report says the gateway could not be asked */
@@ -582,7 +616,9 @@ static void gateway_down_then_back(void **state)
 	assert_non_null(strstr(out, "UNREACHABLE"));
 	sim_control("api=up");
 	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
-	hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s, sizeof(s));
+	hx_db_text(
+	    "SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?",
+	    oid, s, sizeof(s));
 	assert_string_equal(s, "succeeded");
 	snprintf(path, sizeof(path), "/sim/orders?oid=%s", oid);
 	j = sim_get(path);
@@ -599,8 +635,10 @@ static void sim_amounts(const char *oid, char *refunded, char *captured, size_t 
 
 	snprintf(path, sizeof(path), "/sim/orders?oid=%s", oid);
 	j = sim_get(path);
-	snprintf(refunded, n, "%s", j && jstr(j, "orders.0.refunded") ? jstr(j, "orders.0.refunded") : "?");
-	snprintf(captured, n, "%s", j && jstr(j, "orders.0.captured") ? jstr(j, "orders.0.captured") : "?");
+	snprintf(refunded, n, "%s",
+	         j && jstr(j, "orders.0.refunded") ? jstr(j, "orders.0.refunded") : "?");
+	snprintf(captured, n, "%s",
+	         j && jstr(j, "orders.0.captured") ? jstr(j, "orders.0.captured") : "?");
 	json_decref(j);
 }
 
@@ -653,16 +691,17 @@ static void request_form_is_not_a_callback(void **state)
 	free(reply);
 	free(form);
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "pending");
-	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action LIKE 'payment.callback.refused: not a gateway%%'"
-				  " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
-				  oid),
-			 1);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action LIKE "
+	                          "'payment.callback.refused: not a gateway%%'"
+	                          " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
+	                          oid),
+	                 1);
 	assert_string_equal(booking_status(c, b, s, sizeof(s)), "held");
 	hc_free(c);
 }
 
-/* The gateway does a refund and its answer is lost (a proxy's 502): the refund is not sent again; the
- * gateway is asked what it did. */
+/* The gateway does a refund and its answer is lost (a proxy's 502): the refund is not sent again;
+ * the gateway is asked what it did. */
 static void lost_refund_answer_refunds_once(void **state)
 {
 	struct hc *c = hc_login_ok("200012");
@@ -680,7 +719,9 @@ static void lost_refund_answer_refunds_once(void **state)
 	money(half, want, sizeof(want));
 	sim_amounts(oid, refunded, captured, sizeof(refunded));
 	assert_string_equal(refunded, want); /* once, not twice */
-	hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s, sizeof(s));
+	hx_db_text(
+	    "SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?",
+	    oid, s, sizeof(s));
 	assert_string_equal(s, "succeeded");
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "refunded_part");
 	assert_int_equal(db_count("SELECT refunded FROM payments WHERE oid = '%s'", oid), half);
@@ -690,8 +731,8 @@ static void lost_refund_answer_refunds_once(void **state)
 	assert_string_equal(refunded, want);
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "refunded_part");
 	report_agrees(oid);
-	/* a refund whose answer is lost with the gateway unreachable afterwards stays asked for, then is
-	 * settled by asking, not by sending it again */
+	/* a refund whose answer is lost with the gateway unreachable afterwards stays asked for,
+	 * then is settled by asking, not by sending it again */
 	sim_control("lose_answers=0");
 	hc_free(c);
 }
@@ -722,14 +763,17 @@ static void cancelled_before_capture_is_voided(void **state)
 	assert_string_equal(captured, "0.00");
 	assert_string_equal(refunded, "0.00");
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "voided");
-	hx_db_text("SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?", oid, s, sizeof(s));
+	hx_db_text(
+	    "SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment WHERE p.oid = ?",
+	    oid, s, sizeof(s));
 	assert_string_equal(s, "superseded");
 	report_agrees(oid);
 	hc_free(c);
 }
 
 /* 500 payments refunded in full at the gateway that we still hold as approved (as a database from
- * before the refunded states has them), then a lost callback: one reconciliation settles them all. */
+ * before the refunded states has them), then a lost callback: one reconciliation settles them all.
+ */
 static void reconcile_reaches_every_payment(void **state)
 {
 	struct hc *c = hc_login_ok("200014");
@@ -745,8 +789,11 @@ static void reconcile_reaches_every_payment(void **state)
 		if (!first)
 			first = db_count("SELECT id FROM payments WHERE oid = '%s'", oid);
 	}
-	hx_db_write("UPDATE payments SET status = 'approved', refunded = 0 WHERE status = 'refunded'");
-	assert_true(db_count("SELECT COUNT(*) FROM payments WHERE status = 'approved' AND id >= %lld", first) >= 500);
+	hx_db_write(
+	    "UPDATE payments SET status = 'approved', refunded = 0 WHERE status = 'refunded'");
+	assert_true(
+	    db_count("SELECT COUNT(*) FROM payments WHERE status = 'approved' AND id >= %lld",
+	             first) >= 500);
 	sim_control("callback=drop");
 	b = hold(c, "chalet", 26, 2);
 	page = pay(c, b, APPROVE, lost, sizeof(lost));
@@ -756,12 +803,18 @@ static void reconcile_reaches_every_payment(void **state)
 	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
 	assert_string_equal(booking_status(c, b, s, sizeof(s)), "confirmed");
 	assert_string_equal(payment_status(lost, s, sizeof(s)), "captured");
-	assert_int_equal(db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'approved'", first), 0);
-	assert_true(db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'refunded'", first) >= 500);
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'approved'",
+	             first),
+	    0);
+	assert_true(
+	    db_count("SELECT COUNT(*) FROM payments WHERE id >= %lld AND status = 'refunded'",
+	             first) >= 500);
 	hc_free(c);
 }
 
-/* A payment the gateway has never heard of: asked unknown_after times, then an alert, not a loop. */
+/* A payment the gateway has never heard of: asked unknown_after times, then an alert, not a loop.
+ */
 static void unknown_at_gateway_is_an_alert(void **state)
 {
 	struct hc *c = hc_login_ok("200015");
@@ -777,7 +830,8 @@ static void unknown_at_gateway_is_an_alert(void **state)
 	hres_free(&r);
 	{
 		char sql[256];
-		snprintf(sql, sizeof(sql), "UPDATE payments SET status = 'voiding' WHERE oid = '%s'", oid);
+		snprintf(sql, sizeof(sql),
+		         "UPDATE payments SET status = 'voiding' WHERE oid = '%s'", oid);
 		hx_db_write(sql);
 	}
 	for (int i = 0; i < 2; i++) { /* unknown_after = 3 in this configuration */
@@ -786,10 +840,11 @@ static void unknown_at_gateway_is_an_alert(void **state)
 	}
 	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "unknown");
-	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action = 'payment.unknown_at_gateway'"
-				  " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
-				  oid),
-			 1);
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM audit WHERE action = 'payment.unknown_at_gateway'"
+	             " AND entity_id = (SELECT id FROM payments WHERE oid = '%s')",
+	             oid),
+	    1);
 	/* no longer asked about; the report shows it to an administrator */
 	assert_int_equal(admin(out, sizeof(out), "reconcile", NULL), 0);
 	assert_string_equal(payment_status(oid, s, sizeof(s)), "unknown");
@@ -824,18 +879,18 @@ int main(int argc, char **argv)
 	int port = free_port();
 	struct hx_opts opts = {.members = 16, .hold = "3s", .sweep_interval = "1s"};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(pay_and_confirm),
-		cmocka_unit_test(decline_then_pay),
-		cmocka_unit_test(replay_and_forgeries),
-		cmocka_unit_test(late_approval_is_voided),
-		cmocka_unit_test(dropped_callback_is_reconciled),
-		cmocka_unit_test(refund_tiers),
-		cmocka_unit_test(gateway_down_then_back),
-		cmocka_unit_test(request_form_is_not_a_callback),
-		cmocka_unit_test(lost_refund_answer_refunds_once),
-		cmocka_unit_test(cancelled_before_capture_is_voided),
-		cmocka_unit_test(reconcile_reaches_every_payment),
-		cmocka_unit_test(unknown_at_gateway_is_an_alert),
+	    cmocka_unit_test(pay_and_confirm),
+	    cmocka_unit_test(decline_then_pay),
+	    cmocka_unit_test(replay_and_forgeries),
+	    cmocka_unit_test(late_approval_is_voided),
+	    cmocka_unit_test(dropped_callback_is_reconciled),
+	    cmocka_unit_test(refund_tiers),
+	    cmocka_unit_test(gateway_down_then_back),
+	    cmocka_unit_test(request_form_is_not_a_callback),
+	    cmocka_unit_test(lost_refund_answer_refunds_once),
+	    cmocka_unit_test(cancelled_before_capture_is_voided),
+	    cmocka_unit_test(reconcile_reaches_every_payment),
+	    cmocka_unit_test(unknown_at_gateway_is_an_alert),
 	};
 	int rc;
 
@@ -844,16 +899,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (start_sim(argv[3]) < 0) {
-		fprintf(stderr, "itest: estiva-paysim did not start (see %s/paysim.log)\n", sim_dir);
+		fprintf(stderr, "itest: estiva-paysim did not start (see %s/paysim.log)\n",
+		        sim_dir);
 		stop_sim();
 		return 1;
 	}
 	snprintf(extra_conf, sizeof(extra_conf),
-		 "[server]\nport = %d\n\n"
-		 "[payment]\ngateway_url = %s/fim/est3Dgate\napi_url = %s/fim/api\npublic_url = http://127.0.0.1:%d\n"
-		 "credentials = %s\napi_timeout = 2s\napi_retries = 2\nsession = 2s\ncallback_margin = 1s\n"
-		 "reconcile_after = 1s\nreconcile_interval = 1h\nunknown_after = 3\n\n[cancellation]\nrefund = 14:100, 3:50, 0:0\n",
-		 port, sim_url, sim_url, port, cred_path);
+	         "[server]\nport = %d\n\n"
+	         "[payment]\ngateway_url = %s/fim/est3Dgate\napi_url = %s/fim/api\npublic_url = "
+	         "http://127.0.0.1:%d\n"
+	         "credentials = %s\napi_timeout = 2s\napi_retries = 2\nsession = "
+	         "2s\ncallback_margin = 1s\n"
+	         "reconcile_after = 1s\nreconcile_interval = 1h\nunknown_after = "
+	         "3\n\n[cancellation]\nrefund = 14:100, 3:50, 0:0\n",
+	         port, sim_url, sim_url, port, cred_path);
 	opts.extra_conf = extra_conf;
 	rc = hx_main(argc, argv, &opts, "payment", tests, sizeof(tests) / sizeof(tests[0]));
 	stop_sim();

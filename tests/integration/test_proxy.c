@@ -1,7 +1,7 @@
 /* Behind a reverse proxy ([http] trusted_proxies = 127.0.0.2 here): only from a trusted proxy are
- * X-Forwarded-For and Forwarded believed, the rightmost hop that is not a proxy is the client, and the
- * login slow-down counts clients, not the proxy; IPv6 clients by their /64. Connections from 127.0.0.1
- * play a client without a proxy: what they claim in those headers changes nothing. */
+ * X-Forwarded-For and Forwarded believed, the rightmost hop that is not a proxy is the client, and
+ * the login slow-down counts clients, not the proxy; IPv6 clients by their /64. Connections from
+ * 127.0.0.1 play a client without a proxy: what they claim in those headers changes nothing. */
 #include "harness.h"
 
 #include <stdio.h>
@@ -15,8 +15,10 @@ static size_t sink(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
-/* POST /api/v1/session from source address `from`, with one extra header line (or NULL): the status. */
-static long login_from(const char *from, const char *header, const char *member, const char *password)
+/* POST /api/v1/session from source address `from`, with one extra header line (or NULL): the
+ * status. */
+static long login_from(const char *from, const char *header, const char *member,
+                       const char *password)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -56,22 +58,29 @@ static void clients_behind_the_proxy_are_told_apart(void **state)
 
 	(void)state;
 	fail_20("127.0.0.2", "X-Forwarded-For: 203.0.113.5");
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 203.0.113.5", "900001", "x"), 429);
+	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 203.0.113.5", "900001", "x"),
+	                 429);
 	/* another client through the same proxy is not slowed down */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 203.0.113.6", hx_member(1, m, sizeof m),
-				    HX_PASSWORD),
-			 200);
+	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 203.0.113.6",
+	                            hx_member(1, m, sizeof m), HX_PASSWORD),
+	                 200);
 	/* the rightmost hop that is not a proxy: 127.0.0.2 is skipped, 203.0.113.5 is a client */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 198.51.100.1, 203.0.113.5, 127.0.0.2", "900002",
-				    "x"),
-			 429);
+	assert_int_equal(login_from("127.0.0.2",
+	                            "X-Forwarded-For: 198.51.100.1, 203.0.113.5, 127.0.0.2",
+	                            "900002", "x"),
+	                 429);
 	/* what a client puts on the left of its own address does not help it */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 198.51.100.9, 203.0.113.5", "900003", "x"), 429);
-	/* the proxy itself is not locked out: without a header the client is the proxy, a fresh address */
-	assert_int_equal(login_from("127.0.0.2", NULL, hx_member(2, m, sizeof m), HX_PASSWORD), 200);
+	assert_int_equal(
+	    login_from("127.0.0.2", "X-Forwarded-For: 198.51.100.9, 203.0.113.5", "900003", "x"),
+	    429);
+	/* the proxy itself is not locked out: without a header the client is the proxy, a fresh
+	 * address */
+	assert_int_equal(login_from("127.0.0.2", NULL, hx_member(2, m, sizeof m), HX_PASSWORD),
+	                 200);
 	/* garbage in the header: the walk stops, the proxy's address is used */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: unknown", hx_member(2, m, sizeof m), HX_PASSWORD),
-			 200);
+	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: unknown",
+	                            hx_member(2, m, sizeof m), HX_PASSWORD),
+	                 200);
 }
 
 static void ipv6_clients_count_by_64(void **state)
@@ -81,16 +90,18 @@ static void ipv6_clients_count_by_64(void **state)
 	(void)state;
 	for (int i = 0; i < 20; i++) {
 		char name[32];
-		snprintf(h, sizeof h, "Forwarded: for=\"[2001:db8:1:2::%x]:4711\";proto=https", i + 1);
+		snprintf(h, sizeof h, "Forwarded: for=\"[2001:db8:1:2::%x]:4711\";proto=https",
+		         i + 1);
 		snprintf(name, sizeof name, "8%05d", i);
 		assert_int_equal(login_from("127.0.0.2", h, name, "Wrong-password-1"), 401);
 	}
 	/* another address of the same /64: slowed down too */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 2001:db8:1:2:ffff::1", "800099", "x"), 429);
+	assert_int_equal(
+	    login_from("127.0.0.2", "X-Forwarded-For: 2001:db8:1:2:ffff::1", "800099", "x"), 429);
 	/* the next /64 is someone else */
-	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 2001:db8:1:3::1", hx_member(3, m, sizeof m),
-				    HX_PASSWORD),
-			 200);
+	assert_int_equal(login_from("127.0.0.2", "X-Forwarded-For: 2001:db8:1:3::1",
+	                            hx_member(3, m, sizeof m), HX_PASSWORD),
+	                 200);
 }
 
 static void headers_from_others_are_ignored(void **state)
@@ -98,16 +109,17 @@ static void headers_from_others_are_ignored(void **state)
 	char m[16];
 
 	(void)state;
-	/* 127.0.0.1 is no proxy: every claimed address is 127.0.0.1 itself, which gets slowed down */
+	/* 127.0.0.1 is no proxy: every claimed address is 127.0.0.1 itself, which gets slowed down
+	 */
 	for (int i = 0; i < 20; i++) {
 		char h[64], name[32];
 		snprintf(h, sizeof h, "X-Forwarded-For: 192.0.2.%d", i + 1);
 		snprintf(name, sizeof name, "7%05d", i);
 		assert_int_equal(login_from("127.0.0.1", h, name, "Wrong-password-1"), 401);
 	}
-	assert_int_equal(login_from("127.0.0.1", "X-Forwarded-For: 192.0.2.200", hx_member(4, m, sizeof m),
-				    HX_PASSWORD),
-			 429);
+	assert_int_equal(login_from("127.0.0.1", "X-Forwarded-For: 192.0.2.200",
+	                            hx_member(4, m, sizeof m), HX_PASSWORD),
+	                 429);
 }
 
 int main(int argc, char **argv)
@@ -117,7 +129,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(ipv6_clients_count_by_64),
 	    cmocka_unit_test(headers_from_others_are_ignored),
 	};
-	struct hx_opts o = {.members = 4, .extra_conf = "[http]\ntrusted_proxies = 127.0.0.2, 10.0.0.0/8\n"};
+	struct hx_opts o = {.members = 4,
+	                    .extra_conf = "[http]\ntrusted_proxies = 127.0.0.2, 10.0.0.0/8\n"};
 
 	srand(42);
 	return hx_main(argc, argv, &o, "proxy", tests, sizeof tests / sizeof tests[0]);

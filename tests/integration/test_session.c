@@ -351,8 +351,9 @@ static void many_failures_from_one_address_are_slowed_down(void **state)
 	hc_free(c);
 }
 
-/* One account holds at most 10 sessions (a new login ends the oldest), and after 20 successful logins
- * in a quarter of an hour the next ones are slowed down (a stolen password used in a loop). */
+/* One account holds at most 10 sessions (a new login ends the oldest), and after 20 successful
+ * logins in a quarter of an hour the next ones are slowed down (a stolen password used in a loop).
+ */
 static void sessions_per_account_are_capped(void **state)
 {
 	struct hc *c[12];

@@ -876,7 +876,8 @@ static void gate_claims_are_checked(void **state)
 
 	(void)state;
 	before = onsite(mgr, "test-b", 200, NULL);
-	/* a +300-day exit for p1 would let it in and out for ever; a +300-day entry for p2 would lock it out */
+	/* a +300-day exit for p1 would let it in and out for ever; a +300-day entry for p2 would
+	 * lock it out */
 	upload_one(g.token, p1, "in", "admit", now - 60, NULL);
 	upload_one(g.token, p1, "out", "admit", now + 300LL * 86400, id);
 	assert_string_equal(conflict_of(id, why, sizeof why), "future_time");
@@ -901,13 +902,16 @@ static void gate_claims_are_checked(void **state)
 				fail_msg("a future scan was sent to another gate: %s", at);
 			from_g += json_integer_value(json_object_get(v, "gate")) == g.id;
 		}
-		assert_int_equal(from_g, 3); /* p1 in, p1 in again, p2 in: the facts with trusted times */
+		assert_int_equal(from_g,
+		                 3); /* p1 in, p1 in again, p2 in: the facts with trusted times */
 	}
 	hres_free(&r);
-	/* a scan within the gate's own (fast) clock is fine: the upload says what time the gate has */
+	/* a scan within the gate's own (fast) clock is fine: the upload says what time the gate has
+	 */
 	{
 		char when[32], eid[33];
-		json_t *b = json_pack("{s:[o],s:s,s:i}", "events", event(new_event_id(eid), p2, "out", "admit", now + 3600),
+		json_t *b = json_pack("{s:[o],s:s,s:i}", "events",
+		                      event(new_event_id(eid), p2, "out", "admit", now + 3600),
 		                      "gate_time", iso(now + 3590, when, sizeof when), "queue", 0);
 		char *body = json_dumps(b, JSON_COMPACT);
 		gate_do(g.token, "POST", "/api/gate/v1/events", body, &r);
@@ -929,18 +933,19 @@ static void gate_claims_are_checked(void **state)
 		EXPECT(r, 200, NULL);
 		hres_free(&r);
 		assert_string_equal(conflict_of(eid, why, sizeof why), "booking_mismatch");
-		assert_int_equal(db_int("SELECT booking FROM gate_events WHERE id = '%s'", eid), b1);
+		assert_int_equal(db_int("SELECT booking FROM gate_events WHERE id = '%s'", eid),
+		                 b1);
 	}
 	hc_free(mgr);
 }
 
-/* A retired key that must not be trusted any more: `estiva-admin keys revoke` re-issues its passes under
- * the current key and the gates drop it at their next sync. */
+/* A retired key that must not be trusted any more: `estiva-admin keys revoke` re-issues its passes
+ * under the current key and the gates drop it at their next sync. */
 static void key_revoke_through_sync(void **state)
 {
 	struct gate_id g = gate_new("test-b", "Key gate");
-	long long b = confirmed_booking(12, "test-b", "room", 3, GUESTS3), p = pass_of(b, 0), old_key, new_key,
-	          fresh;
+	long long b = confirmed_booking(12, "test-b", "room", 3, GUESTS3), p = pass_of(b, 0),
+	          old_key, new_key, fresh;
 	char k[16], path[512], key_file[600];
 	struct synced s, s2;
 	struct hres r;
@@ -960,13 +965,17 @@ static void key_revoke_through_sync(void **state)
 	assert_non_null(strstr(out, "rotate first"));
 	snprintf(k, sizeof k, "%lld", old_key);
 	assert_int_equal(admin("keys", "revoke", k, NULL), 0);
-	assert_int_equal(db_int("SELECT COUNT(*) FROM passes WHERE key_id = %lld AND status = 'active'", old_key), 0);
+	assert_int_equal(
+	    db_int("SELECT COUNT(*) FROM passes WHERE key_id = %lld AND status = 'active'",
+	           old_key),
+	    0);
 	fresh = pass_of(b, 0);
 	assert_true(fresh != p);
 	assert_int_equal(db_int("SELECT key_id FROM passes WHERE id = %lld", fresh), new_key);
 	snprintf(key_file, sizeof key_file, "%s/keys/pass-signing-%lld.key", hx_dir(HX), old_key);
 	assert_int_not_equal(access(key_file, F_OK), 0); /* the secret is gone */
-	/* the gate's next sync: the old pass revoked, its replacement, and a key set without the old key */
+	/* the gate's next sync: the old pass revoked, its replacement, and a key set without the
+	 * old key */
 	sync_all(g.token, s.cursor, 0, &s2);
 	snprintf(k, sizeof k, "%lld", p);
 	assert_non_null(json_object_get(s2.revocations, k));
@@ -977,7 +986,7 @@ static void key_revoke_through_sync(void **state)
 	EXPECT(r, 200, NULL);
 	assert_true(json_array_size(jget(r.json, "keys")) >= 1);
 	json_array_foreach(jget(r.json, "keys"), i, v)
-		assert_int_not_equal(json_integer_value(json_object_get(v, "id")), old_key);
+	    assert_int_not_equal(json_integer_value(json_object_get(v, "id")), old_key);
 	hres_free(&r);
 	synced_free(&s);
 	synced_free(&s2);
@@ -1098,9 +1107,11 @@ static void admin_http(void **state)
 /* ---- one presence rule everywhere ---- */
 
 struct pstep {
-	char gate; /* 'A': the gate whose store is built here (store_record); 'B': another (a download page) */
+	char gate; /* 'A': the gate whose store is built here (store_record); 'B': another (a
+	              download page) */
 	const char *dir, *decision;
-	int dt; /* seconds after the case's start: arrival order is the list's, time order is dt's */
+	int dt; /* seconds after the case's start: arrival order is the list's, time order is dt's
+	         */
 };
 
 struct pcase {
@@ -1110,9 +1121,10 @@ struct pcase {
 };
 
 /* Each case's scans, in the order they arrive, through the gate's real store (a SQLite file, as
- * estiva-gate keeps it) and through the real server (uploads by two enrolled gates); then where the pass
- * is, asked four ways: the gate's presence record, the on-site count, the online check of an exit (ok
- * when inside, not_inside otherwise) and the upload's conflict check of one more entry (already_inside). */
+ * estiva-gate keeps it) and through the real server (uploads by two enrolled gates); then where the
+ * pass is, asked four ways: the gate's presence record, the on-site count, the online check of an
+ * exit (ok when inside, not_inside otherwise) and the upload's conflict check of one more entry
+ * (already_inside). */
 static void presence_agrees_everywhere(void **state)
 {
 	static const struct pcase cases[] = {
@@ -1122,15 +1134,23 @@ static void presence_agrees_everywhere(void **state)
 	    {"undone after an entry admitted with a warning",
 	     {{'A', "in", "admit", 0}, {'A', "in", "admit", 60}, {'A', "in", "undone", 70}},
 	     1},
-	    {"undone after an exit", {{'B', "in", "admit", 0}, {'A', "out", "admit", 60}, {'A', "out", "undone", 70}}, 1},
+	    {"undone after an exit",
+	     {{'B', "in", "admit", 0}, {'A', "out", "admit", 60}, {'A', "out", "undone", 70}},
+	     1},
 	    {"two gates interleaved",
-	     {{'B', "in", "admit", 0}, {'A', "out", "admit", 60}, {'B', "in", "admit", 120}, {'B', "in", "undone", 130}},
+	     {{'B', "in", "admit", 0},
+	      {'A', "out", "admit", 60},
+	      {'B', "in", "admit", 120},
+	      {'B', "in", "undone", 130}},
 	     0},
 	    {"another gate's older entry arriving late",
 	     {{'A', "in", "admit", 60}, {'A', "in", "undone", 70}, {'B', "in", "admit", 0}},
 	     1},
 	    {"a denial between an admission and its undone",
-	     {{'A', "out", "admit", 0}, {'A', "in", "manual", 60}, {'B', "in", "deny", 65}, {'A', "in", "undone", 70}},
+	     {{'A', "out", "admit", 0},
+	      {'A', "in", "manual", 60},
+	      {'B', "in", "deny", 65},
+	      {'A', "in", "undone", 70}},
 	     0},
 	};
 	struct gate_id ga = gate_new("test-a", "Presence A"), gb = gate_new("test-a", "Presence B");
@@ -1150,7 +1170,8 @@ static void presence_agrees_everywhere(void **state)
 	store_lookup(st, &lk);
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		const struct pcase *k = &cases[c];
-		long long pass = pass_of(c < 4 ? b1 : b2, (int)(c % 4)), t0 = start + 300 * (long long)c, now_in;
+		long long pass = pass_of(c < 4 ? b1 : b2, (int)(c % 4)),
+		          t0 = start + 300 * (long long)c, now_in;
 		char token[256], body[512], id[33], why[64];
 		int inside = -1, found;
 		struct hres r;
@@ -1165,7 +1186,8 @@ static void presence_agrees_everywhere(void **state)
 			assert_int_equal(decide_dir_parse(p->dir, &dir), 0);
 			/* the server, from the gate that scanned */
 			upload_one(g->token, pass, p->dir, p->decision, t0 + p->dt, id);
-			/* the gate's store: its own scan, or the other gate's from a download page */
+			/* the gate's store: its own scan, or the other gate's from a download page
+			 */
 			if (p->gate == 'A') {
 				struct event ev;
 
@@ -1191,7 +1213,9 @@ static void presence_agrees_everywhere(void **state)
 				ev.kind = kind;
 				ev.at = t0 + p->dt;
 				page = json_pack("{s:[o]}", "events", event_relay_to_json(&ev));
-				assert_int_equal(store_apply_page(st, page, (int)ga.id, (long long)time(NULL)), 0);
+				assert_int_equal(
+				    store_apply_page(st, page, (int)ga.id, (long long)time(NULL)),
+				    0);
 				json_decref(page);
 			}
 		}
@@ -1200,20 +1224,25 @@ static void presence_agrees_everywhere(void **state)
 		if (!found)
 			inside = 0;
 		if (inside != k->inside)
-			fail_msg("%s: the gate's store says %s", k->name, inside ? "inside" : "outside");
+			fail_msg("%s: the gate's store says %s", k->name,
+			         inside ? "inside" : "outside");
 		now_in = onsite(boss, "test-a", 200, NULL);
 		if (now_in - before != k->inside)
-			fail_msg("%s: the on-site count went from %lld to %lld", k->name, before, now_in);
+			fail_msg("%s: the on-site count went from %lld to %lld", k->name, before,
+			         now_in);
 		before = now_in;
 		/* the online check of an exit: allowed only from inside (strict) */
-		assert_int_equal(hx_db_text("SELECT token FROM passes WHERE id = CAST(? AS INTEGER)",
-		                            (snprintf(body, sizeof body, "%lld", pass), body), token, sizeof token),
-		                 0);
+		assert_int_equal(
+		    hx_db_text("SELECT token FROM passes WHERE id = CAST(? AS INTEGER)",
+		               (snprintf(body, sizeof body, "%lld", pass), body), token,
+		               sizeof token),
+		    0);
 		snprintf(body, sizeof body, "{\"token\":\"%s\",\"direction\":\"out\"}", token);
 		hc_do(boss, "POST", "/api/v1/manage/centres/test-a/check", body, NULL, &r);
 		EXPECT(r, 200, NULL);
 		if (strcmp(jstr(r.json, "reason"), k->inside ? "ok" : "not_inside"))
-			fail_msg("%s: the online check of an exit says %s", k->name, jstr(r.json, "reason"));
+			fail_msg("%s: the online check of an exit says %s", k->name,
+			         jstr(r.json, "reason"));
 		hres_free(&r);
 		/* one more entry, uploaded: a conflict exactly when the pass is inside */
 		upload_one(ga.token, pass, "in", "admit", t0 + 200, id);
@@ -1230,9 +1259,12 @@ int main(int argc, char **argv)
 {
 	const struct hx_opts opts = {.members = 14, .body_max = "2m"};
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(enrolment),      cmocka_unit_test(uploads),
-	    cmocka_unit_test(download_pages), cmocka_unit_test(other_gates_events),
-	    cmocka_unit_test(revoked_gate),   cmocka_unit_test(onsite_count),
+	    cmocka_unit_test(enrolment),
+	    cmocka_unit_test(uploads),
+	    cmocka_unit_test(download_pages),
+	    cmocka_unit_test(other_gates_events),
+	    cmocka_unit_test(revoked_gate),
+	    cmocka_unit_test(onsite_count),
 	    cmocka_unit_test(admin_http),
 	    cmocka_unit_test(gate_claims_are_checked),
 	    cmocka_unit_test(key_revoke_through_sync),

@@ -1,7 +1,8 @@
-/* Time and load limits. Session lifetimes: with idle = 10s and absolute = 14s (the server's minimum is
- * 10s), a session ends 10 s after its last request, and 14 s after the login however active it is. A
- * request that trickles in is cut off. A flood of logins fills the password-hashing pool (1 thread and 2
- * waiting here) and the rest are refused at once with 503, while other routes are served. */
+/* Time and load limits. Session lifetimes: with idle = 10s and absolute = 14s (the server's minimum
+ * is 10s), a session ends 10 s after its last request, and 14 s after the login however active it
+ * is. A request that trickles in is cut off. A flood of logins fills the password-hashing pool (1
+ * thread and 2 waiting here) and the rest are refused at once with 503, while other routes are
+ * served. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -48,12 +49,13 @@ static void sessions_end_after_idle_and_absolute(void **state)
 	hc_free(busy);
 }
 
-/* A client that trickles its request a byte at a time (never idle long enough for the idle timeout of
- * 20 s) is cut off once the whole request has taken request_timeout (3 s here); others are served
- * meanwhile. */
+/* A client that trickles its request a byte at a time (never idle long enough for the idle timeout
+ * of 20 s) is cut off once the whole request has taken request_timeout (3 s here); others are
+ * served meanwhile. */
 static void slow_requests_are_cut_off(void **state)
 {
-	static const char head[] = "GET /api/v1/centres HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char head[] = "GET /api/v1/centres HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+	                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	struct sockaddr_in sa = {0};
 	struct hc *other = hc_new(HX);
 	struct hres r;
@@ -83,15 +85,16 @@ static void slow_requests_are_cut_off(void **state)
 	}
 	close(fd);
 	if (!closed)
-		fail_msg("a request trickled for %lds was never cut off", (long)(time(NULL) - start));
+		fail_msg("a request trickled for %lds was never cut off",
+		         (long)(time(NULL) - start));
 	assert_true(time(NULL) - start <= 8);
 	assert_true(time(NULL) - start >= 2);
 	hc_free(other);
 }
 
-/* 12 failed logins at once (under the 20 an address may fail before it is slowed down): the pool holds
- * 3, so some are answered 503 with Retry-After straight away; the others get their 401. Meanwhile, and
- * after, the server answers other routes, and a right password still logs in. */
+/* 12 failed logins at once (under the 20 an address may fail before it is slowed down): the pool
+ * holds 3, so some are answered 503 with Retry-After straight away; the others get their 401.
+ * Meanwhile, and after, the server answers other routes, and a right password still logs in. */
 #define FLOOD 12
 static void login_flood_is_refused_not_queued(void **state)
 {
@@ -105,7 +108,8 @@ static void login_flood_is_refused_not_queued(void **state)
 	(void)state;
 	for (i = 0; i < FLOOD; i++) {
 		c[i] = hc_new(HX);
-		snprintf(body, sizeof body, "{\"member\":\"29%04d\",\"password\":\"not-the-password\"}", i);
+		snprintf(body, sizeof body,
+		         "{\"member\":\"29%04d\",\"password\":\"not-the-password\"}", i);
 		assert_int_equal(hc_prepare(c[i], "POST", "/api/v1/session", body, NULL), 0);
 		curl_multi_add_handle(m, hc_handle(c[i]));
 	}
@@ -133,7 +137,8 @@ static void login_flood_is_refused_not_queued(void **state)
 	}
 	curl_multi_cleanup(m);
 	if (busy == 0)
-		fail_msg("%d logins at once were all queued for hashing: none was refused with 503", FLOOD);
+		fail_msg("%d logins at once were all queued for hashing: none was refused with 503",
+		         FLOOD);
 	assert_true(refused >= 3); /* what the pool holds was checked */
 	assert_int_equal(busy + refused, FLOOD);
 	hc_do(other, "GET", "/api/v1/centres", NULL, NULL, &r);
@@ -154,13 +159,14 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(slow_requests_are_cut_off),
 	    cmocka_unit_test(login_flood_is_refused_not_queued),
 	};
-	struct hx_opts o = {.hold = "20m",
-	                    .sweep_interval = "1s",
-	                    .body_max = "64k",
-	                    .idle = "10s",
-	                    .absolute = "14s",
-	                    .members = 2,
-	                    .extra_conf = "[server]\nrequest_timeout = 3s\nhash_threads = 1\nhash_queue = 2\n"};
+	struct hx_opts o = {
+	    .hold = "20m",
+	    .sweep_interval = "1s",
+	    .body_max = "64k",
+	    .idle = "10s",
+	    .absolute = "14s",
+	    .members = 2,
+	    .extra_conf = "[server]\nrequest_timeout = 3s\nhash_threads = 1\nhash_queue = 2\n"};
 
 	return hx_main(argc, argv, &o, "timeouts", tests, sizeof tests / sizeof tests[0]);
 }

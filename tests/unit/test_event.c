@@ -1,7 +1,8 @@
-/* test_event.c: the scan event of the sync protocol (shared/event.c): both JSON forms round trip for
- * every decision, every malformed field is refused with its code, and the presence rule gives the
- * documented answer for the sequences docs/sync.md describes. (tests/gate/test_gate_presence.c checks
- * that the gate's store, the server's conflict check, its online check and its on-site count agree.) */
+/* test_event.c: the scan event of the sync protocol (shared/event.c): both JSON forms round trip
+ * for every decision, every malformed field is refused with its code, and the presence rule gives
+ * the documented answer for the sequences docs/sync.md describes. (tests/gate/test_gate_presence.c
+ * checks that the gate's store, the server's conflict check, its online check and its on-site count
+ * agree.) */
 #include "unit_util.h"
 
 #include <string.h>
@@ -14,9 +15,10 @@
 
 static void test_round_trips(void **state)
 {
-	static const enum event_kind kinds[] = {EVENT_ADMIT, EVENT_DENY, EVENT_UNDONE, EVENT_MANUAL};
-	static const enum decide_reason reasons[] = {DECIDE_OK, DECIDE_ALREADY_INSIDE, DECIDE_NO_PASSAGE,
-						     DECIDE_MANUAL};
+	static const enum event_kind kinds[] = {EVENT_ADMIT, EVENT_DENY, EVENT_UNDONE,
+	                                        EVENT_MANUAL};
+	static const enum decide_reason reasons[] = {DECIDE_OK, DECIDE_ALREADY_INSIDE,
+	                                             DECIDE_NO_PASSAGE, DECIDE_MANUAL};
 
 	(void)state;
 	for (size_t i = 0; i < NELEM(kinds); i++)
@@ -70,9 +72,10 @@ static void test_round_trips(void **state)
 
 static json_t *good(void)
 {
-	return json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:s,s:i,s:b,s:b,s:s}", "id", ID, "pass", 17, "booking", 5,
-			 "direction", "in", "decision", "admit", "reason", "ok", "at", "2027-02-01T15:02:09Z", "seq",
-			 4411, "offline", 1, "manual", 0, "note", "");
+	return json_pack("{s:s,s:i,s:i,s:s,s:s,s:s,s:s,s:i,s:b,s:b,s:s}", "id", ID, "pass", 17,
+	                 "booking", 5, "direction", "in", "decision", "admit", "reason", "ok", "at",
+	                 "2027-02-01T15:02:09Z", "seq", 4411, "offline", 1, "manual", 0, "note",
+	                 "");
 }
 
 static void test_malformed_fields(void **state)
@@ -127,12 +130,14 @@ static void test_malformed_fields(void **state)
 
 		o = good();
 		if (cases[i].json)
-			json_object_set_new(o, cases[i].field, json_loads(cases[i].json, JSON_DECODE_ANY, NULL));
+			json_object_set_new(o, cases[i].field,
+			                    json_loads(cases[i].json, JSON_DECODE_ANY, NULL));
 		else
 			json_object_del(o, cases[i].field);
 		got = event_from_json(o, NOW, &ev);
 		CASE_CHECK(nfail, got == cases[i].want, cases[i].field, "%s gave %s, expected %s",
-			   cases[i].json ? cases[i].json : "(absent)", event_err_code(got), event_err_code(cases[i].want));
+		           cases[i].json ? cases[i].json : "(absent)", event_err_code(got),
+		           event_err_code(cases[i].want));
 		json_decref(o);
 	}
 	assert_int_equal(nfail, 0);
@@ -153,11 +158,11 @@ static void test_malformed_fields(void **state)
 	assert_int_equal(event_from_json(o, NOW, &ev), EVENT_OK);
 	assert_int_equal(ev.manual, 1);
 	json_decref(o);
-	/* optional fields absent or null; upper-case ids folded; a reason this version does not know is a
-	 * fact from a newer gate, kept as sent */
-	o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:i,s:n,s:n}", "id", "9F1C0A2B3C4D5E6F708192A3B4C5D6E7", "pass", 0,
-		      "direction", "out", "decision", "deny", "at", "2027-02-01T15:02:09Z", "seq", 0, "booking",
-		      "reason");
+	/* optional fields absent or null; upper-case ids folded; a reason this version does not
+	 * know is a fact from a newer gate, kept as sent */
+	o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:i,s:n,s:n}", "id", "9F1C0A2B3C4D5E6F708192A3B4C5D6E7",
+	              "pass", 0, "direction", "out", "decision", "deny", "at",
+	              "2027-02-01T15:02:09Z", "seq", 0, "booking", "reason");
 	assert_int_equal(event_from_json(o, NOW, &ev), EVENT_OK);
 	assert_string_equal(ev.id, ID);
 	assert_int_equal(ev.booking, 0);
@@ -168,8 +173,8 @@ static void test_malformed_fields(void **state)
 	assert_int_equal(ev.reason, DECIDE_INTERNAL);
 	json_decref(o);
 	/* the relay form: a gate is required */
-	o = json_pack("{s:s,s:i,s:s,s:s,s:s}", "id", ID, "pass", 3, "direction", "in", "decision", "admit", "at",
-		      "2027-02-01T15:02:09Z");
+	o = json_pack("{s:s,s:i,s:s,s:s,s:s}", "id", ID, "pass", 3, "direction", "in", "decision",
+	              "admit", "at", "2027-02-01T15:02:09Z");
 	assert_int_equal(event_relay_from_json(o, NOW, &ev), EVENT_ERR_GATE);
 	json_object_set_new(o, "gate", json_integer(0));
 	assert_int_equal(event_relay_from_json(o, NOW, &ev), EVENT_ERR_GATE);
@@ -197,10 +202,10 @@ static int run(const struct step *s, size_t n)
 
 #define IN DECIDE_DIR_IN
 #define OUT DECIDE_DIR_OUT
-#define RUN(...)                                                                                         \
-	({                                                                                               \
-		static const struct step s_[] = {__VA_ARGS__};                                           \
-		run(s_, NELEM(s_));                                                                      \
+#define RUN(...)                                                                                   \
+	({                                                                                         \
+		static const struct step s_[] = {__VA_ARGS__};                                     \
+		run(s_, NELEM(s_));                                                                \
 	})
 
 static void test_presence_rule(void **state)
@@ -213,20 +218,26 @@ static void test_presence_rule(void **state)
 	/* undone after an entry: the person did not pass, never seen inside */
 	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_UNDONE, IN}), PRESENCE_UNKNOWN);
 	/* undone after an exit: still inside */
-	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, OUT}, {EVENT_UNDONE, OUT}), PRESENCE_INSIDE);
-	/* undone after an entry admitted with a warning (already inside): still inside, not "back out" */
-	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, IN}, {EVENT_UNDONE, IN}), PRESENCE_INSIDE);
+	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, OUT}, {EVENT_UNDONE, OUT}),
+	                 PRESENCE_INSIDE);
+	/* undone after an entry admitted with a warning (already inside): still inside, not "back
+	 * out" */
+	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, IN}, {EVENT_UNDONE, IN}),
+	                 PRESENCE_INSIDE);
 	/* a denial between the admission and its undone changes nothing */
-	assert_int_equal(RUN({EVENT_ADMIT, OUT}, {EVENT_ADMIT, IN}, {EVENT_DENY, IN}, {EVENT_UNDONE, IN}),
-			 PRESENCE_OUTSIDE);
+	assert_int_equal(
+	    RUN({EVENT_ADMIT, OUT}, {EVENT_ADMIT, IN}, {EVENT_DENY, IN}, {EVENT_UNDONE, IN}),
+	    PRESENCE_OUTSIDE);
 	/* a second undone cancels nothing more */
-	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, OUT}, {EVENT_UNDONE, OUT}, {EVENT_UNDONE, OUT}),
-			 PRESENCE_INSIDE);
+	assert_int_equal(
+	    RUN({EVENT_ADMIT, IN}, {EVENT_ADMIT, OUT}, {EVENT_UNDONE, OUT}, {EVENT_UNDONE, OUT}),
+	    PRESENCE_INSIDE);
 	/* an undone with no admission before it */
 	assert_int_equal(RUN({EVENT_UNDONE, IN}), PRESENCE_UNKNOWN);
 	assert_int_equal(RUN({EVENT_UNDONE, IN}, {EVENT_ADMIT, IN}), PRESENCE_INSIDE);
 	/* after an undone, the next admission counts as usual */
-	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_UNDONE, IN}, {EVENT_ADMIT, IN}), PRESENCE_INSIDE);
+	assert_int_equal(RUN({EVENT_ADMIT, IN}, {EVENT_UNDONE, IN}, {EVENT_ADMIT, IN}),
+	                 PRESENCE_INSIDE);
 }
 
 static void test_presence_text(void **state)

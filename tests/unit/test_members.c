@@ -272,13 +272,14 @@ static void test_csv_bad(void **state)
 	                     "2010;\nAdam/2012;\nLina/2014\"\n" ROW("10000X", "AB3", PLAIN) "\n",
 	     6, "member_number must be 6 to 10 digits"},
 	    {"line numbers after a quoted field over lines, CRLF",
-	     HEADER "\r\n" ROW(
-	         "100001", "AB1",
-	         PLAIN) "\r\n"
-	                "100002,AB2,Alaoui,Omar,a,b,o@example.ma,0600,active,cat-a,,\"Sara/2010;\r\n"
-	                "Adam/2012\"\r\n" ROW("100003", "AB3", PLAIN) "\r\n" ROW(
-	                    "100004", "AB4",
-	                    "Alaoui,Omar,a,b,o@example.ma,0600,active,cat-x,,") "\r\n",
+	     HEADER
+	     "\r\n" ROW("100001", "AB1",
+	                PLAIN) "\r\n"
+	                       "100002,AB2,Alaoui,Omar,a,b,o@example.ma,0600,active,cat-a,,\"Sara/"
+	                       "2010;\r\n"
+	                       "Adam/2012\"\r\n" ROW("100003", "AB3", PLAIN) "\r\n" ROW(
+	                           "100004", "AB4",
+	                           "Alaoui,Omar,a,b,o@example.ma,0600,active,cat-x,,") "\r\n",
 	     6, "category is not one of categories.ini"},
 	    {"line numbers after blank lines",
 	     HEADER "\n\n" ROW("100001", "AB1", PLAIN) "\n\n\n" ROW("1", "AB2", PLAIN) "\n", 6,
@@ -389,22 +390,31 @@ static void test_migrate_payments(void **state)
 	assert_int_equal(q_int(db, "PRAGMA user_version"), 4);
 	make_catalog(&cat);
 	assert_int_equal(catalog_store(db, &cat, err, sizeof(err)), 0);
-	exec_ok(db,
-			 "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, check_out) VALUES"
-			 " ('arz', 'Al Arz', 'الأرز', 'Ifrane', 'إفران', 900, 720);"
-			 "INSERT INTO unit_types(id, centre, code, name_fr, name_ar, min_guests, max_guests) VALUES"
-			 " (1, 'arz', 'chalet', 'Chalet', 'شاليه', 1, 6);"
-			 "INSERT INTO units(id, unit_type, code) VALUES (1, 1, 'C1');"
-			 "INSERT INTO members(id, number, cin, last_name, first_name, last_name_ar, first_name_ar, email,"
-			 " phone, status, category) VALUES (1, '100001', 'AB1', 'A', 'B', 'A', 'B', 'a@b.ma', '06', 'active',"
-			 " 'cat-a');"
-			 "INSERT INTO bookings(id, member, centre, unit_type, unit, arrival, departure, guests, nguests, status,"
-			 " amount, created_at, updated_at) SELECT 7, 1, t.centre, u.unit_type, u.id, '2027-07-01', '2027-07-03',"
-			 " '[]', 1, 'cancelled', 50000, 1, 1 FROM units u JOIN unit_types t ON t.id = u.unit_type LIMIT 1;"
-			 "INSERT INTO payments(id, booking, oid, amount, status, fields, created_at, updated_at) VALUES"
-			 " (1, 7, 'EST7-a', 50000, 'declined', '{}', 1, 1), (2, 7, 'EST7-b', 50000, 'captured', '{}', 1, 1);"
-			 "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, updated_at) VALUES"
-			 " (7, 2, 25000, 50, 'succeeded', 2, 2), (7, 2, 100, 50, 'failed', 2, 2);");
+	exec_ok(db, "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, "
+	            "check_out) VALUES"
+	            " ('arz', 'Al Arz', 'الأرز', 'Ifrane', 'إفران', 900, 720);"
+	            "INSERT INTO unit_types(id, centre, code, name_fr, name_ar, min_guests, "
+	            "max_guests) VALUES"
+	            " (1, 'arz', 'chalet', 'Chalet', 'شاليه', 1, 6);"
+	            "INSERT INTO units(id, unit_type, code) VALUES (1, 1, 'C1');"
+	            "INSERT INTO members(id, number, cin, last_name, first_name, last_name_ar, "
+	            "first_name_ar, email,"
+	            " phone, status, category) VALUES (1, '100001', 'AB1', 'A', 'B', 'A', 'B', "
+	            "'a@b.ma', '06', 'active',"
+	            " 'cat-a');"
+	            "INSERT INTO bookings(id, member, centre, unit_type, unit, arrival, departure, "
+	            "guests, nguests, status,"
+	            " amount, created_at, updated_at) SELECT 7, 1, t.centre, u.unit_type, u.id, "
+	            "'2027-07-01', '2027-07-03',"
+	            " '[]', 1, 'cancelled', 50000, 1, 1 FROM units u JOIN unit_types t ON t.id = "
+	            "u.unit_type LIMIT 1;"
+	            "INSERT INTO payments(id, booking, oid, amount, status, fields, created_at, "
+	            "updated_at) VALUES"
+	            " (1, 7, 'EST7-a', 50000, 'declined', '{}', 1, 1), (2, 7, 'EST7-b', 50000, "
+	            "'captured', '{}', 1, 1);"
+	            "INSERT INTO refunds(booking, payment, amount, percent, status, created_at, "
+	            "updated_at) VALUES"
+	            " (7, 2, 25000, 50, 'succeeded', 2, 2), (7, 2, 100, 50, 'failed', 2, 2);");
 	assert_int_equal(db_migrate(db, err, sizeof(err)), 0);
 	assert_int_equal(q_int(db, "PRAGMA user_version"), db_schema_version);
 	assert_int_equal(q_int(db, "PRAGMA foreign_keys"), 1);
@@ -414,15 +424,20 @@ static void test_migrate_payments(void **state)
 	assert_int_equal(q_int(db, "SELECT COUNT(*) FROM refunds WHERE payment = 2"), 2);
 	assert_int_equal(q_int(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
 	/* the new states are accepted, others still refused; references are still enforced */
-	assert_int_equal(sqlite3_exec(db, "UPDATE payments SET status = 'refunded_part' WHERE id = 2", NULL, NULL, NULL),
-			 SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE payments SET status = 'lost' WHERE id = 2", NULL, NULL, NULL),
-			     SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db,
-					  "INSERT INTO refunds(booking, payment, amount, percent, status, created_at,"
-					  " updated_at) VALUES (7, 99, 1, 1, 'requested', 1, 1)",
-					  NULL, NULL, NULL),
-			     SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE payments SET status = 'refunded_part' WHERE id = 2",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(db, "UPDATE payments SET status = 'lost' WHERE id = 2", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(
+	        db,
+	        "INSERT INTO refunds(booking, payment, amount, percent, status, created_at,"
+	        " updated_at) VALUES (7, 99, 1, 1, 'requested', 1, 1)",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
 	db_close(db);
 	catalog_free(&cat);
 	ut_rmtree(dir);

@@ -182,11 +182,8 @@ static void test_form_escape(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-	    {"", ""},
-	    {"AZaz09-_.~", "AZaz09-_.~"},
-	    {"a b+c&d=e%", "a%20b%2Bc%26d%3De%25"},
-	    {"é", "%C3%A9"},
-	    {"/?#", "%2F%3F%23"},
+	    {"", ""},        {"AZaz09-_.~", "AZaz09-_.~"}, {"a b+c&d=e%", "a%20b%2Bc%26d%3De%25"},
+	    {"é", "%C3%A9"}, {"/?#", "%2F%3F%23"},
 	};
 	int nfail = 0;
 
@@ -331,17 +328,12 @@ static void test_token_eq(void **state)
 		const char *got, *want;
 		int eq;
 	} cases[] = {
-	    {"abcdef", "abcdef", 1},
-	    {"abcdeF", "abcdef", 0},
-	    {"abcdeg", "abcdef", 0},
-	    {"abcde", "abcdef", 0},   /* a prefix */
-	    {"abcdefg", "abcdef", 0}, /* longer */
-	    {"", "abcdef", 0},
-	    {"", "", 0}, /* no token expected: nothing matches */
-	    {"abcdef", "", 0},
-	    {NULL, "abcdef", 0},
-	    {"abcdef", NULL, 0},
-	    {NULL, NULL, 0},
+	    {"abcdef", "abcdef", 1},  {"abcdeF", "abcdef", 0},
+	    {"abcdeg", "abcdef", 0},  {"abcde", "abcdef", 0}, /* a prefix */
+	    {"abcdefg", "abcdef", 0},                         /* longer */
+	    {"", "abcdef", 0},        {"", "", 0}, /* no token expected: nothing matches */
+	    {"abcdef", "", 0},        {NULL, "abcdef", 0},
+	    {"abcdef", NULL, 0},      {NULL, NULL, 0},
 	};
 	int nfail = 0;
 
@@ -400,11 +392,11 @@ static void test_login_wait(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_html_escape),      cmocka_unit_test(test_form_parse),
-	    cmocka_unit_test(test_form_length),      cmocka_unit_test(test_form_limits),
-	    cmocka_unit_test(test_form_escape),      cmocka_unit_test(test_security_headers),
-	    cmocka_unit_test(test_random_id),        cmocka_unit_test(test_id_key),
-	    cmocka_unit_test(test_cookie),           cmocka_unit_test(test_token_eq),
+	    cmocka_unit_test(test_html_escape), cmocka_unit_test(test_form_parse),
+	    cmocka_unit_test(test_form_length), cmocka_unit_test(test_form_limits),
+	    cmocka_unit_test(test_form_escape), cmocka_unit_test(test_security_headers),
+	    cmocka_unit_test(test_random_id),   cmocka_unit_test(test_id_key),
+	    cmocka_unit_test(test_cookie),      cmocka_unit_test(test_token_eq),
 	    cmocka_unit_test(test_login_wait),
 	};
 

@@ -143,8 +143,8 @@ static void operation(struct request *rq, struct reply *rp, const char *oid, enu
 		/* done, but the answer never reaches the merchant: what a proxy's 502 looks like */
 		reply_text(rp, 502, "text/html; charset=utf-8",
 		           "<html><body><h1>502 Bad Gateway</h1></body></html>\n");
-		snprintf(rq->note, sizeof(rq->note), "oid=%s %s -> %s, answer lost (simulated)", oid,
-		         t.type, t.response);
+		snprintf(rq->note, sizeof(rq->note), "oid=%s %s -> %s, answer lost (simulated)",
+		         oid, t.type, t.response);
 		return;
 	}
 	sb_init(&b, PAYSIM_BODY_MAX);

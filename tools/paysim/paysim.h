@@ -109,13 +109,15 @@ int cc5_parse(const char *xml, size_t len, struct fields *top, struct fields *ex
 enum cb_mode { CB_NORMAL, CB_DROP, CB_DELAY, CB_TWICE };
 struct settings {
 	enum cb_mode cb_mode;
-	int cb_delay;      /* seconds, with CB_DELAY */
-	int cb_retries;    /* retries after the first attempt */
-	int cb_backoff_ms; /* wait before retry k is cb_backoff_ms * 2^(k-1), at most 60 s */
-	int cb_timeout;    /* seconds for one callback attempt */
-	int api_down;      /* /fim/api answers 503 */
-	int lose_answers;  /* the next N PostAuth/Void/Credit are done, then answered 502 (a lost answer) */
-	int ignore_postauth; /* a merchant's ACTION=POSTAUTH reply is not acted on (it never arrived) */
+	int cb_delay;        /* seconds, with CB_DELAY */
+	int cb_retries;      /* retries after the first attempt */
+	int cb_backoff_ms;   /* wait before retry k is cb_backoff_ms * 2^(k-1), at most 60 s */
+	int cb_timeout;      /* seconds for one callback attempt */
+	int api_down;        /* /fim/api answers 503 */
+	int lose_answers;    /* the next N PostAuth/Void/Credit are done, then answered 502 (a lost
+	                        answer) */
+	int ignore_postauth; /* a merchant's ACTION=POSTAUTH reply is not acted on (it never
+	                        arrived) */
 };
 void settings_get(struct settings *out);
 void settings_put(const struct settings *in);
