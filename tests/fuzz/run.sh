@@ -17,7 +17,7 @@ if [[ ! $secs =~ ^[0-9]+$ ]] || ((secs == 0)); then
 fi
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 build="build-fuzz"
-targets=(pass form csv xml conf qrline ndef gateconf event page)
+targets=(pass form csv xml conf qrline ndef gateconf event page routes)
 
 if ! command -v clang >/dev/null 2>&1; then
 	echo "fuzz: SKIP: clang not found (Debian: apt-get install clang libclang-rt-14-dev)"
