@@ -402,6 +402,23 @@ int auth_csrf_ok(const struct request *rq)
 	return web_token_eq(tok, rq->who.csrf);
 }
 
+int auth_may_see(const struct principal *who, int64_t member, int centre)
+{
+	if (who->role == ROLE_MEMBER)
+		return member == who->member_id;
+	return auth_can_see_centre(who, centre);
+}
+
+int64_t auth_own_member(const struct principal *who)
+{
+	return who->role == ROLE_MEMBER ? who->member_id : 0;
+}
+
+int auth_centre_limited(const struct principal *who)
+{
+	return who->role == ROLE_MANAGER;
+}
+
 int auth_can_see_centre(const struct principal *who, int centre)
 {
 	if (who->role == ROLE_ADMIN || who->role == ROLE_MEMBER)

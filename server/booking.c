@@ -550,12 +550,9 @@ static int booking_access(struct app *app, sqlite3 *db, const struct principal *
 		return -1;
 	db_bind_int64(st, 1, id);
 	if (db_step(st) == SQLITE_ROW) {
-		if (who->role == ROLE_MEMBER)
-			rc = sqlite3_column_int64(st, 0) == who->member_id;
-		else
-			rc = auth_can_see_centre(
-			    who,
-			    catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
+		rc = auth_may_see(
+		    who, sqlite3_column_int64(st, 0),
+		    catalog_centre(&app->cat, (const char *)sqlite3_column_text(st, 1)));
 		snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 2));
 	}
 	db_done(st);
@@ -612,7 +609,7 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 			                   "cursor must be the next value of a previous page");
 		}
 	}
-	if (rq->who.role == ROLE_MANAGER) {
+	if (auth_centre_limited(&rq->who)) {
 		centres = json_array();
 		for (int i = 0; i < app->cat.ncentres && centres; i++)
 			if (auth_can_see_centre(&rq->who, i))
@@ -629,8 +626,8 @@ int booking_list(struct app *app, struct request *rq, struct reply *rp)
 	                   "BY id DESC LIMIT ?4")))
 		goto fail;
 	db_bind_int64(st, 1, cursor);
-	if (rq->who.role == ROLE_MEMBER)
-		db_bind_int64(st, 2, rq->who.member_id);
+	if (auth_own_member(&rq->who))
+		db_bind_int64(st, 2, auth_own_member(&rq->who));
 	if (centres_text)
 		db_bind_text(st, 3, centres_text, -1, SQLITE_STATIC);
 	db_bind_int64(st, 4, limit + 1);

@@ -438,11 +438,7 @@ int passes_revoke_booking(sqlite3 *db, int64_t booking, const char *reason)
 /* May the caller see this booking? (someone else's is "not found") */
 static int may_see_booking(struct app *app, const struct request *rq, const struct booking_info *bi)
 {
-	if (!bi->c)
-		return 0;
-	if (rq->who.role == ROLE_MEMBER)
-		return bi->member == rq->who.member_id;
-	return auth_can_see_centre(&rq->who, catalog_centre(&app->cat, bi->c->id));
+	return bi->c && auth_may_see(&rq->who, bi->member, catalog_centre(&app->cat, bi->c->id));
 }
 
 static json_t *pass_json(sqlite3_stmt *st)

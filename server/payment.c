@@ -818,9 +818,7 @@ int payment_cancel_quote(struct app *app, struct request *rq, struct reply *rp)
 		paid = sqlite3_column_int64(st, 4);
 	}
 	db_done(st);
-	if (!status[0] || (rq->who.role == ROLE_MEMBER && member != rq->who.member_id) ||
-	    (rq->who.role != ROLE_MEMBER &&
-	     !auth_can_see_centre(&rq->who, catalog_centre(&app->cat, centre))))
+	if (!status[0] || !auth_may_see(&rq->who, member, catalog_centre(&app->cat, centre)))
 		return reply_error(rp, 404, "not_found", "no such booking");
 	date_parse(arr, &a);
 	days = days_before_arrival(a);

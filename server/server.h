@@ -425,6 +425,14 @@ int auth_logout(struct app *app, struct request *rq, struct reply *rp);
 int auth_session(struct app *app, struct request *rq);
 int auth_csrf_ok(const struct request *rq);
 int auth_can_see_centre(const struct principal *who, int centre);
+/* What data the caller may see (the route table says who may call; this is whose data): a member
+ * their own (member), staff their centres' (centre index). 1 or 0. */
+int auth_may_see(const struct principal *who, int64_t member, int centre);
+/* The member whose data alone the caller sees, or 0 (staff). */
+int64_t auth_own_member(const struct principal *who);
+/* 1 when the caller sees only some centres (managers): lists are then filtered by
+ * auth_can_see_centre. */
+int auth_centre_limited(const struct principal *who);
 void auth_init(struct app *app);
 
 /* Scans stamped later than their gate's clock could have been (sync.c) are kept as facts, flagged
