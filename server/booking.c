@@ -392,6 +392,9 @@ static int hold_locked(struct app *app, sqlite3 *db, const struct principal *who
 		if (arc < 0)
 			goto fail;
 	}
+	/* the member is told, in this transaction: a hold rolled back tells nothing */
+	if (outbox_booking(app, db, "hold", id, NULL) < 0)
+		goto fail;
 	rc = 201;
 	goto out;
 fail:
@@ -684,6 +687,21 @@ static int booking_release(sqlite3 *db, int64_t id, const char *status, const ch
 	return 0;
 }
 
+/* The amount of refund id (what the cancellation's message tells), or 0. */
+static int64_t refund_amount(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT amount FROM refunds WHERE id = ?");
+	int64_t v = 0;
+
+	if (!st)
+		return 0;
+	db_bind_int64(st, 1, id);
+	if (db_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	db_done(st);
+	return v;
+}
+
 int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 {
 	sqlite3 *db = db_thread(app);
@@ -719,7 +737,11 @@ int booking_cancel(struct app *app, struct request *rq, struct reply *rp)
 	}
 	if (refund < 0 ||
 	    booking_release(db, id, "cancelled", rq->who.name, "booking.cancel", before) < 0 ||
-	    passes_revoke_booking(db, id, "cancelled") < 0) {
+	    passes_revoke_booking(db, id, "cancelled") < 0 ||
+	    outbox_booking(app, db, "cancelled", id,
+	                   json_pack("{s:o}", "refund",
+	                             outbox_money(refund > 0 ? refund_amount(db, refund) : 0))) <
+	        0) {
 		log_err("cancel: %s", sqlite3_errmsg(db));
 		db_rollback(app, db);
 		return reply_error(rp, 500, "internal", "database error");
@@ -749,7 +771,8 @@ int booking_expire_holds(struct app *app, sqlite3 *db, int64_t now)
 	db_done(st);
 	for (int i = 0; i < n; i++)
 		if (booking_release(db, ids[i], "expired", "system", "booking.expire",
-		                    "{\"status\":\"held\"}") < 0)
+		                    "{\"status\":\"held\"}") < 0 ||
+		    outbox_booking(app, db, "expired", ids[i], NULL) < 0)
 			goto fail;
 	if (db_commit(app, db) < 0)
 		return -1;

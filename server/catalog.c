@@ -297,6 +297,22 @@ static int centre_line(struct conf_ctx *ctx, const char *section, const char *na
 			return copy_name(ctx, c->city_fr, value);
 		if (!strcmp(name, "city_ar"))
 			return copy_name(ctx, c->city_ar, value);
+		if (!strcmp(name, "address_fr"))
+			return copy_name(ctx, c->address_fr, value);
+		if (!strcmp(name, "address_ar"))
+			return copy_name(ctx, c->address_ar, value);
+		if (!strcmp(name, "phone")) {
+			for (const char *q = value; *q; q++)
+				if (!strchr("+0123456789 ", *q))
+					return conf_error(
+					    ctx, 0, "phone: digits, spaces and + only, not \"%s\"",
+					    value);
+			if (strlen(value) >= sizeof(c->phone))
+				return conf_error(ctx, 0, "phone: at most %zu characters",
+				                  sizeof(c->phone) - 1);
+			snprintf(c->phone, sizeof(c->phone), "%s", value);
+			return 1;
+		}
 		if (!strcmp(name, "check_in") || !strcmp(name, "check_out")) {
 			int *dst = name[6] == 'i' ? &c->check_in : &c->check_out;
 			if (date_parse_hhmm(value, dst) < 0)

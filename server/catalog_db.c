@@ -46,12 +46,14 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 	sqlite3_stmt *st = NULL;
 	char d1[DATE_STRLEN], d2[DATE_STRLEN], d3[DATE_STRLEN];
 
-	if (!(st = db_stmt(
-	          db, "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, "
-	              "check_out, active, number)"
-	              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT(id) DO UPDATE SET"
-	              " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
-	              " check_out = ?7, active = 1, number = ?8")))
+	if (!(st = db_stmt(db,
+	                   "INSERT INTO centres(id, name_fr, name_ar, city_fr, city_ar, check_in, "
+	                   "check_out, active, number, address_fr, address_ar, phone)"
+	                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11) ON "
+	                   "CONFLICT(id) DO UPDATE SET"
+	                   " name_fr = ?2, name_ar = ?3, city_fr = ?4, city_ar = ?5, check_in = ?6,"
+	                   " check_out = ?7, active = 1, number = ?8, address_fr = ?9, address_ar "
+	                   "= ?10, phone = ?11")))
 		goto fail;
 	db_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
 	db_bind_text(st, 2, c->name_fr, -1, SQLITE_STATIC);
@@ -64,6 +66,9 @@ static int store_centre(sqlite3 *db, const struct catalog *cat, struct centre *c
 		db_bind_int(st, 8, c->number);
 	else
 		db_bind_null(st, 8);
+	db_bind_text(st, 9, c->address_fr, -1, SQLITE_STATIC);
+	db_bind_text(st, 10, c->address_ar, -1, SQLITE_STATIC);
+	db_bind_text(st, 11, c->phone, -1, SQLITE_STATIC);
 	if (step_done(st) < 0)
 		goto fail;
 	db_done(st);
@@ -359,9 +364,10 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		col_copy(k->name_ar, sizeof(k->name_ar), st, 2);
 	}
 	db_done(st);
-	if (!(st = db_stmt(db, "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, "
-	                       "check_out, COALESCE(number, 0) FROM centres"
-	                       " WHERE active = 1 ORDER BY id")))
+	if (!(st = db_stmt(
+	          db, "SELECT id, name_fr, name_ar, city_fr, city_ar, check_in, "
+	              "check_out, COALESCE(number, 0), address_fr, address_ar, phone FROM centres"
+	              " WHERE active = 1 ORDER BY id")))
 		goto fail;
 	while (db_step(st) == SQLITE_ROW && cat->ncentres < MAX_CENTRES) {
 		struct centre *c = calloc(1, sizeof(*c));
@@ -378,6 +384,9 @@ int catalog_load(sqlite3 *db, struct catalog *cat, char *err, size_t errlen)
 		c->check_in = sqlite3_column_int(st, 5);
 		c->check_out = sqlite3_column_int(st, 6);
 		c->number = sqlite3_column_int(st, 7);
+		col_copy(c->address_fr, sizeof(c->address_fr), st, 8);
+		col_copy(c->address_ar, sizeof(c->address_ar), st, 9);
+		col_copy(c->phone, sizeof(c->phone), st, 10);
 		if (load_centre(db, cat, c) < 0)
 			goto fail;
 	}

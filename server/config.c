@@ -20,6 +20,11 @@ void config_defaults(struct config *cfg)
 	cfg->conn_timeout = DEF_CONN_TIMEOUT;
 	cfg->request_timeout = 30;
 	cfg->hash_threads = 1;
+	cfg->mail_starttls = 1;
+	cfg->mail_rate = 60;
+	cfg->mail_retry_unit = 60;
+	snprintf(cfg->mail_from, sizeof(cfg->mail_from), "Estiva <no-reply@localhost>");
+	snprintf(cfg->mail_domain, sizeof(cfg->mail_domain), "localhost");
 	cfg->hash_queue = 16;
 	cfg->body_max = DEF_BODY_MAX;
 	snprintf(cfg->web_root, sizeof(cfg->web_root), "/usr/share/estiva/web");
@@ -234,6 +239,42 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			                     sizeof(cfg->categories_path), value);
 		if (!strcmp(name, "timezone"))
 			return conf_set_str(ctx, cfg->timezone, sizeof(cfg->timezone), value);
+	} else if (!strcmp(section, "mail")) {
+		if (!strcmp(name, "smtp_url")) {
+			if (*value && strncmp(value, "smtp://", 7) && strncmp(value, "smtps://", 8))
+				return conf_error(ctx, 0,
+				                  "smtp_url must start with smtp:// or smtps://");
+			return conf_set_str(ctx, cfg->mail_smtp_url, sizeof(cfg->mail_smtp_url),
+			                    value);
+		}
+		if (!strcmp(name, "from")) {
+			if (strpbrk(value, "\r\n"))
+				return conf_error(ctx, 0, "from: one line");
+			return conf_set_str(ctx, cfg->mail_from, sizeof(cfg->mail_from), value);
+		}
+		if (!strcmp(name, "domain")) {
+			if (!*value || strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+			                   strlen(value))
+				return conf_error(ctx, 0,
+				                  "domain: a host name (a-z, 0-9, . and -)");
+			return conf_set_str(ctx, cfg->mail_domain, sizeof(cfg->mail_domain), value);
+		}
+		if (!strcmp(name, "credentials"))
+			return conf_set_path(ctx, cfg->mail_credentials,
+			                     sizeof(cfg->mail_credentials), value);
+		if (!strcmp(name, "templates"))
+			return conf_set_path(ctx, cfg->mail_templates, sizeof(cfg->mail_templates),
+			                     value);
+		if (!strcmp(name, "starttls")) {
+			if (strcmp(value, "required") && strcmp(value, "off"))
+				return conf_error(ctx, 0, "starttls: required or off");
+			cfg->mail_starttls = !strcmp(value, "required");
+			return 1;
+		}
+		if (!strcmp(name, "rate_per_minute"))
+			return conf_set_int(ctx, &cfg->mail_rate, name, value, 1, 100000);
+		if (!strcmp(name, "retry_unit"))
+			return conf_set_duration(ctx, &cfg->mail_retry_unit, name, value, 1, 3600);
 	} else if (!strcmp(section, "payment")) {
 		if (!strcmp(name, "gateway_url"))
 			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url),

@@ -305,6 +305,41 @@ static const char *migrations[] = {
     "CREATE INDEX refunds_payment ON refunds(payment);"
     "UPDATE payments SET refunded = (SELECT COALESCE(SUM(amount), 0) FROM refunds"
     "  WHERE refunds.payment = payments.id AND refunds.status = 'succeeded');",
+
+    /* 6: telling members (docs/mail.md). The outbox: one row per message, written in the same
+     * transaction as the change it tells, sent later by the mail worker; its id makes the
+     * Message-ID, stable across retries. The member's language (the last chosen on the portal) and
+     * whether they want the optional messages. Single-use account tokens (activation, reset, a new
+     * e-mail address), stored hashed. */
+    "ALTER TABLE members ADD COLUMN locale TEXT CHECK (locale IN ('fr','ar'));"
+    "ALTER TABLE members ADD COLUMN reminders INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE centres ADD COLUMN address_fr TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE centres ADD COLUMN address_ar TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE centres ADD COLUMN phone TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event TEXT NOT NULL,"
+    "  member INTEGER REFERENCES members(id),"
+    "  booking INTEGER REFERENCES bookings(id),"
+    "  channel TEXT NOT NULL DEFAULT 'email' CHECK (channel IN ('email','sms')),"
+    "  template TEXT NOT NULL,"
+    "  locale TEXT NOT NULL CHECK (locale IN ('fr','ar')),"
+    "  recipient TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued','sent','dead')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  last_code INTEGER, last_error TEXT,"
+    "  created_at INTEGER NOT NULL, sent_at INTEGER);"
+    "CREATE INDEX outbox_due ON outbox(state, next_attempt_at);"
+    "CREATE INDEX outbox_booking ON outbox(booking);"
+    "CREATE TABLE account_tokens ("
+    "  key BLOB PRIMARY KEY,"
+    "  member INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,"
+    "  purpose TEXT NOT NULL CHECK (purpose IN ('activate','reset','email')),"
+    "  detail TEXT,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"
+    "CREATE INDEX account_tokens_member ON account_tokens(member);",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));

@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 		struct catalog cat;
 		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 ||
 		    payment_init(&app, err, sizeof(err)) < 0 ||
+		    (app.cfg.mail_smtp_url[0] && mail_init(&app, err, sizeof(err)) < 0) ||
 		    (app.cfg.tls_cert[0] &&
 		     conf_secret_file_ok(app.cfg.tls_key, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "%s\n", err);
@@ -161,7 +162,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (payment_init(&app, err, sizeof(err)) < 0 ||
-	    passes_init(&app, db, err, sizeof(err)) < 0) {
+	    passes_init(&app, db, err, sizeof(err)) < 0 ||
+	    (app.cfg.mail_smtp_url[0] && mail_init(&app, err, sizeof(err)) < 0)) {
 		log_err("%s", err);
 		db_close_all(&app);
 		return 1;
@@ -197,6 +199,11 @@ int main(int argc, char **argv)
 		db_close_all(&app);
 		return 1;
 	}
+	if (mail_start(&app) < 0)
+		log_err("cannot start the mail worker: messages wait in the outbox");
+	else if (!app.cfg.mail_smtp_url[0])
+		log_info(
+		    "mail: [mail] smtp_url is not set; messages to members wait in the outbox");
 	sd_notify(
 	    0,
 	    "READY=1"); /* Type=notify: listening, the hold timer running; no-op outside systemd */
@@ -209,6 +216,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&stop_cond);
 	pthread_mutex_unlock(&stop_lock);
 	pthread_join(sweep, NULL);
+	mail_stop();
 	db_checkpointer_stop(&app);
 	db_close_all(&app);
 	catalog_free(&app.cat);

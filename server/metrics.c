@@ -82,6 +82,13 @@ void metrics_render(struct metrics *m, const char *const *routes, int nroutes, s
 	           "# HELP estiva_holds_expired_total Holds released by the expiry timer.\n"
 	           "# TYPE estiva_holds_expired_total counter\nestiva_holds_expired_total %llu\n",
 	           atomic_load(&m->holds_expired));
+	buf_printf(out,
+	           "# HELP estiva_mail_sent_total Messages to members the SMTP server accepted.\n"
+	           "# TYPE estiva_mail_sent_total counter\nestiva_mail_sent_total %llu\n"
+	           "# HELP estiva_mail_dead_total Messages given up on (5xx, no address, or the "
+	           "last retry).\n"
+	           "# TYPE estiva_mail_dead_total counter\nestiva_mail_dead_total %llu\n",
+	           atomic_load(&m->mail_sent), atomic_load(&m->mail_dead));
 	buf_printf(
 	    out,
 	    "# HELP estiva_db_busy_retries_total Write transactions that found the database busy.\n"

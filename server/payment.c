@@ -241,8 +241,9 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 		             "{\"status\":\"confirmed\"}") < 0)
 			return -1;
 	}
-	/* the passes come with the confirmation, in the same transaction */
-	if (passes_issue(app, db, booking) < 0)
+	/* the passes come with the confirmation, and the member is told, in the same transaction */
+	if (passes_issue(app, db, booking) < 0 ||
+	    outbox_booking(app, db, "confirmed", booking, NULL) < 0)
 		return -1;
 	return 1;
 }

@@ -116,6 +116,17 @@ struct config {
 	int64_t pay_reconcile_interval;
 	int pay_unknown_after; /* reconcile rounds the gateway may not know a payment before an
 	                          alert */
+	/* [mail]: messages to members (docs/mail.md); off when smtp_url is empty (they wait in the
+	 * outbox) */
+	char mail_smtp_url[512];
+	char mail_from[256];         /* "Name <address>" or an address */
+	char mail_domain[128];       /* of the Message-ID: <outbox-ID@domain> */
+	char mail_credentials[4096]; /* 0600 file: user = , password = */
+	int mail_starttls; /* 1: smtp:// must upgrade to TLS (the default); 0: loopback tests */
+	int mail_rate;     /* messages a minute at most */
+	int64_t
+	    mail_retry_unit; /* the retry schedule's unit: 1, 5, 15, 60, 180, 360 of it (60 s) */
+	char mail_templates[4096]; /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
 	/* [passes] */
 	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only
 	                     */
@@ -164,7 +175,9 @@ struct centre {
 	int number; /* 1..65535, written in passes; 0 when the configuration gives none */
 	char name_fr[NAME_MAX_LEN], name_ar[NAME_MAX_LEN];
 	char city_fr[NAME_MAX_LEN], city_ar[NAME_MAX_LEN];
-	int check_in, check_out; /* minutes after local midnight */
+	char address_fr[NAME_MAX_LEN], address_ar[NAME_MAX_LEN]; /* optional: told in messages */
+	char phone[32];                                          /* optional: the reception's */
+	int check_in, check_out;                                 /* minutes after local midnight */
 	int ntypes;
 	struct unit_type types[MAX_UNIT_TYPES];
 	int nseasons;
@@ -228,6 +241,7 @@ struct metrics {
 	atomic_ullong latency_sum_us;
 	atomic_ullong holds_expired;
 	atomic_ullong db_busy_retries;
+	atomic_ullong mail_sent, mail_dead;
 };
 
 struct app {
@@ -394,6 +408,30 @@ const char *password_refused(const char *pw, size_t len, const char *account);
 /* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session
  * of the account ends. 1 set, 0 no such account, -1 database error. */
 int account_set_password(sqlite3 *db, const char *account, const char *hash);
+
+/* outbox.c: messages queued in the caller's transaction (docs/mail.md). */
+#define MAIL_ADDRESS_MAX 254
+/* 1 when s can be sent to as it is: one @, a dot in the domain, no space, control byte or character
+ * that could end an address or a header; at most MAIL_ADDRESS_MAX bytes. */
+int mail_address_ok(const char *s);
+/* A message of template to the member, with payload (stolen) as its values: 0, or -1 (roll back). A
+ * member without a usable address gets a dead letter (admins see it), not an error. */
+int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t booking,
+                 json_t *payload);
+/* The same for a booking: its member, centre (name, address, phone, check-in time), unit, dates and
+ * amount as values, with extra's (stolen, may be NULL) added. */
+int outbox_booking(struct app *app, sqlite3 *db, const char *template, int64_t booking,
+                   json_t *extra);
+/* centimes as "380.00" */
+json_t *outbox_money(int64_t centimes);
+
+/* mail.c: the worker that sends the outbox. mail_init loads the templates (both languages, every
+ * template in each) and the SMTP credentials; -1 with err. */
+int mail_init(struct app *app, char *err, size_t errlen);
+/* One batch of due messages on this thread's connection: how many were sent, or -1. */
+int mail_send_due(struct app *app, sqlite3 *db);
+int mail_start(struct app *app);
+void mail_stop(void);
 
 /* hashpool.c: argon2id off the HTTP threads. A handler reserves a slot (-1: full, answer 503),
  * makes a job with the connection to resume, suspends the connection and submits; libmicrohttpd

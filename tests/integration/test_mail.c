@@ -1,0 +1,379 @@
+/* Messages to members (docs/mail.md) through a real SMTP server on loopback (tools/smtp_sink.py, on
+ * Debian's python3-aiosmtpd), each message read back with Python's email package: a hold, a
+ * confirmation, a cancellation and an expiry each give exactly one message, to the member's
+ * address, in their language, with a plain-text and an HTML part and a Message-ID made from the
+ * outbox row. The SMTP server answers the first message 451 (sent once, after a retry) and refuses
+ * one address with 550 (a dead letter, never retried). A retried request sends nothing more; a
+ * member without a usable address gets a dead letter, not an error; a name with CR/LF cannot add a
+ * header. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PY "/usr/bin/python3"
+#define REJECTED "m200005@example.ma" /* the SMTP server refuses this one with 550 */
+
+static char src[1024], sink_dir[512], sink_port_file[600], extra_conf[2048];
+static pid_t sink_pid;
+
+static int start_sink(void)
+{
+	char script[1200];
+	int port = 0;
+	FILE *f;
+
+	snprintf(sink_dir, sizeof sink_dir, "%s/estiva-mail-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(sink_dir))
+		return -1;
+	snprintf(sink_port_file, sizeof sink_port_file, "%s/port", sink_dir);
+	snprintf(script, sizeof script, "%s/tools/smtp_sink.py", src);
+	sink_pid = fork();
+	if (sink_pid == 0) {
+		char box[600];
+
+		snprintf(box, sizeof box, "%s/box", sink_dir);
+		execl(PY, PY, script, "--dir", box, "--port-file", sink_port_file, "--fail451", "1",
+		      "--reject550", REJECTED, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if ((f = fopen(sink_port_file, "r"))) {
+			int ok = fscanf(f, "%d", &port) == 1;
+			fclose(f);
+			if (ok)
+				return port;
+		}
+		hx_sleep_ms(100);
+	}
+	return -1;
+}
+
+static void stop_sink(void)
+{
+	if (sink_pid > 0) {
+		kill(sink_pid, SIGTERM);
+		waitpid(sink_pid, NULL, 0);
+	}
+}
+
+/* Messages in the box so far. */
+static int box_count(void)
+{
+	char box[600];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(box, sizeof box, "%s/box", sink_dir);
+	if (!(d = opendir(box)))
+		return 0;
+	while ((e = readdir(d)))
+		n += strlen(e->d_name) == 10 && !strcmp(e->d_name + 6, ".eml");
+	closedir(d);
+	return n;
+}
+
+/* Waits until the box holds n messages (the worker looks every second; a retry waits a second
+ * more). */
+static void wait_box(int n)
+{
+	for (int i = 0; i < 150 && box_count() < n; i++)
+		hx_sleep_ms(100);
+	if (box_count() != n)
+		fail_msg("the SMTP server holds %d messages, %d expected", box_count(), n);
+}
+
+/* Message i (from 1), parsed by tests/integration/mail_read.py; json_decref it. */
+static json_t *message(int i)
+{
+	char path[700], script[1200], out[262144];
+	json_t *j;
+
+	snprintf(path, sizeof path, "%s/box/%06d.eml", sink_dir, i);
+	snprintf(script, sizeof script, "%s/tests/integration/mail_read.py", src);
+	if (hx_exec((char *const[]){PY, script, path, NULL}, NULL, out, sizeof out) != 0)
+		fail_msg("mail_read.py %s: %s", path, out);
+	j = json_loads(out, 0, NULL);
+	if (!j)
+		fail_msg("mail_read.py gave no JSON: %s", out);
+	if (json_array_size(jget(j, "defects")))
+		fail_msg("message %d has MIME defects: %s", i, out);
+	return j;
+}
+
+static long long db_count(const char *sql)
+{
+	long long v = -1;
+
+	assert_int_equal(hx_db_int(sql, &v), 0);
+	return v;
+}
+
+static int has_type(json_t *m, const char *type)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(jget(m, "types"), i,
+	                   v) if (!strcmp(json_string_value(v), type)) return 1;
+	return 0;
+}
+
+static void expect_message(json_t *m, const char *to, const char *subject_part,
+                           const char *text_part)
+{
+	char want_to[128];
+
+	snprintf(want_to, sizeof want_to, "<%s>", to);
+	if (!strstr(jstr(m, "envelope_to"), to) || !strstr(jstr(m, "to"), to))
+		fail_msg("message to %s / %s, expected %s", jstr(m, "envelope_to"), jstr(m, "to"),
+		         want_to);
+	if (!strstr(jstr(m, "subject"), subject_part))
+		fail_msg("subject \"%s\" lacks \"%s\"", jstr(m, "subject"), subject_part);
+	if (!strstr(jstr(m, "text"), text_part))
+		fail_msg("text part lacks \"%s\": %s", text_part, jstr(m, "text"));
+	assert_true(has_type(m, "multipart/alternative"));
+	assert_true(has_type(m, "text/plain"));
+	assert_true(has_type(m, "text/html"));
+	assert_non_null(strstr(jstr(m, "message_id"), "<outbox-"));
+	assert_non_null(strstr(jstr(m, "message_id"), "@estiva.test>"));
+	assert_true(strlen(jstr(m, "date")) > 10);
+}
+
+/* A hold, then its confirmation, then its cancellation: three messages in French, one each. The
+ * first was answered 451 by the SMTP server and sent again: still one message, after two tries. */
+static void booking_messages(void **state)
+{
+	struct hc *c = hc_login_ok("200001");
+	struct hres r;
+	char id[32], msg_id[128];
+	long long bid;
+	json_t *m;
+
+	(void)state;
+	hc_book(c, "test-a", "chalet", 20, 23, HX_GUESTS_COUPLE, &r);
+	EXPECT(r, 201, NULL);
+	bid = jint(r.json, "id");
+	hres_free(&r);
+	wait_box(1);
+	m = message(1);
+	snprintf(id, sizeof id, "%lld", bid);
+	expect_message(m, "m200001@example.ma", id, "Bonjour Karim");
+	assert_non_null(strstr(jstr(m, "html"), "<html lang=\"fr\">"));
+	snprintf(msg_id, sizeof msg_id, "%s", jstr(m, "message_id"));
+	json_decref(m);
+	assert_int_equal(
+	    db_count("SELECT attempts FROM outbox WHERE template = 'hold' AND state = 'sent'"), 2);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox WHERE last_code = 451"),
+	                 0); /* sent: code 250 */
+
+	{
+		char *argv_confirm[] = {"confirm", id, NULL};
+		char out[4096];
+		assert_int_equal(
+		    hx_admin_run(out, sizeof out, argv_confirm[0], argv_confirm[1], NULL), 0);
+	}
+	wait_box(2);
+	m = message(2);
+	expect_message(m, "m200001@example.ma", "confirmé", "Arrivée à partir de 15:00");
+	assert_non_null(strstr(jstr(m, "text"), "Accueil : +212 500 00 00 00"));
+	assert_string_not_equal(jstr(m, "message_id"), msg_id); /* another row, another message */
+	json_decref(m);
+
+	{
+		char path[96];
+		snprintf(path, sizeof path, "/api/v1/bookings/%lld/cancel", bid);
+		hc_do(c, "POST", path, "{}", NULL, &r);
+		EXPECT(r, 200, NULL);
+		hres_free(&r);
+	}
+	wait_box(3);
+	m = message(3);
+	expect_message(m, "m200001@example.ma", "annulée", "Remboursement :");
+	json_decref(m);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), 3); /* exactly one each */
+	hc_free(c);
+}
+
+/* A member who chose Arabic gets Arabic, right to left; a held booking that expires is told. */
+static void arabic_and_expiry(void **state)
+{
+	struct hc *c = hc_login_ok("200003");
+	struct hres r;
+	int before = box_count();
+	char sql[160];
+	long long bid;
+	json_t *m;
+
+	(void)state;
+	hx_db_write("UPDATE members SET locale = 'ar' WHERE number = '200003'");
+	hc_book(c, "test-a", "studio", 30, 32, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	bid = jint(r.json, "id");
+	hres_free(&r);
+	wait_box(before + 1);
+	m = message(before + 1);
+	expect_message(m, "m200003@example.ma", "الحجز", "مرحبا كريم");
+	assert_non_null(strstr(jstr(m, "html"), "dir=\"rtl\""));
+	assert_non_null(strstr(jstr(m, "html"), "lang=\"ar\""));
+	json_decref(m);
+	/* its time is up (moved to the past): the expiry timer releases it and tells the member */
+	snprintf(sql, sizeof sql, "UPDATE bookings SET hold_expires_at = 1 WHERE id = %lld", bid);
+	hx_db_write(sql);
+	wait_box(before + 2);
+	m = message(before + 2);
+	expect_message(m, "m200003@example.ma", "تحرير الحجز", "لم يتم أداء الحجز");
+	json_decref(m);
+	hc_free(c);
+}
+
+/* A retried request (same Idempotency-Key) books nothing more and tells nothing more. */
+static void retried_request_sends_nothing_more(void **state)
+{
+	struct hc *c = hc_login_ok("200004");
+	char *body = hx_booking_body("test-a", "chalet", 40, 42, HX_GUESTS_SELF);
+	struct hreq rq = {.idem = "mail-retry-1"};
+	struct hres r;
+	int before;
+
+	(void)state;
+	before = box_count();
+	hc_do(c, "POST", "/api/v1/bookings", body, &rq, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	hc_do(c, "POST", "/api/v1/bookings", body, &rq, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	wait_box(before + 1);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), before + 1);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox o JOIN members m ON m.id = o.member"
+	                          " WHERE m.number = '200004' AND o.template = 'hold'"),
+	                 1);
+	free(body);
+	hc_free(c);
+}
+
+/* 550 for an address: a dead letter after one try, counted in /metrics; a member with no usable
+ * address on file: a dead letter at once, the booking itself fine. */
+static void refused_and_missing_addresses(void **state)
+{
+	struct hc *c = hc_login_ok("200005"), *d = hc_login_ok("200006"), *anon = hc_new(HX);
+	struct hres r;
+	int before = box_count();
+
+	(void)state;
+	hc_book(c, "test-a", "chalet", 50, 52, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	for (int i = 0;
+	     i < 50 && db_count("SELECT COUNT(*) FROM outbox WHERE recipient = '" REJECTED
+	                        "' AND state = 'dead'") == 0;
+	     i++)
+		hx_sleep_ms(100);
+	assert_int_equal(db_count("SELECT attempts FROM outbox WHERE recipient = '" REJECTED "'"),
+	                 1);
+	assert_int_equal(db_count("SELECT last_code FROM outbox WHERE recipient = '" REJECTED "'"),
+	                 550);
+	hc_do(anon, "GET", "/metrics", NULL, NULL, &r);
+	EXPECT(r, 200, NULL);
+	assert_non_null(strstr(r.body, "estiva_mail_dead_total 1"));
+	hres_free(&r);
+
+	/* an address that could carry a header: never used */
+	hx_db_write("UPDATE members SET email = 'x@example.ma>\r\nBcc: <all@example.ma' WHERE "
+	            "number = '200006'");
+	hc_book(d, "test-a", "chalet", 60, 62, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox o JOIN members m ON m.id = o.member"
+	                          " WHERE m.number = '200006' AND o.state = 'dead'"
+	                          " AND o.last_error = 'no usable e-mail address on file'"),
+	                 1);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), before);
+	hc_free(c);
+	hc_free(d);
+	hc_free(anon);
+}
+
+/* A first name with CR/LF (as a careless import could bring) stays text: no header is added. */
+static void names_cannot_add_headers(void **state)
+{
+	struct hc *c = hc_login_ok("200007");
+	struct hres r;
+	int before = box_count();
+	json_t *m, *h;
+	size_t i;
+
+	(void)state;
+	hx_db_write("UPDATE members SET first_name = 'Karim' || char(13, 10) || 'Bcc: "
+	            "all@example.ma' WHERE number = "
+	            "'200007'");
+	hc_book(c, "test-a", "studio", 70, 72, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	wait_box(before + 1);
+	m = message(before + 1);
+	json_array_foreach(jget(m, "headers"), i, h)
+	    assert_true(strcasecmp(json_string_value(h), "Bcc"));
+	assert_non_null(strstr(jstr(m, "envelope_to"), "m200007@example.ma"));
+	assert_null(strstr(jstr(m, "envelope_to"), "all@example.ma"));
+	json_decref(m);
+	hc_free(c);
+}
+
+int main(int argc, char **argv)
+{
+	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(booking_messages),
+	    cmocka_unit_test(arabic_and_expiry),
+	    cmocka_unit_test(retried_request_sends_nothing_more),
+	    cmocka_unit_test(refused_and_missing_addresses),
+	    cmocka_unit_test(names_cannot_add_headers),
+	};
+	int port, rc;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: itest_mail ESTIVA-SERVER ESTIVA-ADMIN SOURCE-DIR\n");
+		return 2;
+	}
+	if (access(PY, X_OK) != 0) {
+		fprintf(stderr,
+		        "itest_mail: SKIP: %s not found (Debian: python3, python3-aiosmtpd)\n", PY);
+		return 77;
+	}
+	snprintf(src, sizeof src, "%s", argv[3]);
+	if ((port = start_sink()) < 0) {
+		fprintf(stderr, "itest_mail: the SMTP sink did not start (python3-aiosmtpd?)\n");
+		stop_sink();
+		return 1;
+	}
+	snprintf(extra_conf, sizeof extra_conf,
+	         "[mail]\nsmtp_url = smtp://127.0.0.1:%d\nstarttls = off\nfrom = Estiva "
+	         "<no-reply@estiva.test>\n"
+	         "domain = estiva.test\nretry_unit = 1s\ntemplates = %s/server/web/i18n\n",
+	         port, src);
+	opts.extra_conf = extra_conf;
+	rc = hx_main(argc, argv, &opts, "mail", tests, sizeof(tests) / sizeof(tests[0]));
+	stop_sink();
+	if (rc == 0) {
+		char cmd[700];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", sink_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "itest: could not remove %s\n", sink_dir);
+	} else {
+		fprintf(stderr, "itest_mail: the messages are in %s/box\n", sink_dir);
+	}
+	return rc;
+}
