@@ -48,6 +48,7 @@ static const struct param {
     {"{pass.ext}", PARAM_ID, 1, UINT32_MAX, ".png;.svg;",
      "no such pass (use /api/v1/passes/ID.png or .svg)"},
     {"{gate}", PARAM_ID, 1, INT64_MAX, NULL, "no such gate"},
+    {"{message}", PARAM_ID, 1, INT64_MAX, NULL, "no such message"},
     {"{oid}", PARAM_TEXT, 0, 0, NULL, NULL},
 };
 #define NPARAMS ((int)(sizeof(param_types) / sizeof(param_types[0])))
@@ -105,6 +106,9 @@ static const struct route {
      "manage_revenue"},
     {"GET", "/api/v1/admin/members", manage_members, WHO_ADMIN, CSRF, "admin_members"},
     {"GET", "/api/v1/admin/keys", manage_keys, WHO_ADMIN, CSRF, "admin_keys"},
+    {"GET", "/api/v1/admin/mail", manage_mail_list, WHO_ADMIN, CSRF, "admin_mail"},
+    {"POST", "/api/v1/admin/mail/{message}/resend", manage_mail_resend, WHO_ADMIN, CSRF,
+     "admin_mail_resend"},
     /* gates (sync.c, gates.c) */
     {"POST", "/api/gate/v1/enroll", gates_enroll, WHO_ANON, NO_CSRF, "gate_enroll"},
     {"POST", "/api/gate/v1/events", sync_events, WHO_GATE, NO_CSRF, "gate_events"},

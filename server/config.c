@@ -23,6 +23,7 @@ void config_defaults(struct config *cfg)
 	cfg->mail_starttls = 1;
 	cfg->mail_rate = 60;
 	cfg->mail_retry_unit = 60;
+	cfg->mail_reminder_every = 600;
 	snprintf(cfg->mail_from, sizeof(cfg->mail_from), "Estiva <no-reply@localhost>");
 	snprintf(cfg->mail_domain, sizeof(cfg->mail_domain), "localhost");
 	cfg->hash_queue = 16;
@@ -273,6 +274,9 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		}
 		if (!strcmp(name, "rate_per_minute"))
 			return conf_set_int(ctx, &cfg->mail_rate, name, value, 1, 100000);
+		if (!strcmp(name, "reminder_interval"))
+			return conf_set_duration(ctx, &cfg->mail_reminder_every, name, value, 1,
+			                         86400);
 		if (!strcmp(name, "retry_unit"))
 			return conf_set_duration(ctx, &cfg->mail_retry_unit, name, value, 1, 3600);
 	} else if (!strcmp(section, "payment")) {

@@ -400,6 +400,41 @@ int mail_send_due(struct app *app, sqlite3 *db)
 	return sent;
 }
 
+/* ---- reminders ---- */
+
+int mail_queue_reminders(struct app *app, sqlite3 *db)
+{
+	char day[DATE_STRLEN];
+	int64_t ids[256];
+	int n = 0;
+	sqlite3_stmt *st;
+
+	/* stays that start in REMINDER_DAYS days (the centres' local date), of members who want
+	 * reminders, not reminded yet: one message each, however often this runs */
+	date_format(date_today_local() + REMINDER_DAYS, day);
+	if (db_begin(app, db) < 0)
+		return -1;
+	if (!(st = db_stmt(db, "SELECT b.id FROM bookings b JOIN members m ON m.id = b.member"
+	                       " WHERE b.status = 'confirmed' AND b.arrival = ? AND m.reminders = 1"
+	                       " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.booking = b.id"
+	                       " AND o.template = 'reminder') LIMIT 256")))
+		goto fail;
+	db_bind_text(st, 1, day, -1, SQLITE_STATIC);
+	while (n < 256 && db_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	db_done(st);
+	for (int i = 0; i < n; i++)
+		if (outbox_booking(app, db, "reminder", ids[i], NULL) < 0)
+			goto fail;
+	if (db_commit(app, db) < 0)
+		return -1;
+	return n;
+fail:
+	log_err("mail: reminders: %s", sqlite3_errmsg(db));
+	db_rollback(app, db);
+	return -1;
+}
+
 /* ---- the worker ---- */
 
 static pthread_t thread;
@@ -412,10 +447,17 @@ static void *worker(void *arg)
 {
 	struct app *app = arg;
 	sqlite3 *db = db_thread(app);
+	int64_t reminded = 0;
 
 	for (;;) {
 		struct timespec until;
-		int n = db ? mail_send_due(app, db) : 0;
+		int n;
+
+		if (db && instant_now() - reminded >= app->cfg.mail_reminder_every) {
+			mail_queue_reminders(app, db);
+			reminded = instant_now();
+		}
+		n = db ? mail_send_due(app, db) : 0;
 
 		pthread_mutex_lock(&lock);
 		if (stopping) {

@@ -801,3 +801,83 @@ int manage_onsite(struct app *app, struct request *rq, struct reply *rp)
 	                            "inside", (json_int_t)inside, "as_of", json_instant(now),
 	                            "gates", gates));
 }
+
+/* ---- messages to members, for admins ---- */
+
+int manage_mail_list(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	const char *state = request_query(rq, "state");
+	sqlite3_stmt *st;
+	json_t *list;
+	int rc;
+
+	if (state && strcmp(state, "queued") && strcmp(state, "sent") && strcmp(state, "dead"))
+		return reply_error(rp, 400, "bad_request", "state must be queued, sent or dead");
+	if (!db ||
+	    !(st = db_stmt(
+	          db, "SELECT o.id, o.template, o.locale, o.recipient, o.state, o.attempts,"
+	              " o.last_code, o.last_error, o.created_at, o.sent_at, o.booking, m.number"
+	              " FROM outbox o LEFT JOIN members m ON m.id = o.member"
+	              " WHERE ?1 IS NULL OR o.state = ?1 ORDER BY o.id DESC LIMIT 200")))
+		return reply_error(rp, 500, "internal", "database error");
+	if (state)
+		db_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	list = json_array();
+	while ((rc = db_step(st)) == SQLITE_ROW)
+		json_array_append_new(
+		    list,
+		    json_pack(
+		        "{s:I,s:s,s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
+		        (json_int_t)sqlite3_column_int64(st, 0), "template", col(st, 1), "locale",
+		        col(st, 2), "recipient", col(st, 3), "state", col(st, 4), "attempts",
+		        sqlite3_column_int(st, 5), "last_code", json_int_col(st, 6), "last_error",
+		        sqlite3_column_type(st, 7) == SQLITE_NULL ? json_null()
+		                                                  : json_string(col(st, 7)),
+		        "created_at", json_instant_col(st, 8, 1), "sent_at",
+		        json_instant_col(st, 9, 1), "booking", json_int_col(st, 10), "member",
+		        sqlite3_column_type(st, 11) == SQLITE_NULL ? json_null()
+		                                                   : json_string(col(st, 11))));
+	db_done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	return reply_json(rp, 200, json_pack("{s:o}", "messages", list));
+}
+
+int manage_mail_resend(struct app *app, struct request *rq, struct reply *rp)
+{
+	sqlite3 *db = db_thread(app);
+	sqlite3_stmt *st;
+	int changed, rc;
+
+	if (!db)
+		return reply_error(rp, 500, "internal", "database unavailable");
+	if (db_begin(app, db) < 0)
+		return reply_error(rp, 503, "busy", "the database is busy, try again");
+	if (!(st = db_stmt(db,
+	                   "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?2,"
+	                   " last_error = NULL WHERE id = ?1 AND state = 'dead'"))) {
+		db_rollback(app, db);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	db_bind_int64(st, 1, rq->id);
+	db_bind_int64(st, 2, instant_now());
+	rc = db_step(st);
+	db_done(st);
+	changed = sqlite3_changes(db);
+	if (rc != SQLITE_DONE ||
+	    (changed && db_audit(db, rq->who.name, "mail.resend", "outbox", rq->id,
+	                         "{\"state\":\"dead\"}", "{\"state\":\"queued\"}") < 0)) {
+		db_rollback(app, db);
+		return reply_error(rp, 500, "internal", "database error");
+	}
+	if (db_commit(app, db) < 0)
+		return reply_error(rp, 500, "internal", "database error");
+	if (!changed)
+		return reply_error(rp, 409, "not_dead",
+		                   "only a dead letter is sent again (or no such message)");
+	return reply_json(rp, 200,
+	                  json_pack("{s:I,s:s}", "id", (json_int_t)rq->id, "state", "queued"));
+}

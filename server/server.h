@@ -126,7 +126,8 @@ struct config {
 	int mail_rate;     /* messages a minute at most */
 	int64_t
 	    mail_retry_unit; /* the retry schedule's unit: 1, 5, 15, 60, 180, 360 of it (60 s) */
-	char mail_templates[4096]; /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
+	int64_t mail_reminder_every; /* seconds between two looks for stays to remind of (10 min) */
+	char mail_templates[4096];   /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
 	/* [passes] */
 	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only
 	                     */
@@ -430,6 +431,10 @@ json_t *outbox_money(int64_t centimes);
 int mail_init(struct app *app, char *err, size_t errlen);
 /* One batch of due messages on this thread's connection: how many were sent, or -1. */
 int mail_send_due(struct app *app, sqlite3 *db);
+/* Queues the reminder of every confirmed stay that starts in REMINDER_DAYS days, once per stay, for
+ * members who want reminders: how many, or -1. */
+#define REMINDER_DAYS 3
+int mail_queue_reminders(struct app *app, sqlite3 *db);
 int mail_start(struct app *app);
 void mail_stop(void);
 
@@ -591,6 +596,9 @@ int manage_members(struct app *app, struct request *rq, struct reply *rp);
 int manage_keys(struct app *app, struct request *rq, struct reply *rp);
 /* Passes inside a centre now (presence rule of shared/event.h) and its gates. */
 int manage_onsite(struct app *app, struct request *rq, struct reply *rp);
+/* Admins: the outbox (?state=queued|sent|dead, newest first), and a dead letter sent again. */
+int manage_mail_list(struct app *app, struct request *rq, struct reply *rp);
+int manage_mail_resend(struct app *app, struct request *rq, struct reply *rp);
 
 /* api.c: the route table. api_route matches the request, checks who may call it, its centre scope
  * and typed path parameters, and calls the handler (or replies 401/403/404/405 itself). */

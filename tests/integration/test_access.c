@@ -76,6 +76,8 @@ static const struct acase {
     {"POST", "/api/v1/manage/centres/{centre}/check", EMPTY_OBJECT, 0},
     {"GET", "/api/v1/admin/members", NO_BODY, 0},
     {"GET", "/api/v1/admin/keys", NO_BODY, 0},
+    {"GET", "/api/v1/admin/mail", NO_BODY, 0},
+    {"POST", "/api/v1/admin/mail/{message}/resend", EMPTY_OBJECT, 0},
     {"GET", "/api/v1/admin/gates", NO_BODY, 0},
     {"POST", "/api/v1/admin/gates", GATE_BODY, 0},
     {"POST", "/api/v1/admin/gates/{gate}/revoke", EMPTY_OBJECT, 0},
@@ -247,6 +249,8 @@ static void concrete_path(const char *pattern, char *path, size_t n)
 			snprintf(v, sizeof v, "%lld.png", pass_id);
 		else if (!strncmp(pattern, "{gate}", len))
 			snprintf(v, sizeof v, "%lld", spare_gate);
+		else if (!strncmp(pattern, "{message}", len))
+			snprintf(v, sizeof v, "1"); /* the fixture's hold was told: outbox row 1 */
 		else if (!strncmp(pattern, "{oid}", len))
 			snprintf(v, sizeof v, "no-such-order");
 		else

@@ -23,25 +23,22 @@
 static char src[1024], sink_dir[512], sink_port_file[600], extra_conf[2048];
 static pid_t sink_pid;
 
-static int start_sink(void)
+/* The SMTP server on port (0: any), answering the first message 451 when fresh; its port, or -1. */
+static int run_sink(int port, int fresh)
 {
-	char script[1200];
-	int port = 0;
+	char script[1200], port_s[16];
 	FILE *f;
 
-	snprintf(sink_dir, sizeof sink_dir, "%s/estiva-mail-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(sink_dir))
-		return -1;
-	snprintf(sink_port_file, sizeof sink_port_file, "%s/port", sink_dir);
 	snprintf(script, sizeof script, "%s/tools/smtp_sink.py", src);
+	snprintf(port_s, sizeof port_s, "%d", port);
+	unlink(sink_port_file);
 	sink_pid = fork();
 	if (sink_pid == 0) {
 		char box[600];
 
 		snprintf(box, sizeof box, "%s/box", sink_dir);
-		execl(PY, PY, script, "--dir", box, "--port-file", sink_port_file, "--fail451", "1",
-		      "--reject550", REJECTED, (char *)NULL);
+		execl(PY, PY, script, "--dir", box, "--port", port_s, "--port-file", sink_port_file,
+		      "--fail451", fresh ? "1" : "0", "--reject550", REJECTED, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
@@ -56,11 +53,27 @@ static int start_sink(void)
 	return -1;
 }
 
+static int start_sink(void)
+{
+	snprintf(sink_dir, sizeof sink_dir, "%s/estiva-mail-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(sink_dir))
+		return -1;
+	snprintf(sink_port_file, sizeof sink_port_file, "%s/port", sink_dir);
+	return run_sink(0, 1);
+}
+
+static int restart_sink(int port)
+{
+	return run_sink(port, 0);
+}
+
 static void stop_sink(void)
 {
 	if (sink_pid > 0) {
 		kill(sink_pid, SIGTERM);
 		waitpid(sink_pid, NULL, 0);
+		sink_pid = 0;
 	}
 }
 
@@ -332,6 +345,126 @@ static void names_cannot_add_headers(void **state)
 	hc_free(c);
 }
 
+/* A confirmed stay that starts in three days is reminded of once, however often the job runs; a
+ * member who turned reminders off is not. */
+static void reminders(void **state)
+{
+	struct hc *c = hc_login_ok("200008"), *d = hc_login_ok("200002");
+	struct hres r;
+	char id[32], out[4096];
+	int before = box_count();
+	json_t *m;
+
+	(void)state;
+	hx_db_write("UPDATE members SET reminders = 0 WHERE number = '200002'");
+	hc_book(c, "test-a", "chalet", 3, 5, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	snprintf(id, sizeof id, "%lld", (long long)jint(r.json, "id"));
+	hres_free(&r);
+	assert_int_equal(hx_admin_run(out, sizeof out, "confirm", id, NULL), 0);
+	hc_book(d, "test-a", "studio", 3, 5,
+	        "[{\"name\":\"Ahmed\",\"relation\":\"self\",\"birth_year\":1955}]", &r);
+	EXPECT(r, 201, NULL);
+	snprintf(id, sizeof id, "%lld", (long long)jint(r.json, "id"));
+	hres_free(&r);
+	assert_int_equal(hx_admin_run(out, sizeof out, "confirm", id, NULL), 0);
+	/* two holds and two confirmations, then one reminder */
+	wait_box(before + 5);
+	hx_sleep_ms(2500); /* the job runs every second here: still one */
+	assert_int_equal(box_count(), before + 5);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox WHERE template = 'reminder'"), 1);
+	for (int i = before + 1; i <= before + 5; i++) {
+		m = message(i);
+		if (strstr(jstr(m, "subject"), "Dans 3 jours")) {
+			expect_message(m, "m200008@example.ma", "Centre Test A",
+			               "la CIN de chaque adulte");
+			assert_non_null(strstr(jstr(m, "text"), "Accueil : +212 500 00 00 00"));
+		}
+		json_decref(m);
+	}
+	hc_free(c);
+	hc_free(d);
+}
+
+/* The dead letters are listed for admins, who can send one again (it is refused again here: 550).
+ */
+static void admins_see_and_resend_dead_letters(void **state)
+{
+	struct hc *boss = hc_login_ok(HX_ADMIN);
+	struct hres r;
+	long long dead;
+	char path[96];
+
+	(void)state;
+	hc_do(boss, "GET", "/api/v1/admin/mail?state=dead", NULL, NULL, &r);
+	EXPECT(r, 200, NULL);
+	assert_true(json_array_size(jget(r.json, "messages")) >= 2);
+	assert_non_null(jfind(r.json, "messages", "recipient", REJECTED));
+	dead = jint(jfind(r.json, "messages", "recipient", REJECTED), "id");
+	ASSERT_JINT(jfind(r.json, "messages", "recipient", REJECTED), "last_code", 550);
+	hres_free(&r);
+	hc_do(boss, "GET", "/api/v1/admin/mail?state=lost", NULL, NULL, &r);
+	EXPECT(r, 400, "bad_request");
+	hres_free(&r);
+	snprintf(path, sizeof path, "/api/v1/admin/mail/%lld/resend", dead);
+	hc_do(boss, "POST", path, "{}", NULL, &r);
+	EXPECT(r, 200, NULL);
+	ASSERT_JSTR(r.json, "state", "queued");
+	hres_free(&r);
+	for (int i = 0; i < 50; i++) {
+		long long a = -1;
+		char sql[128];
+
+		snprintf(sql, sizeof sql,
+		         "SELECT attempts FROM outbox WHERE id = %lld AND state = 'dead'", dead);
+		if (hx_db_int(sql, &a) == 0 && a == 1)
+			break;
+		hx_sleep_ms(100);
+	}
+	assert_int_equal(db_count("SELECT COUNT(*) FROM audit WHERE action = 'mail.resend'"), 1);
+	/* a message that was sent is not sent again */
+	snprintf(path, sizeof path, "/api/v1/admin/mail/%lld/resend",
+	         db_count("SELECT MIN(id) FROM outbox WHERE state = 'sent'"));
+	hc_do(boss, "POST", path, "{}", NULL, &r);
+	EXPECT(r, 409, "not_dead");
+	hres_free(&r);
+	hc_free(boss);
+}
+
+/* The SMTP server down for a while, then back on the same port: every message queued meanwhile is
+ * sent exactly once. */
+static void smtp_down_then_back(void **state)
+{
+	struct hc *c = hc_login_ok("200001");
+	struct hres r;
+	int before = box_count(), port;
+	char sink_port[16];
+	FILE *f;
+
+	(void)state;
+	f = fopen(sink_port_file, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%15s", sink_port), 1);
+	fclose(f);
+	stop_sink();
+	hc_book(c, "test-a", "studio", 80, 82, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	hc_book(c, "test-a", "studio", 84, 86, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	hx_sleep_ms(2500); /* tried, refused: waiting for the next try */
+	assert_true(
+	    db_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued' AND attempts >= 1") >= 2);
+	port = atoi(sink_port);
+	assert_true(restart_sink(port) == port);
+	wait_box(before + 2);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), before + 2);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued'"), 0);
+	hc_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
@@ -341,6 +474,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(retried_request_sends_nothing_more),
 	    cmocka_unit_test(refused_and_missing_addresses),
 	    cmocka_unit_test(names_cannot_add_headers),
+	    cmocka_unit_test(reminders),
+	    cmocka_unit_test(admins_see_and_resend_dead_letters),
+	    cmocka_unit_test(smtp_down_then_back),
 	};
 	int port, rc;
 
@@ -362,7 +498,8 @@ int main(int argc, char **argv)
 	snprintf(extra_conf, sizeof extra_conf,
 	         "[mail]\nsmtp_url = smtp://127.0.0.1:%d\nstarttls = off\nfrom = Estiva "
 	         "<no-reply@estiva.test>\n"
-	         "domain = estiva.test\nretry_unit = 1s\ntemplates = %s/server/web/i18n\n",
+	         "domain = estiva.test\nretry_unit = 1s\nreminder_interval = 1s\ntemplates = "
+	         "%s/server/web/i18n\n",
 	         port, src);
 	opts.extra_conf = extra_conf;
 	rc = hx_main(argc, argv, &opts, "mail", tests, sizeof(tests) / sizeof(tests[0]));
