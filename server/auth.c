@@ -263,6 +263,19 @@ int auth_login(struct app *app, struct request *rq, struct reply *rp)
 		return reply_error(rp, 500, "internal", "could not make a session");
 	if (db_begin(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database busy");
+	{
+		/* the hash once more, inside the transaction that opens the session: a password
+		 * changed since the check (its change ends every session in its own transaction)
+		 * must not let a session opened with the old one survive it */
+		struct account now_a;
+
+		if (account_find(db, name, &now_a) < 0 || !now_a.found ||
+		    strcmp(now_a.hash, rq->job->hash)) {
+			db_rollback(app, db);
+			return reply_error(rp, 401, "bad_credentials",
+			                   "unknown member number or wrong password");
+		}
+	}
 	if (!(st = db_stmt(db, "INSERT INTO sessions(key, member, user, csrf, created_at, seen_at) "
 	                       "VALUES (?, ?, ?, ?, ?, ?)")))
 		goto dbfail;

@@ -41,9 +41,13 @@ static void *worker(void *arg)
 		struct MHD_Connection *conn;
 
 		pthread_mutex_lock(&lock);
-		while (!head && !stopping)
+		/* stopping ends a worker only when no job is queued nor reserved: a login that
+		 * reserved its slot just before the stop still submits, and its connection must
+		 * come back */
+		while (!head && !(stopping && taken == 0))
 			pthread_cond_wait(&wake, &lock);
 		if (!head) { /* stopping, and nothing left to do */
+			pthread_cond_broadcast(&wake);
 			pthread_mutex_unlock(&lock);
 			return NULL;
 		}
@@ -57,6 +61,8 @@ static void *worker(void *arg)
 		conn = job->conn;
 		pthread_mutex_lock(&lock);
 		taken--;
+		if (stopping && taken == 0)
+			pthread_cond_broadcast(&wake); /* the other workers may end now */
 		pthread_mutex_unlock(&lock);
 		/* After this store the request may finish and free the job on an HTTP thread: touch
 		 * it no more. */

@@ -225,6 +225,11 @@ static int hop_address(const char *s, size_t n, int *family, unsigned char a[16]
 	}
 	if (inet_pton(AF_INET6, p, a) == 1) {
 		*family = AF_INET6;
+		if (IN6_IS_ADDR_V4MAPPED(
+		        (const struct in6_addr *)a)) { /* counted as the IPv4 client it is */
+			*family = AF_INET;
+			memmove(a, a + 12, 4);
+		}
 		return 0;
 	}
 	return -1;
@@ -237,10 +242,17 @@ static int header_hops(const char *h, int forwarded, size_t starts[], size_t end
 	int n = 0;
 	size_t i = 0, len = strlen(h);
 
-	while (i <= len && n < max) {
+	while (i <= len) {
 		size_t j = i;
 		while (j < len && h[j] != ',')
 			j++;
+		if (n == max) {
+			/* more hops than we keep: the rightmost ones are the ones that count (the
+			 * walk goes right to left), so the leftmost is dropped */
+			memmove(starts, starts + 1, (size_t)(max - 1) * sizeof(starts[0]));
+			memmove(ends, ends + 1, (size_t)(max - 1) * sizeof(ends[0]));
+			n--;
+		}
 		if (!forwarded) {
 			starts[n] = i;
 			ends[n++] = j;
@@ -271,6 +283,34 @@ static int header_hops(const char *h, int forwarded, size_t starts[], size_t end
 	return n;
 }
 
+struct joined {
+	const char *name;
+	struct buf b;
+};
+
+static enum MHD_Result join_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	struct joined *j = cls;
+
+	(void)kind;
+	if (key && value && !strcasecmp(key, j->name)) {
+		if (j->b.len)
+			buf_append(&j->b, ",", 1);
+		buf_append(&j->b, value, strlen(value));
+	}
+	return MHD_YES;
+}
+
+/* Every line of header name joined with commas, in order (a proxy may add its own line rather than
+ * append to the client's): the caller frees j->b. */
+static void header_joined(struct MHD_Connection *conn, const char *name, struct joined *j)
+{
+	j->name = name;
+	buf_init(&j->b, 65536);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, join_header, j);
+}
+
 /* rq->ip: the peer, unless the peer is a trusted proxy: then the rightmost hop of X-Forwarded-For
  * (or, without it, Forwarded) that is not itself a trusted proxy. A hop that is not an address
  * stops the walk: the last trusted address is the client then. rq->ip_key: the address, IPv6 cut to
@@ -295,12 +335,17 @@ static void request_client(const struct app *app, struct MHD_Connection *conn, s
 		}
 	}
 	if (family && trusted_proxy(&app->cfg, family, a)) {
-		const char *xff =
-		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-		const char *fwd = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Forwarded");
-		const char *h = xff ? xff : fwd;
+		struct joined xj, fj;
+		const char *xff, *fwd, *h;
 		size_t starts[32], ends[32];
-		int n = h ? header_hops(h, !xff, starts, ends, 32) : 0;
+		int n;
+
+		header_joined(conn, "X-Forwarded-For", &xj);
+		header_joined(conn, "Forwarded", &fj);
+		xff = xj.b.len ? xj.b.data : NULL;
+		fwd = fj.b.len ? fj.b.data : NULL;
+		h = xff ? xff : fwd;
+		n = h ? header_hops(h, !xff, starts, ends, 32) : 0;
 
 		for (int i = n - 1; i >= 0; i--) {
 			unsigned char b[16];
@@ -313,6 +358,8 @@ static void request_client(const struct app *app, struct MHD_Connection *conn, s
 			if (!trusted_proxy(&app->cfg, f, b))
 				break;
 		}
+		buf_free(&xj.b);
+		buf_free(&fj.b);
 	}
 	if (family == AF_INET6) {
 		char net[INET6_ADDRSTRLEN];
@@ -487,14 +534,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		/* HTTP/1.1 requires Host; two Content-Lengths are how requests get smuggled past a
 		 * proxy */
 		n = (unsigned long long)header_count(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (n > 1 || (!strcmp(version, MHD_HTTP_VERSION_1_1) &&
-		              header_count(conn, MHD_HTTP_HEADER_HOST) != 1)) {
-			memset(&rp, 0, sizeof(rp));
-			rq->too_large = 1; /* nothing of a body is read */
-			reply_error(&rp, 400, "bad_request",
-			            n > 1 ? "the request has more than one Content-Length header"
-			                  : "an HTTP/1.1 request needs exactly one Host header");
-			return send_reply(app, rq, &rp);
+		{
+			const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			                                               MHD_HTTP_HEADER_HOST);
+			const char *why = NULL;
+
+			if (n > 1)
+				why = "the request has more than one Content-Length header";
+			else if (n && header_count(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+				why = "a request has a Content-Length or a Transfer-Encoding, not "
+				      "both";
+			else if (!strcmp(version, MHD_HTTP_VERSION_1_1) &&
+			         (header_count(conn, MHD_HTTP_HEADER_HOST) != 1 || !host || !*host))
+				why =
+				    "an HTTP/1.1 request needs exactly one Host header, not empty";
+			if (why) {
+				memset(&rp, 0, sizeof(rp));
+				rq->too_large = 1; /* nothing of a body is read */
+				reply_error(&rp, 400, "bad_request", why);
+				return send_reply(app, rq, &rp);
+			}
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -542,18 +601,39 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	return send_reply(app, rq, &rp);
 }
 
+/* The path as the log may show it: libmicrohttpd has decoded %XX, so a byte that is not printable
+ * ASCII (a CR or LF that would forge a log line, an escape for the terminal) is written back as
+ * %XX. */
+static const char *log_safe(const char *s, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; s && *s && k + 4 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x21 || c > 0x7e || c == '%')
+			k += (size_t)snprintf(out + k, n - k, "%%%02X", c);
+		else
+			out[k++] = (char)c;
+	}
+	out[k] = '\0';
+	return out;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct app *app = cls;
 	struct request *rq = *con_cls;
+	char path[600];
 	int64_t us;
 
 	live_mark(conn, 1); /* a kept-alive connection's next request starts its clock now */
 	if (!rq)
 		return;
 	us = now_us() - rq->started_us;
-	log_info("%s %s %d %.1fms%s", rq->method, rq->path, rq->status, (double)us / 1000.0,
+	log_info("%s %s %d %.1fms%s", rq->method, log_safe(rq->path, path, sizeof(path)),
+	         rq->status, (double)us / 1000.0,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	metrics_count(&app->metrics, rq->route, rq->status, us);
 	buf_free(&rq->body);

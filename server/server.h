@@ -482,6 +482,7 @@ void auth_init(struct app *app);
  * future_time, and never count for presence: every presence query adds this. */
 #define EVENT_TIME_TRUSTED " AND (conflict_reason IS NULL OR conflict_reason != 'future_time')"
 #define EVENT_TIME_TOLERANCE (5 * 60) /* seconds beyond the gate's measured clock */
+#define EVENT_AHEAD_MAX 3600 /* a gate's clock measured further ahead than this counts as this */
 
 /* booking.c */
 int booking_hold(struct app *app, struct request *rq, struct reply *rp);

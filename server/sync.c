@@ -239,6 +239,11 @@ int sync_events(struct app *app, struct request *rq, struct reply *rp)
 			db_done(st);
 			st = NULL;
 		}
+		/* a gate's clock far ahead is not believed: the gates decide with the server's time
+		 * once they are off by skew_correct (10 min), so a scan further ahead than
+		 * EVENT_AHEAD_MAX is a broken clock, whatever gate_time that same clock reports */
+		if (ahead > EVENT_AHEAD_MAX)
+			ahead = EVENT_AHEAD_MAX;
 		latest = now + (ahead > 0 ? ahead : 0) + EVENT_TIME_TOLERANCE;
 	}
 	/* the gate may have been revoked since its token was checked: decided here, in the

@@ -335,11 +335,54 @@ static void ambiguous_requests_are_400(void **state)
 	if (strncmp(resp, "HTTP/1.1 400", 12))
 		fail_msg("no Host: %s", resp);
 	free(resp);
+	/* Content-Length and chunked at once (the classic smuggling pair), and an empty Host */
+	snprintf(req, sizeof req,
+	         "POST /api/v1/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: "
+	         "application/json\r\nContent-Length: 2\r\nTransfer-Encoding: "
+	         "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	         hx_port(HX));
+	resp = raw_exchange(req);
+	if (strncmp(resp, "HTTP/1.1 400", 12) || !strstr(resp, "not both"))
+		fail_msg("Content-Length with Transfer-Encoding: %s", resp);
+	free(resp);
+	resp = raw_exchange("GET /api/v1/centres HTTP/1.1\r\nHost:\r\n\r\n");
+	if (strncmp(resp, "HTTP/1.1 400", 12))
+		fail_msg("an empty Host: %s", resp);
+	free(resp);
 	/* HTTP/1.0 needs no Host */
 	resp = raw_exchange("GET /api/v1/centres HTTP/1.0\r\n\r\n");
 	if (strncmp(resp, "HTTP/1.0 200", 12) && strncmp(resp, "HTTP/1.1 200", 12))
 		fail_msg("HTTP/1.0 without Host: %s", resp);
 	free(resp);
+}
+
+/* A path with an encoded line break cannot forge a line of the request log. */
+static void paths_cannot_forge_log_lines(void **state)
+{
+	struct hc *c = hc_new(HX);
+	struct hres r;
+	char log[65536] = "";
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	hc_do(c, "GET",
+	      "/api/v1/x%0A2026-12-04T02:40:00.000Z%20info%20POST%20/api/v1/admin/"
+	      "gates%20201%201.0ms%1B[2J",
+	      NULL, NULL, &r);
+	EXPECT(r, 404, NULL);
+	hres_free(&r);
+	hx_sleep_ms(200);
+	f = fopen(hx_log_path(HX), "r");
+	assert_non_null(f);
+	n = fread(log, 1, sizeof log - 1, f);
+	log[n] = '\0';
+	fclose(f);
+	if (strstr(log, "\n2026-12-04T02:40:00.000Z info POST /api/v1/admin/gates 201"))
+		fail_msg("a forged log line:\n%s", log);
+	assert_non_null(strstr(log, "/api/v1/x%0A2026-12-04T02:40:00.000Z%20info"));
+	assert_null(strchr(log, 0x1b));
+	hc_free(c);
 }
 
 /* A 401 says how to authenticate: a session for people, a bearer token for gates. */
@@ -373,6 +416,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(health_and_metrics),
 	    cmocka_unit_test(ambiguous_requests_are_400),
 	    cmocka_unit_test(unauthorised_says_how),
+	    cmocka_unit_test(paths_cannot_forge_log_lines),
 	};
 	struct hx_opts o = {.hold = "20m", .sweep_interval = "1s", .body_max = "4k", .members = 3};
 

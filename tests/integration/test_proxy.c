@@ -27,8 +27,15 @@ static long login_from(const char *from, const char *header, const char *member,
 
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/session", hx_port(HX));
 	snprintf(body, sizeof body, "{\"member\":\"%s\",\"password\":\"%s\"}", member, password);
-	if (header)
-		h = curl_slist_append(h, header);
+	/* header may hold several lines, one per '\n' */
+	for (const char *l = header; l && *l;) {
+		char line[4096];
+		size_t n = strcspn(l, "\n");
+
+		snprintf(line, sizeof line, "%.*s", (int)n, l);
+		h = curl_slist_append(h, line);
+		l += n + (l[n] == '\n');
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_INTERFACE, from);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -122,12 +129,49 @@ static void headers_from_others_are_ignored(void **state)
 	                 429);
 }
 
+/* What a client writes on the left of its own address is ignored, however it is written: more hops
+ * than the server keeps (the rightmost count), a second header line from a proxy that adds its own
+ * line, an IPv4 client written as an IPv4-mapped IPv6 address. */
+static void spoofed_hops_do_not_escape(void **state)
+{
+	char many[2048], other[2048];
+	size_t k = 0, j = 0;
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		k += (size_t)snprintf(many + k, sizeof many - k, "%s10.1.%d.%d",
+		                      i ? ", " : "X-Forwarded-For: ", i, rand() % 250);
+		j += (size_t)snprintf(other + j, sizeof other - j, "%s10.2.%d.%d",
+		                      i ? ", " : "X-Forwarded-For: ", i, rand() % 250);
+	}
+	snprintf(many + k, sizeof many - k, ", 198.51.100.7");
+	snprintf(other + j, sizeof other - j, ", 198.51.100.7");
+	fail_20("127.0.0.2", many);
+	assert_int_equal(login_from("127.0.0.2", other, "912345", "Wrong-password-1"), 429);
+
+	fail_20("127.0.0.2", "X-Forwarded-For: 1.2.3.7\nX-Forwarded-For: 198.51.100.9");
+	assert_int_equal(login_from("127.0.0.2",
+	                            "X-Forwarded-For: 9.9.9.9\nX-Forwarded-For: 198.51.100.9",
+	                            "912346", "Wrong-password-1"),
+	                 429);
+
+	fail_20("127.0.0.2", "Forwarded: for=\"[::ffff:198.51.100.20]\"");
+	assert_int_equal(
+	    login_from("127.0.0.2", "X-Forwarded-For: 198.51.100.20", "912347", "Wrong-password-1"),
+	    429);
+	/* and a neighbour of that client is another client */
+	assert_int_equal(
+	    login_from("127.0.0.2", "X-Forwarded-For: 198.51.100.21", "912348", "Wrong-password-1"),
+	    401);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(clients_behind_the_proxy_are_told_apart),
 	    cmocka_unit_test(ipv6_clients_count_by_64),
 	    cmocka_unit_test(headers_from_others_are_ignored),
+	    cmocka_unit_test(spoofed_hops_do_not_escape),
 	};
 	struct hx_opts o = {.members = 4,
 	                    .extra_conf = "[http]\ntrusted_proxies = 127.0.0.2, 10.0.0.0/8\n"};

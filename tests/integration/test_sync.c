@@ -921,6 +921,25 @@ static void gate_claims_are_checked(void **state)
 		json_decref(b);
 		assert_string_equal(conflict_of(eid, why, sizeof why), "-");
 	}
+	/* ... but a clock that jumped 300 days ahead is not believed, even when it says so itself
+	 * in gate_time: its exit is flagged, and its next uploads (no gate_time) inherit nothing
+	 * from it */
+	{
+		char when[32], eid[33];
+		json_t *b =
+		    json_pack("{s:[o],s:s,s:i}", "events",
+		              event(new_event_id(eid), p1, "out", "admit", now + 300LL * 86400),
+		              "gate_time", iso(now + 300LL * 86400, when, sizeof when), "queue", 0);
+		char *body = json_dumps(b, JSON_COMPACT);
+		gate_do(g.token, "POST", "/api/gate/v1/events", body, &r);
+		EXPECT(r, 200, NULL);
+		hres_free(&r);
+		free(body);
+		json_decref(b);
+		assert_string_equal(conflict_of(eid, why, sizeof why), "future_time");
+		upload_one(g.token, p1, "out", "admit", now + 200LL * 86400, id);
+		assert_string_equal(conflict_of(id, why, sizeof why), "future_time");
+	}
 	/* an admission of pass 0 (no pass) is flagged; a manual one is not */
 	upload_one(g.token, 0, "in", "admit", now, id);
 	assert_string_equal(conflict_of(id, why, sizeof why), "unknown_pass");
