@@ -126,6 +126,23 @@ static void render(struct buf *b, const char *s, json_t *payload, int html)
 	}
 }
 
+/* b's bare LFs as CRLF. */
+static void crlf(struct buf *b)
+{
+	struct buf out;
+
+	if (!b->data)
+		return;
+	buf_init(&out, 2 * b->len + 2);
+	for (size_t i = 0; i < b->len; i++) {
+		if (b->data[i] == '\n' && (i == 0 || b->data[i - 1] != '\r'))
+			buf_append(&out, "\r", 1);
+		buf_append(&out, b->data + i, 1);
+	}
+	buf_free(b);
+	*b = out;
+}
+
 /* "Subject: " and the subject as RFC 2047 encoded words (UTF-8, base64), each at most 75 bytes,
  * folded. Control bytes in the subject (a CR or LF that came with a name) become spaces: a header
  * stays one. */
@@ -188,6 +205,7 @@ static int build(CURL *curl, const struct config *cfg, const struct message *m,
 	}
 	render(&subject, json_string_value(json_object_get(t, "subject")), m->payload, 0);
 	render(&text, json_string_value(json_object_get(t, "text")), m->payload, 0);
+	crlf(&text); /* mail's line ends: quoted-printable then keeps them as line breaks */
 	buf_printf(&html,
 	           "<!doctype html><html lang=\"%s\"%s><head><meta charset=\"utf-8\"></head><body>",
 	           m->locale, strcmp(m->locale, "ar") ? "" : " dir=\"rtl\"");

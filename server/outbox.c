@@ -6,6 +6,7 @@
  * the address it goes to and the language it is written in. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "date.h"
 #include "log.h"
@@ -137,8 +138,15 @@ int outbox_booking(struct app *app, sqlite3 *db, const char *template, int64_t b
 				t = &c->types[i];
 		member = sqlite3_column_int64(st, 0);
 		money(amount, sizeof(amount), sqlite3_column_int64(st, 5));
-		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-			instant_format(sqlite3_column_int64(st, 6), deadline);
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			/* told in the centres' time (the server runs with TZ = [catalog] timezone)
+			 */
+			time_t when = (time_t)sqlite3_column_int64(st, 6);
+			struct tm tm;
+
+			localtime_r(&when, &tm);
+			strftime(deadline, sizeof(deadline), "%Y-%m-%d %H:%M", &tm);
+		}
 		snprintf(hhmm, sizeof(hhmm), "%02d:%02d", c ? c->check_in / 60 : 0,
 		         c ? c->check_in % 60 : 0);
 		p = json_pack(
