@@ -321,8 +321,10 @@ static int write_catalog(struct hx *hx)
 	if (path_join(path, sizeof path, dir, "test-a.ini") != 0 || (f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[centre]\nid = test-a\nname_fr = Centre Test A\nname_ar = مركز الاختبار أ\n"
-	           "number = 11\ncity_fr = Ifrane\ncity_ar = إفران\naddress_fr = 1 avenue des Cèdres, Ifrane\n"
-	           "address_ar = 1 شارع الأرز، إفران\nphone = +212 500 00 00 00\ncheck_in = 15:00\ncheck_out = "
+	           "number = 11\ncity_fr = Ifrane\ncity_ar = إفران\naddress_fr = 1 avenue des "
+	           "Cèdres, Ifrane\n"
+	           "address_ar = 1 شارع الأرز، إفران\nphone = +212 500 00 00 00\ncheck_in = "
+	           "15:00\ncheck_out = "
 	           "11:00\n\n");
 	fprintf(f, "[unit_type chalet]\nname_fr = Chalet\nname_ar = شاليه\nmin_guests = 1\n"
 	           "max_guests = 4\nunits = A01-A08\n\n");
@@ -547,6 +549,16 @@ int hx_start(struct hx *hx)
 		return -1;
 	}
 	snprintf(hx->url, sizeof hx->url, "http://127.0.0.1:%d", hx->port);
+	return 0;
+}
+
+int hx_crash(struct hx *hx)
+{
+	int st;
+
+	if (hx->pid <= 0 || kill(hx->pid, SIGKILL) != 0 || waitpid(hx->pid, &st, 0) != hx->pid)
+		return -1;
+	hx->pid = 0;
 	return 0;
 }
 

@@ -62,6 +62,8 @@ struct hx *hx_current(void);
 int hx_start(struct hx *hx);
 /* SIGTERM and wait: the server's exit status, or -1 when it died by a signal or did not stop. */
 int hx_stop(struct hx *hx);
+/* kill -9 and wait: 0, or -1. hx_start starts it again (on a new port). */
+int hx_crash(struct hx *hx);
 const char *hx_url(const struct hx *hx);
 int hx_port(const struct hx *hx);
 const char *hx_db_path(const struct hx *hx);

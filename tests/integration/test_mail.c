@@ -465,6 +465,46 @@ static void smtp_down_then_back(void **state)
 	hc_free(c);
 }
 
+/* kill -9 right after a hold committed its message, five times: every message arrives, and a
+ * message sent again after a crash is the same message (its Message-ID). */
+static void crashes_lose_nothing(void **state)
+{
+	char seen[16][128];
+	int before = box_count(), nseen = 0;
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		struct hc *c = hc_login_ok("200004");
+		struct hres r;
+
+		hc_book(c, "test-a", "studio", 100 + 4 * round, 102 + 4 * round, HX_GUESTS_SELF,
+		        &r);
+		EXPECT(r, 201, NULL);
+		hres_free(&r);
+		hc_free(c);
+		hx_sleep_ms(round * 300); /* from before the first try to after it */
+		assert_int_equal(hx_crash(HX), 0);
+		assert_int_equal(hx_start(HX), 0);
+	}
+	for (int i = 0; i < 100 && db_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued'");
+	     i++)
+		hx_sleep_ms(100);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued'"), 0);
+	hx_sleep_ms(500);
+	for (int i = before + 1; i <= box_count(); i++) {
+		json_t *m = message(i);
+		int dup = 0;
+
+		for (int k = 0; k < nseen; k++)
+			dup |= !strcmp(seen[k], jstr(m, "message_id"));
+		if (!dup && nseen < 16)
+			snprintf(seen[nseen++], sizeof seen[0], "%s", jstr(m, "message_id"));
+		json_decref(m);
+	}
+	assert_int_equal(nseen,
+	                 5); /* each of the five holds told, once as far as a reader can tell */
+}
+
 int main(int argc, char **argv)
 {
 	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
@@ -477,6 +517,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(reminders),
 	    cmocka_unit_test(admins_see_and_resend_dead_letters),
 	    cmocka_unit_test(smtp_down_then_back),
+	    cmocka_unit_test(crashes_lose_nothing),
 	};
 	int port, rc;
 
