@@ -505,6 +505,29 @@ static void crashes_lose_nothing(void **state)
 	                 5); /* each of the five holds told, once as far as a reader can tell */
 }
 
+/* With starttls = required (the default), a server that offers no STARTTLS gets nothing in clear:
+ * the message waits, and says why. */
+static void no_clear_text_when_tls_is_required(void **state)
+{
+	struct hc *c = hc_login_ok("200001");
+	struct hres r;
+
+	(void)state;
+	hc_book(c, "test-a", "chalet", 20, 23, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	for (int i = 0; i < 50 && db_count("SELECT COUNT(*) FROM outbox WHERE attempts >= 1") == 0;
+	     i++)
+		hx_sleep_ms(100);
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM outbox WHERE attempts >= 1 AND state = 'queued'"
+	             " AND last_error IS NOT NULL"),
+	    1);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), 0);
+	hc_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
@@ -519,7 +542,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(smtp_down_then_back),
 	    cmocka_unit_test(crashes_lose_nothing),
 	};
-	int port, rc;
+	const struct CMUnitTest tls_tests[] = {
+	    cmocka_unit_test(no_clear_text_when_tls_is_required),
+	};
+	int port, rc, tls = argc > 4 && !strcmp(argv[4], "starttls-required");
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: itest_mail ESTIVA-SERVER ESTIVA-ADMIN SOURCE-DIR\n");
@@ -537,13 +563,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(extra_conf, sizeof extra_conf,
-	         "[mail]\nsmtp_url = smtp://127.0.0.1:%d\nstarttls = off\nfrom = Estiva "
+	         "[mail]\nsmtp_url = smtp://127.0.0.1:%d\nstarttls = %s\nfrom = Estiva "
 	         "<no-reply@estiva.test>\n"
 	         "domain = estiva.test\nretry_unit = 1s\nreminder_interval = 1s\ntemplates = "
 	         "%s/server/web/i18n\n",
-	         port, src);
+	         port, tls ? "required" : "off", src);
 	opts.extra_conf = extra_conf;
-	rc = hx_main(argc, argv, &opts, "mail", tests, sizeof(tests) / sizeof(tests[0]));
+	if (tls)
+		rc = hx_main(argc, argv, &opts, "mail-starttls", tls_tests,
+		             sizeof(tls_tests) / sizeof(tls_tests[0]));
+	else
+		rc = hx_main(argc, argv, &opts, "mail", tests, sizeof(tests) / sizeof(tests[0]));
 	stop_sink();
 	if (rc == 0) {
 		char cmd[700];
