@@ -422,7 +422,8 @@ static int confirm_booking(struct app *app, sqlite3 *db, const char *ids)
 	}
 	if (db_audit(db, "estiva-admin", "booking.confirm", "booking", id, "{\"status\":\"held\"}",
 	             "{\"status\":\"confirmed\"}") < 0 ||
-	    passes_issue(app, db, id) < 0 || outbox_booking(app, db, "confirmed", id, NULL) < 0) {
+	    passes_issue(app, db, id) < 0 || receipts_payment(db, id, 0) < 0 ||
+	    outbox_booking(app, db, "confirmed", id, NULL) < 0) {
 		fprintf(stderr, "estiva-admin: could not issue the passes (is there a signing key? "
 		                "estiva-admin keys rotate)\n");
 		db_rollback(app, db);

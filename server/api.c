@@ -97,6 +97,11 @@ static const struct route {
     {"GET", "/api/v1/passes/{pass.ext}", passes_image, WHO_SESSION, CSRF, "pass_image"},
     {"POST", "/api/v1/passes/{pass}/reissue", passes_reissue, WHO_SESSION, CSRF, "pass_reissue"},
     {"GET", "/passes/{pass}/print", passes_print, WHO_SESSION, CSRF, "pass_print"},
+    /* the stay as a calendar file, the receipts as a printable page: the booking's member, staff
+     * of its centre (the handlers' auth_may_see) */
+    {"GET", "/api/v1/bookings/{booking}/stay.ics", calendar_route, WHO_SESSION, CSRF,
+     "booking_stay_ics"},
+    {"GET", "/receipts/{booking}/print", receipts_page, WHO_SESSION, CSRF, "receipts_print"},
     /* manager dashboard (manage.c) */
     {"GET", "/api/v1/manage/centres/{centre}/occupancy", manage_occupancy, WHO_STAFF, CSRF,
      "manage_occupancy"},

@@ -340,6 +340,33 @@ static const char *migrations[] = {
     "  detail TEXT,"
     "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"
     "CREATE INDEX account_tokens_member ON account_tokens(member);",
+
+    /* 7: receipts (docs/payments.md): one numbered receipt per payment (online or at the desk)
+     * and per refund, numbered without gaps within each year (the number is taken inside the
+     * transaction that records the money, so a rollback gives it back). At most one receipt per
+     * payment, per refund, and per desk confirmation of a booking. */
+    "CREATE TABLE receipts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  year INTEGER NOT NULL CHECK (year BETWEEN 2000 AND 9999),"
+    "  number INTEGER NOT NULL CHECK (number > 0),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('payment','refund')),"
+    "  booking INTEGER NOT NULL REFERENCES bookings(id),"
+    "  payment INTEGER REFERENCES payments(id),"
+    "  refund INTEGER REFERENCES refunds(id),"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),"
+    "  currency TEXT NOT NULL DEFAULT 'MAD',"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (year, number),"
+    "  CHECK ((kind = 'refund') = (refund IS NOT NULL)));"
+    "CREATE INDEX receipts_booking ON receipts(booking);"
+    "CREATE UNIQUE INDEX receipts_one_payment ON receipts(payment) WHERE kind = 'payment';"
+    "CREATE UNIQUE INDEX receipts_one_refund ON receipts(refund);"
+    "CREATE UNIQUE INDEX receipts_one_desk ON receipts(booking) WHERE kind = 'payment' AND "
+    "payment IS NULL;"
+    "CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts"
+    "  BEGIN SELECT RAISE(ABORT, 'receipts are never changed'); END;"
+    "CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts"
+    "  BEGIN SELECT RAISE(ABORT, 'receipts are never deleted'); END;",
 };
 
 const int db_schema_version = (int)(sizeof(migrations) / sizeof(migrations[0]));

@@ -180,15 +180,224 @@ struct message {
 	int attempts;
 };
 
-/* The message's headers and parts on the easy handle: 0, or -1 (a template is missing: dead
- * letter). */
-static int build(CURL *curl, const struct config *cfg, const struct message *m,
+/* ---- what a confirmation carries: its passes, its stay, its receipts ---- */
+
+/* Read when the message is sent, not when it was queued: a pass revoked or re-issued since the
+ * confirmation is not sent (its replacement is), a cancelled booking's passes are gone, and the
+ * outbox row stays small. Only the templates named here carry them. */
+static int carries_documents(const char *template)
+{
+	return !strcmp(template, "confirmed");
+}
+
+struct pass_image {
+	int64_t id;
+	char name[NAME_MAX_LEN];
+	struct buf png;
+};
+
+struct documents {
+	int npasses;
+	struct pass_image passes[MAX_GUESTS];
+	struct buf ics, receipt;
+	int has_ics, has_receipt;
+	int64_t booking;
+};
+
+static void documents_free(struct documents *d)
+{
+	for (int i = 0; i < d->npasses; i++)
+		buf_free(&d->passes[i].png);
+	buf_free(&d->ics);
+	buf_free(&d->receipt);
+}
+
+/* 0, or -1 (the database or an image failed: the message is tried again later). */
+static int documents_load(struct app *app, sqlite3 *db, const struct message *m,
+                          struct documents *d)
+{
+	json_t *b = json_object_get(m->payload, "booking");
+	sqlite3_stmt *st;
+	int rc = 0, f;
+
+	memset(d, 0, sizeof(*d));
+	buf_init(&d->ics, 256 * 1024);
+	buf_init(&d->receipt, 256 * 1024);
+	if (!json_is_integer(b))
+		return 0;
+	d->booking = json_integer_value(b);
+	/* the passes active now, one per guest, of a booking still confirmed */
+	if (!(st = db_stmt(db, "SELECT p.id, p.guest_name, p.token FROM passes p"
+	                       " JOIN bookings b ON b.id = p.booking WHERE p.booking = ?"
+	                       " AND p.status = 'active' AND b.status = 'confirmed'"
+	                       " ORDER BY p.guest, p.id")))
+		return -1;
+	db_bind_int64(st, 1, d->booking);
+	while (rc == 0 && d->npasses < MAX_GUESTS && (f = db_step(st)) == SQLITE_ROW) {
+		struct pass_image *p = &d->passes[d->npasses++];
+
+		p->id = sqlite3_column_int64(st, 0);
+		snprintf(p->name, sizeof(p->name), "%s", (const char *)sqlite3_column_text(st, 1));
+		buf_init(&p->png, 1024 * 1024);
+		if (qr_png((const char *)sqlite3_column_text(st, 2), 6, &p->png) < 0)
+			rc = -1;
+	}
+	db_done(st);
+	if (rc < 0)
+		return -1;
+	if ((f = calendar_ics(app, db, d->booking, m->locale, &d->ics)) < 0)
+		return -1;
+	d->has_ics = f > 0;
+	if ((f = receipts_html(app, db, d->booking, 1, &d->receipt)) < 0)
+		return -1;
+	d->has_receipt = f > 0;
+	return 0;
+}
+
+/* s rendered into b, with the passes (an image and the guest's name each; a line each in the
+ * text) where it says {{passes}}; without documents {{passes}} is rendered like any key. */
+static void render_passes(struct buf *b, const char *s, json_t *payload, int html,
+                          const struct documents *d, const char *domain, json_t *t)
+{
+	const char *at = d ? strstr(s, "{{passes}}") : NULL;
+	char *head;
+
+	if (!at || !(head = strndup(s, (size_t)(at - s)))) {
+		render(b, s, payload, html);
+		return;
+	}
+	render(b, head, payload, html);
+	free(head);
+	if (!d->npasses && json_is_string(json_object_get(t, "passes_none")))
+		render(b, json_string_value(json_object_get(t, "passes_none")), payload, html);
+	for (int i = 0; i < d->npasses; i++) {
+		if (html) {
+			buf_printf(
+			    b,
+			    "<figure class=\"pass\"><img src=\"cid:pass-%lld@%s\" alt=\"QR\">"
+			    "<figcaption>",
+			    (long long)d->passes[i].id, domain);
+			web_html_escape(b, d->passes[i].name);
+			buf_printf(b, "</figcaption></figure>");
+		} else {
+			buf_printf(b, "- %s (pass-%lld.png)\n", d->passes[i].name,
+			           (long long)d->passes[i].id);
+		}
+	}
+	render(b, at + strlen("{{passes}}"), payload, html);
+}
+
+/* One leaf part: its data, type, transfer encoding, file name (an attachment) and headers (taken).
+ * 0, or -1. */
+static int leaf(curl_mime *mime, const char *data, size_t len, const char *type,
+                const char *encoder, const char *filename, struct curl_slist *headers)
+{
+	curl_mimepart *part = curl_mime_addpart(mime);
+
+	if (!part || curl_mime_data(part, data, len) != CURLE_OK ||
+	    curl_mime_type(part, type) != CURLE_OK ||
+	    curl_mime_encoder(part, encoder) != CURLE_OK ||
+	    (filename && curl_mime_filename(part, filename) != CURLE_OK) ||
+	    (headers && curl_mime_headers(part, headers, 1) != CURLE_OK)) {
+		if (!part || headers) /* not taken by the part */
+			curl_slist_free_all(headers);
+		return -1;
+	}
+	return 0;
+}
+
+/* A part made of the parts of sub (taken, even on failure). 0, or -1. */
+static int nest(curl_mime *mime, curl_mime *sub, const char *type)
+{
+	curl_mimepart *part = curl_mime_addpart(mime);
+
+	if (!part || curl_mime_subparts(part, sub) != CURLE_OK) {
+		curl_mime_free(sub);
+		return -1;
+	}
+	return curl_mime_type(part, type) == CURLE_OK ? 0 : -1;
+}
+
+/* The body: multipart/mixed { multipart/alternative { text/plain, multipart/related { text/html,
+ * the passes' images (inline, by Content-ID) } }, the passes as PNG files, the .ics, the receipts
+ * }, or only the alternative when there are no documents. 0, or -1. */
+static int body_parts(curl_mime *mime, CURL *curl, const struct buf *text, const struct buf *html,
+                      const struct documents *d, const char *domain)
+{
+	curl_mime *alt = curl_mime_init(curl), *rel = NULL;
+	char name[64], hdr[2][160];
+
+	if (!alt || leaf(alt, text->data, text->len, "text/plain; charset=utf-8",
+	                 "quoted-printable", NULL, NULL) < 0)
+		goto fail;
+	if (d && d->npasses) {
+		if (!(rel = curl_mime_init(curl)) ||
+		    leaf(rel, html->data, html->len, "text/html; charset=utf-8", "quoted-printable",
+		         NULL, NULL) < 0)
+			goto fail;
+		for (int i = 0; i < d->npasses; i++) {
+			struct curl_slist *h = NULL, *h2;
+
+			snprintf(hdr[0], sizeof(hdr[0]), "Content-ID: <pass-%lld@%s>",
+			         (long long)d->passes[i].id, domain);
+			snprintf(hdr[1], sizeof(hdr[1]),
+			         "Content-Disposition: inline; filename=\"pass-%lld.png\"",
+			         (long long)d->passes[i].id);
+			if (!(h = curl_slist_append(NULL, hdr[0])) ||
+			    !(h2 = curl_slist_append(h, hdr[1]))) {
+				curl_slist_free_all(h);
+				goto fail;
+			}
+			if (leaf(rel, d->passes[i].png.data, d->passes[i].png.len, "image/png",
+			         "base64", NULL, h2) < 0)
+				goto fail;
+		}
+		if (nest(alt, rel, "multipart/related; type=\"text/html\"") < 0) {
+			rel = NULL;
+			goto fail;
+		}
+		rel = NULL;
+	} else if (leaf(alt, html->data, html->len, "text/html; charset=utf-8", "quoted-printable",
+	                NULL, NULL) < 0) {
+		goto fail;
+	}
+	if (nest(mime, alt, "multipart/alternative") < 0)
+		return -1;
+	for (int i = 0; d && i < d->npasses; i++) {
+		snprintf(name, sizeof(name), "pass-%lld.png", (long long)d->passes[i].id);
+		if (leaf(mime, d->passes[i].png.data, d->passes[i].png.len, "image/png", "base64",
+		         name, NULL) < 0)
+			return -1;
+	}
+	if (d && d->has_ics) {
+		snprintf(name, sizeof(name), "estiva-%lld.ics", (long long)d->booking);
+		if (leaf(mime, d->ics.data, d->ics.len, "text/calendar; charset=utf-8", "base64",
+		         name, NULL) < 0)
+			return -1;
+	}
+	if (d && d->has_receipt) {
+		snprintf(name, sizeof(name), "receipts-%lld.html", (long long)d->booking);
+		if (leaf(mime, d->receipt.data, d->receipt.len, "text/html; charset=utf-8",
+		         "base64", name, NULL) < 0)
+			return -1;
+	}
+	return 0;
+fail:
+	curl_mime_free(rel);
+	curl_mime_free(alt);
+	return -1;
+}
+
+/* The message's headers and parts on the easy handle: 0; -1 (a template is missing: dead letter);
+ * -2 (its documents could not be read now: tried again later). */
+static int build(CURL *curl, struct app *app, sqlite3 *db, const struct message *m,
                  curl_mime **mime_out, struct curl_slist **hdrs_out, char *why, size_t whylen)
 {
+	const struct config *cfg = &app->cfg;
 	json_t *t = json_object_get(templates[locale_index(m->locale)], m->template);
 	struct buf subject, text, html, h;
-	curl_mime *mime = NULL, *alt;
-	curl_mimepart *part;
+	struct documents docs, *d = NULL;
+	curl_mime *mime = NULL;
 	struct curl_slist *hdrs = NULL;
 	char date[64];
 	time_t now = time(NULL);
@@ -199,17 +408,29 @@ static int build(CURL *curl, const struct config *cfg, const struct message *m,
 	buf_init(&text, 65536);
 	buf_init(&html, 131072);
 	buf_init(&h, 4096);
+	memset(&docs, 0, sizeof(docs));
 	if (!t) {
 		snprintf(why, whylen, "no template %s", m->template);
 		goto out;
 	}
+	if (carries_documents(m->template)) {
+		d = &docs;
+		if (documents_load(app, db, m, d) < 0) {
+			snprintf(why, whylen, "the passes, stay or receipts could not be read: %s",
+			         sqlite3_errmsg(db));
+			rc = -2;
+			goto out;
+		}
+	}
 	render(&subject, json_string_value(json_object_get(t, "subject")), m->payload, 0);
-	render(&text, json_string_value(json_object_get(t, "text")), m->payload, 0);
+	render_passes(&text, json_string_value(json_object_get(t, "text")), m->payload, 0, d,
+	              cfg->mail_domain, t);
 	crlf(&text); /* mail's line ends: quoted-printable then keeps them as line breaks */
 	buf_printf(&html,
 	           "<!doctype html><html lang=\"%s\"%s><head><meta charset=\"utf-8\"></head><body>",
 	           m->locale, strcmp(m->locale, "ar") ? "" : " dir=\"rtl\"");
-	render(&html, json_string_value(json_object_get(t, "html")), m->payload, 1);
+	render_passes(&html, json_string_value(json_object_get(t, "html")), m->payload, 1, d,
+	              cfg->mail_domain, t);
 	buf_printf(&html, "</body></html>");
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S +0000", &tm);
@@ -229,29 +450,21 @@ static int build(CURL *curl, const struct config *cfg, const struct message *m,
 	buf_printf(&h, "Message-ID: <outbox-%lld@%s>", (long long)m->id, cfg->mail_domain);
 	hdrs = curl_slist_append(hdrs, h.data);
 	hdrs = curl_slist_append(hdrs, "MIME-Version: 1.0");
-	if (!hdrs || !text.data || !html.data) {
+	if (!hdrs || !text.data || !html.data || !(mime = curl_mime_init(curl)) ||
+	    body_parts(mime, curl, &text, &html, d, cfg->mail_domain) < 0) {
 		snprintf(why, whylen, "out of memory");
+		rc = -2;
 		goto out;
 	}
-	mime = curl_mime_init(curl);
-	alt = curl_mime_init(curl);
-	part = curl_mime_addpart(alt);
-	curl_mime_data(part, text.data, text.len);
-	curl_mime_type(part, "text/plain; charset=utf-8");
-	curl_mime_encoder(part, "quoted-printable");
-	part = curl_mime_addpart(alt);
-	curl_mime_data(part, html.data, html.len);
-	curl_mime_type(part, "text/html; charset=utf-8");
-	curl_mime_encoder(part, "quoted-printable");
-	part = curl_mime_addpart(mime);
-	curl_mime_subparts(part, alt);
-	curl_mime_type(part, "multipart/alternative");
 	*mime_out = mime;
+	mime = NULL;
 	*hdrs_out = hdrs;
 	hdrs = NULL;
 	rc = 0;
 out:
+	curl_mime_free(mime);
 	curl_slist_free_all(hdrs);
+	documents_free(&docs);
 	buf_free(&subject);
 	buf_free(&text);
 	buf_free(&html);
@@ -263,9 +476,10 @@ out:
 
 enum outcome { SENT, RETRY, DEAD };
 
-static enum outcome send_one(CURL *curl, const struct config *cfg, const struct message *m,
+static enum outcome send_one(CURL *curl, struct app *app, sqlite3 *db, const struct message *m,
                              long *code, char *why, size_t whylen)
 {
+	const struct config *cfg = &app->cfg;
 	curl_mime *mime = NULL;
 	struct curl_slist *hdrs = NULL, *rcpt = NULL;
 	char from[300], to[MAIL_ADDRESS_MAX + 3], errbuf[CURL_ERROR_SIZE] = "";
@@ -273,8 +487,14 @@ static enum outcome send_one(CURL *curl, const struct config *cfg, const struct 
 	CURLcode res;
 
 	*code = 0;
-	if (build(curl, cfg, m, &mime, &hdrs, why, whylen) < 0)
+	switch (build(curl, app, db, m, &mime, &hdrs, why, whylen)) {
+	case 0:
+		break;
+	case -1:
 		return DEAD;
+	default:
+		return RETRY;
+	}
 	/* the envelope sender: the address inside From's angle brackets, or From itself */
 	snprintf(from, sizeof(from), "<%.*s>",
 	         lt ? (int)strcspn(lt + 1, ">") : (int)strlen(cfg->mail_from),
@@ -404,7 +624,7 @@ int mail_send_due(struct app *app, sqlite3 *db)
 		long code = 0;
 		enum outcome o = !curl ? RETRY
 		                 : ms[i].payload
-		                     ? send_one(curl, &app->cfg, &ms[i], &code, why, sizeof(why))
+		                     ? send_one(curl, app, db, &ms[i], &code, why, sizeof(why))
 		                     : DEAD;
 
 		if (!ms[i].payload)

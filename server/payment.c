@@ -168,7 +168,8 @@ static void durable(struct app *app, sqlite3 *db, int on)
 /* Inside a transaction: confirm a booking paid by this payment. The booking may still be held (its
  * nights are ours), or have expired or been cancelled meanwhile: then its unit is taken back if
  * every night is still free. Returns 1 confirmed, 0 cannot be honoured, -1 database error. */
-static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const char *actor)
+static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, int64_t payment,
+                          const char *actor)
 {
 	sqlite3_stmt *st;
 	char status[16] = "", arr[DATE_STRLEN] = "", dep[DATE_STRLEN] = "";
@@ -241,8 +242,9 @@ static int confirm_locked(struct app *app, sqlite3 *db, int64_t booking, const c
 		             "{\"status\":\"confirmed\"}") < 0)
 			return -1;
 	}
-	/* the passes come with the confirmation, and the member is told, in the same transaction */
-	if (passes_issue(app, db, booking) < 0 ||
+	/* the passes and the payment's receipt come with the confirmation, and the member is told,
+	 * in the same transaction (the receipt's number is gap-free only so) */
+	if (passes_issue(app, db, booking) < 0 || receipts_payment(db, booking, payment) < 0 ||
 	    outbox_booking(app, db, "confirmed", booking, NULL) < 0)
 		return -1;
 	return 1;
@@ -668,7 +670,7 @@ int payment_callback(struct app *app, struct request *rq, struct reply *rp)
 		rc = reply_plain(rp, "APPROVED");
 		goto done;
 	}
-	c = confirm_locked(app, db, p.booking, "gateway");
+	c = confirm_locked(app, db, p.booking, p.id, "gateway");
 	if (c < 0)
 		goto dbfail;
 	if (!(st = db_stmt(db, "UPDATE payments SET status = ?, trans_id = ?, auth_code = ?, "
@@ -1136,7 +1138,9 @@ void payment_refund_send(struct app *app, sqlite3 *db, int64_t refund)
 	}
 	db_bind_int64(st, 1, instant_now());
 	db_bind_int64(st, 2, refund);
+	/* the refund's receipt in the transaction that records it done */
 	if (db_step(st) != SQLITE_DONE ||
+	    (sqlite3_changes(db) == 1 && receipts_refund(db, refund) < 0) ||
 	    record_locked(db, pid, taken_status(&r), r.refunded, NULL, oid) < 0 ||
 	    db_audit(db, "gateway", "refund.succeeded", "booking", booking, NULL, oid) < 0) {
 		db_done(st);
@@ -1175,7 +1179,7 @@ static void settle_authorised(struct app *app, sqlite3 *db, int64_t id, int64_t 
 		durable(app, db, 0);
 		return;
 	}
-	c = confirm_locked(app, db, booking, "reconcile");
+	c = confirm_locked(app, db, booking, id, "reconcile");
 	if (c < 0 || record_locked(db, id, c ? "approved" : "voiding", -1,
 	                           c ? "payment.reconcile.confirm" : "payment.reconcile.too_late",
 	                           oid) < 0) {

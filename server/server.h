@@ -517,6 +517,24 @@ int payment_refund_percent(const struct config *cfg, int days);
 /* estiva-admin payments-report: 0 when the gateway agrees with us, 1 when something differs. */
 int payment_report(struct app *app, sqlite3 *db, int32_t day, FILE *out);
 
+/* receipts.c: numbered receipts (docs/payments.md). Inside the transaction that records the money:
+ * a payment's receipt (payment 0: confirmed at the desk, for the booking's price) or a refund's,
+ * numbered YEAR-NNNNNN without gaps within the year. The number, 0 when there is nothing to
+ * receipt (no amount), or -1 (roll back). */
+int64_t receipts_payment(sqlite3 *db, int64_t booking, int64_t payment);
+int64_t receipts_refund(sqlite3 *db, int64_t refund);
+/* The booking's receipts as one printable HTML document (French and Arabic) into b; attached: the
+ * e-mail's copy (its style inside, no link). How many receipts, or -1. */
+int receipts_html(struct app *app, sqlite3 *db, int64_t booking, int attached, struct buf *b);
+int receipts_page(struct app *app, struct request *rq, struct reply *rp);
+
+/* calendar.c: the stay as an iCalendar file (RFC 5545, libical). Into out for a confirmed or
+ * cancelled booking, in locale (NULL: the member's): 1, 0 when there is no stay to tell (no such
+ * booking, held, expired), -1 on error. */
+int calendar_ics(struct app *app, sqlite3 *db, int64_t booking, const char *locale,
+                 struct buf *out);
+int calendar_route(struct app *app, struct request *rq, struct reply *rp);
+
 /* qr.c */
 int qr_png(const char *text, int scale, struct buf *out);
 int qr_svg(const char *text, struct buf *out);

@@ -67,6 +67,8 @@ static const struct acase {
     {"GET", "/api/v1/bookings/{booking}/passes", NO_BODY, 0},
     {"GET", "/api/v1/passes/{pass.ext}", NO_BODY, 0},
     {"GET", "/passes/{pass}/print", NO_BODY, 0},
+    {"GET", "/api/v1/bookings/{booking}/stay.ics", NO_BODY, 0},
+    {"GET", "/receipts/{booking}/print", NO_BODY, 0},
     {"POST", "/api/v1/passes/{pass}/reissue", EMPTY_OBJECT, 0},
     {"POST", "/api/v1/bookings/{booking}/cancel", EMPTY_OBJECT, 0},
     {"GET", "/api/v1/manage/centres/{centre}/occupancy", NO_BODY, 0},

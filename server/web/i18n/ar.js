@@ -162,6 +162,10 @@ export default {
   "passes.qr_alt": "رمز QR لتصريح دخول {name}",
   "passes.valid": "صالح من {from} إلى {until}",
   "passes.print": "طباعة",
+  "documents.title": "وثائق الإقامة",
+  "documents.calendar": "إضافة إلى مفكرتي (.ics)",
+  "documents.receipts": "الإيصالات (للطباعة)",
+  "documents.hint": "يتضمن ملف المفكرة عنوان المركز وساعتي الوصول والمغادرة.",
 
   "cancel.button": "إلغاء الحجز",
   "cancel.title": "إلغاء هذا الحجز؟",

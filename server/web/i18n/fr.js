@@ -136,6 +136,10 @@ export default {
   "passes.qr_alt": "Code QR du laissez-passer de {name}",
   "passes.valid": "Valable du {from} au {until}",
   "passes.print": "Imprimer",
+  "documents.title": "Documents du séjour",
+  "documents.calendar": "Ajouter à mon agenda (.ics)",
+  "documents.receipts": "Reçus (à imprimer)",
+  "documents.hint": "Le fichier d'agenda porte l'adresse du centre et les heures d'arrivée et de départ.",
 
   "cancel.button": "Annuler la réservation",
   "cancel.title": "Annuler cette réservation ?",

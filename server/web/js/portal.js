@@ -663,6 +663,7 @@ function renderBooking(box, b, payResult) {
   card.appendChild(msg);
   card.appendChild(actions);
   if (b.status === "confirmed") box.appendChild(passesSection(b, c));
+  if (b.status === "confirmed" || b.status === "cancelled") box.appendChild(documentsSection(b));
   box.appendChild(h("p", null, h("a", { href: "#/bookings" }, t("booking.back_to_list"))));
 
   function cancelButton(bk) {
@@ -749,6 +750,16 @@ function passesSection(b, c) {
     clear(list).appendChild(h("li", null, notice("error", errorText(err))));
   });
   return sec;
+}
+
+// The stay for a calendar (.ics, the server's calendar.c) and the printable receipts (receipts.c).
+function documentsSection(b) {
+  return h("section", { class: "documents", id: "documents", "aria-labelledby": "documents-title" },
+    h("h2", { id: "documents-title" }, t("documents.title")),
+    h("p", { class: "actions" },
+      h("a", { class: "button secondary", id: "stay-ics", href: "/api/v1/bookings/" + b.id + "/stay.ics", download: "estiva-" + b.id + ".ics" }, t("documents.calendar")),
+      h("a", { class: "button secondary", id: "receipts", href: "/receipts/" + b.id + "/print", target: "_blank", rel: "noopener" }, t("documents.receipts"))),
+    h("p", { class: "hint" }, t("documents.hint")));
 }
 
 boot();
