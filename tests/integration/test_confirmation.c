@@ -301,7 +301,9 @@ static void qr_decode(const char *path, char *text, size_t n)
 	if (hx_exec(argv, NULL, out, sizeof out) != 0)
 		fail_msg("zbarimg could not decode %s: %s", path, out);
 	out[strcspn(out, "\r\n")] = '\0';
-	snprintf(text, n, "%s", out);
+	if (strlen(out) >= n)
+		fail_msg("zbarimg decoded %zu bytes from %s, more than a pass", strlen(out), path);
+	memcpy(text, out, strlen(out) + 1);
 }
 
 /* Every image of m decodes to the token of the active pass it names; the inline ones are in the
