@@ -250,7 +250,7 @@ static enum outcome send_one(CURL *curl, const struct config *cfg, const struct 
 {
 	curl_mime *mime = NULL;
 	struct curl_slist *hdrs = NULL, *rcpt = NULL;
-	char from[300], errbuf[CURL_ERROR_SIZE] = "";
+	char from[300], to[MAIL_ADDRESS_MAX + 3], errbuf[CURL_ERROR_SIZE] = "";
 	const char *lt = strchr(cfg->mail_from, '<');
 	CURLcode res;
 
@@ -261,9 +261,8 @@ static enum outcome send_one(CURL *curl, const struct config *cfg, const struct 
 	snprintf(from, sizeof(from), "<%.*s>",
 	         lt ? (int)strcspn(lt + 1, ">") : (int)strlen(cfg->mail_from),
 	         lt ? lt + 1 : cfg->mail_from);
-	snprintf(errbuf, sizeof(errbuf), "<%s>", m->recipient);
-	rcpt = curl_slist_append(NULL, errbuf);
-	errbuf[0] = '\0';
+	snprintf(to, sizeof(to), "<%s>", m->recipient);
+	rcpt = curl_slist_append(NULL, to);
 	curl_easy_setopt(curl, CURLOPT_URL, cfg->mail_smtp_url);
 	curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
