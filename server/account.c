@@ -251,38 +251,45 @@ static int token_new(struct app *app, sqlite3 *db, int64_t member, const char *p
 	return 0;
 }
 
-/* What the database does for a token, without one: the same lookups, nothing written (a request
- * that matches no member costs what one that matches does). */
-static int token_none(sqlite3 *db, int64_t now)
+static json_t *link_payload(const struct app *app, const struct acct *m, const char *link);
+
+/* What a request that matches nobody costs: the same token and message written for some member
+ * (the one named, or the first), inside a savepoint that is then rolled back, so that it answers
+ * neither sooner nor later than one that matches. Nothing of it stays: if the savepoint cannot be
+ * rolled back, neither can the caller's transaction be committed (-1). */
+static int token_none(struct app *app, sqlite3 *db, const struct acct *m, const char *purpose,
+                      int64_t now)
 {
-	char token[WEB_ID_HEX];
-	unsigned char key[WEB_ID_KEY];
+	struct acct any = *m;
+	char link[1024];
 	sqlite3_stmt *st;
 	int rc;
 
-	web_random_id(token);
-	if (web_id_key(token, key) < 0)
+	if (!any.found) {
+		if (!(st = db_stmt(db,
+		                   "SELECT id, number, cin, email, password_hash IS NOT NULL,"
+		                   " first_name, first_name_ar FROM members ORDER BY id LIMIT 1")))
+			return -1;
+		rc = db_step(st);
+		if (rc == SQLITE_ROW)
+			member_row_read(st, &any);
+		db_done(st);
+		if (rc == SQLITE_DONE)
+			return 0; /* no member at all: nothing to look like */
+		if (rc != SQLITE_ROW)
+			return -1;
+	}
+	if (db_exec(db, "SAVEPOINT account_none") != 0)
 		return -1;
-	if (!(st = db_stmt(db, "SELECT COUNT(*) FROM account_tokens WHERE member = 0 AND "
-	                       "used_at IS NULL AND created_at <= ?")))
+	rc = token_new(app, db, any.id, purpose, NULL, now, link, sizeof(link)) < 0 ||
+	             outbox_queue(db, purpose, any.id, 0, link_payload(app, &any, link)) < 0
+	         ? -1
+	         : 0;
+	sodium_memzero(link, sizeof(link));
+	if (db_exec(db, "ROLLBACK TO account_none") != 0 ||
+	    db_exec(db, "RELEASE account_none") != 0)
 		return -1;
-	db_bind_int64(st, 1, now);
-	rc = db_step(st);
-	db_done(st);
-	if (rc != SQLITE_ROW)
-		return -1;
-	if (!(st = db_stmt(db, "SELECT COUNT(*) FROM account_tokens WHERE key = ?")))
-		return -1;
-	db_bind_blob(st, 1, key, sizeof(key), SQLITE_STATIC);
-	rc = db_step(st);
-	db_done(st);
-	if (rc != SQLITE_ROW)
-		return -1;
-	if (!(st = db_stmt(db, "SELECT email, COALESCE(locale, 'fr') FROM members WHERE id = 0")))
-		return -1;
-	rc = db_step(st);
-	db_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 static json_t *link_payload(const struct app *app, const struct acct *m, const char *link)
@@ -346,7 +353,7 @@ static int request_link(struct app *app, struct request *rq, struct reply *rp, i
 		    outbox_queue(db, purpose, m.id, 0, link_payload(app, &m, link)) < 0)
 			goto fail;
 		sodium_memzero(link, sizeof(link));
-	} else if (token_none(db, now) < 0) {
+	} else if (token_none(app, db, &m, purpose, now) < 0) {
 		goto fail;
 	}
 	if (db_commit(app, db) < 0)
