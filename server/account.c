@@ -362,7 +362,9 @@ static int request_link(struct app *app, struct request *rq, struct reply *rp, i
 	         "if these details match an account, a link has been sent to its e-mail address on "
 	         "file; it works once, for %lld minutes",
 	         (long long)(app->cfg.account_token_ttl / 60));
-	return reply_json(rp, 202, json_pack("{s:s,s:s}", "status", "accepted", "message", msg));
+	return reply_json(rp, 202,
+	                  json_pack("{s:s,s:s,s:I}", "status", "accepted", "message", msg,
+	                            "minutes", (json_int_t)(app->cfg.account_token_ttl / 60)));
 fail:
 	log_err("account %s: %s", purpose, sqlite3_errmsg(db));
 	db_rollback(app, db);
@@ -419,7 +421,7 @@ static int token_find(sqlite3 *db, const unsigned char key[WEB_ID_KEY], struct t
 }
 
 /* The body's token, looked up and checked for one of the purposes (';'-terminated): 0 with *t, or
- * -1 after replying (400 bad_token, 410 token_used or token_expired, 500). */
+ * -1 after replying (400 bad_link, 410 link_used or link_expired, 500). */
 static int token_take(sqlite3 *db, json_t *body, const char *purposes, struct token_row *t,
                       unsigned char key[WEB_ID_KEY], struct reply *rp)
 {
@@ -428,7 +430,7 @@ static int token_take(sqlite3 *db, json_t *body, const char *purposes, struct to
 	int rc;
 
 	if (!token || web_id_key(token, key) < 0) {
-		reply_error(rp, 400, "bad_token",
+		reply_error(rp, 400, "bad_link",
 		            "this link is not valid: copy the whole link from the message");
 		return -1;
 	}
@@ -439,17 +441,17 @@ static int token_take(sqlite3 *db, json_t *body, const char *purposes, struct to
 		return -1;
 	}
 	if (rc > 0 || !strstr(purposes, want)) {
-		reply_error(rp, 400, "bad_token",
+		reply_error(rp, 400, "bad_link",
 		            "this link is not valid: copy the whole link from the message");
 		return -1;
 	}
 	if (t->used || (!strcmp(t->purpose, "activate") && t->m.has_password)) {
-		reply_error(rp, 410, "token_used",
+		reply_error(rp, 410, "link_used",
 		            "this link has already been used: log in, or ask for a new link");
 		return -1;
 	}
 	if (t->expires_at <= instant_now()) {
-		reply_error(rp, 410, "token_expired", "this link has expired: ask for a new one");
+		reply_error(rp, 410, "link_expired", "this link has expired: ask for a new one");
 		return -1;
 	}
 	return 0;
@@ -578,7 +580,7 @@ int account_password(struct app *app, struct request *rq, struct reply *rp)
 	if (rc == 0) {
 		db_rollback(app, db);
 		return reply_error(
-		    rp, 410, "token_used",
+		    rp, 410, "link_used",
 		    "this link has already been used: log in, or ask for a new link");
 	}
 	if (rc < 0 || account_set_password(db, t.m.number, rq->job->hash) != 1 ||
@@ -620,7 +622,7 @@ int account_email_confirm(struct app *app, struct request *rq, struct reply *rp)
 	rc = token_use(db, key, now);
 	if (rc == 0) {
 		db_rollback(app, db);
-		return reply_error(rp, 410, "token_used", "this link has already been used");
+		return reply_error(rp, 410, "link_used", "this link has already been used");
 	}
 	if (rc < 0 || !(st = db_stmt(db, "UPDATE members SET email = ? WHERE id = ?")))
 		goto fail;

@@ -222,7 +222,7 @@ static void activation(void **state)
 	set_password(anon, token, "200003", 400, "password_refused");
 	set_password(anon, token, NEW_PASSWORD, 200, NULL);
 	login_expect("200003", NEW_PASSWORD, 200);
-	set_password(anon, token, "Another-pass-2031", 410, "token_used");
+	set_password(anon, token, "Another-pass-2031", 410, "link_used");
 	login_expect("200003", NEW_PASSWORD, 200);
 	m = mail_to("m200003@example.ma", "mot de passe de votre compte Estiva a changé");
 	assert_non_null(strstr(jstr(m, "text"), PORTAL));
@@ -263,14 +263,14 @@ static void expired_and_superseded(void **state)
 	link_token(mail_to("m200005@example.ma", "Activez"), "activate", token, sizeof token);
 	hx_db_write("UPDATE account_tokens SET expires_at = created_at - 1 WHERE member ="
 	            " (SELECT id FROM members WHERE number = '200005')");
-	set_password(anon, token, NEW_PASSWORD, 410, "token_expired");
+	set_password(anon, token, NEW_PASSWORD, 410, "link_expired");
 	login_expect("200005", NEW_PASSWORD, 401);
 
-	set_password(anon, "not-a-token", NEW_PASSWORD, 400, "bad_token");
+	set_password(anon, "not-a-token", NEW_PASSWORD, 400, "bad_link");
 	set_password(anon, "0000000000000000000000000000000000000000000000000000000000000000",
-	             NEW_PASSWORD, 400, "bad_token");
+	             NEW_PASSWORD, 400, "bad_link");
 	post(anon, "/api/v1/account/password", "{\"password\":\"" NEW_PASSWORD "\"}", &r);
-	EXPECT(r, 400, "bad_token");
+	EXPECT(r, 400, "bad_link");
 	hres_free(&r);
 
 	/* two links: the newer ends the older */
@@ -287,7 +287,7 @@ static void expired_and_superseded(void **state)
 		hx_sleep_ms(100);
 	link_token(mail_to("m200006@example.ma", "Activez"), "activate", token, sizeof token);
 	assert_string_not_equal(token, older);
-	set_password(anon, older, NEW_PASSWORD, 410, "token_used");
+	set_password(anon, older, NEW_PASSWORD, 410, "link_used");
 	set_password(anon, token, NEW_PASSWORD, 200, NULL);
 	hc_free(anon);
 }
@@ -424,7 +424,7 @@ static void reset_ends_sessions(void **state)
 	hres_free(&r);
 	login_expect("200007", HX_PASSWORD, 401);
 	login_expect("200007", NEW_PASSWORD, 200);
-	set_password(anon, token, "Yet-another-2031", 410, "token_used");
+	set_password(anon, token, "Yet-another-2031", 410, "link_used");
 	hc_free(a);
 	hc_free(b);
 	hc_free(anon);
@@ -539,14 +539,14 @@ static void contact_details(void **state)
 	assert_null(strstr(jstr(m, "envelope_to"), "m200010@example.ma"));
 	assert_non_null(strstr(jstr(m, "html"), "dir=\"rtl\""));
 	link_token(m, "email", token, sizeof token);
-	set_password(anon, token, NEW_PASSWORD, 400, "bad_token"); /* not a password link */
+	set_password(anon, token, NEW_PASSWORD, 400, "bad_link"); /* not a password link */
 	snprintf(body, sizeof body, "{\"token\":\"%s\"}", token);
 	post(anon, "/api/v1/account/email", body, &r);
 	EXPECT(r, 200, NULL);
 	ASSERT_JSTR(r.json, "email", "new200010@example.ma");
 	hres_free(&r);
 	post(anon, "/api/v1/account/email", body, &r);
-	EXPECT(r, 410, "token_used");
+	EXPECT(r, 410, "link_used");
 	hres_free(&r);
 	hc_do(c, "GET", "/api/v1/me", NULL, NULL, &r);
 	ASSERT_JSTR(r.json, "member.email", "new200010@example.ma");
