@@ -74,6 +74,13 @@ static const struct route {
     {"POST", "/api/v1/session", auth_login, WHO_ANON, NO_CSRF, "session_create"},
     {"DELETE", "/api/v1/session", auth_logout, WHO_SESSION, CSRF, "session_delete"},
     {"GET", "/api/v1/me", api_me, WHO_SESSION, CSRF, "me"},
+    /* members' own accounts (account.c): the links are asked for and used without a session */
+    {"PATCH", "/api/v1/me", account_me_update, WHO_MEMBER, CSRF, "me_update"},
+    {"POST", "/api/v1/me/password", account_me_password, WHO_MEMBER, CSRF, "me_password"},
+    {"POST", "/api/v1/account/activate", account_activate, WHO_ANON, NO_CSRF, "account_activate"},
+    {"POST", "/api/v1/account/reset", account_reset, WHO_ANON, NO_CSRF, "account_reset"},
+    {"POST", "/api/v1/account/password", account_password, WHO_ANON, NO_CSRF, "account_password"},
+    {"POST", "/api/v1/account/email", account_email_confirm, WHO_ANON, NO_CSRF, "account_email"},
     {"GET", "/api/v1/centres", api_centres, WHO_ANON, NO_CSRF, "centres"},
     {"GET", "/api/v1/centres/{centre}/availability", api_availability, WHO_SESSION, CSRF,
      "availability"},
@@ -424,6 +431,20 @@ static int api_me(struct app *app, struct request *rq, struct reply *rp)
 	db_done(st);
 	if (!m)
 		return reply_error(rp, 404, "not_found", "no such member");
+	/* what the member chose (account.c): language of messages, optional reminders */
+	if ((st = db_stmt(db, "SELECT locale, reminders FROM members WHERE id = ?"))) {
+		db_bind_int64(st, 1, rq->who.member_id);
+		if (db_step(st) == SQLITE_ROW) {
+			json_object_set_new(
+			    m, "locale",
+			    sqlite3_column_type(st, 0) == SQLITE_NULL
+			        ? json_null()
+			        : json_string((const char *)sqlite3_column_text(st, 0)));
+			json_object_set_new(m, "reminders",
+			                    json_boolean(sqlite3_column_int(st, 1)));
+		}
+		db_done(st);
+	}
 	hh = json_array();
 	if ((st = db_stmt(db, "SELECT name, relation, birth_year FROM household WHERE member = ? "
 	                      "ORDER BY id"))) {

@@ -439,3 +439,13 @@ int auth_can_see_centre(const struct principal *who, int centre)
 	return who->role == ROLE_MANAGER && centre >= 0 && centre < 64 &&
 	       ((who->centres >> centre) & 1);
 }
+
+int64_t auth_failure_wait(sqlite3 *db, const char *key, int limit, int64_t now)
+{
+	return failures_delay(db, key, limit, now);
+}
+
+int auth_failure_count(sqlite3 *db, const char *key, int64_t now)
+{
+	return failure_record(db, key, now);
+}

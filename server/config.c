@@ -27,6 +27,10 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->mail_from, sizeof(cfg->mail_from), "Estiva <no-reply@localhost>");
 	snprintf(cfg->mail_domain, sizeof(cfg->mail_domain), "localhost");
 	cfg->hash_queue = 16;
+	cfg->account_token_ttl = ACCOUNT_TOKEN_TTL;
+	cfg->account_sends_member = ACCOUNT_SENDS_MEMBER;
+	cfg->account_sends_address = ACCOUNT_SENDS_ADDRESS;
+	cfg->account_send_window = ACCOUNT_SEND_WINDOW;
 	cfg->body_max = DEF_BODY_MAX;
 	snprintf(cfg->web_root, sizeof(cfg->web_root), "/usr/share/estiva/web");
 	snprintf(cfg->db_path, sizeof(cfg->db_path), "/var/lib/estiva/estiva.db");
@@ -193,6 +197,16 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 				    value);
 			return 1;
 		}
+		if (!strcmp(name, "public_url")) {
+			if (*value && strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
+				return conf_error(ctx, 0,
+				                  "public_url must start with https:// or http://");
+			if (strpbrk(value, " \t\"<>#?"))
+				return conf_error(ctx, 0,
+				                  "public_url: an address without spaces, quotes, "
+				                  "query or fragment");
+			return conf_set_str(ctx, cfg->public_url, sizeof(cfg->public_url), value);
+		}
 		if (!strcmp(name, "web_root"))
 			return conf_set_path(ctx, cfg->web_root, sizeof(cfg->web_root), value);
 		if (!strcmp(name, "tls_cert"))
@@ -279,6 +293,19 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 			                         86400);
 		if (!strcmp(name, "retry_unit"))
 			return conf_set_duration(ctx, &cfg->mail_retry_unit, name, value, 1, 3600);
+	} else if (!strcmp(section, "accounts")) {
+		if (!strcmp(name, "token_ttl"))
+			return conf_set_duration(ctx, &cfg->account_token_ttl, name, value, 60,
+			                         24 * 3600);
+		if (!strcmp(name, "messages_per_account"))
+			return conf_set_int(ctx, &cfg->account_sends_member, name, value, 1,
+			                    1000000);
+		if (!strcmp(name, "messages_per_address"))
+			return conf_set_int(ctx, &cfg->account_sends_address, name, value, 1,
+			                    1000000);
+		if (!strcmp(name, "message_window"))
+			return conf_set_duration(ctx, &cfg->account_send_window, name, value, 1,
+			                         7 * 24 * 3600);
 	} else if (!strcmp(section, "payment")) {
 		if (!strcmp(name, "gateway_url"))
 			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url),

@@ -53,6 +53,12 @@ static int member_contact(sqlite3 *db, int64_t member, char *email, size_t elen,
 int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t booking,
                  json_t *payload)
 {
+	return outbox_queue_to(db, template, member, booking, NULL, payload);
+}
+
+int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t booking,
+                    const char *recipient, json_t *payload)
+{
 	char email[MAIL_ADDRESS_MAX + 2] = "", locale[3] = "fr", *text = NULL;
 	int64_t now = instant_now();
 	sqlite3_stmt *st;
@@ -64,6 +70,9 @@ int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t book
 		return rc > 0 ? 0 : -1; /* no such member: nobody to tell */
 	}
 	json_decref(payload);
+	if (recipient) /* a new address to confirm: the message goes there, not to the one on file
+	                */
+		snprintf(email, sizeof(email), "%s", recipient);
 	ok = mail_address_ok(email);
 	if (!(st = db_stmt(
 	          db,

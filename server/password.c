@@ -1,6 +1,6 @@
 /* password.c: what a password must be before it is hashed, and setting one (which ends the
  * account's sessions). One rule for every way a password is set: estiva-admin set-password and
- * add-user today, a reset link tomorrow. */
+ * add-user, an activation or reset link, a member changing their own (account.c). */
 #include <sqlite3.h>
 #include <string.h>
 #include <strings.h>
@@ -42,13 +42,21 @@ const char *password_refused(const char *pw, size_t len, const char *account)
 
 int account_set_password(sqlite3 *db, const char *account, const char *hash)
 {
+	return account_set_password_except(db, account, hash, NULL);
+}
+
+int account_set_password_except(sqlite3 *db, const char *account, const char *hash,
+                                const unsigned char *keep)
+{
 	static const char *const sql[] = {
 	    "UPDATE members SET password_hash = ?2 WHERE number = ?1",
 	    "UPDATE users SET password_hash = ?2 WHERE name = ?1",
 	};
 	static const char *const end[] = {
-	    "DELETE FROM sessions WHERE member = (SELECT id FROM members WHERE number = ?1)",
-	    "DELETE FROM sessions WHERE user = (SELECT id FROM users WHERE name = ?1)",
+	    "DELETE FROM sessions WHERE member = (SELECT id FROM members WHERE number = ?1)"
+	    " AND key IS NOT ?2",
+	    "DELETE FROM sessions WHERE user = (SELECT id FROM users WHERE name = ?1)"
+	    " AND key IS NOT ?2",
 	};
 
 	for (int k = 0; k < 2; k++) {
@@ -70,6 +78,10 @@ int account_set_password(sqlite3 *db, const char *account, const char *hash)
 		if (!(st = db_stmt(db, end[k])))
 			return -1;
 		db_bind_text(st, 1, account, -1, SQLITE_STATIC);
+		if (keep)
+			db_bind_blob(st, 2, keep, 32, SQLITE_STATIC);
+		else
+			db_bind_null(st, 2);
 		rc = db_step(st);
 		db_done(st);
 		return rc == SQLITE_DONE ? 1 : -1;

@@ -82,9 +82,11 @@ struct config {
 	int max_connections;
 	int per_ip_connections;
 	int conn_timeout;
-	int request_timeout; /* seconds for a whole request (headers and body) to arrive */
-	int hash_threads;    /* argon2id threads of their own (hashpool.c) */
-	int hash_queue;      /* password checks that may wait for one; more are refused with 503 */
+	int request_timeout;  /* seconds for a whole request (headers and body) to arrive */
+	int hash_threads;     /* argon2id threads of their own (hashpool.c) */
+	int hash_queue;       /* password checks that may wait for one; more are refused with 503 */
+	char public_url[512]; /* [server] public_url: the portal as members reach it (links in
+	                         messages); empty: [payment] public_url, else http://listen:port */
 	size_t body_max;
 	char web_root[4096];
 	char tls_cert[4096];
@@ -128,6 +130,11 @@ struct config {
 	    mail_retry_unit; /* the retry schedule's unit: 1, 5, 15, 60, 180, 360 of it (60 s) */
 	int64_t mail_reminder_every; /* seconds between two looks for stays to remind of (10 min) */
 	char mail_templates[4096];   /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
+	/* [accounts]: activation, reset and e-mail change links (account.c) */
+	int64_t account_token_ttl; /* how long a link works (30 min) */
+	int account_sends_member; /* messages one account (or address typed) may cause per window */
+	int account_sends_address; /* messages one client address may cause per window */
+	int64_t account_send_window;
 	/* [passes] */
 	char key_dir[4096]; /* signing keys: pass-signing-ID.key, readable by the server's user only
 	                     */
@@ -409,6 +416,27 @@ const char *password_refused(const char *pw, size_t len, const char *account);
 /* Inside a transaction: a member's (by number) or user's (by name) new password hash; every session
  * of the account ends. 1 set, 0 no such account, -1 database error. */
 int account_set_password(sqlite3 *db, const char *account, const char *hash);
+/* The same, but the session whose key is keep (may be NULL) stays open: a member who changes their
+ * own password stays logged in where they did it. */
+int account_set_password_except(sqlite3 *db, const char *account, const char *hash,
+                                const unsigned char *keep);
+
+/* account.c: members' own accounts (docs/api.md, "Accounts"). Activation and reset links: 256
+ * random bits, kept only as their BLAKE2b hash in account_tokens, single use, [accounts] token_ttl;
+ * the answer to a request for one never tells whether the member exists. */
+#define ACCOUNT_TOKEN_TTL (30 * 60)
+#define ACCOUNT_SENDS_MEMBER 3 /* messages per account (or address typed) per window */
+#define ACCOUNT_SENDS_ADDRESS 20
+#define ACCOUNT_SEND_WINDOW 3600
+#define PHONE_MAX 31
+int account_activate(struct app *app, struct request *rq, struct reply *rp);
+int account_reset(struct app *app, struct request *rq, struct reply *rp);
+int account_password(struct app *app, struct request *rq, struct reply *rp);
+int account_email_confirm(struct app *app, struct request *rq, struct reply *rp);
+int account_me_password(struct app *app, struct request *rq, struct reply *rp);
+int account_me_update(struct app *app, struct request *rq, struct reply *rp);
+/* The portal's address for links (no trailing slash) into out. */
+void account_public_url(const struct app *app, char *out, size_t n);
 
 /* outbox.c: messages queued in the caller's transaction (docs/mail.md). */
 #define MAIL_ADDRESS_MAX 254
@@ -423,6 +451,10 @@ int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t book
  * amount as values, with extra's (stolen, may be NULL) added. */
 int outbox_booking(struct app *app, sqlite3 *db, const char *template, int64_t booking,
                    json_t *extra);
+/* The same to another address than the one on file (a new address to confirm): 0, or -1; an
+ * unusable recipient is a dead letter. */
+int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t booking,
+                    const char *recipient, json_t *payload);
 /* centimes as "380.00" */
 json_t *outbox_money(int64_t centimes);
 
@@ -477,6 +509,11 @@ int64_t auth_own_member(const struct principal *who);
  * auth_can_see_centre. */
 int auth_centre_limited(const struct principal *who);
 void auth_init(struct app *app);
+/* The failed-login slow-down, for other checks of a password (a member's current one): seconds to
+ * wait before another try (0: none), and one more failure recorded (in the caller's transaction).
+ */
+int64_t auth_failure_wait(sqlite3 *db, const char *key, int limit, int64_t now);
+int auth_failure_count(sqlite3 *db, const char *key, int64_t now);
 
 /* Scans stamped later than their gate's clock could have been (sync.c) are kept as facts, flagged
  * future_time, and never count for presence: every presence query adds this. */

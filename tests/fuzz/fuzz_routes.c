@@ -49,7 +49,8 @@ enum kind { JSON, CALLBACK, PAGE };
 
 /* The routes of server/api.c whose handlers read the body, all POST. Left out, as their handlers
  * read none: POST /api/v1/bookings/{booking}/cancel, /api/v1/passes/{pass}/reissue and
- * /api/v1/admin/gates/{gate}/revoke (and DELETE /api/v1/session). */
+ * /api/v1/admin/gates/{gate}/revoke (and DELETE /api/v1/session); and PATCH /api/v1/me, the one
+ * route of another method (its fields are account.c's, as are those of the POSTs here). */
 static struct route {
 	const char *pattern; /* {booking}: the fixture's held booking, filled in by setup() */
 	enum caller who;
@@ -67,6 +68,11 @@ static struct route {
     {"/api/v1/admin/gates", ADMIN_S, JSON, ""},
     {"/api/gate/v1/check", GATE, JSON, ""},
     {"/api/v1/manage/centres/fz-a/check", MANAGER_S, JSON, ""},
+    {"/api/v1/account/activate", ANON, JSON, ""},
+    {"/api/v1/account/reset", ANON, JSON, ""},
+    {"/api/v1/account/password", ANON, JSON, ""},
+    {"/api/v1/account/email", ANON, JSON, ""},
+    {"/api/v1/me/password", MEMBER_S, JSON, ""},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 

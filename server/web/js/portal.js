@@ -31,6 +31,7 @@ function links(current) {
   return [
     { href: "#/", key: "nav.centres", current: current === "home" },
     { href: "#/bookings", key: "nav.bookings", current: current === "bookings" },
+    { href: "/account.html#/settings", key: "login.settings", current: false },
   ];
 }
 
@@ -51,7 +52,10 @@ function showLogin(expired) {
   clear(main);
   if (expired) main.appendChild(notice("warn", t("err.session_expired"), { id: "session-expired" }));
   main.appendChild(loginForm(() => boot(), t("login.intro")));
-  main.appendChild(h("p", { class: "hint demo" }, t("login.help")));
+  // no call centre: members activate their account and reset a forgotten password themselves
+  main.appendChild(h("ul", { class: "account-links", id: "account-links" },
+    h("li", null, h("a", { href: "/account.html#/activate", id: "link-activate" }, t("login.first_time"))),
+    h("li", null, h("a", { href: "/account.html#/forgot", id: "link-forgot" }, t("login.forgot")))));
   const input = document.getElementById("login-member");
   if (input) input.focus();
 }
@@ -107,7 +111,11 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
-onLangChange(() => (state.me ? route() : showLogin(false)));
+onLangChange((l) => {
+  // the language chosen last on the portal is the one of the member's messages
+  if (state.me && state.me.role === "member") api("PATCH", "/api/v1/me", { locale: l }).catch(() => {});
+  return state.me ? route() : showLogin(false);
+});
 
 function centreById(id) {
   return state.centres.find((c) => c.id === id);
