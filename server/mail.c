@@ -547,7 +547,12 @@ static void record(struct app *app, sqlite3 *db, const struct message *m, enum o
 	          db,
 	          "UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_code = "
 	          "?5,"
-	          " last_error = ?6, sent_at = CASE WHEN ?2 = 'sent' THEN ?7 END WHERE id = ?1"))) {
+	          " last_error = ?6, sent_at = CASE WHEN ?2 = 'sent' THEN ?7 END,"
+	          /* an account link is a secret: once its message is sent or given up, the row
+	           * keeps no copy of it (account_tokens keeps only its hash) */
+	          " payload = CASE WHEN ?2 = 'queued' THEN payload ELSE json_remove(payload, "
+	          "'$.link') END"
+	          " WHERE id = ?1"))) {
 		db_rollback(app, db);
 		return;
 	}

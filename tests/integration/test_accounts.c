@@ -207,6 +207,19 @@ static void activation(void **state)
 	assert_non_null(strstr(jstr(m, "text"), "Bonjour Karim"));
 	assert_non_null(strstr(jstr(m, "text"), "30 minutes"));
 	link_token(m, "activate", token, sizeof token);
+	/* sent: the outbox keeps no copy of the link (only its hash is kept, in account_tokens) */
+	{
+		long long left = -1;
+		char q[160];
+
+		snprintf(q, sizeof q,
+		         "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND instr(payload, "
+		         "'%.16s') > 0",
+		         token);
+		for (int i = 0; i < 30 && (hx_db_int(q, &left) != 0 || left != 0); i++)
+			hx_sleep_ms(100);
+		assert_int_equal(left, 0);
+	}
 	/* only the token's hash is kept */
 	snprintf(sql, sizeof sql,
 	         "SELECT COUNT(*) FROM account_tokens WHERE lower(hex(key)) = '%s'"
