@@ -465,6 +465,31 @@ static void smtp_down_then_back(void **state)
 	hc_free(c);
 }
 
+/* A hold whose transaction fails after its message was queued (here the idempotency record is
+ * refused) is rolled back with its message: nothing is told of a hold that does not exist. */
+static void a_rolled_back_hold_tells_nothing(void **state)
+{
+	struct hc *c = hc_login_ok("200008");
+	struct hres r;
+	long long rows = db_count("SELECT COUNT(*) FROM outbox");
+	int before = box_count();
+
+	(void)state;
+	hx_db_write(
+	    "CREATE TRIGGER refuse_idem BEFORE INSERT ON idempotency BEGIN SELECT RAISE(ABORT, "
+	    "'refused by the test'); END");
+	hc_book(c, "test-a", "chalet", 90, 92, HX_GUESTS_SELF, &r);
+	EXPECT(r, 500, "internal");
+	hres_free(&r);
+	hx_db_write("DROP TRIGGER refuse_idem");
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox"), rows);
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM bookings WHERE arrival = date('now', '+90 days')"), 0);
+	hx_sleep_ms(1500);
+	assert_int_equal(box_count(), before);
+	hc_free(c);
+}
+
 /* kill -9 right after a hold committed its message, five times: every message arrives, and a
  * message sent again after a crash is the same message (its Message-ID). */
 static void crashes_lose_nothing(void **state)
@@ -540,6 +565,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(reminders),
 	    cmocka_unit_test(admins_see_and_resend_dead_letters),
 	    cmocka_unit_test(smtp_down_then_back),
+	    cmocka_unit_test(a_rolled_back_hold_tells_nothing),
 	    cmocka_unit_test(crashes_lose_nothing),
 	};
 	const struct CMUnitTest tls_tests[] = {
