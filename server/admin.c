@@ -467,6 +467,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	outbox_sms_enable(app.cfg.sms_url[0] !=
+	                  '\0'); /* the desk's confirmations are told by SMS too */
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	setenv("TZ", app.cfg.timezone, 1);

@@ -306,6 +306,30 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "message_window"))
 			return conf_set_duration(ctx, &cfg->account_send_window, name, value, 1,
 			                         7 * 24 * 3600);
+	} else if (!strcmp(section, "sms")) {
+		if (!strcmp(name, "url")) {
+			if (*value && strncmp(value, "https://", 8) &&
+			    strncmp(value, "http://127.0.0.1", 16))
+				return conf_error(ctx, 0,
+				                  "[sms] url must be https:// (http only to "
+				                  "127.0.0.1, for tests)");
+			return conf_set_str(ctx, cfg->sms_url, sizeof(cfg->sms_url), value);
+		}
+		if (!strcmp(name, "token_file"))
+			return conf_set_path(ctx, cfg->sms_token_file, sizeof(cfg->sms_token_file),
+			                     value);
+		if (!strcmp(name, "sender")) {
+			size_t n = strlen(value);
+			if (n < 1 || n > 11 ||
+			    strspn(
+			        value,
+			        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") !=
+			        n)
+				return conf_error(ctx, 0,
+				                  "[sms] sender: 1 to 11 letters and digits (the "
+				                  "registered sender id)");
+			return conf_set_str(ctx, cfg->sms_sender, sizeof(cfg->sms_sender), value);
+		}
 	} else if (!strcmp(section, "payment")) {
 		if (!strcmp(name, "gateway_url"))
 			return conf_set_str(ctx, cfg->pay_gateway_url, sizeof(cfg->pay_gateway_url),
@@ -363,6 +387,10 @@ int config_read(const char *path, struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen,
 		         "%s: [payment] needs gateway_url, api_url and public_url with credentials",
 		         path);
+		return -1;
+	}
+	if (cfg->sms_url[0] && (!cfg->sms_token_file[0] || !cfg->sms_sender[0])) {
+		snprintf(err, errlen, "%s: [sms] url needs token_file and sender", path);
 		return -1;
 	}
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {

@@ -27,6 +27,7 @@ static const int retry_steps[] = {1,  5,   15,
 
 static json_t *templates[2]; /* fr, ar */
 static char smtp_user[256], smtp_password[256];
+static char sms_token[512];
 
 static int locale_index(const char *locale)
 {
@@ -91,6 +92,40 @@ int mail_init(struct app *app, char *err, size_t errlen)
 	    (conf_secret_file_ok(cfg->mail_credentials, err, errlen) < 0 ||
 	     conf_read_file(cfg->mail_credentials, creds_line, NULL, err, errlen) < 0))
 		return -1;
+	sms_token[0] = '\0';
+	if (cfg->sms_url[0]) {
+		static const char *const with_sms[] = {"hold", "confirmed", "expired", "cancelled",
+		                                       "reminder"};
+		FILE *f;
+
+		for (int i = 0; i < 2; i++)
+			for (size_t k = 0; k < sizeof(with_sms) / sizeof(with_sms[0]); k++)
+				if (!json_is_string(json_object_get(
+				        json_object_get(templates[i], with_sms[k]), "sms"))) {
+					snprintf(err, errlen,
+					         "mail template %s of %s needs an sms text ([sms] "
+					         "is on)",
+					         with_sms[k], names[i]);
+					return -1;
+				}
+		if (conf_secret_file_ok(cfg->sms_token_file, err, errlen) < 0)
+			return -1;
+		if (!(f = fopen(cfg->sms_token_file, "r")) ||
+		    !fgets(sms_token, sizeof(sms_token), f)) {
+			if (f)
+				fclose(f);
+			snprintf(err, errlen, "%s: cannot read the SMS token", cfg->sms_token_file);
+			return -1;
+		}
+		fclose(f);
+		sms_token[strcspn(sms_token, "\r\n")] = '\0';
+		if (!sms_token[0] || strpbrk(sms_token, " \t")) {
+			snprintf(err, errlen, "%s: the SMS token is empty or has spaces",
+			         cfg->sms_token_file);
+			return -1;
+		}
+	}
+	outbox_sms_enable(cfg->sms_url[0] != '\0');
 	return 0;
 }
 
@@ -587,7 +622,11 @@ static void record(struct app *app, sqlite3 *db, const struct message *m, enum o
 		         m->recipient, tries, why);
 }
 
-int mail_send_due(struct app *app, sqlite3 *db)
+static enum outcome sms_send_one(CURL *curl, const struct config *cfg, const struct message *m,
+                                 long *code, char *why, size_t whylen);
+
+/* One batch of one channel's due rows. */
+static int send_due(struct app *app, sqlite3 *db, int sms)
 {
 	struct message ms[MAIL_BATCH];
 	int n = 0, sent = 0,
@@ -595,15 +634,16 @@ int mail_send_due(struct app *app, sqlite3 *db)
 	sqlite3_stmt *st;
 	CURL *curl;
 
-	if (!app->cfg.mail_smtp_url[0] || !templates[0])
+	if (!(sms ? app->cfg.sms_url[0] : app->cfg.mail_smtp_url[0]) || !templates[0])
 		return 0;
 	if (!(st = db_stmt(db,
 	                   "SELECT id, recipient, locale, template, payload, attempts FROM outbox"
-	                   " WHERE state = 'queued' AND channel = 'email' AND next_attempt_at <= ?"
-	                   " ORDER BY next_attempt_at, id LIMIT ?")))
+	                   " WHERE state = 'queued' AND channel = ?3 AND next_attempt_at <= ?1"
+	                   " ORDER BY next_attempt_at, id LIMIT ?2")))
 		return -1;
 	db_bind_int64(st, 1, instant_now());
 	db_bind_int(st, 2, limit);
+	db_bind_text(st, 3, sms ? "sms" : "email", -1, SQLITE_STATIC);
 	while (n < limit && db_step(st) == SQLITE_ROW) {
 		struct message *m = &ms[n];
 
@@ -627,10 +667,11 @@ int mail_send_due(struct app *app, sqlite3 *db)
 	for (int i = 0; i < n; i++) {
 		char why[CURL_ERROR_SIZE + 64] = "";
 		long code = 0;
-		enum outcome o = !curl ? RETRY
-		                 : ms[i].payload
-		                     ? send_one(curl, app, db, &ms[i], &code, why, sizeof(why))
-		                     : DEAD;
+		enum outcome o =
+		    !curl            ? RETRY
+		    : !ms[i].payload ? DEAD
+		    : sms ? sms_send_one(curl, &app->cfg, &ms[i], &code, why, sizeof(why))
+		          : send_one(curl, app, db, &ms[i], &code, why, sizeof(why));
 
 		if (!ms[i].payload)
 			snprintf(why, sizeof(why), "unreadable payload");
@@ -640,6 +681,120 @@ int mail_send_due(struct app *app, sqlite3 *db)
 	}
 	curl_easy_cleanup(curl);
 	return sent;
+}
+
+int mail_send_due(struct app *app, sqlite3 *db)
+{
+	int e = send_due(app, db, 0), s = send_due(app, db, 1);
+
+	return e < 0 || s < 0 ? -1 : e + s;
+}
+
+/* ---- SMS ---- */
+
+/* Characters of s (UTF-8 code points), and whether each is in the GSM 7-bit alphabet's ASCII part
+ * (then an SMS holds 160 of them; else it is sent as UCS-2 and holds 70). */
+static size_t sms_limit(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p >= 0x80 || *p < 0x20 || *p == '`' || *p == '^' || *p == '{' || *p == '}' ||
+		    *p == '\\' || *p == '[' || *p == ']' || *p == '~' || *p == '|')
+			return SMS_UCS2_MAX;
+	return SMS_GSM_MAX;
+}
+
+/* s cut to at most max characters, on a character boundary, "…" marking a cut (limit kept). */
+static void sms_fit(char *s, size_t max)
+{
+	size_t chars = 0, i = 0, cut = 0;
+
+	for (; s[i]; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80) {
+			if (chars == max - 1)
+				cut = i;
+			chars++;
+		}
+	if (chars <= max)
+		return;
+	/* "…" is one character (three bytes); it makes the text UCS-2, whose limit is the smaller
+	 * one */
+	memcpy(s + cut, "\xe2\x80\xa6", 4);
+}
+
+int sms_text(const char *template, const char *locale, json_t *payload, char *out, size_t n)
+{
+	json_t *t = json_object_get(templates[locale_index(locale)], template);
+	const char *src = json_string_value(json_object_get(t, "sms"));
+	struct buf b;
+	size_t limit;
+
+	if (!src || n < 4 * SMS_GSM_MAX + 4)
+		return -1;
+	buf_init(&b, 4096);
+	render(&b, src, payload, 0);
+	if (!b.data) {
+		buf_free(&b);
+		return -1;
+	}
+	for (size_t i = 0; i < b.len; i++) /* one line */
+		if ((unsigned char)b.data[i] < 0x20)
+			b.data[i] = ' ';
+	snprintf(out, n, "%s", b.data);
+	buf_free(&b);
+	limit = sms_limit(out);
+	sms_fit(out, limit);
+	if (limit == SMS_GSM_MAX && sms_limit(out) == SMS_UCS2_MAX)
+		sms_fit(out, SMS_UCS2_MAX); /* the cut made it UCS-2 */
+	return 0;
+}
+
+static enum outcome sms_send_one(CURL *curl, const struct config *cfg, const struct message *m,
+                                 long *code, char *why, size_t whylen)
+{
+	char text[4 * SMS_GSM_MAX + 8], auth[600], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	json_t *body;
+	char *json;
+	CURLcode res;
+
+	*code = 0;
+	if (sms_text(m->template, m->locale, m->payload, text, sizeof(text)) < 0) {
+		snprintf(why, whylen, "no sms text for template %s", m->template);
+		return DEAD;
+	}
+	body =
+	    json_pack("{s:s,s:s,s:s}", "to", m->recipient, "from", cfg->sms_sender, "text", text);
+	json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!json) {
+		snprintf(why, whylen, "out of memory");
+		return RETRY;
+	}
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sms_token);
+	hdrs = curl_slist_append(hdrs, auth);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, cfg->sms_url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+	res = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
+	curl_slist_free_all(hdrs);
+	free(json);
+	if (res != CURLE_OK) {
+		snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(res));
+		return RETRY;
+	}
+	if (*code >= 200 && *code < 300)
+		return SENT;
+	snprintf(why, whylen, "the SMS endpoint answered %ld", *code);
+	/* refused for good (a bad number, a bad request): dead; busy, throttled or failing: again
+	 * later */
+	return *code >= 400 && *code < 500 && *code != 408 && *code != 429 ? DEAD : RETRY;
 }
 
 /* ---- reminders ---- */
@@ -723,7 +878,7 @@ static void *worker(void *arg)
 
 int mail_start(struct app *app)
 {
-	if (!app->cfg.mail_smtp_url[0])
+	if (!app->cfg.mail_smtp_url[0] && !app->cfg.sms_url[0])
 		return 0;
 	stopping = 0;
 	if (pthread_create(&thread, NULL, worker, app) != 0)

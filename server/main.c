@@ -125,7 +125,8 @@ int main(int argc, char **argv)
 		struct catalog cat;
 		if (catalog_read_files(&app.cfg, &cat, err, sizeof(err)) < 0 ||
 		    payment_init(&app, err, sizeof(err)) < 0 ||
-		    (app.cfg.mail_smtp_url[0] && mail_init(&app, err, sizeof(err)) < 0) ||
+		    ((app.cfg.mail_smtp_url[0] || app.cfg.sms_url[0]) &&
+		     mail_init(&app, err, sizeof(err)) < 0) ||
 		    (app.cfg.tls_cert[0] &&
 		     conf_secret_file_ok(app.cfg.tls_key, err, sizeof(err)) < 0)) {
 			fprintf(stderr, "%s\n", err);
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 	}
 	if (payment_init(&app, err, sizeof(err)) < 0 ||
 	    passes_init(&app, db, err, sizeof(err)) < 0 ||
-	    (app.cfg.mail_smtp_url[0] && mail_init(&app, err, sizeof(err)) < 0)) {
+	    ((app.cfg.mail_smtp_url[0] || app.cfg.sms_url[0]) &&
+	     mail_init(&app, err, sizeof(err)) < 0)) {
 		log_err("%s", err);
 		db_close_all(&app);
 		return 1;

@@ -32,10 +32,48 @@ int mail_address_ok(const char *s)
 }
 
 /* The member's address and language: 0, 1 when there is no such member, -1 on a database error. */
-static int member_contact(sqlite3 *db, int64_t member, char *email, size_t elen, char *locale)
+static int sms_on;
+
+void outbox_sms_enable(int on)
+{
+	sms_on = on;
+}
+
+int sms_number_ok(const char *s, char *out, size_t n)
+{
+	size_t k = 0;
+
+	/* +CC and 8 to 14 more digits (spaces and dashes as typed are dropped): E.164 */
+	if (!s || *s != '+')
+		return 0;
+	for (const char *p = s; *p; p++) {
+		if (*p == ' ' || *p == '-')
+			continue;
+		if ((p != s && (*p < '0' || *p > '9')) || k + 1 >= n)
+			return 0;
+		out[k++] = *p;
+	}
+	out[k] = '\0';
+	return k >= 9 && k <= 16;
+}
+
+/* The templates an SMS goes with when the channel is on: the short news about a stay. */
+static int sms_template(const char *t)
+{
+	static const char *const with_sms[] = {"hold", "confirmed", "expired", "cancelled",
+	                                       "reminder"};
+
+	for (size_t i = 0; i < sizeof(with_sms) / sizeof(with_sms[0]); i++)
+		if (!strcmp(t, with_sms[i]))
+			return 1;
+	return 0;
+}
+
+static int member_contact(sqlite3 *db, int64_t member, char *email, size_t elen, char *locale,
+                          char *phone, size_t plen)
 {
 	sqlite3_stmt *st =
-	    db_stmt(db, "SELECT email, COALESCE(locale, 'fr') FROM members WHERE id = ?");
+	    db_stmt(db, "SELECT email, COALESCE(locale, 'fr'), phone FROM members WHERE id = ?");
 	int rc;
 
 	if (!st)
@@ -45,6 +83,7 @@ static int member_contact(sqlite3 *db, int64_t member, char *email, size_t elen,
 	if (rc == SQLITE_ROW) {
 		snprintf(email, elen, "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(locale, 3, "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(phone, plen, "%s", (const char *)sqlite3_column_text(st, 2));
 	}
 	db_done(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -59,12 +98,13 @@ int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t book
 int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t booking,
                     const char *recipient, json_t *payload)
 {
-	char email[MAIL_ADDRESS_MAX + 2] = "", locale[3] = "fr", *text = NULL;
+	char email[MAIL_ADDRESS_MAX + 2] = "", locale[3] = "fr", *text = NULL, phone[40] = "",
+	                              number[20];
 	int64_t now = instant_now();
 	sqlite3_stmt *st;
 	int rc, ok;
 
-	rc = member_contact(db, member, email, sizeof(email), locale);
+	rc = member_contact(db, member, email, sizeof(email), locale, phone, sizeof(phone));
 	if (rc != 0 || !payload || !(text = json_dumps(payload, JSON_COMPACT))) {
 		json_decref(payload);
 		return rc > 0 ? 0 : -1; /* no such member: nobody to tell */
@@ -100,6 +140,30 @@ int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t b
 		db_bind_text(st, 9, "no usable e-mail address on file", -1, SQLITE_STATIC);
 	rc = db_step(st);
 	db_done(st);
+	/* and the same news by SMS when that channel is on, to a number that can take one */
+	if (rc == SQLITE_DONE && sms_on && !recipient && sms_template(template) &&
+	    sms_number_ok(phone, number, sizeof(number))) {
+		if (!(st = db_stmt(
+		          db,
+		          "INSERT INTO outbox(event, member, booking, channel, template, locale,"
+		          " recipient, payload, state, next_attempt_at, created_at)"
+		          " VALUES (?1, ?2, ?3, 'sms', ?1, ?4, ?5, ?6, 'queued', ?7, ?7)"))) {
+			free(text);
+			return -1;
+		}
+		db_bind_text(st, 1, template, -1, SQLITE_STATIC);
+		db_bind_int64(st, 2, member);
+		if (booking)
+			db_bind_int64(st, 3, booking);
+		else
+			db_bind_null(st, 3);
+		db_bind_text(st, 4, locale, -1, SQLITE_STATIC);
+		db_bind_text(st, 5, number, -1, SQLITE_STATIC);
+		db_bind_text(st, 6, text, -1, SQLITE_STATIC);
+		db_bind_int64(st, 7, now);
+		rc = db_step(st);
+		db_done(st);
+	}
 	free(text);
 	if (rc != SQLITE_DONE)
 		return -1;

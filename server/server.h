@@ -129,7 +129,13 @@ struct config {
 	int64_t
 	    mail_retry_unit; /* the retry schedule's unit: 1, 5, 15, 60, 180, 360 of it (60 s) */
 	int64_t mail_reminder_every; /* seconds between two looks for stays to remind of (10 min) */
-	char mail_templates[4096];   /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
+	/* [sms]: off when url is empty; a JSON POST {to, from, text} with a bearer token per
+	 * message */
+	char sms_url[512];
+	char sms_token_file[4096]; /* 0600: the token alone on its first line */
+	char sms_sender[16]; /* the sender id registered with the operators (ANRT): 1-11 a-z A-Z 0-9
+	                      */
+	char mail_templates[4096]; /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */
 	/* [accounts]: activation, reset and e-mail change links (account.c) */
 	int64_t account_token_ttl; /* how long a link works (30 min) */
 	int account_sends_member; /* messages one account (or address typed) may cause per window */
@@ -455,6 +461,11 @@ int outbox_booking(struct app *app, sqlite3 *db, const char *template, int64_t b
  * unusable recipient is a dead letter. */
 int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t booking,
                     const char *recipient, json_t *payload);
+/* The SMS channel (docs/mail.md): when on, the news about a stay also goes as an SMS to the
+ * member's number (set at start from [sms] url). A number as E.164 ("+2126..."; spaces and dashes
+ * dropped) into out: 1, or 0 when it cannot take an SMS. */
+void outbox_sms_enable(int on);
+int sms_number_ok(const char *s, char *out, size_t n);
 /* centimes as "380.00" */
 json_t *outbox_money(int64_t centimes);
 
@@ -463,6 +474,12 @@ json_t *outbox_money(int64_t centimes);
 int mail_init(struct app *app, char *err, size_t errlen);
 /* One batch of due messages on this thread's connection: how many were sent, or -1. */
 int mail_send_due(struct app *app, sqlite3 *db);
+/* The SMS text of template in locale with payload's values, one line, cut to what one SMS holds
+ * (160 GSM characters, or 70 when any character is not GSM, as Arabic): 0, or -1 without an sms
+ * text. */
+#define SMS_GSM_MAX 160
+#define SMS_UCS2_MAX 70
+int sms_text(const char *template, const char *locale, json_t *payload, char *out, size_t n);
 /* Queues the reminder of every confirmed stay that starts in REMINDER_DAYS days, once per stay, for
  * members who want reminders: how many, or -1. */
 #define REMINDER_DAYS 3

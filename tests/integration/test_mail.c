@@ -553,6 +553,130 @@ static void no_clear_text_when_tls_is_required(void **state)
 	hc_free(c);
 }
 
+/* ---- the SMS channel ([sms] on: mode "sms") ---- */
+
+#define SMS_TOKEN "sms-test-token-0123456789abcdef"
+#define SMS_REFUSED "+212600200005" /* the SMS endpoint answers 400 for this number */
+static pid_t sms_pid;
+static char sms_dir[700], sms_port_file[760], sms_token_file[760];
+
+static int start_sms(void)
+{
+	char script[1200];
+	int port = 0;
+	FILE *f;
+
+	snprintf(sms_dir, sizeof sms_dir, "%s/sms", sink_dir);
+	snprintf(sms_port_file, sizeof sms_port_file, "%s/sms.port", sink_dir);
+	snprintf(sms_token_file, sizeof sms_token_file, "%s/sms.token", sink_dir);
+	snprintf(script, sizeof script, "%s/tools/sms_sink.py", src);
+	if (!(f = fopen(sms_token_file, "w")))
+		return -1;
+	fprintf(f, "%s\n", SMS_TOKEN);
+	fclose(f);
+	chmod(sms_token_file, 0600);
+	sms_pid = fork();
+	if (sms_pid == 0) {
+		execl(PY, PY, script, "--dir", sms_dir, "--port-file", sms_port_file, "--status",
+		      "400", "--for", SMS_REFUSED, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if ((f = fopen(sms_port_file, "r"))) {
+			int ok = fscanf(f, "%d", &port) == 1;
+			fclose(f);
+			if (ok)
+				return port;
+		}
+		hx_sleep_ms(100);
+	}
+	return -1;
+}
+
+/* The SMS endpoint's record of message i (from 1); json_decref it. */
+static json_t *sms(int i)
+{
+	char path[800];
+
+	snprintf(path, sizeof path, "%s/%06d.json", sms_dir, i);
+	for (int k = 0; k < 100 && access(path, R_OK) != 0; k++)
+		hx_sleep_ms(100);
+	return json_load_file(path, 0, NULL);
+}
+
+static size_t chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* A hold is told by e-mail and by SMS, each once, in the member's language, the SMS within what one
+ * message holds (160 Latin characters, 70 Arabic), with the gateway's token; a number the gateway
+ * refuses (400) is a dead letter, the e-mail still sent. */
+static void stays_are_told_by_sms(void **state)
+{
+	struct hc *c = hc_login_ok("200001"), *d = hc_login_ok("200003"),
+	          *e = hc_login_ok("200005");
+	struct hres r;
+	json_t *s;
+	char id[32];
+
+	(void)state;
+	hc_book(c, "test-a", "chalet", 20, 23, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	snprintf(id, sizeof id, "%lld", (long long)jint(r.json, "id"));
+	hres_free(&r);
+	s = sms(1);
+	assert_non_null(s);
+	ASSERT_JSTR(s, "auth", "Bearer " SMS_TOKEN);
+	ASSERT_JSTR(s, "message.to", "+212600200001");
+	ASSERT_JSTR(s, "message.from", "Fondation");
+	assert_non_null(strstr(jstr(s, "message.text"), id));
+	assert_non_null(strstr(jstr(s, "message.text"), "Centre Test A"));
+	assert_true(chars(jstr(s, "message.text")) <= 160);
+	json_decref(s);
+	wait_box(1);
+
+	hx_db_write("UPDATE members SET locale = 'ar' WHERE number = '200003'");
+	hc_book(d, "test-a", "studio", 30, 32, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	s = sms(2);
+	assert_non_null(s);
+	ASSERT_JSTR(s, "message.to", "+212600200003");
+	assert_non_null(strstr(jstr(s, "message.text"), "إستيفا"));
+	if (chars(jstr(s, "message.text")) > 70)
+		fail_msg("an Arabic SMS of %zu characters: %s", chars(jstr(s, "message.text")),
+		         jstr(s, "message.text"));
+	json_decref(s);
+	wait_box(2);
+
+	hc_book(e, "test-a", "studio", 40, 42, HX_GUESTS_SELF, &r);
+	EXPECT(r, 201, NULL);
+	hres_free(&r);
+	for (int i = 0;
+	     i < 50 &&
+	     db_count(
+	         "SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND recipient = '" SMS_REFUSED
+	         "' AND state = 'dead'") == 0;
+	     i++)
+		hx_sleep_ms(100);
+	assert_int_equal(
+	    db_count(
+	        "SELECT last_code FROM outbox WHERE channel = 'sms' AND recipient = '" SMS_REFUSED
+	        "'"),
+	    400);
+	assert_int_equal(db_count("SELECT COUNT(*) FROM outbox WHERE channel = 'sms'"), 3);
+	assert_int_equal(
+	    db_count("SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND state = 'sent'"), 2);
+	hc_free(c);
+	hc_free(d);
+	hc_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
@@ -571,7 +695,12 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tls_tests[] = {
 	    cmocka_unit_test(no_clear_text_when_tls_is_required),
 	};
-	int port, rc, tls = argc > 4 && !strcmp(argv[4], "starttls-required");
+	const struct CMUnitTest sms_tests[] = {
+	    cmocka_unit_test(stays_are_told_by_sms),
+	};
+	int port, rc, tls = argc > 4 && !strcmp(argv[4], "starttls-required"),
+	              with_sms = argc > 4 && !strcmp(argv[4], "sms"), sport = 0;
+	size_t used;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: itest_mail ESTIVA-SERVER ESTIVA-ADMIN SOURCE-DIR\n");
@@ -594,13 +723,32 @@ int main(int argc, char **argv)
 	         "domain = estiva.test\nretry_unit = 1s\nreminder_interval = 1s\ntemplates = "
 	         "%s/server/web/i18n\n",
 	         port, tls ? "required" : "off", src);
+	if (with_sms) {
+		if ((sport = start_sms()) < 0) {
+			fprintf(stderr, "itest_mail: the SMS endpoint did not start\n");
+			stop_sink();
+			return 1;
+		}
+		used = strlen(extra_conf);
+		snprintf(
+		    extra_conf + used, sizeof extra_conf - used,
+		    "\n[sms]\nurl = http://127.0.0.1:%d/sms\ntoken_file = %s\nsender = Fondation\n",
+		    sport, sms_token_file);
+	}
 	opts.extra_conf = extra_conf;
-	if (tls)
+	if (with_sms)
+		rc = hx_main(argc, argv, &opts, "mail-sms", sms_tests,
+		             sizeof(sms_tests) / sizeof(sms_tests[0]));
+	else if (tls)
 		rc = hx_main(argc, argv, &opts, "mail-starttls", tls_tests,
 		             sizeof(tls_tests) / sizeof(tls_tests[0]));
 	else
 		rc = hx_main(argc, argv, &opts, "mail", tests, sizeof(tests) / sizeof(tests[0]));
 	stop_sink();
+	if (sms_pid > 0) {
+		kill(sms_pid, SIGTERM);
+		waitpid(sms_pid, NULL, 0);
+	}
 	if (rc == 0) {
 		char cmd[700];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", sink_dir);
