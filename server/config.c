@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "date.h"
 #include "server.h"
 
 void config_defaults(struct config *cfg)
@@ -24,6 +25,8 @@ void config_defaults(struct config *cfg)
 	cfg->mail_rate = 60;
 	cfg->mail_retry_unit = 60;
 	cfg->mail_reminder_every = 600;
+	cfg->sms_from = 9 * 60;
+	cfg->sms_until = 20 * 60;
 	snprintf(cfg->mail_from, sizeof(cfg->mail_from), "Estiva <no-reply@localhost>");
 	snprintf(cfg->mail_domain, sizeof(cfg->mail_domain), "localhost");
 	cfg->hash_queue = 16;
@@ -318,6 +321,28 @@ static int config_line(struct conf_ctx *ctx, const char *section, const char *na
 		if (!strcmp(name, "token_file"))
 			return conf_set_path(ctx, cfg->sms_token_file, sizeof(cfg->sms_token_file),
 			                     value);
+		if (!strcmp(name, "hours")) {
+			char a[8] = "", b[8] = "";
+			const char *dash = strchr(value, '-');
+
+			if (!strcmp(value, "always")) {
+				cfg->sms_from = 0;
+				cfg->sms_until = 24 * 60;
+				return 1;
+			}
+			if (!dash || dash - value >= (long)sizeof(a) ||
+			    strlen(dash + 1) >= sizeof(b))
+				return conf_error(ctx, 0, "[sms] hours: HH:MM-HH:MM or always");
+			memcpy(a, value, (size_t)(dash - value));
+			snprintf(b, sizeof(b), "%s", dash + 1);
+			if (date_parse_hhmm(a, &cfg->sms_from) < 0 ||
+			    date_parse_hhmm(b, &cfg->sms_until) < 0 ||
+			    cfg->sms_from >= cfg->sms_until)
+				return conf_error(
+				    ctx, 0,
+				    "[sms] hours: HH:MM-HH:MM, the first before the second");
+			return 1;
+		}
 		if (!strcmp(name, "sender")) {
 			size_t n = strlen(value);
 			if (n < 1 || n > 11 ||

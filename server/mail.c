@@ -636,6 +636,16 @@ static int send_due(struct app *app, sqlite3 *db, int sms)
 
 	if (!(sms ? app->cfg.sms_url[0] : app->cfg.mail_smtp_url[0]) || !templates[0])
 		return 0;
+	if (sms) { /* SMS go out in the day only (local time): the others wait for the morning */
+		time_t now = time(NULL);
+		struct tm tm;
+		int minute;
+
+		localtime_r(&now, &tm);
+		minute = tm.tm_hour * 60 + tm.tm_min;
+		if (minute < app->cfg.sms_from || minute >= app->cfg.sms_until)
+			return 0;
+	}
 	if (!(st = db_stmt(db,
 	                   "SELECT id, recipient, locale, template, payload, attempts FROM outbox"
 	                   " WHERE state = 'queued' AND channel = ?3 AND next_attempt_at <= ?1"

@@ -133,6 +133,8 @@ struct config {
 	 * message */
 	char sms_url[512];
 	char sms_token_file[4096]; /* 0600: the token alone on its first line */
+	int sms_from, sms_until; /* minutes of the local day SMS may go out (09:00-20:00, Law 09-08
+	                            practice) */
 	char sms_sender[16]; /* the sender id registered with the operators (ANRT): 1-11 a-z A-Z 0-9
 	                      */
 	char mail_templates[4096]; /* folder of mail.fr.json and mail.ar.json (web_root/i18n) */

@@ -730,10 +730,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		used = strlen(extra_conf);
-		snprintf(
-		    extra_conf + used, sizeof extra_conf - used,
-		    "\n[sms]\nurl = http://127.0.0.1:%d/sms\ntoken_file = %s\nsender = Fondation\n",
-		    sport, sms_token_file);
+		snprintf(extra_conf + used, sizeof extra_conf - used,
+		         "\n[sms]\nurl = http://127.0.0.1:%d/sms\ntoken_file = %s\nsender = "
+		         "Fondation\nhours = always\n",
+		         sport, sms_token_file);
 	}
 	opts.extra_conf = extra_conf;
 	if (with_sms)
