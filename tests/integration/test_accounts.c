@@ -8,6 +8,7 @@
  * confirmed from the new address; CR/LF and overlong or malformed addresses refused with their
  * own codes; too many messages asked for one account or from one address: 429 with Retry-After. */
 #include "harness.h"
+#include "mailbox.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -19,88 +20,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PY "/usr/bin/python3"
+#define PY MAILBOX_PY
 #define PORTAL "http://portal.test"
 #define NEW_PASSWORD "Cedre-Ifrane-2031"
 #define MAX_MAILS 400
 #define SAMPLES 20
 
-static char src[1024], sink_dir[512], sink_port_file[600], extra_conf[2048];
-static pid_t sink_pid;
+static char src[1024], extra_conf[2048];
 static json_t *mails[MAX_MAILS + 1]; /* parsed once, by file number */
 
 static int start_sink(void)
 {
-	char script[1200];
-	int port = 0;
-	FILE *f;
-
-	snprintf(sink_dir, sizeof sink_dir, "%s/estiva-accounts-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(sink_dir))
-		return -1;
-	snprintf(sink_port_file, sizeof sink_port_file, "%s/port", sink_dir);
-	snprintf(script, sizeof script, "%s/tools/smtp_sink.py", src);
-	sink_pid = fork();
-	if (sink_pid == 0) {
-		char box[600];
-
-		snprintf(box, sizeof box, "%s/box", sink_dir);
-		execl(PY, PY, script, "--dir", box, "--port-file", sink_port_file, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if ((f = fopen(sink_port_file, "r"))) {
-			int ok = fscanf(f, "%d", &port) == 1;
-			fclose(f);
-			if (ok)
-				return port;
-		}
-		hx_sleep_ms(100);
-	}
-	return -1;
+	return mailbox_start(src, 0, 0, NULL);
 }
 
-static void stop_sink(void)
-{
-	if (sink_pid > 0) {
-		kill(sink_pid, SIGTERM);
-		waitpid(sink_pid, NULL, 0);
-	}
-}
+#define stop_sink mailbox_stop
+#define box_count mailbox_count
 
-static int box_count(void)
-{
-	char box[600];
-	DIR *d;
-	struct dirent *e;
-	int n = 0;
-
-	snprintf(box, sizeof box, "%s/box", sink_dir);
-	if (!(d = opendir(box)))
-		return 0;
-	while ((e = readdir(d)))
-		n += strlen(e->d_name) == 10 && !strcmp(e->d_name + 6, ".eml");
-	closedir(d);
-	return n;
-}
-
-/* Message i (from 1), parsed by mail_read.py; owned by the cache. */
+/* Message i (from 1), parsed; owned by the cache. */
 static json_t *message(int i)
 {
-	char path[700], script[1200], out[262144];
-
 	assert_true(i >= 1 && i <= MAX_MAILS);
-	if (mails[i])
-		return mails[i];
-	snprintf(path, sizeof path, "%s/box/%06d.eml", sink_dir, i);
-	snprintf(script, sizeof script, "%s/tests/integration/mail_read.py", src);
-	if (hx_exec((char *const[]){PY, script, path, NULL}, NULL, out, sizeof out) != 0)
-		fail_msg("mail_read.py %s: %s", path, out);
-	if (!(mails[i] = json_loads(out, 0, NULL)))
-		fail_msg("mail_read.py gave no JSON: %s", out);
-	if (json_array_size(jget(mails[i], "defects")))
-		fail_msg("message %d has MIME defects: %s", i, out);
+	if (!mails[i])
+		mails[i] = mailbox_message(i);
 	return mails[i];
 }
 
@@ -675,13 +617,10 @@ int main(int argc, char **argv)
 	stop_sink();
 	for (int i = 0; i <= MAX_MAILS; i++)
 		json_decref(mails[i]);
-	if (rc == 0) {
-		char cmd[700];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", sink_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "itest: could not remove %s\n", sink_dir);
-	} else {
-		fprintf(stderr, "itest_accounts: the messages are in %s/box\n", sink_dir);
+	if (rc == 0)
+		mailbox_remove();
+	else {
+		fprintf(stderr, "itest_accounts: the messages are in %s/box\n", mailbox_dir());
 	}
 	return rc;
 }

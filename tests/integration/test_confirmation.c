@@ -20,56 +20,32 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mailbox.h"
 
-#define PY "/usr/bin/python3"
+#define PY MAILBOX_PY
 #define CLIENT_ID "600000777"
 #define STORE_KEY "Store|key\\7"
 #define APPROVE "4000000000000010"
 #define DOMAIN "estiva.test"
 
 static char src[1024], tmp_dir[512], cred_path[600], sim_url[128], extra_conf[4096];
-static pid_t sim_pid, sink_pid;
+static pid_t sim_pid;
 static int smtp_port;
 static long long paid_booking; /* member 200001's, from the first test */
 
 /* ---- the SMTP sink ---- */
 
-/* On port (0: any); returns the port, or -1. */
+/* tests/integration/mailbox.c: the first start makes the mailbox, a later one starts it again */
 static int start_sink(int port)
 {
-	char script[1200], box[600], pf[600], ps[16];
-	FILE *f;
+	static int started;
 
-	snprintf(pf, sizeof pf, "%s/smtp.port", tmp_dir);
-	unlink(pf);
-	snprintf(script, sizeof script, "%s/tools/smtp_sink.py", src);
-	snprintf(box, sizeof box, "%s/box", tmp_dir);
-	snprintf(ps, sizeof ps, "%d", port);
-	sink_pid = fork();
-	if (sink_pid == 0) {
-		execl(PY, PY, script, "--dir", box, "--port", ps, "--port-file", pf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if ((f = fopen(pf, "r"))) {
-			int ok = fscanf(f, "%d", &port) == 1;
-			fclose(f);
-			if (ok)
-				return port;
-		}
-		hx_sleep_ms(100);
-	}
-	return -1;
+	if (started++)
+		return mailbox_restart(port);
+	return mailbox_start(src, port, 0, NULL);
 }
 
-static void stop_sink(void)
-{
-	if (sink_pid > 0) {
-		kill(sink_pid, SIGTERM);
-		waitpid(sink_pid, NULL, 0);
-		sink_pid = 0;
-	}
-}
+#define stop_sink mailbox_stop
 
 /* ---- the card gateway simulator (as in test_payment.c) ---- */
 
@@ -269,7 +245,7 @@ static json_t *message_for(long long booking, const char *template)
 		FILE *f;
 		long n;
 
-		snprintf(path, sizeof path, "%s/box/%06d.eml", tmp_dir, i);
+		snprintf(path, sizeof path, "%s/box/%06d.eml", mailbox_dir(), i);
 		if (!(f = fopen(path, "rb")))
 			fail_msg("no message with %s in the box", needle);
 		n = (long)fread(out, 1, sizeof out - 1, f);
@@ -720,11 +696,13 @@ out:
 	}
 	if (rc == 0) {
 		char cmd[700];
+		mailbox_remove();
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "itest: could not remove %s\n", tmp_dir);
 	} else {
-		fprintf(stderr, "itest_confirmation: the messages and logs are in %s\n", tmp_dir);
+		fprintf(stderr, "itest_confirmation: the logs are in %s, the messages in %s/box\n",
+		        tmp_dir, mailbox_dir());
 	}
 	return rc;
 }

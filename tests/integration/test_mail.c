@@ -7,6 +7,7 @@
  * member without a usable address gets a dead letter, not an error; a name with CR/LF cannot add a
  * header. */
 #include "harness.h"
+#include "mailbox.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -17,110 +18,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PY "/usr/bin/python3"
+#define PY MAILBOX_PY
 #define REJECTED "m200005@example.ma" /* the SMTP server refuses this one with 550 */
 
-static char src[1024], sink_dir[512], sink_port_file[600], extra_conf[2048];
-static pid_t sink_pid;
-
-/* The SMTP server on port (0: any), answering the first message 451 when fresh; its port, or -1. */
-static int run_sink(int port, int fresh)
-{
-	char script[1200], port_s[16];
-	FILE *f;
-
-	snprintf(script, sizeof script, "%s/tools/smtp_sink.py", src);
-	snprintf(port_s, sizeof port_s, "%d", port);
-	unlink(sink_port_file);
-	sink_pid = fork();
-	if (sink_pid == 0) {
-		char box[600];
-
-		snprintf(box, sizeof box, "%s/box", sink_dir);
-		execl(PY, PY, script, "--dir", box, "--port", port_s, "--port-file", sink_port_file,
-		      "--fail451", fresh ? "1" : "0", "--reject550", REJECTED, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		if ((f = fopen(sink_port_file, "r"))) {
-			int ok = fscanf(f, "%d", &port) == 1;
-			fclose(f);
-			if (ok)
-				return port;
-		}
-		hx_sleep_ms(100);
-	}
-	return -1;
-}
+static char src[1024], extra_conf[2048];
+static int smtp_port;
 
 static int start_sink(void)
 {
-	snprintf(sink_dir, sizeof sink_dir, "%s/estiva-mail-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(sink_dir))
-		return -1;
-	snprintf(sink_port_file, sizeof sink_port_file, "%s/port", sink_dir);
-	return run_sink(0, 1);
+	return mailbox_start(src, 0, 1, REJECTED);
 }
 
-static int restart_sink(int port)
-{
-	return run_sink(port, 0);
-}
-
-static void stop_sink(void)
-{
-	if (sink_pid > 0) {
-		kill(sink_pid, SIGTERM);
-		waitpid(sink_pid, NULL, 0);
-		sink_pid = 0;
-	}
-}
-
-/* Messages in the box so far. */
-static int box_count(void)
-{
-	char box[600];
-	DIR *d;
-	struct dirent *e;
-	int n = 0;
-
-	snprintf(box, sizeof box, "%s/box", sink_dir);
-	if (!(d = opendir(box)))
-		return 0;
-	while ((e = readdir(d)))
-		n += strlen(e->d_name) == 10 && !strcmp(e->d_name + 6, ".eml");
-	closedir(d);
-	return n;
-}
-
-/* Waits until the box holds n messages (the worker looks every second; a retry waits a second
- * more). */
-static void wait_box(int n)
-{
-	for (int i = 0; i < 150 && box_count() < n; i++)
-		hx_sleep_ms(100);
-	if (box_count() != n)
-		fail_msg("the SMTP server holds %d messages, %d expected", box_count(), n);
-}
-
-/* Message i (from 1), parsed by tests/integration/mail_read.py; json_decref it. */
-static json_t *message(int i)
-{
-	char path[700], script[1200], out[262144];
-	json_t *j;
-
-	snprintf(path, sizeof path, "%s/box/%06d.eml", sink_dir, i);
-	snprintf(script, sizeof script, "%s/tests/integration/mail_read.py", src);
-	if (hx_exec((char *const[]){PY, script, path, NULL}, NULL, out, sizeof out) != 0)
-		fail_msg("mail_read.py %s: %s", path, out);
-	j = json_loads(out, 0, NULL);
-	if (!j)
-		fail_msg("mail_read.py gave no JSON: %s", out);
-	if (json_array_size(jget(j, "defects")))
-		fail_msg("message %d has MIME defects: %s", i, out);
-	return j;
-}
+#define stop_sink mailbox_stop
+#define restart_sink mailbox_restart
+#define box_count mailbox_count
+#define wait_box mailbox_wait
+#define message mailbox_message
 
 static long long db_count(const char *sql)
 {
@@ -437,15 +350,9 @@ static void smtp_down_then_back(void **state)
 {
 	struct hc *c = hc_login_ok("200001");
 	struct hres r;
-	int before = box_count(), port;
-	char sink_port[16];
-	FILE *f;
+	int before = box_count(), port = smtp_port;
 
 	(void)state;
-	f = fopen(sink_port_file, "r");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%15s", sink_port), 1);
-	fclose(f);
 	stop_sink();
 	hc_book(c, "test-a", "studio", 80, 82, HX_GUESTS_SELF, &r);
 	EXPECT(r, 201, NULL);
@@ -456,7 +363,6 @@ static void smtp_down_then_back(void **state)
 	hx_sleep_ms(2500); /* tried, refused: waiting for the next try */
 	assert_true(
 	    db_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued' AND attempts >= 1") >= 2);
-	port = atoi(sink_port);
 	assert_true(restart_sink(port) == port);
 	wait_box(before + 2);
 	hx_sleep_ms(1500);
@@ -566,9 +472,9 @@ static int start_sms(void)
 	int port = 0;
 	FILE *f;
 
-	snprintf(sms_dir, sizeof sms_dir, "%s/sms", sink_dir);
-	snprintf(sms_port_file, sizeof sms_port_file, "%s/sms.port", sink_dir);
-	snprintf(sms_token_file, sizeof sms_token_file, "%s/sms.token", sink_dir);
+	snprintf(sms_dir, sizeof sms_dir, "%s/sms", mailbox_dir());
+	snprintf(sms_port_file, sizeof sms_port_file, "%s/sms.port", mailbox_dir());
+	snprintf(sms_token_file, sizeof sms_token_file, "%s/sms.token", mailbox_dir());
 	snprintf(script, sizeof script, "%s/tools/sms_sink.py", src);
 	if (!(f = fopen(sms_token_file, "w")))
 		return -1;
@@ -712,7 +618,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	snprintf(src, sizeof src, "%s", argv[3]);
-	if ((port = start_sink()) < 0) {
+	if ((port = smtp_port = start_sink()) < 0) {
 		fprintf(stderr, "itest_mail: the SMTP sink did not start (python3-aiosmtpd?)\n");
 		stop_sink();
 		return 1;
@@ -749,13 +655,9 @@ int main(int argc, char **argv)
 		kill(sms_pid, SIGTERM);
 		waitpid(sms_pid, NULL, 0);
 	}
-	if (rc == 0) {
-		char cmd[700];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", sink_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "itest: could not remove %s\n", sink_dir);
-	} else {
-		fprintf(stderr, "itest_mail: the messages are in %s/box\n", sink_dir);
-	}
+	if (rc == 0)
+		mailbox_remove();
+	else
+		fprintf(stderr, "itest_mail: the messages are in %s/box\n", mailbox_dir());
 	return rc;
 }
