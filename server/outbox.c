@@ -89,6 +89,41 @@ static int member_contact(sqlite3 *db, int64_t member, char *email, size_t elen,
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
+/* One row: queued, or dead with why (not NULL). 0, or -1. */
+static int insert_row(sqlite3 *db, const char *channel, const char *template, int64_t member,
+                      int64_t booking, const char *locale, const char *recipient,
+                      const char *payload, const char *why)
+{
+	int64_t now = instant_now();
+	sqlite3_stmt *st =
+	    db_stmt(db, "INSERT INTO outbox(event, member, booking, channel, template, locale,"
+	                " recipient, payload, state, next_attempt_at, last_error, created_at)"
+	                " VALUES (?1, ?2, ?3, ?4, ?1, ?5, ?6, ?7, ?8, ?9, ?10, ?9)");
+	int rc;
+
+	if (!st)
+		return -1;
+	db_bind_text(st, 1, template, -1, SQLITE_STATIC);
+	db_bind_int64(st, 2, member);
+	if (booking)
+		db_bind_int64(st, 3, booking);
+	else
+		db_bind_null(st, 3);
+	db_bind_text(st, 4, channel, -1, SQLITE_STATIC);
+	db_bind_text(st, 5, locale, -1, SQLITE_STATIC);
+	db_bind_text(st, 6, recipient, -1, SQLITE_STATIC);
+	db_bind_text(st, 7, payload, -1, SQLITE_STATIC);
+	db_bind_text(st, 8, why ? "dead" : "queued", -1, SQLITE_STATIC);
+	db_bind_int64(st, 9, now);
+	if (why)
+		db_bind_text(st, 10, why, -1, SQLITE_STATIC);
+	else
+		db_bind_null(st, 10);
+	rc = db_step(st);
+	db_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int outbox_queue(sqlite3 *db, const char *template, int64_t member, int64_t booking,
                  json_t *payload)
 {
@@ -100,8 +135,6 @@ int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t b
 {
 	char email[MAIL_ADDRESS_MAX + 2] = "", locale[3] = "fr", *text = NULL, phone[40] = "",
 	                              number[20];
-	int64_t now = instant_now();
-	sqlite3_stmt *st;
 	int rc, ok;
 
 	rc = member_contact(db, member, email, sizeof(email), locale, phone, sizeof(phone));
@@ -114,56 +147,14 @@ int outbox_queue_to(sqlite3 *db, const char *template, int64_t member, int64_t b
 	                */
 		snprintf(email, sizeof(email), "%s", recipient);
 	ok = mail_address_ok(email);
-	if (!(st = db_stmt(
-	          db,
-	          "INSERT INTO outbox(event, member, booking, template, locale, recipient, payload,"
-	          " state, next_attempt_at, last_error, created_at)"
-	          " VALUES (?1, ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8, ?9, ?8)"))) {
-		free(text);
-		return -1;
-	}
-	db_bind_text(st, 1, template, -1, SQLITE_STATIC);
-	db_bind_int64(st, 2, member);
-	if (booking)
-		db_bind_int64(st, 3, booking);
-	else
-		db_bind_null(st, 3);
-	db_bind_text(st, 4, locale, -1, SQLITE_STATIC);
-	db_bind_text(st, 5, email, -1, SQLITE_STATIC);
-	db_bind_text(st, 6, text, -1, SQLITE_STATIC);
 	/* no usable address on file: kept as a dead letter the admins see, never sent */
-	db_bind_text(st, 7, ok ? "queued" : "dead", -1, SQLITE_STATIC);
-	db_bind_int64(st, 8, now);
-	if (ok)
-		db_bind_null(st, 9);
-	else
-		db_bind_text(st, 9, "no usable e-mail address on file", -1, SQLITE_STATIC);
-	rc = db_step(st);
-	db_done(st);
+	rc = insert_row(db, "email", template, member, booking, locale, email, text,
+	                ok ? NULL : "no usable e-mail address on file");
 	/* and the same news by SMS when that channel is on, to a number that can take one */
-	if (rc == SQLITE_DONE && sms_on && !recipient && sms_template(template) &&
-	    sms_number_ok(phone, number, sizeof(number))) {
-		if (!(st = db_stmt(
-		          db,
-		          "INSERT INTO outbox(event, member, booking, channel, template, locale,"
-		          " recipient, payload, state, next_attempt_at, created_at)"
-		          " VALUES (?1, ?2, ?3, 'sms', ?1, ?4, ?5, ?6, 'queued', ?7, ?7)"))) {
-			free(text);
-			return -1;
-		}
-		db_bind_text(st, 1, template, -1, SQLITE_STATIC);
-		db_bind_int64(st, 2, member);
-		if (booking)
-			db_bind_int64(st, 3, booking);
-		else
-			db_bind_null(st, 3);
-		db_bind_text(st, 4, locale, -1, SQLITE_STATIC);
-		db_bind_text(st, 5, number, -1, SQLITE_STATIC);
-		db_bind_text(st, 6, text, -1, SQLITE_STATIC);
-		db_bind_int64(st, 7, now);
-		rc = db_step(st);
-		db_done(st);
-	}
+	if (rc == 0 && sms_on && !recipient && sms_template(template) &&
+	    sms_number_ok(phone, number, sizeof(number)))
+		rc = insert_row(db, "sms", template, member, booking, locale, number, text, NULL);
+	rc = rc == 0 ? SQLITE_DONE : SQLITE_ERROR;
 	free(text);
 	if (rc != SQLITE_DONE)
 		return -1;
