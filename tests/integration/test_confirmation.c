@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "mailbox.h"
+#include "paysim_run.h"
 
 #define PY MAILBOX_PY
 #define CLIENT_ID "600000777"
@@ -29,7 +30,6 @@
 #define DOMAIN "estiva.test"
 
 static char src[1024], tmp_dir[512], cred_path[600], sim_url[128], extra_conf[4096];
-static pid_t sim_pid;
 static int smtp_port;
 static long long paid_booking; /* member 200001's, from the first test */
 
@@ -51,104 +51,8 @@ static int start_sink(int port)
 
 static int start_sim(const char *bin)
 {
-	char port_file[600], port[16] = "", db[600], log[600];
-	FILE *f;
-
-	snprintf(cred_path, sizeof cred_path, "%s/cmi.ini", tmp_dir);
-	snprintf(port_file, sizeof port_file, "%s/paysim.port", tmp_dir);
-	snprintf(db, sizeof db, "%s/paysim.db", tmp_dir);
-	snprintf(log, sizeof log, "%s/paysim.log", tmp_dir);
-	if (!(f = fopen(cred_path, "w")))
-		return -1;
-	fprintf(f,
-	        "[cmi]\nclient_id = %s\nstore_key = %s\napi_user = estiva-api\napi_password = "
-	        "api-secret-1\n",
-	        CLIENT_ID, STORE_KEY);
-	fclose(f);
-	chmod(cred_path, 0600);
-	sim_pid = fork();
-	if (sim_pid == 0) {
-		if (!freopen(log, "w", stderr))
-			_exit(127);
-		execl(bin, bin, "--port", "0", "--port-file", port_file, "--credentials", cred_path,
-		      "--db", db, "--callback-backoff-ms", "200", "--callback-retries", "2",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !port[0]; i++) {
-		hx_sleep_ms(50);
-		if ((f = fopen(port_file, "r"))) {
-			if (!fgets(port, sizeof port, f))
-				port[0] = '\0';
-			fclose(f);
-		}
-	}
-	if (!port[0])
-		return -1;
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(sim_url, sizeof sim_url, "http://127.0.0.1:%s", port);
-	return 0;
-}
-
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	char *q = realloc(b->p, b->n + size * nmemb + 1);
-
-	if (!q)
-		return 0;
-	b->p = q;
-	memcpy(b->p + b->n, ptr, size * nmemb);
-	b->n += size * nmemb;
-	b->p[b->n] = '\0';
-	return size * nmemb;
-}
-
-static long raw_post(const char *url, const char *data, char **out)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h =
-	    curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
-	struct body b = {NULL, 0};
-	long status = 0;
-
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	*out = b.p ? b.p : strdup("");
-	return status;
-}
-
-static char *form_from_fields(json_t *fields)
-{
-	CURL *c = curl_easy_init();
-	size_t cap = 8192, len = 0;
-	char *out = calloc(1, cap);
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(fields, k, v)
-	{
-		char *ek = curl_easy_escape(c, k, 0),
-		     *ev = curl_easy_escape(c, json_string_value(v), 0);
-		len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? "&" : "", ek, ev);
-		curl_free(ek);
-		curl_free(ev);
-	}
-	curl_easy_cleanup(c);
-	return out;
+	return paysim_start(bin, tmp_dir, CLIENT_ID, STORE_KEY, sim_url, sizeof sim_url, cred_path,
+	                    sizeof cred_path);
 }
 
 /* Pays the booking with an approved card through the gateway's pages; the booking is confirmed. */
@@ -161,7 +65,9 @@ static void pay(struct hc *c, long long booking)
 	hc_do(c, "POST", path, "{\"lang\":\"fr\"}", NULL, &r);
 	EXPECT(r, 201, NULL);
 	form = form_from_fields(jget(r.json, "fields"));
-	assert_int_equal(raw_post(jstr(r.json, "gateway_url"), form, &page), 200);
+	assert_int_equal(
+	    raw_post(jstr(r.json, "gateway_url"), "application/x-www-form-urlencoded", form, &page),
+	    200);
 	free(form);
 	hres_free(&r);
 	tok = strstr(page, "name=\"token\" value=\"");
@@ -173,7 +79,7 @@ static void pay(struct hc *c, long long booking)
 	         tok, APPROVE);
 	free(page);
 	snprintf(url, sizeof url, "%s/fim/pay", sim_url);
-	assert_int_equal(raw_post(url, data, &out), 200);
+	assert_int_equal(raw_post(url, "application/x-www-form-urlencoded", data, &out), 200);
 	free(out);
 	snprintf(path, sizeof path, "/api/v1/bookings/%lld", booking);
 	hc_do(c, "GET", path, NULL, NULL, &r);
@@ -622,23 +528,6 @@ static void who_sees_them(void **state)
 	hc_free(boss);
 }
 
-/* A free loopback port for the server: the gateway's callbackUrl must name it before it starts. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {0};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 int main(int argc, char **argv)
 {
 	struct hx_opts opts = {.members = 8, .hold = "20m", .sweep_interval = "1s"};
@@ -690,10 +579,7 @@ int main(int argc, char **argv)
 	rc = hx_main(argc, argv, &opts, "confirmation", tests, sizeof(tests) / sizeof(tests[0]));
 out:
 	stop_sink();
-	if (sim_pid > 0) {
-		kill(sim_pid, SIGTERM);
-		waitpid(sim_pid, NULL, 0);
-	}
+	paysim_stop();
 	if (rc == 0) {
 		char cmd[700];
 		mailbox_remove();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "paysim_run.h"
 
 #define CLIENT_ID "600000777"
 #define STORE_KEY "Store|key\\7"
@@ -21,129 +22,33 @@
 #define DECLINE "4111111111111111"
 
 static char sim_dir[256], sim_url[128], cred_path[320], extra_conf[2048];
-static pid_t sim_pid;
 
 /* ---- the simulator ---- */
 
 static int start_sim(const char *bin)
 {
-	char port_file[320], port[16] = "", db[320];
-	FILE *f;
 	const char *tmp = getenv("TMPDIR");
 
 	snprintf(sim_dir, sizeof(sim_dir), "%s/estiva-paytest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(sim_dir))
 		return -1;
-	snprintf(cred_path, sizeof(cred_path), "%s/cmi.ini", sim_dir);
-	snprintf(port_file, sizeof(port_file), "%s/port", sim_dir);
-	snprintf(db, sizeof(db), "%s/paysim.db", sim_dir);
-	f = fopen(cred_path, "w");
-	if (!f)
-		return -1;
-	fprintf(f,
-	        "[cmi]\nclient_id = %s\nstore_key = %s\napi_user = estiva-api\napi_password = "
-	        "api-secret-1\n",
-	        CLIENT_ID, STORE_KEY);
-	fclose(f);
-	chmod(cred_path, 0600);
-	sim_pid = fork();
-	if (sim_pid == 0) {
-		char log[340];
-		snprintf(log, sizeof(log), "%s/paysim.log", sim_dir);
-		if (!freopen(log, "w", stderr))
-			_exit(127);
-		execl(bin, bin, "--port", "0", "--port-file", port_file, "--credentials", cred_path,
-		      "--db", db, "--callback-backoff-ms", "200", "--callback-retries", "2",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !port[0]; i++) {
-		hx_sleep_ms(50);
-		f = fopen(port_file, "r");
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = '\0';
-			fclose(f);
-		}
-	}
-	if (!port[0])
-		return -1;
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(sim_url, sizeof(sim_url), "http://127.0.0.1:%s", port);
-	return 0;
+	return paysim_start(bin, sim_dir, CLIENT_ID, STORE_KEY, sim_url, sizeof(sim_url), cred_path,
+	                    sizeof(cred_path));
 }
 
-static void stop_sim(void)
-{
-	int st;
-
-	if (sim_pid > 0) {
-		kill(sim_pid, SIGTERM);
-		waitpid(sim_pid, &st, 0);
-	}
-}
+#define stop_sim paysim_stop
 
 /* ---- raw HTTP to the simulator ---- */
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	char *q = realloc(b->p, b->n + size * nmemb + 1);
-
-	if (!q)
-		return 0;
-	b->p = q;
-	memcpy(b->p + b->n, ptr, size * nmemb);
-	b->n += size * nmemb;
-	b->p[b->n] = '\0';
-	return size * nmemb;
-}
-
-static long raw_post(const char *url, const char *ctype, const char *data, char **out)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct body b = {NULL, 0};
-	long status = 0;
-	char hdr[128];
-
-	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
-	h = curl_slist_append(h, hdr);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (data)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	*out = b.p ? b.p : strdup("");
-	return status;
-}
-
 static json_t *sim_get(const char *path)
 {
-	CURL *c = curl_easy_init();
-	struct body b = {NULL, 0};
-	char url[512];
+	char url[512], *out;
 	json_t *j;
 
 	snprintf(url, sizeof(url), "%s%s", sim_url, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_perform(c);
-	curl_easy_cleanup(c);
-	j = b.p ? json_loads(b.p, 0, NULL) : NULL;
-	free(b.p);
+	raw_get(url, &out);
+	j = json_loads(out, 0, NULL);
+	free(out);
 	return j;
 }
 
@@ -166,26 +71,6 @@ static void sim_status(const char *oid, char *out, size_t n)
 	j = sim_get(path);
 	snprintf(out, n, "%s", j && jstr(j, "orders.0.status") ? jstr(j, "orders.0.status") : "");
 	json_decref(j);
-}
-
-static char *form_from_fields(json_t *fields)
-{
-	CURL *c = curl_easy_init();
-	size_t cap = 8192, len = 0;
-	char *out = calloc(1, cap);
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(fields, k, v)
-	{
-		char *ek = curl_easy_escape(c, k, 0),
-		     *ev = curl_easy_escape(c, json_string_value(v), 0);
-		len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? "&" : "", ek, ev);
-		curl_free(ek);
-		curl_free(ev);
-	}
-	curl_easy_cleanup(c);
-	return out;
 }
 
 /* ---- the member's side ---- */
@@ -855,23 +740,6 @@ static void unknown_at_gateway_is_an_alert(void **state)
 		assert_non_null(strstr(out, needle));
 	}
 	hc_free(c);
-}
-
-/* A free loopback port for the server: the gateway's callbackUrl must name it before it starts. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {0};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
 }
 
 int main(int argc, char **argv)
