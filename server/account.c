@@ -642,6 +642,13 @@ int account_email_confirm(struct app *app, struct request *rq, struct reply *rp)
 	if (rc != SQLITE_DONE ||
 	    db_audit(db, t.m.number, "member.email", "member", t.member, NULL, NULL) < 0)
 		goto fail;
+	/* the old address is told, so a change its owner did not make does not go unseen */
+	if (mail_address_ok(t.m.email) && strcmp(t.m.email, t.detail) &&
+	    outbox_queue_to(db, "email_changed", t.member, 0, t.m.email,
+	                    json_pack("{s:s,s:s,s:s,s:s}", "first_name", t.m.first_name,
+	                              "first_name_ar", t.m.first_name_ar, "number", t.m.number,
+	                              "new_email", t.detail)) < 0)
+		goto fail;
 	if (db_commit(app, db) < 0)
 		return reply_error(rp, 500, "internal", "database error");
 	return reply_json(rp, 200,

@@ -506,6 +506,9 @@ static void contact_details(void **state)
 	hc_do(c, "GET", "/api/v1/me", NULL, NULL, &r);
 	ASSERT_JSTR(r.json, "member.email", "new200010@example.ma");
 	hres_free(&r);
+	/* the old address is told of the change, in the member's language */
+	m = mail_to("m200010@example.ma", "تغيير");
+	assert_non_null(strstr(jstr(m, "text"), "new200010@example.ma"));
 	hc_free(c);
 	hc_free(anon);
 }
